@@ -1,0 +1,29 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CAFFESIAM := $(VENV)/bin/caffesiam
+
+.PHONY: setup test demo doctor bench docker-cpu docker-gpu clean
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q tests
+
+demo: setup
+	@bash scripts/demo.sh
+
+doctor: setup
+	$(CAFFESIAM) doctor
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+docker-cpu:
+	docker build -f docker/Dockerfile.cpu -t caffesiam:cpu .
+
+docker-gpu:
+	docker build -f docker/Dockerfile.gpu -t caffesiam:gpu .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,3 @@
+from caffesiam.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""The command-line entry point: one group, clean errors, commands in caffesiam/commands/."""
+
+import sys
+import traceback
+
+import click
+
+from caffesiam import __version__
+from caffesiam.errors import CaffesiamError
+
+
+class CaffesiamGroup(click.Group):
+    """Turns CaffesiamError into one line on stderr and its exit code; --debug shows the cause."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CaffesiamError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exception(e)
+            click.echo(f"caffesiam: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("caffesiam: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=CaffesiamGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="caffesiam")
+@click.option("--debug", is_flag=True, help="Show the full cause of an error.")
+@click.pass_context
+def main(ctx, debug):
+    """Siamese networks in Caffe: pair databases, nets, training, diagrams, evaluation.
+
+    Labels follow Caffe's convention everywhere: sim = 1 means the two images show
+    the same class (Hadsell et al. and the PyTorch examples use the opposite).
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def _register():
+    from caffesiam.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    sys.exit(main())

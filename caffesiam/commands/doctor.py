@@ -1,0 +1,19 @@
+import click
+
+from caffesiam.doctor import run_checks
+
+
+@click.command()
+def doctor():
+    """Report what is installed and where; exit 1 if something required is missing."""
+    findings = run_checks()
+    for f in findings:
+        mark = "ok " if f.ok else ("MISSING" if f.required else "-- ")
+        click.echo(f"{mark:7} {f.name:24} {f.detail}")
+        if not f.ok and f.fix:
+            click.echo(f"{'':7} {'':24} fix: {f.fix}")
+    missing = [f.name for f in findings if f.required and not f.ok]
+    if missing:
+        click.echo(f"missing: {', '.join(missing)}; run 'make setup'", err=True)
+        raise SystemExit(1)
+    click.echo("all required parts present")

@@ -1,0 +1,49 @@
+"""The one exception hierarchy; the CLI turns each into a one-line message and an exit code."""
+
+
+class CaffesiamError(Exception):
+    """Raised when caffesiam cannot do what was asked; exit code 1 (a tool failure)."""
+
+    exit_code = 1
+
+
+class BadInput(CaffesiamError):
+    """Raised when the user's input is wrong; exit code 2."""
+
+    exit_code = 2
+
+
+class SpecError(BadInput):
+    """Raised when a tower spec or prototxt is invalid."""
+
+
+class DatasetError(BadInput):
+    """Raised when source data (IDX files, image folders, pair lists) is unusable."""
+
+
+class DatabaseError(BadInput):
+    """Raised when a LevelDB/LMDB database is missing, locked, empty or of the wrong kind."""
+
+
+class SolverError(BadInput):
+    """Raised when a solver prototxt or what it names is missing or invalid."""
+
+
+class ModelError(BadInput):
+    """Raised when a model and its weights do not fit together."""
+
+
+class OutputExists(BadInput):
+    """Raised when an output already exists and --force was not given."""
+
+
+class CaffeNotFound(CaffesiamError):
+    """Raised when the Caffe binary, pycaffe or caffe_pb2 is not installed."""
+
+
+class ToolMissing(CaffesiamError):
+    """Raised when an external program (dot, docker) is not installed."""
+
+
+class TrainingFailed(CaffesiamError):
+    """Raised when the caffe process dies; carries the log line that says why."""

@@ -1,0 +1,155 @@
+"""Tower -> siamese train_test net, deploy net and solver, as caffe_pb2 messages (no I/O).
+
+Mirrors what examples/siamese/readme.md asks users to do by hand: a `_p` copy of every layer,
+top and bottom, and one shared `param { name: ... }` per learnable blob in both towers.
+"""
+
+from collections import Counter
+from typing import Dict, List, Optional
+
+from caffesiam.proto import caffe_pb2
+from caffesiam.spec import INPUT_BLOB, TWIN_SUFFIX, Tower
+
+# Blob roles by layer type, in Caffe's blob order; the role names the shared param.
+_BIAS_TERM = {"Convolution": "convolution_param", "Deconvolution": "convolution_param",
+              "InnerProduct": "inner_product_param", "Embed": "embed_param"}
+
+
+def param_roles(layer) -> List[str]:
+    """Names of the learnable blobs of `layer` (empty for layers without weights)."""
+    kind = layer.type
+    if kind in _BIAS_TERM:
+        bias = getattr(layer, _BIAS_TERM[kind]).bias_term
+        return ["w", "b"] if bias else ["w"]
+    if kind == "BatchNorm":
+        return ["mean", "var", "factor"]
+    if kind == "Scale":
+        roles = [] if len(layer.bottom) > 1 else ["w"]
+        return roles + (["b"] if layer.scale_param.bias_term else [])
+    if kind == "Bias":
+        return [] if len(layer.bottom) > 1 else ["b"]
+    if kind == "PReLU":
+        return ["slope"]
+    return [str(i) for i in range(len(layer.param))]
+
+
+def param_count(layer) -> int:
+    return len(param_roles(layer))
+
+
+def _shared_params(layer):
+    """Give each learnable blob a ParamSpec named '<layer>_<role>', keeping lr/decay mults."""
+    roles = param_roles(layer)
+    while len(layer.param) < len(roles):
+        spec = layer.param.add()
+        if layer.type == "BatchNorm":  # running statistics, not learned by SGD
+            spec.lr_mult = 0
+            spec.decay_mult = 0
+    for spec, role in zip(layer.param, roles):
+        if not spec.name:
+            spec.name = f"{layer.name}_{role}"
+
+
+def _twin(layer, suffix: str, blobs: set):
+    twin = caffe_pb2().LayerParameter()
+    twin.CopyFrom(layer)
+    twin.name = layer.name + suffix
+    for field in (twin.bottom, twin.top):
+        for i, blob in enumerate(field):
+            if blob in blobs:
+                field[i] = blob + suffix
+    return twin
+
+
+def _data_layers(net, tower: Tower, sources: Dict[str, str], batch: Dict[str, int]):
+    pb = caffe_pb2()
+    for phase in ("TRAIN", "TEST"):
+        layer = net.layer.add(name="pair_data", type="Data", top=["pair_data", "sim"])
+        layer.include.add(phase=pb.Phase.Value(phase))
+        layer.transform_param.scale = tower.data.scale
+        layer.data_param.source = sources[phase]
+        layer.data_param.batch_size = batch[phase]
+        if tower.data.backend == "lmdb":  # LEVELDB is Caffe's default; leave it unset like the example
+            layer.data_param.backend = pb.DataParameter.LMDB
+
+
+def _slice_layer(net, channels: int, tops: List[str]):
+    layer = net.layer.add(name="slice_pair", type="Slice", bottom=["pair_data"], top=tops)
+    layer.slice_param.slice_dim = 1
+    for k in range(1, len(tops)):
+        layer.slice_param.slice_point.append(k * channels)
+
+
+def _loss_layer(net, tower: Tower, margin: Optional[float], legacy: Optional[bool]):
+    layer = net.layer.add(name="loss", type="ContrastiveLoss",
+                          bottom=[tower.output, tower.output + TWIN_SUFFIX, "sim"], top=["loss"])
+    layer.contrastive_loss_param.margin = tower.loss.margin if margin is None else margin
+    if legacy if legacy is not None else tower.loss.kind == "contrastive-legacy":
+        layer.contrastive_loss_param.legacy_version = True
+
+
+def tower_blobs(tower: Tower) -> set:
+    return {INPUT_BLOB} | {b for layer in tower.layers for b in layer.top}
+
+
+def build_siamese(tower: Tower, pseudo: bool = False, train_source: str = None,
+                  test_source: str = None, batch_size: int = None, test_batch_size: int = None,
+                  margin: float = None, legacy: bool = None):
+    """The full siamese train_test NetParameter, in the order of Caffe's example."""
+    data = tower.data
+    net = caffe_pb2().NetParameter(name=f"{tower.name}_train_test")
+    _data_layers(net, tower,
+                 {"TRAIN": train_source or data.train_source, "TEST": test_source or data.test_source},
+                 {"TRAIN": batch_size or data.batch_size, "TEST": test_batch_size or data.test_batch_size})
+    _slice_layer(net, data.channels, [INPUT_BLOB, INPUT_BLOB + TWIN_SUFFIX])
+    blobs = tower_blobs(tower)
+    for layer in tower.layers:
+        copy = net.layer.add()
+        copy.CopyFrom(layer)
+        if not pseudo:
+            _shared_params(copy)
+    for layer in list(net.layer)[3:3 + len(tower.layers)]:
+        net.layer.append(_twin(layer, TWIN_SUFFIX, blobs))
+    _loss_layer(net, tower, margin, legacy)
+    return net
+
+
+def build_deploy(tower: Tower, batch: int = 1):
+    """One tower behind an Input layer; weights load from the trained net by layer name."""
+    net = caffe_pb2().NetParameter(name=tower.name)
+    layer = net.layer.add(name=INPUT_BLOB, type="Input", top=[INPUT_BLOB])
+    layer.input_param.shape.add(dim=[batch, tower.data.channels, tower.data.height, tower.data.width])
+    for tower_layer in tower.layers:
+        copy = net.layer.add()
+        copy.CopyFrom(tower_layer)
+    return net
+
+
+def shared_param_names(net) -> Dict[str, int]:
+    """Param names used by more than one layer, with how often each is used."""
+    counts = Counter(spec.name for layer in net.layer for spec in layer.param if spec.name)
+    return {name: n for name, n in counts.items() if n > 1}
+
+
+SOLVER_DEFAULTS = dict(  # examples/siamese/mnist_siamese_solver.prototxt
+    test_iter=100, test_interval=500, base_lr=0.01, momentum=0.9, weight_decay=0.0,
+    lr_policy="inv", gamma=0.0001, power=0.75, display=100, max_iter=50000, snapshot=5000,
+)
+
+
+def build_solver(net_path: str, snapshot_prefix: str, shares_params: bool, gpu: bool = False,
+                 **overrides):
+    """A SolverParameter with the siamese example's defaults; None overrides are ignored."""
+    pb = caffe_pb2()
+    settings = dict(SOLVER_DEFAULTS)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    solver = pb.SolverParameter(net=net_path, snapshot_prefix=snapshot_prefix)
+    for key, value in settings.items():
+        if key == "test_iter":
+            solver.test_iter.append(value)
+        else:
+            setattr(solver, key, value)
+    solver.solver_mode = pb.SolverParameter.GPU if gpu else pb.SolverParameter.CPU
+    if shares_params:  # multi-GPU all-reduce breaks on shared params otherwise (Caffe #5538)
+        solver.layer_wise_reduce = False
+    return solver

@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Installs a real BVLC Caffe 1.0 (CPU build by default) and links it into a venv.
+#
+#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--skip-system-packages]
+#
+# Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
+# -> patched CMake build in a temporary directory -> atomic move into the cache
+# ($CAFFESIAM_CACHE, default ~/.cache/caffesiam/caffe-<hash>) -> links in the venv.
+# A cached build whose hash matches is reused. A failed step is named and the
+# tail of its log printed; nothing half-built is ever left at the cache path.
+#
+# Environment:
+#   CAFFESIAM_CACHE          cache directory (default ~/.cache/caffesiam)
+#   CAFFESIAM_CAFFE_SOURCE   build this source tarball instead of the pinned one
+#                            (forks and the script's own failure tests)
+#   CAFFESIAM_JOBS           parallel compile jobs (default: nproc)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+venv=""
+python=/usr/bin/python3
+gpu=0
+skip_system=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --venv) venv=$2; shift 2 ;;
+    --python) python=$2; shift 2 ;;
+    --gpu) gpu=1; shift ;;
+    --skip-system-packages) skip_system=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install_caffe: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
+jobs=${CAFFESIAM_JOBS:-$(nproc)}
+logs=$cache/logs
+mkdir -p "$cache/downloads" "$logs"
+
+# --- pins ------------------------------------------------------------------
+debian_version=1.0.0+git20180821.99bd997-8
+debian_orig=caffe_1.0.0+git20180821.99bd997.orig.tar.gz
+debian_sha256=e0eb3f06794f7402c77b7dec8e8480273ee1a1bb192e9122b621a69d4147ad0c
+pypi_sdist=brocolli-caffe-9.0.2.tar.gz
+pypi_sha256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
+pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.21,<6" "six")
+
+system_packages=(cmake build-essential pkg-config protobuf-compiler libprotobuf-dev libprotoc-dev
+  libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
+  libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev libsnappy-dev
+  libopenblas-dev graphviz dataset-fashion-mnist python3-dev python3-venv curl ca-certificates)
+
+# --- helpers ---------------------------------------------------------------
+say() { echo "==> $*"; }
+
+# Runs one named step with its output in a log; on failure names the step and shows the log's tail.
+step() {
+  local name=$1; shift
+  local log="$logs/$(echo "$name" | tr -c 'a-zA-Z0-9\n' '-').log"
+  say "$name"
+  if ! "$@" >"$log" 2>&1; then
+    echo "install_caffe: step '$name' failed. Last lines of $log:" >&2
+    tail -n 40 "$log" | sed 's/^/    /' >&2
+    exit 1
+  fi
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing_system_packages() {
+  local p
+  for p in "${system_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+install_system_packages() {
+  as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "$@"
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Debian's source package from bullseye's deb-src, with a private sources list and lists dir.
+fetch_debian_source() {
+  local tmp; tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial"
+  echo "deb-src http://deb.debian.org/debian bullseye main" >"$tmp/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o Debug::NoLocking=1)
+  apt-get "${opts[@]}" update
+  (cd "$tmp" && apt-get "${opts[@]}" source --download-only "caffe=$debian_version")
+  mv "$tmp/$debian_orig" "$cache/downloads/$debian_orig.part"
+  rm -rf "$tmp"
+  [ "$(sha256_of "$cache/downloads/$debian_orig.part")" = "$debian_sha256" ] || {
+    echo "sha256 mismatch for $debian_orig"; rm -f "$cache/downloads/$debian_orig.part"; return 1; }
+  mv "$cache/downloads/$debian_orig.part" "$cache/downloads/$debian_orig"
+}
+
+# Fallback: the PyPI sdist (its setup.py needs conda, so fetch the file through PyPI's simple index).
+fetch_pypi_source() {
+  local url
+  url=$(curl -fsSL https://pypi.org/simple/brocolli-caffe/ | grep -o "https://[^\"#]*$pypi_sdist" | head -n1)
+  [ -n "$url" ] || { echo "no $pypi_sdist on PyPI's index"; return 1; }
+  curl -fsSL -o "$cache/downloads/$pypi_sdist.part" "$url"
+  [ "$(sha256_of "$cache/downloads/$pypi_sdist.part")" = "$pypi_sha256" ] || {
+    echo "sha256 mismatch for $pypi_sdist"; rm -f "$cache/downloads/$pypi_sdist.part"; return 1; }
+  mv "$cache/downloads/$pypi_sdist.part" "$cache/downloads/$pypi_sdist"
+}
+
+have_verified() { [ -f "$cache/downloads/$1" ] && [ "$(sha256_of "$cache/downloads/$1")" = "$2" ]; }
+
+# Prints the path of a verified source tarball, downloading it when needed.
+resolve_source() {
+  if [ -n "${CAFFESIAM_CAFFE_SOURCE:-}" ]; then echo "$CAFFESIAM_CAFFE_SOURCE"; return; fi
+  if have_verified "$debian_orig" "$debian_sha256"; then echo "$cache/downloads/$debian_orig"; return; fi
+  if have_verified "$pypi_sdist" "$pypi_sha256"; then echo "$cache/downloads/$pypi_sdist"; return; fi
+  if (fetch_debian_source >"$logs/fetch-debian-source.log" 2>&1); then
+    echo "$cache/downloads/$debian_orig"; return
+  fi
+  echo "install_caffe: Debian source failed (see $logs/fetch-debian-source.log); trying PyPI" >&2
+  step "fetch source (PyPI fallback)" fetch_pypi_source >&2
+  echo "$cache/downloads/$pypi_sdist"
+}
+
+venv_is_healthy() {
+  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import sys, venv; assert sys.version_info >= (3, 11)' 2>/dev/null
+}
+
+ensure_venv() {
+  if ! venv_is_healthy; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+  fi
+  local stamp="$venv/.pycaffe-requirements"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_requirements[*]}" ] \
+      || ! "$venv/bin/python" -c 'import numpy, skimage, google.protobuf, six' 2>/dev/null; then
+    "$venv/bin/python" -m pip install -q --upgrade pip wheel
+    "$venv/bin/python" -m pip install -q "${pycaffe_requirements[@]}"
+    echo "${pycaffe_requirements[*]}" >"$stamp"
+  fi
+}
+
+cmake_flags() {
+  local py=$1 prefix=$2
+  local cpu_only=ON; [ "$gpu" = 1 ] && cpu_only=OFF
+  echo -DCMAKE_BUILD_TYPE=Release -DCPU_ONLY=$cpu_only -DBLAS=Open -DUSE_OPENCV=OFF \
+    -DUSE_LEVELDB=ON -DUSE_LMDB=ON -DUSE_CUDNN=$([ "$gpu" = 1 ] && echo ON || echo OFF) \
+    -DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON -DBUILD_docs=OFF -DBUILD_matlab=OFF \
+    -DPYTHON_EXECUTABLE="$py" -DCMAKE_INSTALL_PREFIX="$prefix"
+}
+
+# Build key: source, patches, build settings and the Python ABI the extension is built for.
+build_key() {
+  local src=$1 py=$2
+  {
+    sha256_of "$src"
+    cat "$here"/patches/*.patch
+    cmake_flags "$py" PREFIX | sed 's/-DPYTHON_EXECUTABLE=[^ ]*//'
+    "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
+  } | sha256sum | cut -c1-16
+}
+
+prefix_is_complete() {
+  [ -f "$1/.complete" ] && "$1/bin/caffe" --version >/dev/null 2>&1
+}
+
+build_caffe() {
+  local src=$1 py=$2 prefix=$3
+  local stage; stage=$(mktemp -d "$cache/build.XXXXXX")
+  trap 'rm -rf "$stage"' EXIT INT TERM
+  mkdir -p "$stage/src" "$stage/build"
+  tar -xzf "$src" -C "$stage/src"
+  local root="$stage/src"
+  # The Debian orig tarball has no top folder; the PyPI sdist has one.
+  [ -f "$root/CMakeLists.txt" ] || root=$(dirname "$(ls -d "$stage"/src/*/CMakeLists.txt | head -n1)")
+  local p
+  for p in "$here"/patches/*.patch; do
+    step "patch $(basename "$p")" patch -d "$root" -p1 -N -i "$p"
+  done
+  # shellcheck disable=SC2046
+  step "cmake configure" cmake -S "$root" -B "$stage/build" $(cmake_flags "$py" "$prefix")
+  step "compile (make -j$jobs, a few minutes)" make -C "$stage/build" -j"$jobs"
+  step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
+  local out="$stage/dest$prefix"
+  step "copy examples and models" copy_source_subset "$root" "$out/src"
+  step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
+  cp "$stage/build/examples/siamese/convert_mnist_siamese_data" "$out/bin/" 2>/dev/null || true
+  touch "$out/.complete"
+  rm -rf "$prefix"
+  mv "$out" "$prefix"
+  rm -rf "$stage"
+  trap - EXIT INT TERM
+}
+
+copy_source_subset() {
+  local root=$1 dest=$2 d
+  mkdir -p "$dest/src/caffe/proto"
+  for d in examples models python tools; do
+    [ -d "$root/$d" ] && cp -r "$root/$d" "$dest/"
+  done
+  cp "$root/src/caffe/proto/caffe.proto" "$dest/src/caffe/proto/"
+}
+
+# caffe_pb2 on its own: importing it through pycaffe costs ~0.5 s, this way ~0.07 s.
+generate_caffe_pb2() {
+  local root=$1 dest=$2
+  mkdir -p "$dest"
+  protoc --proto_path="$root/src/caffe/proto" --python_out="$dest" "$root/src/caffe/proto/caffe.proto"
+}
+
+link_into_venv() {
+  local prefix=$1
+  local site; site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$prefix/python" >"$site/caffesiam-pycaffe.pth"
+  local b
+  for b in caffe convert_mnist_siamese_data; do
+    [ -x "$prefix/bin/$b" ] && ln -sfn "$prefix/bin/$b" "$venv/bin/$b"
+  done
+  ln -sfn "$prefix" "$venv/caffe"
+  "$venv/bin/python" -c 'import caffe' || { echo "pycaffe does not import in $venv"; return 1; }
+  # The layer registry, so spec checks need not import pycaffe (0.5 s) on every gen-net.
+  if [ ! -s "$prefix/layer_types.txt" ]; then
+    "$venv/bin/python" -c 'import caffe; print("\n".join(caffe.layer_type_list()))' >"$prefix/layer_types.txt.part"
+    mv "$prefix/layer_types.txt.part" "$prefix/layer_types.txt"
+  fi
+}
+
+# --- main --------------------------------------------------------------------
+if [ "$skip_system" = 0 ]; then
+  missing=$(missing_system_packages | tr '\n' ' ')
+  if [ -n "$missing" ]; then
+    step "system packages ($missing)" install_system_packages $missing
+  else
+    say "system packages: all present"
+  fi
+fi
+
+py=$python
+if [ -n "$venv" ]; then
+  step "python venv $venv with pycaffe's requirements" ensure_venv
+  py=$venv/bin/python
+fi
+
+say "source"
+src=$(resolve_source)
+key=$(build_key "$src" "$py")
+prefix="$cache/caffe-$key"
+
+if prefix_is_complete "$prefix"; then
+  say "caffe build cached at $prefix"
+else
+  start=$(date +%s)
+  build_caffe "$src" "$py" "$prefix"
+  say "built caffe in $(( $(date +%s) - start )) s into $prefix"
+fi
+
+if [ -n "$venv" ]; then
+  step "link caffe into $venv" link_into_venv "$prefix"
+fi
+say "caffe ready: $prefix/bin/caffe"

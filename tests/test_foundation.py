@@ -1,0 +1,107 @@
+"""The real Caffe that make setup installs: pycaffe, the caffe binary, doctor, the install script."""
+
+import os
+import sys
+import subprocess
+import tarfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from caffesiam.locate import caffe_binary
+from conftest import REPO, run_tool
+
+SMALL_NET = textwrap.dedent("""
+    name: "small"
+    force_backward: true
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 3 } } }
+    layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
+            inner_product_param { num_output: 2 weight_filler { type: "gaussian" std: 0.5 } } }
+    layer { name: "loss" type: "EuclideanLoss" bottom: "ip" bottom: "target" top: "loss" }
+    layer { name: "target" type: "Input" top: "target" input_param { shape { dim: 4 dim: 2 } } }
+""")
+
+
+def test_pycaffe_forward_backward_matches_numpy(tmp_path):
+    import caffe
+
+    path = tmp_path / "small.prototxt"
+    # Input layers must come before their consumers.
+    lines = SMALL_NET.strip().splitlines()
+    path.write_text("\n".join(lines[:3] + [lines[-1]] + lines[3:-1]))
+    net = caffe.Net(str(path), caffe.TEST)
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    net.blobs["data"].data[...] = x
+    net.blobs["target"].data[...] = t
+    loss = net.forward()["loss"]
+    w, b = net.params["ip"][0].data, net.params["ip"][1].data
+    y = x @ w.T + b
+    assert loss == pytest.approx(np.sum((y - t) ** 2) / (2 * 4), rel=1e-5)
+    net.backward()
+    expected_dw = ((y - t) / 4).T @ x
+    np.testing.assert_allclose(net.params["ip"][0].diff, expected_dw, rtol=1e-4, atol=1e-6)
+
+
+def test_caffe_binary_times_a_small_net(tmp_path):
+    path = tmp_path / "time.prototxt"
+    path.write_text(textwrap.dedent("""
+        layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 8 dim: 1 dim: 12 dim: 12 } } }
+        layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+                convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "xavier" } } }
+    """))
+    out = subprocess.run([caffe_binary(), "time", "-model", str(path), "-iterations", "3"],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, GLOG_minloglevel="0"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Average Forward-Backward:" in out.stderr
+    assert "conv\tforward:" in out.stderr
+
+
+def test_doctor_reports_a_working_install():
+    out = run_tool("doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for part in ("caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
+        assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
+
+
+def test_doctor_names_the_fix_when_caffe_is_missing(tmp_path):
+    env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(tmp_path / "nowhere"))
+    out = run_tool("doctor", env=env)
+    assert out.returncode == 1
+    assert "MISSING caffe binary" in out.stdout
+    assert "make setup" in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_every_command_has_help_and_version():
+    from caffesiam.cli import main
+
+    assert run_tool("--version").stdout.startswith("caffesiam, version ")
+    for name in main.commands:
+        out = run_tool(name, "--help")
+        assert out.returncode == 0 and "Usage:" in out.stdout, name
+
+
+def test_install_script_names_the_failing_step_and_leaves_no_half_build(tmp_path):
+    """Real io.cpp (so the patch applies) and a CMakeLists.txt whose configure fails."""
+    cache = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
+    real = next((cache / "downloads").glob("caffe_*.orig.tar.gz"))
+    with tarfile.open(real) as tar:
+        tar.extract("src/caffe/util/io.cpp", tmp_path / "broken")
+    (tmp_path / "broken/CMakeLists.txt").write_text('message(FATAL_ERROR "planted configure failure")\n')
+    tarball = tmp_path / "broken.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tmp_path / "broken", arcname=".")
+    cache = tmp_path / "cache"
+    env = dict(os.environ, CAFFESIAM_CACHE=str(cache), CAFFESIAM_CAFFE_SOURCE=str(tarball))
+    out = subprocess.run(["bash", str(REPO / "scripts/install_caffe.sh"), "--skip-system-packages",
+                          "--python", sys.executable],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 1
+    assert "step 'cmake configure' failed" in out.stderr
+    assert "planted configure failure" in out.stderr
+    leftovers = [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build."))]
+    assert leftovers == []
