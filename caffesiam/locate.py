@@ -41,3 +41,12 @@ def caffe_source() -> Path:
 def caffe_pb2_file() -> Path:
     """The standalone caffe_pb2.py that protoc generated at setup."""
     return caffe_home() / "proto" / "caffe_pb2.py"
+
+
+def layer_types():
+    """Caffe's layer registry as recorded at setup (layer_types.txt), or None if unknown."""
+    try:
+        path = caffe_home() / "layer_types.txt"
+        return frozenset(path.read_text().split())
+    except (CaffeNotFound, OSError):
+        return None

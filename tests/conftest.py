@@ -36,3 +36,71 @@ def caffe_src():
     from caffesiam.locate import caffe_source
 
     return caffe_source()
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def read_idx(path):
+    """Minimal IDX reader for tests, independent of caffesiam's own."""
+    import gzip
+
+    import numpy as np
+
+    raw = gzip.open(path).read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+@pytest.fixture(scope="session")
+def fashion_test():
+    """The real Fashion-MNIST test split: (images N×28×28 uint8, labels N)."""
+    return read_idx(FASHION / "t10k-images-idx3-ubyte.gz"), read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")
+
+
+def write_pair_db(path, first, second, sims, backend="leveldb"):
+    """Pair Datums through caffe_pb2 and plyvel/lmdb: a writer independent of build-db's."""
+    from caffesiam.proto import caffe_pb2
+
+    pb = caffe_pb2()
+    records = []
+    for i, (a, b, sim) in enumerate(zip(first, second, sims)):
+        a, b = (x[None] if x.ndim == 2 else x for x in (a, b))
+        datum = pb.Datum(channels=a.shape[0] * 2, height=a.shape[1], width=a.shape[2],
+                         data=a.tobytes() + b.tobytes(), label=int(sim))
+        records.append((b"%08d" % i, datum.SerializeToString()))
+    if backend == "leveldb":
+        import plyvel
+
+        db = plyvel.DB(str(path), create_if_missing=True)
+        for key, value in records:
+            db.put(key, value)
+        db.close()
+    else:
+        import lmdb
+
+        env = lmdb.open(str(path), map_size=1 << 30)
+        with env.begin(write=True) as txn:
+            for key, value in records:
+                txn.put(key, value)
+        env.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def fashion_pair_dbs(tmp_path_factory, fashion_test):
+    """Small train/test pair LevelDBs of real Fashion-MNIST images (half same-class)."""
+    import numpy as np
+
+    images, labels = fashion_test
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("pairs")
+    dbs = {}
+    for split, n in (("train", 512), ("test", 200)):
+        i = rng.integers(0, len(labels), n)
+        j = np.array([rng.choice(np.flatnonzero((labels == labels[a]) == bool(k % 2)))
+                      for k, a in enumerate(i)])
+        dbs[split] = write_pair_db(root / f"{split}_leveldb", images[i], images[j],
+                                   (labels[i] == labels[j]).astype(int))
+    return dbs

@@ -1,0 +1,53 @@
+import dataclasses
+
+import click
+
+from caffesiam import locate
+from caffesiam.files import emit
+from caffesiam.netgen import build_deploy, build_siamese
+from caffesiam.proto import to_text
+from caffesiam.spec import load_tower
+
+
+def _with_backend(tower, backend):
+    """Switch backend; default-named sources follow (x_leveldb -> x_lmdb)."""
+    data = tower.data
+    if backend is None or backend == data.backend:
+        return tower
+    rename = lambda s: s[: -len(data.backend)] + backend if s.endswith(data.backend) else s  # noqa: E731
+    tower.data = dataclasses.replace(data, backend=backend, train_source=rename(data.train_source),
+                                     test_source=rename(data.test_source))
+    return tower
+
+
+@click.command("gen-net")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--deploy", is_flag=True, help="One tower behind an Input layer, for feature extraction.")
+@click.option("--deploy-batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size of the deploy net's Input layer.")
+@click.option("--pseudo", is_flag=True, help="Pseudo-siamese: two towers that share nothing.")
+@click.option("--train-source", help="Training pair database.")
+@click.option("--test-source", help="Test pair database.")
+@click.option("--backend", type=click.Choice(["leveldb", "lmdb"]), help="Database backend.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
+@click.option("--test-batch-size", type=click.IntRange(min=1), help="Test batch size.")
+@click.option("--margin", type=click.FloatRange(min=0), help="ContrastiveLoss margin.")
+@click.option("--legacy-loss", is_flag=True, default=None,
+              help="ContrastiveLoss legacy_version: max(margin - d^2, 0) instead of max(margin - d, 0)^2.")
+def gen_net(spec, output, deploy, deploy_batch, pseudo, train_source, test_source, backend,
+            batch_size, test_batch_size, margin, legacy_loss):
+    """Turn a single-tower SPEC (YAML or deploy prototxt) into a siamese train_test net.
+
+    Every layer, top and bottom gets a `_p` twin; each learnable blob gets one shared
+    `param { name: ... }`. The pair data's label `sim` is 1 for same-class pairs (Caffe's
+    convention). Nothing is printed unless the whole net was generated.
+    """
+    tower = _with_backend(load_tower(spec, locate.layer_types()), backend)
+    if deploy:
+        net = build_deploy(tower, batch=deploy_batch)
+    else:
+        net = build_siamese(tower, pseudo=pseudo, train_source=train_source, test_source=test_source,
+                            batch_size=batch_size, test_batch_size=test_batch_size,
+                            margin=margin, legacy=legacy_loss)
+    emit(to_text(net), output)

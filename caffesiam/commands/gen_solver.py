@@ -1,0 +1,35 @@
+from pathlib import Path
+
+import click
+
+from caffesiam.errors import SolverError
+from caffesiam.files import emit
+from caffesiam.netgen import build_solver, shared_param_names
+from caffesiam.proto import caffe_pb2, read_text, to_text
+
+
+@click.command("gen-solver")
+@click.argument("net", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--snapshot-prefix", help="Default: the net's name, next to the net file.")
+@click.option("--max-iter", type=click.IntRange(min=1))
+@click.option("--base-lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--test-iter", type=click.IntRange(min=1))
+@click.option("--test-interval", type=click.IntRange(min=1))
+@click.option("--display", type=click.IntRange(min=0))
+@click.option("--snapshot", type=click.IntRange(min=0), help="Snapshot every N iterations.")
+@click.option("--momentum", type=click.FloatRange(min=0))
+@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--random-seed", type=int)
+@click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
+def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
+    """Write a solver for NET with the defaults of Caffe's siamese example.
+
+    base_lr 0.01, momentum 0.9, lr_policy inv (gamma 1e-4, power 0.75), test_interval 500,
+    test_iter 100. Shared params get `layer_wise_reduce: false`, which multi-GPU training needs.
+    """
+    net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
+    prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
+    solver = build_solver(net, prefix, shares_params=bool(shared_param_names(net_param)),
+                          gpu=not cpu, **overrides)
+    emit(to_text(solver), output)
