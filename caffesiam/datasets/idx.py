@@ -1,0 +1,162 @@
+"""MNIST-format IDX files (gzipped or raw): reader, split finder and checksum-verified downloader."""
+
+import gzip
+import hashlib
+import os
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from caffesiam.datasets import ImageSet
+from caffesiam.errors import CaffesiamError, DatasetError
+
+IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
+LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# The MD5 sums that torchvision and most MNIST loaders check against.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+# Tried in order; $CAFFESIAM_MNIST_MIRRORS (space separated) replaces the list.
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+
+
+def read_idx(path, magic: int) -> np.ndarray:
+    """The uint8 array stored in an IDX file (gzip detected by content), shape from its header.
+
+    Streams into one preallocated array, so peak memory is the decoded size alone.
+    """
+    path = Path(path)
+    try:
+        with _open_maybe_gzip(path) as f:
+            return _read_idx_stream(f, path, magic)
+    except FileNotFoundError as e:
+        raise DatasetError(f"{path}: no such file") from e
+    except (OSError, EOFError, zlib.error) as e:
+        raise DatasetError(f"{path}: cannot read ({e})") from e
+
+
+def _open_maybe_gzip(path: Path):
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def _read_idx_stream(f, path, magic) -> np.ndarray:
+    ndim = magic & 0xFF
+    head = f.read(4)
+    if len(head) < 4 or int.from_bytes(head, "big") != magic:
+        found = f"{int.from_bytes(head, 'big'):#010x}" if len(head) == 4 else "none"
+        raise DatasetError(f"{path}: wrong IDX magic number {found}, expected {magic:#010x}")
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DatasetError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(dims[4 * k:4 * k + 4], "big") for k in range(ndim))
+    array = np.empty(shape, dtype=np.uint8)
+    view, filled = memoryview(array.reshape(-1)), 0
+    while filled < array.size:
+        got = f.readinto(view[filled:])
+        if not got:
+            raise DatasetError(f"{path}: truncated: {filled} data bytes, header promises "
+                               f"{array.size}")
+        filled += got
+    return array
+
+
+def read_idx_split(images_path, labels_path, class_names=MNIST_CLASSES) -> ImageSet:
+    """One split: images (N x 1 x H x W) and labels, checked to have the same count."""
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path} holds {len(images)} images but {labels_path} "
+                           f"holds {len(labels)} labels")
+    return ImageSet(images[:, None], labels.astype(np.int64), str(Path(images_path).parent),
+                    list(class_names))
+
+
+def find_split_files(source, split: str):
+    """(images, labels) paths of `split` under `source`, gzipped or not."""
+    source = Path(source)
+    if not source.is_dir():
+        raise DatasetError(f"{source}: no such directory")
+    found = []
+    for stem in SPLIT_FILES[split]:
+        candidates = [source / stem, source / f"{stem}.gz"]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            raise DatasetError(f"{source}: missing {stem}[.gz]")
+        found.append(path)
+    return tuple(found)
+
+
+def load_idx_dir(source, split: str, class_names=MNIST_CLASSES) -> ImageSet:
+    """One split read from a directory of MNIST-format files."""
+    return read_idx_split(*find_split_files(source, split), class_names=class_names)
+
+
+def mnist_cache_dir() -> Path:
+    """$CAFFESIAM_CACHE/mnist, else ~/.cache/caffesiam/mnist."""
+    base = os.environ.get("CAFFESIAM_CACHE")
+    return (Path(base) if base else Path.home() / ".cache" / "caffesiam") / "mnist"
+
+
+def mnist_mirrors() -> Sequence[str]:
+    """Mirror base URLs in the order they are tried."""
+    env = os.environ.get("CAFFESIAM_MNIST_MIRRORS")
+    return env.split() if env else MNIST_MIRRORS
+
+
+def fetch_mnist(cache: Optional[Path] = None, mirrors: Optional[Sequence[str]] = None,
+                checksums=MNIST_MD5, timeout: float = 30) -> Path:
+    """Directory holding the checksum-verified MNIST files; downloads only what is missing."""
+    cache = Path(cache) if cache else mnist_cache_dir()
+    mirrors = list(mirrors) if mirrors else list(mnist_mirrors())
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatasetError(f"cannot create the MNIST cache {cache}: {e.strerror}") from e
+    for name, md5 in checksums.items():
+        target = cache / name
+        if target.is_file() and _md5(target.read_bytes()) == md5:
+            continue
+        target.write_bytes(_download_verified(name, md5, mirrors, timeout))
+    return cache
+
+
+def _download_verified(name, md5, mirrors, timeout) -> bytes:
+    failures = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + name
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                data = response.read()
+        except (OSError, ValueError) as e:  # URLError and HTTPError are OSErrors
+            failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        if _md5(data) == md5:
+            return data
+        failures.append(f"{url}: checksum mismatch")
+    raise CaffesiamError(f"could not download {name} from any mirror ({'; '.join(failures)}); "
+                         f"pass --source DIR with the MNIST files instead")
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
