@@ -1,0 +1,295 @@
+"""caffesiam draw: every Caffe net, the siamese structure, shared params, and bad input."""
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from caffesiam.draw import build_graph, dot_source, summary
+from caffesiam.errors import SpecError
+from caffesiam.netload import load_net, parse_net, v1_type_name
+from caffesiam.proto import caffe_pb2, to_text
+from caffesiam.towers import find_shares, find_towers, select_phase
+from tests.conftest import run_tool
+
+SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
+REPO = Path(__file__).resolve().parents[1]
+_NODE = re.compile(r"(L\d+) \[label=<<B>([^<]+)</B>")
+_SHARE = re.compile(r"(L\d+) -> (L\d+) \[label=\"?([^\"\]]*?)\"? color=\"(#\w+)\"[^\]]*style=dashed")
+
+
+def _is_net(path) -> bool:
+    """True when the prototxt parses as a net (solvers do not), as Caffe's test_draw tells them apart."""
+    try:
+        load_net(path)
+        return True
+    except SpecError:
+        return False
+
+
+def _caffe_nets():
+    from caffesiam.locate import caffe_source
+
+    src = caffe_source()
+    files = sorted(p for d in ("examples", "models") for p in (src / d).rglob("*.prototxt"))
+    return [p for p in files if _is_net(p)]
+
+
+def _names(source):
+    """{node id: layer name} of a dot source."""
+    return dict(_NODE.findall(source))
+
+
+def _shares(source):
+    """{(layer a, layer b): (label, colour)} of the dashed shared-param edges."""
+    names = _names(source)
+    return {(names[a], names[b]): (label, colour) for a, b, label, colour in _SHARE.findall(source)}
+
+
+@pytest.fixture
+def siamese(caffe_src):
+    return load_net(caffe_src / SIAMESE)
+
+
+def test_the_corpus_holds_nets_and_solvers(caffe_src):
+    nets = _caffe_nets()
+    assert len(nets) >= 25
+    assert caffe_src / SIAMESE in nets
+    assert not any("solver" in p.name for p in nets)
+
+
+@pytest.mark.parametrize("phase", ["ALL", "TRAIN", "TEST"])
+def test_every_caffe_net_draws(phase):
+    for path in _caffe_nets():
+        net = load_net(path)
+        source = dot_source(net, phase=phase, detail="high")
+        drawn = set(_names(source).values())
+        # Every layer of the phase is a node, or folded into the node it rewrites in place.
+        for layer in select_phase(net, phase):
+            assert layer.name in drawn or f"+ {layer.type}" in source, (path, layer.name)
+
+
+@pytest.mark.parametrize("net, args", [
+    (SIAMESE, []),
+    ("examples/mnist/lenet_train_test.prototxt", ["--rankdir", "LR", "--phase", "TRAIN"]),
+    ("examples/cifar10/cifar10_full_sigmoid_train_test_bn.prototxt", ["--detail", "high"]),
+    ("models/bvlc_googlenet/deploy.prototxt", ["--rankdir", "BT"]),
+])
+def test_png_is_a_plausible_image(cli, caffe_src, tmp_path, net, args):
+    out = tmp_path / "net.png"
+    result = cli("draw", caffe_src / net, "-o", out, *args)
+    assert result.exit_code == 0, result.stderr
+    image = Image.open(io.BytesIO(out.read_bytes()))
+    image.verify()
+    assert image.format == "PNG"
+    assert 200 <= max(image.size) <= 30000 and min(image.size) >= 50
+
+
+@pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("pdf", b"%PDF"), ("dot", b"digraph")])
+def test_other_formats(cli, caffe_src, tmp_path, ext, magic):
+    out = tmp_path / f"net.{ext}"
+    assert cli("draw", caffe_src / SIAMESE, "-o", out).exit_code == 0
+    assert out.read_bytes().startswith(magic)
+
+
+def test_siamese_has_two_towers_a_pair_group_and_shared_edges(siamese):
+    source = dot_source(siamese)
+    for cluster in ("cluster_tower ", "cluster_tower_p ", "cluster_pair_in ", "cluster_pair_out "):
+        assert f"subgraph {cluster}" in source
+    shares = _shares(source)
+    assert shares[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
+    assert set(shares) == {(n, n + "_p") for n in ("conv1", "conv2", "ip1", "ip2", "feat")}
+    assert "#D32F2F" not in source  # nothing red in Caffe's own, correct example
+
+
+def test_tower_membership(siamese):
+    towers = find_towers(select_phase(siamese, "TRAIN"))
+    assert towers.members[""] == ["conv1", "pool1", "conv2", "pool2", "ip1", "relu1", "ip2", "feat"]
+    assert towers.members["_p"] == [n + "_p" for n in towers.members[""]]
+
+
+def _param(net, layer_name):
+    return next(layer for layer in net.layer if layer.name == layer_name).param
+
+
+def test_a_dropped_param_name_is_red(siamese):
+    _param(siamese, "conv2_p")[0].ClearField("name")
+    source = dot_source(siamese)
+    label, colour = _shares(source)[("conv2", "conv2_p")]
+    assert colour == "#D32F2F" and label == "conv2_b (!)"
+    assert "conv2_w: not shared" in source
+    assert _shares(source)[("conv1", "conv1_p")][1] == "#1565C0"
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda net: setattr(_param(net, "ip1_p")[0], "lr_mult", 2), "ip1_w: lr_mult differs"),
+    (lambda net: setattr(next(l for l in net.layer if l.name == "conv1_p").convolution_param,
+                         "num_output", 30), "conv1_w: shape differs"),
+])
+def test_mismatched_shares_are_red(siamese, change, problem):
+    change(siamese)
+    _, bad = find_shares(select_phase(siamese, "ALL"), find_towers(select_phase(siamese, "ALL")))
+    assert problem.split(": ")[0] in bad
+    assert problem in dot_source(siamese)
+
+
+def test_summaries_and_in_place_folding(siamese):
+    layers = {layer.name: layer for layer in siamese.layer}
+    assert summary(layers["conv1"]) == "kernel 5×5  stride 1  pad 0  → 20"
+    assert summary(layers["pool1"]) == "MAX  kernel 2×2  stride 2"
+    assert summary(layers["ip1"]) == "→ 500"
+    assert summary(layers["loss"]) == "margin 1"
+    source = dot_source(siamese)
+    assert "relu1" not in _names(source).values()
+    assert "<B>ip1</B><BR/>InnerProduct  → 500<BR/>+ ReLU>" in source
+
+
+def test_phases(siamese):
+    def data_nodes(phase):
+        return [n for n in _names(dot_source(siamese, phase=phase)).values() if n == "pair_data"]
+
+    assert len(data_nodes("ALL")) == 2
+    assert len(data_nodes("TRAIN")) == 1
+    assert "batch 100" in dot_source(siamese, phase="TEST")
+    assert "batch 100" not in dot_source(siamese, phase="TRAIN")
+    assert "rankdir=LR" in dot_source(siamese, rankdir="LR")
+
+
+def _add_twin(net, suffix):
+    """A copy of every `_p` layer with `suffix` instead (a triplet net's third tower)."""
+    pb = caffe_pb2()
+    for layer in [l for l in net.layer if l.name.endswith("_p")]:
+        twin = pb.LayerParameter()
+        twin.CopyFrom(layer)
+        twin.name = layer.name[:-2] + suffix
+        for field in (twin.bottom, twin.top):
+            for i, blob in enumerate(field):
+                field[i] = blob[:-2] + suffix if blob.endswith("_p") else blob
+        net.layer.append(twin)
+    return net
+
+
+def test_triplet_draws_three_towers(siamese):
+    source = dot_source(_add_twin(siamese, "_n"))
+    assert "subgraph cluster_tower_n " in source
+    shares = _shares(source)
+    assert shares[("conv1_p", "conv1_n")] == ("conv1_w, conv1_b", "#1565C0")
+    assert ("conv1", "conv1_n") not in shares
+
+
+V1_NET = """
+name: "v1_siamese"
+input: "data" input_dim: 1 input_dim: 1 input_dim: 28 input_dim: 28
+input: "data_p" input_dim: 1 input_dim: 1 input_dim: 28 input_dim: 28
+layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1"
+  param: "conv1_w" param: "conv1_b" blobs_lr: 1 blobs_lr: 2
+  convolution_param { num_output: 8 kernel_size: 3 } }
+layers { name: "relu1" type: RELU bottom: "conv1" top: "conv1" }
+layers { name: "conv1_p" type: CONVOLUTION bottom: "data_p" top: "conv1_p"
+  param: "conv1_w" param: "conv1_b" blobs_lr: 1 blobs_lr: 2
+  convolution_param { num_output: 8 kernel_size: 3 } }
+layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" top: "loss"
+  contrastive_loss_param { margin: 2 } }
+"""
+
+
+def test_v1_layers_and_input_fields_are_upgraded():
+    net = parse_net(V1_NET, "v1.prototxt")
+    assert [(l.name, l.type) for l in net.layer][:2] == [("input", "Input"), ("conv1", "Convolution")]
+    assert list(net.layer[0].input_param.shape[1].dim) == [1, 1, 28, 28]
+    assert [(p.name, p.lr_mult) for p in net.layer[1].param] == [("conv1_w", 1), ("conv1_b", 2)]
+    source = dot_source(net)
+    assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
+    assert "margin 2" in source and "+ ReLU" in source
+
+
+def test_v1_type_names():
+    assert v1_type_name("CONTRASTIVE_LOSS") == "ContrastiveLoss"
+    assert v1_type_name("SOFTMAX_LOSS") == "SoftmaxWithLoss"
+    assert v1_type_name("INNER_PRODUCT") == "InnerProduct"
+    assert v1_type_name("HDF5_DATA") == "HDF5Data"
+
+
+def test_generated_nets_draw_with_their_towers():
+    from caffesiam.netgen import build_deploy, build_siamese
+    from caffesiam.spec import load_tower
+
+    templates = sorted((REPO / "templates").glob("*.yaml"))
+    assert templates
+    for template in templates:
+        tower = load_tower(template)
+        source = dot_source(build_siamese(tower))
+        assert "subgraph cluster_tower_p " in source, template
+        assert _shares(source) and "#D32F2F" not in source, template
+        assert "cluster_" not in dot_source(build_deploy(tower)), template
+        pseudo = dot_source(build_siamese(tower, pseudo=True))
+        assert "subgraph cluster_tower_p " in pseudo and not _shares(pseudo), template
+
+
+def test_shapes_on_edges(cli, caffe_src, tmp_path):
+    out = tmp_path / "conv.dot"
+    result = cli("draw", caffe_src / "examples/net_surgery/conv.prototxt", "-o", out, "--shapes")
+    assert result.exit_code == 0, result.stderr
+    assert "1×1×100×100" in out.read_text()
+    assert "without shapes" not in result.stderr
+
+
+def test_shapes_unavailable_still_draws(cli, caffe_src, tmp_path):
+    out = tmp_path / "s.dot"
+    result = cli("draw", caffe_src / SIAMESE, "-o", out, "--shapes", "--phase", "TRAIN")
+    assert result.exit_code == 0
+    assert "drawing without shapes" in result.stderr and "leveldb" in result.stderr.lower()
+    assert "cluster_tower_p" in out.read_text()
+
+
+def test_solver_by_mistake_names_its_net(cli, caffe_src, tmp_path):
+    result = cli("draw", caffe_src / "examples/siamese/mnist_siamese_solver.prototxt", "-o", tmp_path / "x.png")
+    assert result.exit_code == 2
+    assert "solver" in result.stderr
+    assert "examples/siamese/mnist_siamese_train_test.prototxt" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
+    bad = tmp_path / "bad.prototxt"
+    text = (caffe_src / SIAMESE).read_text().replace('type: "Pooling"', 'type: "Pooling" kernal: 2', 1)
+    bad.write_text(text)
+    line = text.splitlines().index(next(l for l in text.splitlines() if "kernal" in l)) + 1
+    result = cli("draw", bad, "-o", tmp_path / "x.png")
+    assert result.exit_code == 2
+    assert re.search(rf"bad\.prototxt:{line}:\d+: .*kernal", result.stderr), result.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "x.jpg"], "unknown output type"),
+    (["-o", "x.png", "--rankdir", "XY"], "XY"),
+])
+def test_bad_options_exit_2(cli, caffe_src, args, message):
+    result = cli("draw", caffe_src / SIAMESE, *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_missing_net_and_empty_net_exit_2(cli, tmp_path):
+    assert cli("draw", tmp_path / "none.prototxt", "-o", tmp_path / "x.png").exit_code == 2
+    empty = tmp_path / "empty.prototxt"
+    empty.write_text('name: "nothing"\n')
+    result = cli("draw", empty, "-o", tmp_path / "x.png")
+    assert result.exit_code == 2 and "no layers" in result.stderr
+
+
+def test_missing_dot_names_graphviz(caffe_src, tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path))  # no dot anywhere on PATH
+    result = run_tool("draw", caffe_src / SIAMESE, "-o", tmp_path / "x.png", env=env)
+    assert result.returncode == 1
+    assert "graphviz" in result.stderr and "Traceback" not in result.stderr
+    # Writing the source needs no dot at all.
+    assert run_tool("draw", caffe_src / SIAMESE, "-o", tmp_path / "x.dot", env=env).returncode == 0
+
+
+def test_graph_round_trips_through_text(siamese):
+    again = parse_net(to_text(siamese))
+    assert build_graph(again).source == build_graph(siamese).source
