@@ -125,7 +125,7 @@ def mnist_mirrors() -> Sequence[str]:
 
 
 def fetch_mnist(cache: Optional[Path] = None, mirrors: Optional[Sequence[str]] = None,
-                checksums=MNIST_MD5, timeout: float = 30) -> Path:
+                checksums: Optional[dict] = None, timeout: float = 30) -> Path:
     """Directory holding the checksum-verified MNIST files; downloads only what is missing."""
     cache = Path(cache) if cache else mnist_cache_dir()
     mirrors = list(mirrors) if mirrors else list(mnist_mirrors())
@@ -133,7 +133,7 @@ def fetch_mnist(cache: Optional[Path] = None, mirrors: Optional[Sequence[str]] =
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DatasetError(f"cannot create the MNIST cache {cache}: {e.strerror}") from e
-    for name, md5 in checksums.items():
+    for name, md5 in (checksums or MNIST_MD5).items():
         target = cache / name
         if target.is_file() and _md5(target.read_bytes()) == md5:
             continue
@@ -149,7 +149,7 @@ def _download_verified(name, md5, mirrors, timeout) -> bytes:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 data = response.read()
         except (OSError, ValueError) as e:  # URLError and HTTPError are OSErrors
-            failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            failures.append(f"{url}: {e}")
             continue
         if _md5(data) == md5:
             return data
