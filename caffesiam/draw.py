@@ -13,8 +13,11 @@ from typing import Callable, Dict, List, Optional
 
 import graphviz
 
+from caffesiam import runner
 from caffesiam.errors import BadInput, CaffesiamError
-from caffesiam.proto import caffe_pb2
+from caffesiam.layersummary import category, dims, summary
+from caffesiam.netload import load_net
+from caffesiam.netshapes import compute_shapes
 from caffesiam.towers import (find_shares, find_towers, is_in_place, layer_phases,
                               select_phase)
 
@@ -29,73 +32,6 @@ _FILL = {"data": "#FFE0B2", "conv": "#BBDEFB", "pool": "#C8E6C9", "ip": "#D1C4E9
          "loss": "#FFF59D", "other": "#ECEFF1"}
 _TOWER_FILL = ("#F1F8FF", "#F3FBF1", "#FFF8F1")
 _GROUP_FILL = "#FAFAFA"
-
-
-def _dims(values) -> str:
-    return "×".join(str(v) for v in values)
-
-
-def _kernel(p, name: str, default) -> List[int]:
-    """A 2-D conv/pool geometry field (kernel, stride, pad) from its repeated, _h/_w or plain form."""
-    h, w = getattr(p, f"{name}_h", 0), getattr(p, f"{name}_w", 0)
-    if h or w:
-        return [h, w]
-    value = getattr(p, f"{name}_size" if name == "kernel" else name)
-    values = list(value) if hasattr(value, "__len__") else ([value] if value else [])
-    return values or [default]
-
-
-def summary(layer) -> str:
-    """One line of the settings that define a layer (Convolution: kernel, stride, pad, outputs)."""
-    kind = layer.type
-    if kind in ("Convolution", "Deconvolution"):
-        p = layer.convolution_param
-        k = _kernel(p, "kernel", 0)
-        text = (f"kernel {_dims(k * 2 if len(k) == 1 else k)}  stride {_dims(_kernel(p, 'stride', 1))}  "
-                f"pad {_dims(_kernel(p, 'pad', 0))}  → {p.num_output}")
-        return text + (f"  group {p.group}" if p.group > 1 else "")
-    if kind == "Pooling":
-        p = layer.pooling_param
-        method = caffe_pb2().PoolingParameter.PoolMethod.Name(p.pool)
-        if p.global_pooling:
-            return f"{method} global"
-        k = _kernel(p, "kernel", 0)
-        return f"{method}  kernel {_dims(k * 2 if len(k) == 1 else k)}  stride {_dims(_kernel(p, 'stride', 1))}"
-    if kind == "InnerProduct":
-        return f"→ {layer.inner_product_param.num_output}"
-    if kind == "ContrastiveLoss":
-        p = layer.contrastive_loss_param
-        return f"margin {p.margin:g}" + ("  legacy" if p.legacy_version else "")
-    if kind in ("Data", "ImageData", "WindowData", "HDF5Data"):
-        batch = {"Data": layer.data_param, "ImageData": layer.image_data_param,
-                 "WindowData": layer.window_data_param, "HDF5Data": layer.hdf5_data_param}[kind].batch_size
-        return f"batch {batch}"
-    if kind == "Input":
-        return ", ".join(_dims(s.dim) for s in layer.input_param.shape)
-    if kind == "Slice":
-        p = layer.slice_param
-        axis = p.slice_dim if p.HasField("slice_dim") else p.axis
-        return f"axis {axis} at {', '.join(map(str, p.slice_point))}" if p.slice_point else f"axis {axis}"
-    if kind == "Dropout":
-        return f"{layer.dropout_param.dropout_ratio:g}"
-    if kind == "LRN":
-        return f"size {layer.lrn_param.local_size}"
-    if kind == "Eltwise":
-        return caffe_pb2().EltwiseParameter.EltwiseOp.Name(layer.eltwise_param.operation)
-    return ""
-
-
-def _category(layer) -> str:
-    kind = layer.type
-    if "Data" in kind or kind in ("Input", "Slice"):
-        return "data"
-    if kind in ("Convolution", "Deconvolution"):
-        return "conv"
-    if kind == "Pooling":
-        return "pool"
-    if kind == "InnerProduct":
-        return "ip"
-    return "loss" if "Loss" in kind or kind == "Accuracy" else "other"
 
 
 def _phase_tag(layer, phase: str) -> str:
@@ -143,7 +79,7 @@ def _fold_in_place(layers):
 
 def _shape_text(blob: str, blob_shapes) -> str:
     shapes = (blob_shapes or {}).get(blob)
-    return " | ".join(_dims(s) for s in shapes) if shapes else ""
+    return " | ".join(dims(s) for s in shapes) if shapes else ""
 
 
 def _blob_edges(layers, drawn, detail: str, blob_shapes):
@@ -155,7 +91,7 @@ def _blob_edges(layers, drawn, detail: str, blob_shapes):
         for blob in layer.bottom:
             if not producers[blob]:
                 orphans.add(blob)
-            for p in producers[blob] or [f"blob:{blob}"]:
+            for p in producers[blob] or [blob]:  # a str producer: the blob itself, drawn as an ellipse
                 named = isinstance(p, str) or layers[p].name != blob or detail == "high"
                 label = "\\n".join(t for t in (blob if named else "", _shape_text(blob, blob_shapes)) if t)
                 edges.append((p, i, label))
@@ -233,7 +169,7 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
         layer = layers[i]
         red = bool(problems[i])
         graph.node(f"L{i}", node_label(layer, folded[i], detail, phase, problems[i]),
-                   fillcolor=_FILL[_category(layer)], color=_RED if red else "#424242",
+                   fillcolor=_FILL[category(layer)], color=_RED if red else "#424242",
                    penwidth="2.2" if red else "1")
 
     grouped, group_of = set(), {}
@@ -254,12 +190,14 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
             add_node(g, i)
 
     edges, orphans = _blob_edges(layers, drawn, detail, blob_shapes)
-    for blob in sorted(orphans):
-        g.node(f"blob:{blob}", escape(blob), shape="ellipse", style="filled", fillcolor="#E0E0E0")
+    # Blobs nothing produces (in a nonsense or partial net) are drawn as ellipses.
+    orphan_ids = {blob: f"B{k}" for k, blob in enumerate(sorted(orphans))}
+    for blob, node in orphan_ids.items():
+        g.node(node, escape(blob), shape="ellipse", style="filled", fillcolor="#E0E0E0")
     for src, dst, label in edges:
         # Edges that jump past the towers (sim → loss) would pull the pair groups off centre.
         bypass = group_of.get(src) == "pair_in" and group_of.get(dst) == "pair_out"
-        g.edge(f"L{src}" if isinstance(src, int) else src, f"L{dst}", label=escape(label),
+        g.edge(f"L{src}" if isinstance(src, int) else orphan_ids[src], f"L{dst}", label=escape(label),
                **({"constraint": "false"} if bypass else {}))
     # Folded layers (BatchNorm, Scale) share too: one edge per pair of drawn nodes, a line per layer.
     merged = defaultdict(list)
@@ -284,8 +222,6 @@ def dot_source(net, **options) -> str:
 
 def render(graph: graphviz.Digraph, fmt: str) -> bytes:
     """The diagram as PNG, SVG or PDF bytes, drawn by Graphviz's `dot`."""
-    from caffesiam import runner
-
     runner.require("dot", "graphviz")
     try:
         return graph.pipe(format=fmt)
@@ -308,14 +244,10 @@ def output_format(out_path) -> str:
 def draw_file(net_path, out_path, rankdir: str = "TB", phase: str = "ALL", detail: str = "low",
               shapes: bool = False, warn: Callable[[str], None] = lambda msg: None) -> Path:
     """Draw the net at `net_path` into `out_path` (format from its extension); returns the path."""
-    from caffesiam.netload import load_net
-
     fmt = output_format(out_path)
     net = load_net(net_path)
     blob_shapes = param_shapes = None
     if shapes:
-        from caffesiam.netshapes import compute_shapes
-
         phases = ["TRAIN", "TEST"] if phase == "ALL" else [phase]
         blob_shapes, param_shapes, why = compute_shapes(str(net_path), phases)
         if why:

@@ -7,11 +7,15 @@ only reads its last line.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Dict, List, Optional, Tuple
 
+from caffesiam import runner
+
 _MARK = "CAFFESIAM_SHAPES "
+_GLOG_PREFIX = re.compile(r"^[IWEF]\d{8} [\d:.]+\s+\d+ \S+\] ")
 
 
 def shapes_argv(net_path: str, phases: List[str]) -> List[str]:
@@ -40,7 +44,7 @@ def parse_output(output: str) -> Optional[dict]:
 
 def failure_reason(output: str) -> str:
     """The line of Caffe's log that says why set-up failed (a 'Check failed' line when there is one)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [_GLOG_PREFIX.sub("", line.strip()) for line in output.splitlines() if line.strip()]
     for line in reversed(lines):
         if "Check failed" in line or "Error" in line or "error" in line:
             return line[-300:]
@@ -49,8 +53,6 @@ def failure_reason(output: str) -> str:
 
 def compute_shapes(net_path: str, phases: List[str]) -> Tuple[Optional[dict], Optional[dict], str]:
     """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up."""
-    from caffesiam import runner  # the one module allowed to start processes
-
     env = dict(os.environ, GLOG_minloglevel="2")
     try:
         done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env)

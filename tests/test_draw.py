@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from caffesiam.draw import build_graph, dot_source, summary
+from caffesiam.draw import build_graph, dot_source
+from caffesiam.layersummary import summary
 from caffesiam.errors import SpecError
 from caffesiam.netload import load_net, parse_net, v1_type_name
 from caffesiam.proto import caffe_pb2, to_text
@@ -158,40 +159,50 @@ def test_phases(siamese):
     assert "rankdir=LR" in dot_source(siamese, rankdir="LR")
 
 
-def _add_twin(net, suffix):
-    """A copy of every `_p` layer with `suffix` instead (a triplet net's third tower)."""
-    pb = caffe_pb2()
-    for layer in [l for l in net.layer if l.name.endswith("_p")]:
-        twin = pb.LayerParameter()
+def _triplet(net):
+    """Caffe's siamese example with a third tower `_n`, a three-way Slice and a loss over all three."""
+    layers = list(net.layer)
+    loss = layers.pop()
+    for layer in [l for l in layers if l.name.endswith("_p")]:
+        twin = caffe_pb2().LayerParameter()
         twin.CopyFrom(layer)
-        twin.name = layer.name[:-2] + suffix
+        twin.name = layer.name[:-2] + "_n"
         for field in (twin.bottom, twin.top):
             for i, blob in enumerate(field):
-                field[i] = blob[:-2] + suffix if blob.endswith("_p") else blob
-        net.layer.append(twin)
+                field[i] = blob[:-2] + "_n" if blob.endswith("_p") else blob
+        layers.append(twin)
+    slice_pair = next(l for l in layers if l.name == "slice_pair")
+    slice_pair.top.append("data_n")
+    slice_pair.slice_param.slice_point.append(2)
+    loss.bottom.insert(2, "feat_n")
+    del net.layer[:]
+    net.layer.extend(layers + [loss])
     return net
 
 
 def test_triplet_draws_three_towers(siamese):
-    source = dot_source(_add_twin(siamese, "_n"))
-    assert "subgraph cluster_tower_n " in source
+    source = dot_source(_triplet(siamese))
+    for cluster in ("cluster_tower ", "cluster_tower_p ", "cluster_tower_n ", "cluster_pair_out "):
+        assert f"subgraph {cluster}" in source
+    assert "ellipse" not in source  # every blob has its producer
     shares = _shares(source)
     assert shares[("conv1_p", "conv1_n")] == ("conv1_w, conv1_b", "#1565C0")
-    assert ("conv1", "conv1_n") not in shares
+    assert ("conv1", "conv1_n") not in shares  # neighbours only, so no edge crosses a tower
 
 
 V1_NET = """
 name: "v1_siamese"
 input: "data" input_dim: 1 input_dim: 1 input_dim: 28 input_dim: 28
 input: "data_p" input_dim: 1 input_dim: 1 input_dim: 28 input_dim: 28
+input: "sim" input_dim: 1 input_dim: 1 input_dim: 1 input_dim: 1
 layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1"
   param: "conv1_w" param: "conv1_b" blobs_lr: 1 blobs_lr: 2
-  convolution_param { num_output: 8 kernel_size: 3 } }
+  convolution_param { num_output: 8 kernel_size: 28 } }
 layers { name: "relu1" type: RELU bottom: "conv1" top: "conv1" }
 layers { name: "conv1_p" type: CONVOLUTION bottom: "data_p" top: "conv1_p"
   param: "conv1_w" param: "conv1_b" blobs_lr: 1 blobs_lr: 2
-  convolution_param { num_output: 8 kernel_size: 3 } }
-layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" top: "loss"
+  convolution_param { num_output: 8 kernel_size: 28 } }
+layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" bottom: "sim" top: "loss"
   contrastive_loss_param { margin: 2 } }
 """
 
@@ -199,7 +210,7 @@ layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" t
 def test_v1_layers_and_input_fields_are_upgraded():
     net = parse_net(V1_NET, "v1.prototxt")
     assert [(l.name, l.type) for l in net.layer][:2] == [("input", "Input"), ("conv1", "Convolution")]
-    assert list(net.layer[0].input_param.shape[1].dim) == [1, 1, 28, 28]
+    assert [list(s.dim) for s in net.layer[0].input_param.shape][1:] == [[1, 1, 28, 28], [1, 1, 1, 1]]
     assert [(p.name, p.lr_mult) for p in net.layer[1].param] == [("conv1_w", 1), ("conv1_b", 2)]
     source = dot_source(net)
     assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
@@ -235,6 +246,17 @@ def test_shapes_on_edges(cli, caffe_src, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "1×1×100×100" in out.read_text()
     assert "without shapes" not in result.stderr
+
+
+def test_shapes_of_a_v1_siamese_net(cli, tmp_path):
+    net = tmp_path / "v1.prototxt"
+    net.write_text(V1_NET)
+    out = tmp_path / "v1.dot"
+    result = cli("draw", net, "-o", out, "--shapes")
+    assert result.exit_code == 0 and "without shapes" not in result.stderr, result.stderr
+    source = out.read_text()
+    assert "data_p\\n1×1×28×28" in source and "L4 [label=\"1×8×1×1\"]" in source
+    assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
 
 
 def test_shapes_unavailable_still_draws(cli, caffe_src, tmp_path):
