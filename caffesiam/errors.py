@@ -46,4 +46,8 @@ class ToolMissing(CaffesiamError):
 
 
 class TrainingFailed(CaffesiamError):
-    """Raised when the caffe process dies; carries the log line that says why."""
+    """Raised when the caffe process dies; carries the log line that says why and its status."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code or 1

@@ -50,3 +50,12 @@ def layer_types():
         return frozenset(path.read_text().split())
     except (CaffeNotFound, OSError):
         return None
+
+
+def is_cpu_only_build() -> bool:
+    """True for a CPU_ONLY Caffe build (read from the CaffeConfig.cmake it installed)."""
+    try:
+        config = (caffe_home() / "share" / "Caffe" / "CaffeConfig.cmake").read_text()
+    except (CaffeNotFound, OSError):
+        return True
+    return "set(Caffe_CPU_ONLY ON)" in config

@@ -1,8 +1,10 @@
 """The only module that starts processes: argv builders, capture, and streaming runs."""
 
 import shutil
+import signal
 import subprocess
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from caffesiam.errors import ToolMissing
 
@@ -20,7 +22,91 @@ def require(program: str, package: str) -> str:
     return path
 
 
-def capture(argv: Sequence[str], timeout: float = 60, env=None) -> subprocess.CompletedProcess:
+def capture(argv: Sequence[str], timeout: float = 60, env=None, cwd=None) -> subprocess.CompletedProcess:
     """Run argv to completion and capture its output as text (stdout and stderr merged)."""
     return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout, env=env, check=False)
+                          text=True, timeout=timeout, env=env, cwd=cwd, check=False)
+
+
+def caffe_train_argv(caffe: str, solver, gpu=None, weights=None, resume=None) -> List[str]:
+    """`caffe train` argv. The first SIGINT stops after a snapshot (Caffe's 'stop' effect with
+    snapshot_after_train); SIGHUP snapshots and carries on."""
+    argv = [caffe, "train", "-solver", str(solver), "-sigint_effect", "stop", "-sighup_effect", "snapshot"]
+    if gpu is not None:
+        argv += ["-gpu", gpu]
+    if weights is not None:
+        argv += ["-weights", str(weights)]
+    if resume is not None:
+        argv += ["-snapshot", str(resume)]
+    return argv
+
+
+def caffe_time_argv(caffe: str, model, iterations: int) -> List[str]:
+    return [caffe, "time", "-model", str(model), "-iterations", str(iterations)]
+
+
+def docker_argv(docker: str, image: str, inner: Sequence[str], mounts: Iterable[Path], workdir: Path,
+                env: Dict[str, str], gpu=None, user: Optional[str] = None) -> List[str]:
+    """`docker run --rm` with each host directory mounted at the same path, so every path in the
+    solver and net means the same inside the container."""
+    argv = [docker, "run", "--rm", "-i"]
+    if user:
+        argv += ["--user", user]
+    if gpu is not None:
+        argv += ["--gpus", "all" if gpu == "all" else f'"device={gpu}"']
+    for directory in minimal_mounts(mounts):
+        argv += ["-v", f"{directory}:{directory}"]
+    argv += ["-w", str(workdir)]
+    for key, value in sorted(env.items()):
+        argv += ["-e", f"{key}={value}"]
+    return argv + [image, *inner]
+
+
+def minimal_mounts(paths: Iterable[Path]) -> List[Path]:
+    """Absolute directories covering `paths`, without any that another one already contains."""
+    dirs = sorted({(p if p.is_dir() else p.parent).resolve() for p in map(Path, paths)})
+    kept: List[Path] = []
+    for d in dirs:
+        if not any(d == k or k in d.parents for k in kept):
+            kept.append(d)
+    return kept
+
+
+class Interrupts:
+    """Ctrl-C policy for a child: the first asks it to stop (SIGINT), the second kills it."""
+
+    def __init__(self, on_first: Callable[[], None] = lambda: None):
+        self.count = 0
+        self.on_first = on_first
+
+
+def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=None,
+           interrupts: Optional[Interrupts] = None) -> int:
+    """Run argv, handing each output line (stdout and stderr merged) to on_line; returns the exit
+    status (128+N when killed by signal N). The child runs in its own session, so a terminal's
+    Ctrl-C reaches only us and we decide what the child gets."""
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
+                            errors="replace")
+    policy = interrupts or Interrupts()
+
+    def handle(signum, frame):
+        policy.count += 1
+        if policy.count == 1:
+            proc.send_signal(signal.SIGINT)
+            policy.on_first()
+        else:
+            proc.kill()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for line in proc.stdout:
+            on_line(line)
+        status = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return 128 - status if status < 0 else status

@@ -1,0 +1,26 @@
+from pathlib import Path
+
+import click
+
+from caffesiam.caffelog import parse_lines
+from caffesiam.errors import BadInput
+from caffesiam.metrics_csv import metrics_csv
+from caffesiam.plots import plot_loss_curve
+
+
+@click.command("plot-log")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG path (default: LOG.png).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Also write metrics as CSV.")
+def plot_log(log, output, csv_path):
+    """Loss curves from any Caffe training log, including plain `caffe train` logs."""
+    with open(log, errors="replace") as f:
+        metrics = parse_lines(f)
+    if not metrics.train and not metrics.test:
+        raise BadInput(f"{log}: no training iterations found; is it a Caffe training log?")
+    output = output or str(Path(log).with_suffix(".png"))
+    plot_loss_curve(metrics, output, title=Path(log).name)
+    if csv_path:
+        Path(csv_path).write_text(metrics_csv(metrics))
+    click.echo(f"{output}: {len(metrics.train)} train points, {len(metrics.test)} test phases, "
+               f"last iteration {metrics.iteration}")

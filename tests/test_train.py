@@ -1,0 +1,251 @@
+"""train and plot-log with the real `caffe train` on real Fashion-MNIST pairs."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from caffesiam import runner
+from caffesiam.caffelog import failure_line, parse_lines
+from caffesiam.locate import caffe_binary
+from caffesiam.trainplan import plan_training
+from conftest import REPO, VENV_BIN, run_tool
+
+
+@pytest.fixture
+def workdir(tmp_path, fashion_pair_dbs, cli, monkeypatch):
+    """A directory laid out as a user would: relative net, sources and snapshot prefix."""
+    for split, db in fashion_pair_dbs.items():
+        (tmp_path / f"{split}_leveldb").symlink_to(db)
+    monkeypatch.chdir(tmp_path)
+    net = cli("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
+              "--test-source", "test_leveldb", "--batch-size", 16, "--test-batch-size", 20)
+    Path("net.prototxt").write_text(net.stdout)
+    solver = cli("gen-solver", "net.prototxt", "--max-iter", 60, "--test-interval", 20,
+                 "--test-iter", 5, "--display", 10, "--snapshot", 30, "--snapshot-prefix", "snap/lenet")
+    Path("solver.prototxt").write_text(solver.stdout)
+    return tmp_path
+
+
+def train(*args, **kwargs):
+    return run_tool("train", *args, "--blas-threads", "1", **kwargs)
+
+
+def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
+    out = train("solver.prototxt")
+    assert out.returncode == 0, out.stderr[-2000:]
+    run = workdir / "snap/lenet_run"
+    log = (run / "caffe.log").read_text()
+    shown = [int(i) for i in re.findall(r"\] Iteration (\d+) \(", log)]
+    tested = [int(i) for i in re.findall(r"\] Iteration (\d+), Testing net", log)]
+    assert shown == [0, 10, 20, 30, 40, 50] and tested == [0, 20, 40, 60]
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("phase,iteration,loss,lr")
+    assert [r.split(",")[1] for r in rows[1:] if r.startswith("test")] == ["0", "20", "40", "60"]
+    first_loss = float(re.search(r"Iteration 0 \(.*loss = ([\d.e-]+)", log).group(1))
+    assert float(next(r for r in rows if r.startswith("train,0,")).split(",")[2]) == first_loss
+    png = Image.open(run / "loss.png")
+    assert png.format == "PNG" and png.size[0] >= 600
+    assert (workdir / "snap/lenet_iter_60.caffemodel").exists()
+    assert "metrics:" in out.stdout and "Traceback" not in out.stderr
+
+
+def test_plot_log_reads_a_plain_caffe_log(workdir):
+    Path("snap").mkdir()  # plain caffe refuses to start without it; train creates it
+    result = subprocess.run([caffe_binary(), "train", "-solver", "solver.prototxt"], capture_output=True,
+                            text=True, env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"))
+    Path("plain.log").write_text(result.stderr)
+    assert result.returncode == 0, result.stderr[-1500:]
+    out = run_tool("plot-log", "plain.log", "-o", "curve.png", "--csv", "m.csv")
+    assert out.returncode == 0, out.stderr
+    assert "7 train points, 4 test phases" in out.stdout  # 6 displays and the final loss line
+    assert Image.open("curve.png").format == "PNG"
+    assert len(Path("m.csv").read_text().splitlines()) == 1 + 7 + 4  # header, 6 shown + final, 4 tests
+
+
+def test_parser_reads_old_and_new_glog_dates():
+    lines = [
+        "I0412 10:00:00.000001 123 solver.cpp:239] Iteration 100 (15.5 iter/s, 6.4s/100 iters), loss = 0.25\n",
+        "I0412 10:00:00.000002 123 solver.cpp:258]     Train net output #0: loss = 0.25 (* 1 = 0.25 loss)\n",
+        "I20261122 10:00:01.000000 123 sgd_solver.cpp:112] Iteration 100, lr = 0.0099\n",
+        "I20261122 10:00:02.000000 123 solver.cpp:347] Iteration 200, Testing net (#0)\n",
+        "I20261122 10:00:02.100000 123 solver.cpp:414]     Test net output #0: loss = nan (* 1 = nan loss)\n",
+        "F20261122 10:00:03.000000 123 data_layer.cpp:40] Check failed: status.ok() IO error: lock\n",
+    ]
+    m = parse_lines(lines)
+    assert [(p.iteration, p.loss, p.iters_per_s, p.lr) for p in m.train] == [(100, 0.25, 15.5, 0.0099)]
+    assert m.test[0].iteration == 200 and str(m.test[0].outputs["loss"]) == "nan"
+    assert m.fatal.startswith("Check failed: status.ok()")
+    assert failure_line(lines) == "data_layer.cpp:40] Check failed: status.ok() IO error: lock"
+
+
+def _wait_for(path: Path, pattern: str, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and re.search(pattern, path.read_text()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{pattern!r} never appeared in {path}")
+
+
+def _start(workdir, *args):
+    return subprocess.Popen([str(VENV_BIN / "caffesiam"), "train", "solver.prototxt", "--blas-threads", "1",
+                             *map(str, args)], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
+    proc = _start(workdir, "--max-iter", 100000)
+    _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 40 \(")
+    before = {p.name: p.stat().st_mtime_ns for p in (workdir / "snap").glob("lenet_iter_*")}
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    resume = re.search(r"caffesiam train (\S+) --resume (\S+)", stdout)
+    assert resume, stdout
+    state = Path(resume.group(2))
+    assert state.exists() and state.with_suffix(".caffemodel").exists()
+    stopped_at = int(re.search(r"_iter_(\d+)", state.name).group(1))
+    assert stopped_at >= 40
+    for name, mtime in before.items():  # earlier snapshots untouched
+        assert (workdir / "snap" / name).stat().st_mtime_ns == mtime
+    out = run_tool("train", resume.group(1), "--resume", state, "--max-iter", stopped_at + 20,
+                   "--blas-threads", "1", cwd=workdir)
+    assert out.returncode == 0, out.stderr[-2000:]
+    log = (workdir / "snap/lenet_run2/caffe.log").read_text()
+    assert f"Resuming from {state}" in log
+    assert "Optimization Done" in log and "Iteration 0," not in log  # continued, not restarted
+    assert (workdir / f"snap/lenet_iter_{stopped_at + 20}.caffemodel").exists()
+
+
+def test_second_ctrl_c_stops_at_once(workdir, cli):
+    """Iterations of ~1 s (batch 1024): the second Ctrl-C must not wait for Caffe to finish one."""
+    net = cli("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
+              "--test-source", "test_leveldb", "--batch-size", 1024)
+    Path("net.prototxt").write_text(net.stdout)
+    proc = _start(workdir, "--max-iter", 100000)
+    _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 0, lr")
+    proc.send_signal(signal.SIGINT)
+    for line in proc.stderr:  # signals sent together would merge into one
+        if line.startswith("interrupt:"):
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    log = (workdir / "snap/lenet_run/caffe.log").read_text()
+    assert "Optimization stopped early" not in log and "Optimization Done" not in log
+    assert not list((workdir / "snap").glob("lenet_iter_*"))
+
+
+def test_existing_snapshots_are_never_overwritten(workdir):
+    assert train("solver.prototxt").returncode == 0
+    again = train("solver.prototxt")
+    assert again.returncode == 2
+    assert "lenet_iter_30.caffemodel already exists" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda: Path("solver.prototxt").unlink(), "solver.prototxt: no such file"),
+    (lambda: Path("solver.prototxt").write_text('net: "net.prototxt"\nbase_lr: [\n'), "solver.prototxt:2:"),
+    (lambda: Path("net.prototxt").unlink(), "net file named by solver.prototxt not found"),
+    (lambda: (Path("train_leveldb").unlink(), Path("train_leveldb").mkdir()),
+     "data source of layer 'pair_data' is not a leveldb database"),
+    (lambda: Path("test_leveldb").unlink(), "data source of layer 'pair_data' not found"),
+])
+def test_bad_input_is_caught_before_caffe_starts(workdir, edit, message):
+    edit()
+    out = train("solver.prototxt")
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert not (workdir / "snap/lenet_run/caffe.log").exists()
+
+
+def test_bad_flags(workdir):
+    assert "CPU-only build" in train("solver.prototxt", "--gpu", "0").stderr
+    out = train("solver.prototxt", "--resume", "missing.solverstate")
+    assert out.returncode == 2 and "--resume file not found" in out.stderr
+    out = run_tool("train", "solver.prototxt", "--docker", "img", env=dict(os.environ, PATH="/nonexistent"))
+    assert out.returncode == 2 and "no docker client" in out.stderr
+
+
+def test_caffe_dying_is_reported_with_its_line_and_status(workdir):
+    text = Path("net.prototxt").read_text().replace("slice_point: 1", "slice_point: 5")
+    Path("net.prototxt").write_text(text)
+    out = train("solver.prototxt")
+    assert out.returncode == 134  # SIGABRT from glog's CHECK, passed through
+    assert "Check failed" in out.stderr and "caffe.log" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert (workdir / "snap/lenet_run/caffe.log").exists()
+
+
+def test_docker_argv_mounts_every_needed_path(tmp_path):
+    (tmp_path / "data").mkdir()
+    argv = runner.docker_argv("docker", "caffesiam:gpu", ["caffe", "train"],
+                              [tmp_path, tmp_path / "data", Path("/srv/db/x_leveldb")],
+                              tmp_path, {"GLOG_logtostderr": "1"}, gpu="0,1", user="1000:1000")
+    assert argv[:6] == ["docker", "run", "--rm", "-i", "--user", "1000:1000"]
+    assert argv[6:8] == ["--gpus", '"device=0,1"']
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
+    assert mounts == ["/srv/db:/srv/db", f"{tmp_path}:{tmp_path}"]
+    assert argv[argv.index("-w") + 1] == str(tmp_path)
+    assert argv[-3:] == ["caffesiam:gpu", "caffe", "train"]
+
+
+def test_multi_gpu_run_solver_disables_layer_wise_reduce(workdir):
+    text = Path("solver.prototxt").read_text().replace("layer_wise_reduce: false", "")
+    Path("solver.prototxt").write_text(text)
+    plan = plan_training("solver.prototxt", gpu="0,1", cpu_only_build=False)
+    assert plan.solver.HasField("layer_wise_reduce") and not plan.solver.layer_wise_reduce
+    single = plan_training("solver.prototxt", gpu="0", cpu_only_build=False)
+    assert single.solver.layer_wise_reduce  # one GPU: Caffe's default stays
+
+
+STAND_IN_DOCKER = '''#!{python}
+"""Stand-in for the docker client (no Docker engine here): checks the argv, runs the command."""
+import json, os, sys
+args = sys.argv[1:]
+assert args[:3] == ["run", "--rm", "-i"], args
+i, mounts, env, workdir = 3, [], {{}}, None
+while args[i].startswith("-"):
+    opt, val = args[i], args[i + 1]
+    i += 2
+    if opt == "-v":
+        host, inside = val.split(":")
+        assert host == inside, val
+        mounts.append(host)
+    elif opt == "-w":
+        workdir = val
+    elif opt == "-e":
+        key, value = val.split("=", 1)
+        env[key] = value
+image, inner = args[i], args[i + 1:]
+unmounted = [a for a in inner if a.startswith("/") and not any(a.startswith(m) for m in mounts)]
+assert not unmounted, unmounted
+json.dump({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir}},
+          open(os.environ["STAND_IN_RECORD"], "w"))
+os.chdir(workdir)
+os.execvpe(inner[0], inner, dict(os.environ, **env))
+'''
+
+
+def test_train_in_docker_with_a_stand_in_client(workdir, tmp_path_factory):
+    bin_dir = tmp_path_factory.mktemp("bin")
+    docker = bin_dir / "docker"
+    docker.write_text(STAND_IN_DOCKER.format(python=sys.executable))
+    docker.chmod(0o755)
+    record = workdir / "record.json"
+    env = dict(os.environ, PATH=f"{bin_dir}:{VENV_BIN}:{os.environ['PATH']}", STAND_IN_RECORD=str(record))
+    out = train("solver.prototxt", "--docker", "caffesiam:cpu", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(record.read_text())
+    assert seen["image"] == "caffesiam:cpu" and seen["workdir"] == str(workdir)
+    assert seen["inner"][:3] == ["caffe", "train", "-solver"]
+    assert str(workdir.resolve()) in seen["mounts"] or any(str(workdir).startswith(m) for m in seen["mounts"])
+    assert "Optimization Done" in (workdir / "snap/lenet_run/caffe.log").read_text()
