@@ -5,10 +5,8 @@ Mirrors the parts of Caffe's upgrade_proto.cpp that matter for reading a net's s
 place of a net is recognised and named.
 """
 
-from pathlib import Path
-
 from caffesiam.errors import SpecError
-from caffesiam.proto import caffe_pb2, parse_text
+from caffesiam.proto import caffe_pb2, parse_text, read_file
 
 # V1 LayerType names whose current type string is not the plain CamelCase of the enum name
 # (UpgradeV1LayerType in upgrade_proto.cpp).
@@ -107,11 +105,4 @@ def parse_net(text: str, source: str = "<text>"):
 
 def load_net(path):
     """Read any net prototxt file into a current NetParameter."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError as e:
-        raise SpecError(f"{path}: no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: cannot read ({e})") from e
-    return parse_net(text, str(path))
+    return parse_net(read_file(path), str(path))

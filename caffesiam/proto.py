@@ -44,16 +44,20 @@ def parse_text(text: str, message: Message, source: str = "<text>", error=SpecEr
     return message
 
 
-def read_text(path, message: Message, error=SpecError) -> Message:
-    """Read a prototxt file into `message`."""
+def read_file(path, error=SpecError) -> str:
+    """A text file's contents; a missing or unreadable file is `error`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        return path.read_text()
     except FileNotFoundError as e:
         raise error(f"{path}: no such file") from e
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"{path}: cannot read ({e})") from e
-    return parse_text(text, message, str(path), error)
+
+
+def read_text(path, message: Message, error=SpecError) -> Message:
+    """Read a prototxt file into `message`."""
+    return parse_text(read_file(path, error), message, str(path), error)
 
 
 def read_net(path):

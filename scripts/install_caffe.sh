@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs a real BVLC Caffe 1.0 (CPU build by default) and links it into a venv.
 #
-#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--skip-system-packages]
+#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--no-python] [--skip-system-packages]
 #
 # Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
 # -> patched CMake build in a temporary directory -> atomic move into the cache
 # ($CAFFESIAM_CACHE, default ~/.cache/caffesiam/caffe-<hash>) -> links in the venv.
 # A cached build whose hash matches is reused. A failed step is named and the
 # tail of its log printed; nothing half-built is ever left at the cache path.
+# --no-python builds the caffe binary alone (no pycaffe, no venv), as docker/Dockerfile.gpu does.
 #
 # Environment:
 #   CAFFESIAM_CACHE          cache directory (default ~/.cache/caffesiam)
@@ -20,6 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 venv=""
 python=/usr/bin/python3
 gpu=0
+with_python=1
 skip_system=0
 
 while [ $# -gt 0 ]; do
@@ -27,8 +29,9 @@ while [ $# -gt 0 ]; do
     --venv) venv=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     --gpu) gpu=1; shift ;;
+    --no-python) with_python=0; shift ;;
     --skip-system-packages) skip_system=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install_caffe: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +52,9 @@ pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.2
 system_packages=(cmake build-essential pkg-config protobuf-compiler libprotobuf-dev libprotoc-dev
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
   libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev libsnappy-dev
-  libopenblas-dev graphviz dataset-fashion-mnist python3-dev python3-venv curl ca-certificates)
+  libopenblas-dev graphviz python3-dev python3-venv curl ca-certificates)
+# Installed where the distribution has them (Debian does; CUDA's Ubuntu images do not).
+optional_packages=(dataset-fashion-mnist)
 
 # --- helpers ---------------------------------------------------------------
 say() { echo "==> $*"; }
@@ -68,10 +73,13 @@ step() {
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
 missing_system_packages() {
   local p
-  for p in "${system_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  for p in "${system_packages[@]}"; do is_installed "$p" || echo "$p"; done
+  for p in "${optional_packages[@]}"; do
+    is_installed "$p" || ! apt-cache show "$p" >/dev/null 2>&1 || echo "$p"
   done
 }
 
@@ -86,7 +94,10 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 fetch_debian_source() {
   local tmp; tmp=$(mktemp -d)
   mkdir -p "$tmp/lists/partial"
-  echo "deb-src http://deb.debian.org/debian bullseye main" >"$tmp/sources.list"
+  # Signed by Debian's key where the keyring exists; elsewhere (Ubuntu) the sha256 pin is the check.
+  local trust="[trusted=yes]"
+  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && trust="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+  echo "deb-src $trust http://deb.debian.org/debian bullseye main" >"$tmp/sources.list"
   local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
               -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o Debug::NoLocking=1)
   apt-get "${opts[@]}" update
@@ -144,21 +155,27 @@ ensure_venv() {
 
 cmake_flags() {
   local py=$1 prefix=$2
-  local cpu_only=ON; [ "$gpu" = 1 ] && cpu_only=OFF
-  echo -DCMAKE_BUILD_TYPE=Release -DCPU_ONLY=$cpu_only -DBLAS=Open -DUSE_OPENCV=OFF \
-    -DUSE_LEVELDB=ON -DUSE_LMDB=ON -DUSE_CUDNN=$([ "$gpu" = 1 ] && echo ON || echo OFF) \
-    -DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON -DBUILD_docs=OFF -DBUILD_matlab=OFF \
-    -DPYTHON_EXECUTABLE="$py" -DCMAKE_INSTALL_PREFIX="$prefix"
+  local device=-DCPU_ONLY=ON
+  # BVLC Caffe 1.0 knows cuDNN 5-7 only and lists pre-Pascal architectures CUDA 11 dropped.
+  [ "$gpu" = 1 ] && device="-DCPU_ONLY=OFF -DUSE_CUDNN=${CAFFESIAM_CUDNN:-ON} -DCUDA_ARCH_NAME=Manual \
+    -DCUDA_ARCH_BIN=${CAFFESIAM_CUDA_ARCH:-60,61,70,75} -DCUDA_ARCH_PTX=75"
+  local pyflags="-DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON" pyexe="-DPYTHON_EXECUTABLE=$py"
+  [ "$with_python" = 0 ] && pyflags="-DBUILD_python=OFF -DBUILD_python_layer=OFF" && pyexe=""
+  echo -DCMAKE_BUILD_TYPE=Release $device -DBLAS=Open -DUSE_OPENCV=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON \
+    $pyflags -DBUILD_docs=OFF -DBUILD_matlab=OFF $pyexe -DCMAKE_INSTALL_PREFIX="$prefix"
 }
 
-# Build key: source, patches, build settings and the Python ABI the extension is built for.
+# Build key: source, patches, build settings, the Python ABI the extension is built for, and the
+# layout of the prefix (bump install_layout when what lands in the prefix changes).
+install_layout=2
 build_key() {
   local src=$1 py=$2
   {
+    echo "layout $install_layout"
     sha256_of "$src"
     cat "$here"/patches/*.patch
     cmake_flags "$py" PREFIX | sed 's/-DPYTHON_EXECUTABLE=[^ ]*//'
-    "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
+    [ "$with_python" = 0 ] || "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
   } | sha256sum | cut -c1-16
 }
 
@@ -175,10 +192,13 @@ build_caffe() {
   local root="$stage/src"
   # The Debian orig tarball has no top folder; the PyPI sdist has one.
   [ -f "$root/CMakeLists.txt" ] || root=$(dirname "$(ls -d "$stage"/src/*/CMakeLists.txt | head -n1)")
-  local p
-  for p in "$here"/patches/*.patch; do
-    step "patch $(basename "$p")" patch -d "$root" -p1 -N -i "$p"
-  done
+  # Protobuf before 3.6 has only the two-argument SetTotalBytesLimit the source already calls.
+  if grep -q "SetTotalBytesLimit(int total_bytes_limit)" /usr/include/google/protobuf/io/coded_stream.h 2>/dev/null \
+      || ! grep -q "SetTotalBytesLimit(int total_bytes_limit, int warning_threshold)" \
+           /usr/include/google/protobuf/io/coded_stream.h 2>/dev/null; then
+    step "patch protobuf-3.21-SetTotalBytesLimit.patch" \
+      patch -d "$root" -p1 -N -i "$here/patches/protobuf-3.21-SetTotalBytesLimit.patch"
+  fi
   # shellcheck disable=SC2046
   step "cmake configure" cmake -S "$root" -B "$stage/build" $(cmake_flags "$py" "$prefix")
   step "compile (make -j$jobs, a few minutes)" make -C "$stage/build" -j"$jobs"
@@ -186,7 +206,6 @@ build_caffe() {
   local out="$stage/dest$prefix"
   step "copy examples and models" copy_source_subset "$root" "$out/src"
   step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
-  cp "$stage/build/examples/siamese/convert_mnist_siamese_data" "$out/bin/" 2>/dev/null || true
   touch "$out/.complete"
   rm -rf "$prefix"
   mv "$out" "$prefix"
@@ -238,6 +257,7 @@ if [ "$skip_system" = 0 ]; then
 fi
 
 py=$python
+[ "$with_python" = 0 ] && venv=""
 if [ -n "$venv" ]; then
   step "python venv $venv with pycaffe's requirements" ensure_venv
   py=$venv/bin/python

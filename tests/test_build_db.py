@@ -145,7 +145,7 @@ def test_image_folder_in_parallel_with_resize(cli, tmp_path):
 
 
 def test_pair_list_records_follow_the_list(cli, tmp_path):
-    root = make_folder(tmp_path / "imgs")
+    make_folder(tmp_path / "imgs")
     (tmp_path / "list.txt").write_text("imgs/cat/0.png imgs/cat/1.png 1\n# comment\n"
                                        "imgs/cat/0.png imgs/dog/2.png 0\n")
     result = cli("build-db", "pairs", tmp_path / "list.txt", "--out", tmp_path)

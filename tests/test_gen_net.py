@@ -13,7 +13,7 @@ from caffesiam.locate import caffe_binary, layer_types
 from caffesiam.netgen import build_deploy, build_siamese, param_count
 from caffesiam.proto import caffe_pb2, parse_text, read_net, read_text, to_text
 from caffesiam.spec import load_tower
-from conftest import REPO, run_tool
+from conftest import REPO
 
 TEMPLATES = sorted((REPO / "templates").glob("*.yaml"))
 EXAMPLE_SOURCES = ["--train-source", "examples/siamese/mnist_siamese_train_leveldb",

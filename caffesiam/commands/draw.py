@@ -1,6 +1,6 @@
 import click
 
-from caffesiam.draw import DETAILS, FORMATS, PHASE_CHOICES, RANKDIRS, draw_file, output_format
+from caffesiam.draw import DETAILS, PHASE_CHOICES, RANKDIRS, draw_file, output_format
 from caffesiam.errors import BadInput
 
 
