@@ -200,7 +200,7 @@ build_caffe() {
       patch -d "$root" -p1 -N -i "$here/patches/protobuf-3.21-SetTotalBytesLimit.patch"
   fi
   # shellcheck disable=SC2046
-  step "cmake configure" cmake -S "$root" -B "$stage/build" $(cmake_flags "$py" "$prefix")
+  step "cmake configure" configure "$root" "$stage/build" $(cmake_flags "$py" "$prefix")
   step "compile (make -j$jobs, a few minutes)" make -C "$stage/build" -j"$jobs"
   step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
   local out="$stage/dest$prefix"
@@ -212,6 +212,9 @@ build_caffe() {
   rm -rf "$stage"
   trap - EXIT INT TERM
 }
+
+# `cmake -S/-B` needs CMake 3.13; Ubuntu 18.04 (the CUDA 10.2 image) has 3.10.
+configure() { local src=$1 build=$2; shift 2; (cd "$build" && cmake "$src" "$@"); }
 
 copy_source_subset() {
   local root=$1 dest=$2 d
