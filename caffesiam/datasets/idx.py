@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import os
-import urllib.request
 import zlib
 from pathlib import Path
 from typing import Optional, Sequence
@@ -33,6 +32,7 @@ MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
+READ_CHUNK = 1 << 20  # gzip's readinto inflates a whole request into a temporary bytes first
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -73,7 +73,7 @@ def _read_idx_stream(f, path, magic) -> np.ndarray:
     array = np.empty(shape, dtype=np.uint8)
     view, filled = memoryview(array.reshape(-1)), 0
     while filled < array.size:
-        got = f.readinto(view[filled:])
+        got = f.readinto(view[filled:filled + READ_CHUNK])
         if not got:
             raise DatasetError(f"{path}: truncated: {filled} data bytes, header promises "
                                f"{array.size}")
@@ -142,6 +142,8 @@ def fetch_mnist(cache: Optional[Path] = None, mirrors: Optional[Sequence[str]] =
 
 
 def _download_verified(name, md5, mirrors, timeout) -> bytes:
+    import urllib.request  # 15 ms; only a download needs it
+
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + name
