@@ -1,16 +1,31 @@
 """The command-line entry point: one group, clean errors, commands in caffesiam/commands/."""
 
+import importlib
 import sys
 import traceback
 
 import click
 
 from caffesiam import __version__
+from caffesiam.commands import COMMANDS
 from caffesiam.errors import CaffesiamError
 
 
 class CaffesiamGroup(click.Group):
-    """Turns CaffesiamError into one line on stderr and its exit code; --debug shows the cause."""
+    """Turns CaffesiamError into one line on stderr and its exit code; --debug shows the cause.
+
+    Commands load on first use (see caffesiam.commands.COMMANDS), which keeps startup short.
+    """
+
+    def list_commands(self, ctx):
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            command = getattr(importlib.import_module(f"caffesiam.commands.{module}"), attr)
+            self.add_command(command, name)
+        return self.commands.get(name)
 
     def invoke(self, ctx):
         try:
@@ -37,15 +52,6 @@ def main(ctx, debug):
     """
     ctx.ensure_object(dict)["debug"] = debug
 
-
-def _register():
-    from caffesiam.commands import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_register()
 
 if __name__ == "__main__":
     sys.exit(main())
