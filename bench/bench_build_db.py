@@ -67,7 +67,8 @@ def bench_fashion(work: Path):
     env = caffe_env()
     runs = {"caffe": [], "ours_raw": [], "ours_gz": []}
     for _ in range(REPEATS):  # interleaved, so machine load hits all three alike
-        shutil.rmtree(work / "caffe_db", ignore_errors=True)
+        for old in ("caffe_db", "raw_out", "gz_out"):  # deleting last run's output is not timed
+            shutil.rmtree(work / old, ignore_errors=True)
         runs["caffe"].append(run([*caffe, work / "caffe_db"], env))
         runs["ours_raw"].append(run([*ours, "--source", raw, "--out", work / "raw_out"]))
         runs["ours_gz"].append(run([*ours, "--out", work / "gz_out"]))
@@ -85,9 +86,11 @@ def bench_fashion(work: Path):
     rss_caffe = peak_rss([*caffe, work / "rss_caffe"], env)
     rss_ours = peak_rss([*ours, "--source", raw, "--out", work / "raw_out"])
     rss_1m = peak_rss([*ours, "--source", raw, "--out", work / "big", "--pairs", "1000000"])
-    rss_idle = peak_rss([sys.executable, "-c", "import numpy, plyvel, click, caffesiam.cli"])
-    print(f"Peak RSS (decoded train images: {decoded:.1f} MiB; python+numpy+plyvel idle: "
-          f"{rss_idle:.1f} MiB)")
+    # The baseline imports what a build-db run imports, so the difference is the build's data.
+    rss_idle = peak_rss([sys.executable, "-c", "import caffesiam.cli, caffesiam.commands.build_db, "
+                         "caffesiam.datasets.idx, caffesiam.db, caffesiam.pairs, plyvel"])
+    print(f"Peak RSS (decoded train images: {decoded:.1f} MiB; idle interpreter with build-db's "
+          f"imports: {rss_idle:.1f} MiB)")
     print(f"  caffe converter                 {rss_caffe:7.1f} MiB")
     print(f"  caffesiam, 60,000 pairs         {rss_ours:7.1f} MiB  "
           f"({(rss_ours - rss_idle) / decoded:.2f}x decoded above the idle interpreter)")
