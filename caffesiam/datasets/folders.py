@@ -19,13 +19,17 @@ def scan_class_folders(root) -> Tuple[List[Path], np.ndarray, List[str]]:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such directory")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # os.scandir's entries know their type from the directory listing: no stat per image file
+    with os.scandir(root) as entries:
+        classes = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise DatasetError(f"{root}: no class sub-folders (expected ROOT/<class>/<image files>)")
     paths, labels = [], []
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).iterdir()
-                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        with os.scandir(root / name) as entries:
+            names = sorted(e.name for e in entries
+                           if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file())
+        files = [root / name / n for n in names]
         paths += files
         labels += [label] * len(files)
     if not paths:
