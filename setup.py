@@ -11,6 +11,7 @@ setup(
         "numpy>=1.24,<2",
         "protobuf>=4.21,<6",
         "plyvel>=1.5",
+        "isal>=1.5",
         "lmdb>=1.4",
         "pillow>=10",
         "pyyaml>=6",

