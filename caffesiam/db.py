@@ -151,9 +151,11 @@ class _open_writer:
 
             # Big memtables (fewer fsynced flushes), big blocks and few open tables: a writer
             # never reads back, and small table indexes keep mmapped RSS flat for huge builds.
+            # No snappy: it cost ~0.1 s CPU for 30% less disk on Fashion-MNIST; Caffe's converter
+            # leaves an uncompressed log of the same size.
             self.db = plyvel.DB(str(self.target), create_if_missing=True, error_if_exists=False,
                                 write_buffer_size=self.write_buffer, block_size=64 << 10,
-                                max_open_files=100)
+                                max_open_files=100, compression=None)
             return self._put_leveldb
         import lmdb
 
