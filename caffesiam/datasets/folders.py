@@ -26,10 +26,11 @@ def scan_class_folders(root) -> Tuple[List[Path], np.ndarray, List[str]]:
         raise DatasetError(f"{root}: no class sub-folders (expected ROOT/<class>/<image files>)")
     paths, labels = [], []
     for label, name in enumerate(classes):
-        with os.scandir(root / name) as entries:
+        folder = root / name
+        with os.scandir(folder) as entries:
             names = sorted(e.name for e in entries
                            if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file())
-        files = [root / name / n for n in names]
+        files = [folder / n for n in names]
         paths += files
         labels += [label] * len(files)
     if not paths:
