@@ -36,20 +36,26 @@ def datum_prefix(channels: int, height: int, width: int) -> bytes:
 
 
 def encode_pair_datums(images_a: np.ndarray, images_b: np.ndarray, sims) -> np.ndarray:
-    """Serialized caffe_pb2.Datum per pair, as rows of one uint8 array (the bytes Caffe writes).
+    """Serialized caffe_pb2.Datum per pair: 2C channels, label = sim (1 = same class)."""
+    return encode_stacked_datums((images_a, images_b), sims)
 
-    Each record stacks the two C x H x W images into 2C channels; label = sim (1 = same class).
+
+def encode_stacked_datums(stacks, labels) -> np.ndarray:
+    """Serialized caffe_pb2.Datum per record, as rows of one uint8 array (the bytes Caffe writes).
+
+    Record r stacks stacks[0][r], stacks[1][r], ... (C x H x W each) into k x C channels
+    (pairs: k = 2; triplets: anchor, positive, negative); labels must be 0..127 (one varint byte).
     """
-    n, c, h, w = images_a.shape
-    prefix = np.frombuffer(datum_prefix(2 * c, h, w), dtype=np.uint8)
-    size = c * h * w
-    rows = np.empty((n, len(prefix) + 2 * size + 2), dtype=np.uint8)
+    n, c, h, w = stacks[0].shape
+    k, size = len(stacks), c * h * w
+    prefix = np.frombuffer(datum_prefix(k * c, h, w), dtype=np.uint8)
+    rows = np.empty((n, len(prefix) + k * size + 2), dtype=np.uint8)
     rows[:, :len(prefix)] = prefix
-    body = rows[:, len(prefix):len(prefix) + 2 * size]
-    body[:, :size] = images_a.reshape(n, size)
-    body[:, size:] = images_b.reshape(n, size)
+    body = rows[:, len(prefix):len(prefix) + k * size]
+    for part, images in enumerate(stacks):
+        body[:, part * size:(part + 1) * size] = images.reshape(n, size)
     rows[:, -2] = 0x28  # field 5 (label), varint; 0 and 1 are one byte each
-    rows[:, -1] = sims
+    rows[:, -1] = labels
     return rows
 
 
@@ -58,7 +64,7 @@ def encode_pair_datums(images_a: np.ndarray, images_b: np.ndarray, sims) -> np.n
 def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = "leveldb",
                   force: bool = False, manifest: Optional[dict] = None,
                   progress: Optional[Callable[[int], None]] = None) -> dict:
-    """Write one record per plan row [i, j, sim] into a new database at `path`; return the manifest.
+    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
 
     Built in a temporary sibling and renamed into place only when complete, so an interrupt or
     crash leaves nothing at `path` and any existing database untouched.
@@ -117,10 +123,11 @@ def _replace(tmp: Path, path: Path):
 
 def _write_records(target: Path, backend, images, plan, progress):
     rows = len(plan)
-    with _open_writer(target, backend, images, rows) as put_batch:
+    with _open_writer(target, backend, images, rows, plan.shape[1] - 1) as put_batch:
         for start in range(0, rows, BATCH):
             part = plan[start:start + BATCH]
-            encoded = encode_pair_datums(images[part[:, 0]], images[part[:, 1]], part[:, 2])
+            # plan rows: image indices (2 for a pair, 3 for a triplet), then the label
+            encoded = encode_stacked_datums([images[col] for col in part[:, :-1].T], part[:, -1])
             put_batch(start, encoded)
             if progress:
                 progress(len(part))
@@ -139,9 +146,9 @@ def leveldb_write_buffer(image_bytes: int, rows: int) -> int:
 class _open_writer:
     """Context manager yielding put_batch(first_index, encoded_rows) for the chosen backend."""
 
-    def __init__(self, target: Path, backend: str, images: np.ndarray, rows: int):
+    def __init__(self, target: Path, backend: str, images: np.ndarray, rows: int, per_record: int = 2):
         self.target, self.backend = target, backend
-        record = 2 * images[0].nbytes + 64
+        record = per_record * images[0].nbytes + 64
         self.map_size = max(1 << 24, 2 * rows * (record + 64))  # LMDB's file only grows as used
         self.write_buffer = leveldb_write_buffer(images.nbytes, rows)
 
@@ -180,16 +187,20 @@ class _open_writer:
 
 
 def _manifest(images, plan, backend, extra: dict) -> dict:
-    sims = plan[:, 2]
+    sims, per_record = plan[:, -1], plan.shape[1] - 1
+    labels = ({"positives": int(sims.sum()), "negatives": int(len(plan) - sims.sum()),
+               "label_convention": "sim=1 means the two images show the same class"}
+              if per_record == 2 else
+              {"label_convention": "unused (0); channels hold anchor, positive (same class), "
+                                   "negative (another class)"})
     return {
         **extra,
         "backend": backend,
         "records": int(len(plan)),
-        "positives": int(sims.sum()),
-        "negatives": int(len(plan) - sims.sum()),
+        "images_per_record": per_record,
         "image_shape": [int(d) for d in images.shape[1:]],
-        "record_shape": [2 * int(images.shape[1])] + [int(d) for d in images.shape[2:]],
-        "label_convention": "sim=1 means the two images show the same class",
+        "record_shape": [per_record * int(images.shape[1])] + [int(d) for d in images.shape[2:]],
+        **labels,
         "caffesiam_version": __version__,
     }
 

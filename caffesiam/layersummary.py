@@ -56,8 +56,29 @@ def summary(layer) -> str:
     if kind == "LRN":
         return f"size {layer.lrn_param.local_size}"
     if kind == "Eltwise":
-        return caffe_pb2().EltwiseParameter.EltwiseOp.Name(layer.eltwise_param.operation)
+        p = layer.eltwise_param
+        coeff = f"  coeff {', '.join(f'{c:g}' for c in p.coeff)}" if p.coeff else ""
+        return caffe_pb2().EltwiseParameter.EltwiseOp.Name(p.operation) + coeff
+    if kind == "Reduction":
+        p = layer.reduction_param
+        op = caffe_pb2().ReductionParameter.ReductionOp.Name(p.operation)
+        return f"{op} axis {p.axis}" + (f"  ×{p.coeff:g}" if p.coeff != 1 else "")
+    if kind == "Power":  # Caffe's PowerLayer: (shift + scale·x)^power
+        p = layer.power_param
+        text = _affine(p.scale, p.shift)
+        return f"({text})^{p.power:g}" if p.power != 1 else text
+    if kind == "Exp":  # Caffe's ExpLayer: base^(shift + scale·x), base -1 meaning e
+        p = layer.exp_param
+        return f"{'e' if p.base == -1 else f'{p.base:g}'}^({_affine(p.scale, p.shift)})"
     return ""
+
+
+def _affine(scale: float, shift: float) -> str:
+    """'shift + scale·x' without the default terms: '1 - x', '0.4·x', 'x + 1e-12'."""
+    term = "x" if scale == 1 else "-x" if scale == -1 else f"{scale:g}·x"
+    if not shift:
+        return term
+    return f"{shift:g} {'- ' + term[1:] if term.startswith('-') else '+ ' + term}"
 
 
 def category(layer) -> str:
@@ -71,4 +92,6 @@ def category(layer) -> str:
         return "pool"
     if kind == "InnerProduct":
         return "ip"
-    return "loss" if "Loss" in kind or kind == "Accuracy" else "other"
+    if "Loss" in kind or kind == "Accuracy" or any(layer.loss_weight):
+        return "loss"
+    return "other"

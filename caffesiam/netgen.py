@@ -5,10 +5,12 @@ top and bottom, and one shared `param { name: ... }` per learnable blob in both 
 """
 
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, List
 
+from caffesiam import losses
+from caffesiam.errors import SpecError
 from caffesiam.proto import caffe_pb2
-from caffesiam.spec import INPUT_BLOB, TWIN_SUFFIX, Tower
+from caffesiam.spec import INPUT_BLOB, NEGATIVE_SUFFIX, TWIN_SUFFIX, LossSpec, Tower
 
 # Blob roles by layer type, in Caffe's blob order; the role names the shared param.
 _BIAS_TERM = {"Convolution": "convolution_param", "Deconvolution": "convolution_param",
@@ -80,12 +82,28 @@ def _slice_layer(net, channels: int, tops: List[str]):
         layer.slice_param.slice_point.append(k * channels)
 
 
-def _loss_layer(net, tower: Tower, margin: Optional[float], legacy: Optional[bool]):
-    layer = net.layer.add(name="loss", type="ContrastiveLoss",
-                          bottom=[tower.output, tower.output + TWIN_SUFFIX, "sim"], top=["loss"])
-    layer.contrastive_loss_param.margin = tower.loss.margin if margin is None else margin
-    if legacy if legacy is not None else tower.loss.kind == "contrastive-legacy":
+def resolve_loss(tower: Tower, kind: str = None, margin: float = None, q: float = None,
+                 legacy: bool = None) -> LossSpec:
+    """The tower's loss with command-line overrides (None keeps the spec's value)."""
+    spec = tower.loss
+    kind = "contrastive-legacy" if legacy else kind or spec.kind
+    return LossSpec(kind=kind, margin=spec.margin if margin is None else margin,
+                    q=spec.q if q is None else q)
+
+
+def loss_layers(output: str, loss: LossSpec) -> list:
+    """The layers from the towers' outputs (and `sim`) to the `loss` top."""
+    a, p, n = output, output + TWIN_SUFFIX, output + NEGATIVE_SUFFIX
+    if loss.kind == "chopra2005":
+        return losses.chopra2005(a, p, "sim", loss.q)
+    if loss.kind == "triplet":  # the Data layer's label is unused; Caffe wants every top consumed
+        silence = caffe_pb2().LayerParameter(name="silence_sim", type="Silence", bottom=["sim"])
+        return [silence] + losses.triplet(a, p, n, loss.margin)
+    layer = losses.layer(losses.LOSS_TOP, "ContrastiveLoss", [a, p, "sim"],
+                         contrastive_loss_param={"margin": loss.margin})
+    if loss.kind == "contrastive-legacy":
         layer.contrastive_loss_param.legacy_version = True
+    return [layer]
 
 
 def tower_blobs(tower: Tower) -> set:
@@ -94,24 +112,44 @@ def tower_blobs(tower: Tower) -> set:
 
 def build_siamese(tower: Tower, pseudo: bool = False, train_source: str = None,
                   test_source: str = None, batch_size: int = None, test_batch_size: int = None,
-                  margin: float = None, legacy: bool = None):
-    """The full siamese train_test NetParameter, in the order of Caffe's example."""
+                  margin: float = None, legacy: bool = None, loss: str = None, q: float = None):
+    """The full siamese (or triplet) train_test NetParameter, in the order of Caffe's example."""
     data = tower.data
+    loss_spec = resolve_loss(tower, loss, margin, q, legacy)
+    suffixes = [TWIN_SUFFIX, NEGATIVE_SUFFIX][:loss_spec.towers - 1]
+    head = loss_layers(tower.output, loss_spec)
+    blobs = tower_blobs(tower)
+    _check_names(tower, blobs, suffixes, head)
     net = caffe_pb2().NetParameter(name=f"{tower.name}_train_test")
     _data_layers(net, tower,
                  {"TRAIN": train_source or data.train_source, "TEST": test_source or data.test_source},
                  {"TRAIN": batch_size or data.batch_size, "TEST": test_batch_size or data.test_batch_size})
-    _slice_layer(net, data.channels, [INPUT_BLOB, INPUT_BLOB + TWIN_SUFFIX])
-    blobs = tower_blobs(tower)
+    _slice_layer(net, data.channels, [INPUT_BLOB] + [INPUT_BLOB + s for s in suffixes])
+    base = []
     for layer in tower.layers:
         copy = net.layer.add()
         copy.CopyFrom(layer)
         if not pseudo:
             _shared_params(copy)
-    for layer in list(net.layer)[3:3 + len(tower.layers)]:
-        net.layer.append(_twin(layer, TWIN_SUFFIX, blobs))
-    _loss_layer(net, tower, margin, legacy)
+        base.append(copy)
+    for suffix in suffixes:
+        net.layer.extend(_twin(layer, suffix, blobs) for layer in base)
+    net.layer.extend(head)
     return net
+
+
+def _check_names(tower: Tower, blobs: set, suffixes: List[str], head: list):
+    """Tower names must not collide with a third tower's names or the loss's helper layers."""
+    names = blobs | {layer.name for layer in tower.layers}
+    for suffix in suffixes[1:]:
+        for name in sorted(names):
+            if name + suffix in names:
+                raise SpecError(f"{tower.name}: '{name}{suffix}' already exists, so the third "
+                                f"tower's copy of '{name}' would collide; rename it")
+    taken = {n for layer in head for n in [layer.name, *layer.top]}
+    clash = sorted(names & taken)
+    if clash:
+        raise SpecError(f"{tower.name}: the name '{clash[0]}' is used by the generated loss; rename it")
 
 
 def build_deploy(tower: Tower, batch: int = 1):

@@ -43,6 +43,25 @@ def sample_pairs(labels, n_pairs: int, positive_ratio: float = 0.5, seed: int = 
     return plan
 
 
+def sample_triplets(labels, n_triplets: int, seed: int = 0) -> np.ndarray:
+    """Plan of `n_triplets` rows [anchor, positive, negative, 0]: the positive is another image of
+    the anchor's class, the negative an image of another class; the last column is the unused label.
+    """
+    labels = np.asarray(labels)
+    if n_triplets < 1:
+        raise ValueError(f"n_triplets must be at least 1, got {n_triplets}")
+    groups = _ClassGroups(labels)
+    groups.check_trainable(allow_self=False)
+    rng = np.random.default_rng(seed)
+    plan = np.zeros((n_triplets, 4), dtype=np.int64 if len(labels) > 2**31 - 1 else np.int32)
+    for start in range(0, n_triplets, CHUNK):
+        end = min(start + CHUNK, n_triplets)
+        anchor, positive = groups.positives(rng, end - start, allow_self=False)
+        plan[start:end, 0], plan[start:end, 1] = anchor, positive
+        plan[start:end, 2] = groups.negatives_of(rng, anchor)
+    return plan
+
+
 def _share(upto: int, total: int, n: int) -> int:
     """Positives among the first `upto` pairs, so that chunks add up to exactly `total`."""
     return (upto * total + n // 2) // n
@@ -102,7 +121,11 @@ class _ClassGroups:
     def negatives(self, rng, n):
         """n different-class pairs; classes with one image take part too."""
         i = rng.integers(0, self.n, n)
+        return i, self.negatives_of(rng, i)
+
+    def negatives_of(self, rng, i):
+        """One image of another class for each image in `i`, uniform over those images."""
         c = self.cls[i]
         r = rng.integers(0, self.n - self.counts[c])
         r += np.where(r >= self.starts[c], self.counts[c], 0)  # jump over i's own class
-        return i, self.order[r]
+        return self.order[r]

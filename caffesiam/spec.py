@@ -16,11 +16,12 @@ from caffesiam.yamlload import load_yaml
 
 INPUT_BLOB = "data"
 TWIN_SUFFIX = "_p"
+NEGATIVE_SUFFIX = "_n"  # the third tower of a triplet net
 RESERVED = frozenset({"pair_data", "sim", "slice_pair", "loss", "data_p"})
 IN_PLACE_BY_DEFAULT = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL",
                                  "Dropout", "BatchNorm", "Scale", "Power", "Threshold"})
 INPUT_TYPES = frozenset({"Input", "Data", "DummyData", "ImageData", "MemoryData", "HDF5Data"})
-LOSSES = ("contrastive", "contrastive-legacy")
+LOSSES = ("contrastive", "contrastive-legacy", "chopra2005", "triplet")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,12 @@ class DataSpec:
 @dataclass(frozen=True)
 class LossSpec:
     kind: str = "contrastive"
-    margin: float = 1.0
+    margin: float = 1.0  # contrastive and triplet
+    q: float = 5.0  # chopra2005's Q
+
+    @property
+    def towers(self) -> int:
+        return 3 if self.kind == "triplet" else 2
 
 
 @dataclass
@@ -59,7 +65,7 @@ class Tower:
 
 
 _DATA_KEYS = {f for f in DataSpec.__dataclass_fields__}
-_LOSS_KEYS = {"type", "margin", "legacy_version"}
+_LOSS_KEYS = {"type", "margin", "legacy_version", "q"}
 _TOP_KEYS = {"name", "data", "loss", "tower"}
 
 
@@ -142,7 +148,10 @@ def _loss_spec(doc, source) -> LossSpec:
         raise SpecError(f"{source}:{line_of(doc, 'type')}: loss.type must be one of {', '.join(LOSSES)}")
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
         raise SpecError(f"{source}:{line_of(doc, 'margin')}: loss.margin must be a number >= 0")
-    return LossSpec(kind=kind, margin=float(margin))
+    q = doc.get("q", LossSpec.q)
+    if not isinstance(q, (int, float)) or isinstance(q, bool) or not q > 0:
+        raise SpecError(f"{source}:{line_of(doc, 'q')}: loss.q must be a number > 0")
+    return LossSpec(kind=kind, margin=float(margin), q=float(q))
 
 
 def tower_from_prototxt(text: str, source: str, layer_types=None) -> Tower:

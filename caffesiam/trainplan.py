@@ -12,6 +12,7 @@ from typing import List, Optional
 from caffesiam.errors import BadInput, DatabaseError, OutputExists, SolverError
 from caffesiam.netgen import shared_param_names
 from caffesiam.proto import caffe_pb2, read_text
+from caffesiam.recordcheck import check_record_channels
 
 
 @dataclass
@@ -110,6 +111,7 @@ def plan_training(solver_path, cwd=None, gpu=None, cpu_only_build=True, weights=
                           f"(relative paths are resolved from {cwd}, as Caffe does)")
     net = read_text(net_path, pb.NetParameter(), error=SolverError)
     sources = data_sources(net, cwd)
+    check_record_channels(net, lambda source: _resolve(source, cwd))
 
     for flag, path in (("--weights", weights), ("--resume", resume)):
         if path is not None and not Path(path).is_file():

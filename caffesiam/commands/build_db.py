@@ -31,6 +31,10 @@ def output_options(f):
 
 
 def sampling_options(f):
+    f = click.option("--triplets", is_flag=True,
+                     help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
+                          "positive of its class, negative of another), OUT/<name>_triplet_*; "
+                          "--pairs counts triplets.")(f)
     f = click.option("--seed", type=int, default=0, show_default=True,
                      help="The same seed and inputs give a byte-identical database.")(f)
     f = click.option("--caffe-compat", is_flag=True,
@@ -170,18 +174,24 @@ def _build_split_sets(prefix, source, test_fraction, opts):
 
 def _build_sets(prefix, sets, opts):
     """Plan every split first (so bad labels write nothing), then write each database."""
-    from caffesiam.pairs import sample_pairs
+    from caffesiam.pairs import sample_pairs, sample_triplets
 
     _check_outputs(opts, prefix, [s for s, _ in sets])
+    for flag in ("caffe_compat", "allow_self"):
+        if opts["triplets"] and opts[flag]:
+            raise click.BadParameter("does not apply to --triplets", param_hint="--" + flag.replace("_", "-"))
     plans = []
     for offset, (split, images) in enumerate(sets):
-        wanted = opts["n_pairs"] if split == "train" else opts["test_pairs"]
-        plan = sample_pairs(images.labels, wanted or len(images.labels), opts["positive_ratio"],
-                            opts["seed"] + offset, opts["allow_self"], opts["caffe_compat"])
+        wanted = (opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
+        if opts["triplets"]:
+            plan = sample_triplets(images.labels, wanted, opts["seed"] + offset)
+        else:
+            plan = sample_pairs(images.labels, wanted, opts["positive_ratio"],
+                                opts["seed"] + offset, opts["allow_self"], opts["caffe_compat"])
         plans.append(plan)
     for (split, images), plan in zip(sets, plans):
         extra = {"source": images.source, "split": split, "seed": opts["seed"],
-                 "positive_ratio": None if opts["caffe_compat"] else opts["positive_ratio"],
+                 "positive_ratio": None if opts["caffe_compat"] or opts["triplets"] else opts["positive_ratio"],
                  "caffe_compat": opts["caffe_compat"], "skipped_images": images.skipped,
                  "per_class": _per_class(images, plan)}
         _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra)
@@ -192,23 +202,31 @@ def _write(target, images, plan, backend, force, extra):
 
     with _sigterm_as_interrupt(), _bar(len(plan), f"writing {target.name}") as advance:
         record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance)
+    if record["images_per_record"] == 3:
+        click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
+                   f"negative of another), images {'x'.join(map(str, record['image_shape']))}")
+        return
     share = record["positives"] / record["records"]
     click.echo(f"wrote {target}: {record['records']} pairs, {share:.1%} positive (sim=1, same "
                f"class), images {'x'.join(map(str, record['image_shape']))}")
 
 
 def _per_class(images, plan) -> dict:
-    """Images and positive pairs per class name, for the manifest."""
+    """Images and positive pairs (triplets: anchors) per class name, for the manifest."""
     import numpy as np
 
     counts = np.bincount(images.labels[images.labels >= 0]) if len(images.labels) else []
-    pos = np.bincount(images.labels[plan[plan[:, 2] == 1, 0]], minlength=len(counts))
-    return {images.class_name(c): {"images": int(n), "positive_pairs": int(pos[c])}
+    triplets = plan.shape[1] == 4
+    firsts = plan[:, 0] if triplets else plan[plan[:, 2] == 1, 0]
+    pos = np.bincount(images.labels[firsts], minlength=len(counts))
+    key = "anchors" if triplets else "positive_pairs"
+    return {images.class_name(c): {"images": int(n), key: int(pos[c])}
             for c, n in enumerate(counts) if n}
 
 
 def _target(opts, prefix, split) -> Path:
-    return opts["out"] / f"{prefix}_siamese_{split}_{opts['backend']}"
+    kind = "triplet" if opts["triplets"] else "siamese"
+    return opts["out"] / f"{prefix}_{kind}_{split}_{opts['backend']}"
 
 
 def _check_outputs(opts, prefix, splits):

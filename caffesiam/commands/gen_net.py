@@ -6,7 +6,8 @@ from caffesiam import locate
 from caffesiam.files import emit
 from caffesiam.netgen import build_deploy, build_siamese
 from caffesiam.proto import to_text
-from caffesiam.spec import load_tower
+from caffesiam.recordcheck import check_record_channels
+from caffesiam.spec import LOSSES, load_tower
 
 
 def _with_backend(tower, backend):
@@ -32,22 +33,37 @@ def _with_backend(tower, backend):
 @click.option("--backend", type=click.Choice(["leveldb", "lmdb"]), help="Database backend.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
 @click.option("--test-batch-size", type=click.IntRange(min=1), help="Test batch size.")
-@click.option("--margin", type=click.FloatRange(min=0), help="ContrastiveLoss margin.")
+@click.option("--loss", type=click.Choice(LOSSES),
+              help="contrastive (Caffe's ContrastiveLoss), contrastive-legacy, chopra2005 or triplet "
+                   "(composed from stock layers) [default: the spec's, else contrastive].")
+@click.option("--margin", type=click.FloatRange(min=0), help="Contrastive or triplet margin.")
+@click.option("--q", type=click.FloatRange(min=0, min_open=True),
+              help="chopra2005's Q: same-class cost (2/Q)E^2, different-class 2Q exp(-2.77E/Q) "
+                   "[default: 5].")
 @click.option("--legacy-loss", is_flag=True, default=None,
               help="ContrastiveLoss legacy_version: max(margin - d^2, 0) instead of max(margin - d, 0)^2.")
 def gen_net(spec, output, deploy, deploy_batch, pseudo, train_source, test_source, backend,
-            batch_size, test_batch_size, margin, legacy_loss):
+            batch_size, test_batch_size, loss, margin, q, legacy_loss):
     """Turn a single-tower SPEC (YAML or deploy prototxt) into a siamese train_test net.
 
     Every layer, top and bottom gets a `_p` twin; each learnable blob gets one shared
     `param { name: ... }`. The pair data's label `sim` is 1 for same-class pairs (Caffe's
-    convention). Nothing is printed unless the whole net was generated.
+    convention). `--loss triplet` adds a third tower (`_n`) and reads triplet databases
+    (`build-db ... --triplets`); existing sources are checked to hold the images the net slices.
+    The deploy net is one tower for every loss. Nothing is printed unless the whole net was generated.
     """
+    if legacy_loss and loss not in (None, "contrastive-legacy"):
+        raise click.BadParameter(f"--legacy-loss applies to contrastive losses, not {loss}",
+                                 param_hint="--legacy-loss")
     tower = _with_backend(load_tower(spec, locate.layer_types()), backend)
+    kind = "contrastive-legacy" if legacy_loss else loss or tower.loss.kind
+    if q is not None and kind != "chopra2005":
+        raise click.BadParameter(f"--q applies to --loss chopra2005, not {kind}", param_hint="--q")
     if deploy:
         net = build_deploy(tower, batch=deploy_batch)
     else:
         net = build_siamese(tower, pseudo=pseudo, train_source=train_source, test_source=test_source,
                             batch_size=batch_size, test_batch_size=test_batch_size,
-                            margin=margin, legacy=legacy_loss)
+                            margin=margin, legacy=legacy_loss, loss=kind, q=q)
+        check_record_channels(net, only_existing=True)
     emit(to_text(net), output)
