@@ -153,11 +153,24 @@ def test_embed_features_and_labels_match_a_direct_forward(trained, fashion_test,
     assert Image.open(plot).format == "PNG" and "300 images" in done.stdout
 
 
-def test_scale_option_changes_the_input(trained):
+def test_scale_option_overrides_the_train_net(trained, tmp_path):
     _, read = evaluate(trained)
-    done = _ok(run_tool("evaluate", *model_args(trained), "--scale", 1.0, "--db", trained / "test_leveldb"))
-    assert f"{read['auc']:.4f}" not in done.stdout or "1 (--scale)" in done.stderr
-    assert "input: pixel x 1 (--scale)" in done.stderr
+    out = tmp_path / "s.json"
+    done = _ok(run_tool("evaluate", *model_args(trained), "--scale", 1.0, "--db", trained / "test_leveldb",
+                        "--json", out))
+    r = json.loads(out.read_text())
+    assert r["scale"] == 1.0 and "input: pixel x 1 (--scale)" in done.stderr
+    assert r["mean_distance_same"] != pytest.approx(read["mean_distance_same"])
+
+
+def test_lmdb_pairs_give_the_same_numbers(trained, tmp_path):
+    a, b, sims = read_pairs(trained / "test_leveldb")
+    lmdb_db = write_pair_db(tmp_path / "test_lmdb", a, b, sims, backend="lmdb")
+    out = tmp_path / "l.json"
+    _ok(run_tool("evaluate", *model_args(trained), "--db", lmdb_db, "--json", out))
+    _, leveldb = evaluate(trained)
+    lmdb = json.loads(out.read_text())
+    assert (lmdb["auc"], lmdb["accuracy_half_margin"]) == (leveldb["auc"], leveldb["accuracy_half_margin"])
 
 
 # ---- bad input: exit 2, one line, no traceback -------------------------------------------------
