@@ -10,14 +10,12 @@ Writes WORKDIR/<recipe>/{eval.json,roc.png,embedding.png} and prints one summary
 """
 
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from benchutil import tool
+
 REPO = Path(__file__).resolve().parents[1]
-TOOL = str(Path(sys.executable).parent / "caffesiam")
 LENET = REPO / "templates" / "lenet.yaml"
 
 # name: (build-db source args, db prefix, template edit, solver args, embed source)
@@ -32,13 +30,6 @@ RECIPES = {
 }
 
 
-def tool(*args, cwd):
-    started = time.time()
-    done = subprocess.run([TOOL, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, GLOG_minloglevel="2"))
-    if done.returncode:
-        sys.exit(f"caffesiam {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
-    return done, time.time() - started
 
 
 def tower_spec(dims, work: Path) -> Path:

@@ -12,15 +12,13 @@ Writes WORKDIR/<loss>/{eval.json,roc.png}, WORKDIR/summary.json and prints one l
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchutil import tool
+
 REPO = Path(__file__).resolve().parents[1]
-TOOL = str(Path(sys.executable).parent / "caffesiam")
 LENET = REPO / "templates" / "lenet.yaml"
 LOSSES = ("contrastive", "contrastive-legacy", "chopra2005", "triplet")
 # LMDB: concurrent runs can read one database (a LevelDB is locked by the first Caffe that opens it).
@@ -28,13 +26,6 @@ PAIRS = {split: f"fashion_mnist_siamese_{split}_lmdb" for split in ("train", "te
 TRIPLETS = {split: f"fashion_mnist_triplet_{split}_lmdb" for split in ("train", "test")}
 
 
-def tool(*args, cwd):
-    started = time.time()
-    done = subprocess.run([TOOL, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, GLOG_minloglevel="2"))
-    if done.returncode:
-        sys.exit(f"caffesiam {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
-    return done, time.time() - started
 
 
 def build_databases(root: Path):

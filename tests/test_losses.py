@@ -76,15 +76,15 @@ def test_forward_equals_numpy_on_a_real_batch(kind, fashion_pair_dbs, triplet_db
 
 def tiny_net(kind, tmp_path, loss_layers=None, margin=MARGIN, batch=6):
     """A 3x3-pixel, two-InnerProduct tower with Input data (set by the test) and force_backward."""
-    tower = tower_from_yaml(f"""
+    tower = tower_from_yaml("""
 name: tiny
-data: {{channels: 1, height: 3, width: 3}}
+data: {channels: 1, height: 3, width: 3}
 tower:
-  - {{name: ip1, type: InnerProduct, inner_product_param: {{num_output: 5,
-       weight_filler: {{type: gaussian, std: 0.6}}, bias_filler: {{type: gaussian, std: 0.3}}}}}}
-  - {{name: tanh1, type: TanH}}
-  - {{name: feat, type: InnerProduct, inner_product_param: {{num_output: 3,
-       weight_filler: {{type: gaussian, std: 0.6}}, bias_filler: {{type: gaussian, std: 0.3}}}}}}
+  - {name: ip1, type: InnerProduct, inner_product_param: {num_output: 5,
+       weight_filler: {type: gaussian, std: 0.6}, bias_filler: {type: gaussian, std: 0.3}}}
+  - {name: tanh1, type: TanH}
+  - {name: feat, type: InnerProduct, inner_product_param: {num_output: 3,
+       weight_filler: {type: gaussian, std: 0.6}, bias_filler: {type: gaussian, std: 0.3}}}
 """, "tiny.yaml")
     built = build_siamese(tower, loss=kind, margin=margin, q=Q)
     images = 3 if kind == "triplet" else 2

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from conftest import REPO, VENV_BIN, run_tool
 @pytest.fixture
 def workdir(tmp_path, fashion_pair_dbs, cli, monkeypatch):
     """A directory laid out as a user would: relative net, sources and snapshot prefix."""
-    for split, db in fashion_pair_dbs.items():
-        (tmp_path / f"{split}_leveldb").symlink_to(db)
+    for split, db in fashion_pair_dbs.items():  # copies: a LevelDB admits one process at a time
+        shutil.copytree(db, tmp_path / f"{split}_leveldb")
     monkeypatch.chdir(tmp_path)
     net = cli("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
               "--test-source", "test_leveldb", "--batch-size", 16, "--test-batch-size", 20)
@@ -155,9 +156,9 @@ def test_existing_snapshots_are_never_overwritten(workdir):
     (lambda: Path("solver.prototxt").unlink(), "solver.prototxt: no such file"),
     (lambda: Path("solver.prototxt").write_text('net: "net.prototxt"\nbase_lr: [\n'), "solver.prototxt:2:"),
     (lambda: Path("net.prototxt").unlink(), "net file named by solver.prototxt not found"),
-    (lambda: (Path("train_leveldb").unlink(), Path("train_leveldb").mkdir()),
+    (lambda: (shutil.rmtree("train_leveldb"), Path("train_leveldb").mkdir()),
      "data source of layer 'pair_data' is not a leveldb database"),
-    (lambda: Path("test_leveldb").unlink(), "data source of layer 'pair_data' not found"),
+    (lambda: shutil.rmtree("test_leveldb"), "data source of layer 'pair_data' not found"),
 ])
 def test_bad_input_is_caught_before_caffe_starts(workdir, edit, message):
     edit()

@@ -1,13 +1,15 @@
 import signal
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from caffesiam.commands.progress import progress_bar
+
 # numpy, the datasets and the database code load only when a build runs, so that the other
 # commands start fast.
 BACKENDS = ("leveldb", "lmdb")
+
 
 def _parse_size(ctx, param, value):
     if value is None:
@@ -127,7 +129,7 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
     name = name or root.resolve().name
     n_images = len(scan_class_folders(root)[0])  # fails fast on an empty or flat folder
     _check_outputs(opts, name, ["train", "test"] if test_fraction else ["train"])
-    with _bar(n_images, "decoding") as advance:
+    with progress_bar(n_images, "decoding") as advance:
         source = load_image_folder(root, size, gray, strict, advance)
     _report_skipped(source)
     _build_split_sets(name, source, test_fraction, opts)
@@ -148,7 +150,7 @@ def pairs(pair_list, name, size, gray, strict, out, backend, force):
 
     paths, _ = read_pair_list(pair_list)  # fails fast on a bad line or a missing file
     db.check_output(target, force)
-    with _bar(len(paths), "decoding") as advance:
+    with progress_bar(len(paths), "decoding") as advance:
         source, plan = load_pair_list(pair_list, size, gray, strict, advance)
     _report_skipped(source)
     _write(target, source, plan, backend, force, {"source": source.source, "split": "all"})
@@ -200,7 +202,7 @@ def _build_sets(prefix, sets, opts):
 def _write(target, images, plan, backend, force, extra):
     from caffesiam import db
 
-    with _sigterm_as_interrupt(), _bar(len(plan), f"writing {target.name}") as advance:
+    with _sigterm_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
         record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance)
     if record["images_per_record"] == 3:
         click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
@@ -240,16 +242,6 @@ def _report_skipped(source):
     if source.skipped:
         click.echo(f"skipped {source.skipped} unreadable image file(s); --strict makes this an "
                    f"error", err=True)
-
-
-@contextmanager
-def _bar(length, label):
-    """A progress bar on a terminal (stderr), nothing otherwise; yields advance(n)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
 
 
 @contextmanager

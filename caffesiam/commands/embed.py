@@ -2,7 +2,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.build_db import _bar
+from caffesiam.commands.progress import progress_bar
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 
 DIGITS_TEST_FRACTION = 0.2  # build-db digits' default, so --split test is its test database
@@ -46,7 +46,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     click.echo(describe(prep), err=True)
     if db_path:
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
-        with _bar(2 * len(sims), "features") as advance:
+        with progress_bar(2 * len(sims), "features") as advance:
             pairs = ev.pair_features(net, a, b, sims, prep, batch_size, advance)
         ev.save_npz(output, features_a=pairs.features_a, features_b=pairs.features_b, sims=sims,
                     distances=pairs.distances)
@@ -56,7 +56,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     if limit:
         source = source.subset(slice(0, limit))
     net.check_images(source.images.shape[1:], source.source)
-    with _bar(len(source.labels), "features") as advance:
+    with progress_bar(len(source.labels), "features") as advance:
         features = net.features(source.images, prep, batch_size, advance)
     ev.save_npz(output, features=features, labels=source.labels,
                 class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.build_db import _bar
+from caffesiam.commands.progress import progress_bar
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 
 
@@ -38,7 +38,7 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
         margin = (ev.margin_from_train_net(train_net) if train_net else None) or 1.0
     net = ev.FeatureNet(model, weights, blob)
     images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
-    with _bar(2 * len(sims), "features") as advance:
+    with progress_bar(2 * len(sims), "features") as advance:
         pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)
     report = verification_report(pairs.distances, sims, margin, seed)
     report.update(model=str(model), weights=str(weights), db=str(db_path), blob=net.blob,
