@@ -139,6 +139,9 @@ def test_build_db_triplets(cli, image_folder, tmp_path):
     assert len({(a, n) for *_, (a, p, n) in records}) > 25  # sampled: 9 train anchors x 6 negatives possible
     assert cli(*args, "--out", tmp_path / "b").exit_code == 0  # seeded: same bytes again
     assert read_records(tmp_path / "b/shapes_triplet_train_leveldb") == records
+    shown = cli("inspect-db", tmp_path / "a/shapes_triplet_train_leveldb").stdout
+    assert "(triplets (anchor, positive, negative) of 1-channel images)" in shown
+    assert "positives" not in shown
 
 
 @pytest.mark.parametrize("flag", ["--caffe-compat", "--allow-self"])
