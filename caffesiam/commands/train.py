@@ -107,7 +107,7 @@ def _run_with_progress(plan, argv, env, verbose):
 
         result = run_training(plan, argv, env, on_event=on_event, interrupts=interrupts)
         if not result.interrupted:
-            bar.update(plan.iterations)
+            bar.update(max(plan.iterations - bar.pos, 0))
     return result
 
 
