@@ -36,6 +36,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# Absolute paths: the build runs in other directories.
+[ -n "$venv" ] && venv=$(realpath -m "$venv")
+python=$(command -v "$python")
 cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
 jobs=${CAFFESIAM_JOBS:-$(nproc)}
 logs=$cache/logs
