@@ -58,6 +58,17 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
     assert "metrics:" in out.stdout and "Traceback" not in out.stderr
 
 
+def test_auto_blas_threads_runs_the_faster_setting_it_measured(workdir):
+    out = run_tool("train", "solver.prototxt", "--max-iter", 10,
+                   env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    record = json.loads((workdir / "snap/lenet_run/blas_threads.json").read_text())
+    timings = {int(t): ms for t, ms in record["forward_backward_ms"].items()}
+    assert set(timings) == {1, os.cpu_count()} and all(ms > 0 for ms in timings.values())
+    assert record["threads"] == min(timings, key=timings.get)
+    assert f"OpenBLAS threads: {record['threads']} (measured forward-backward:" in out.stderr
+
+
 def test_plot_log_reads_a_plain_caffe_log(workdir):
     Path("snap").mkdir()  # plain caffe refuses to start without it; train creates it
     result = subprocess.run([caffe_binary(), "train", "-solver", "solver.prototxt"], capture_output=True,

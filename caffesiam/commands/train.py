@@ -1,3 +1,4 @@
+import json
 import os
 import shlex
 
@@ -18,16 +19,17 @@ def _gpu_option(value):
 
 
 def _blas_threads(plan, option, caffe):
-    """OpenBLAS threads for a CPU run: the user's setting, else the faster one measured."""
+    """OpenBLAS threads for a CPU run: the user's setting, else the faster one measured now.
+    Returns (threads or None, reason, {threads: ms measured})."""
     if plan.gpu is not None:
-        return None, "GPU run"
+        return None, "GPU run", {}
     if option != "auto":
-        return int(option), "--blas-threads"
+        return int(option), "--blas-threads", {}
     if "OPENBLAS_NUM_THREADS" in os.environ:
-        return int(os.environ["OPENBLAS_NUM_THREADS"]), "OPENBLAS_NUM_THREADS"
+        return int(os.environ["OPENBLAS_NUM_THREADS"]), "OPENBLAS_NUM_THREADS", {}
     threads, timings = choose_threads(caffe, plan.net_path, plan.cwd)
     measured = ", ".join(f"{t} thread(s) {ms:.1f} ms" for t, ms in sorted(timings.items()))
-    return threads, f"measured forward-backward: {measured}" if measured else "default"
+    return threads, (f"measured forward-backward: {measured}" if measured else "default"), timings
 
 
 @click.command()
@@ -62,7 +64,9 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
                          max_iter=max_iter, out=out, force_cpu=force_cpu)
     caffe = "caffe" if image else locate.caffe_binary()
     write_run_solver(plan)
-    threads, why = _blas_threads(plan, blas_threads, caffe if not image else locate.caffe_binary())
+    threads, why, timings = _blas_threads(plan, blas_threads, caffe if not image else locate.caffe_binary())
+    (plan.run_dir / "blas_threads.json").write_text(
+        json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1))
     env = caffe_env(threads)
     argv = runner.caffe_train_argv(caffe, plan.run_solver, plan.gpu, plan.weights, plan.resume)
     if image:
