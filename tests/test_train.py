@@ -40,10 +40,11 @@ def train(*args, **kwargs):
 
 
 def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
-    out = train("solver.prototxt")
+    out = train("solver.prototxt", "--log", "copy.log")
     assert out.returncode == 0, out.stderr[-2000:]
     run = workdir / "snap/lenet_run"
     log = (run / "caffe.log").read_text()
+    assert Path("copy.log").read_text() == log
     shown = [int(i) for i in re.findall(r"\] Iteration (\d+) \(", log)]
     tested = [int(i) for i in re.findall(r"\] Iteration (\d+), Testing net", log)]
     assert shown == [0, 10, 20, 30, 40, 50] and tested == [0, 20, 40, 60]
