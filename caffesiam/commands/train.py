@@ -1,6 +1,7 @@
 import json
 import os
 import shlex
+import shutil
 
 import click
 
@@ -80,14 +81,8 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
         click.echo(f"OpenBLAS threads: {threads} ({why})", err=True)
     result = _run_with_progress(plan, argv, env, verbose)
     if log_copy:
-        runner_copy(result.log_path, log_copy)
+        shutil.copyfile(result.log_path, log_copy)
     _report(plan, result)
-
-
-def runner_copy(src, dst):
-    import shutil
-
-    shutil.copyfile(src, dst)
 
 
 def _run_with_progress(plan, argv, env, verbose):
