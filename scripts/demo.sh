@@ -25,7 +25,7 @@ step "2. the LeNet siamese net, its deploy net and solver"
   --test-source "$out/digits_siamese_test_leveldb" -o "$out/lenet_train_test.prototxt"
 "$cs" gen-net templates/lenet.yaml --deploy --deploy-batch 100 -o "$out/lenet_deploy.prototxt"
 "$cs" gen-solver "$out/lenet_train_test.prototxt" --max-iter "$iters" --snapshot "$iters" \
-  --test-iter 20 --snapshot-prefix "$out/snapshots/lenet" -o "$out/solver.prototxt"
+  --test-iter 20 --random-seed 1 --snapshot-prefix "$out/snapshots/lenet" -o "$out/solver.prototxt"
 
 weights="$out/snapshots/lenet_iter_$iters.caffemodel"
 step "3. training $iters iterations on the CPU with the real caffe"
