@@ -52,7 +52,7 @@ pypi_sdist=brocolli-caffe-9.0.2.tar.gz
 pypi_sha256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
 pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.21,<6" "six")
 
-system_packages=(cmake build-essential pkg-config protobuf-compiler libprotobuf-dev libprotoc-dev
+system_packages=(cmake build-essential pkg-config dpkg-dev patch protobuf-compiler libprotobuf-dev libprotoc-dev
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
   libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev libsnappy-dev
   libopenblas-dev graphviz python3-dev python3-venv curl ca-certificates)
