@@ -46,7 +46,9 @@ def read_idx(path, magic: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with _open_maybe_gzip(path) as f:
+        if not _is_gzip(path):
+            return _map_idx(path, magic)
+        with igzip.open(path, "rb") as f:
             return _read_idx_stream(f, path, magic)
     except FileNotFoundError as e:
         raise DatasetError(f"{path}: no such file") from e
@@ -54,13 +56,13 @@ def read_idx(path, magic: int) -> np.ndarray:
         raise DatasetError(f"{path}: cannot read ({e})") from e
 
 
-def _open_maybe_gzip(path: Path):
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return igzip.open(path, "rb") if gzipped else open(path, "rb")
+        return probe.read(2) == b"\x1f\x8b"
 
 
-def _read_idx_stream(f, path, magic) -> np.ndarray:
+def _read_header(f, path, magic):
+    """The shape an IDX header promises, after checking its magic number."""
     ndim = magic & 0xFF
     head = f.read(4)
     if len(head) < 4 or int.from_bytes(head, "big") != magic:
@@ -69,7 +71,25 @@ def _read_idx_stream(f, path, magic) -> np.ndarray:
     dims = f.read(4 * ndim)
     if len(dims) < 4 * ndim:
         raise DatasetError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(dims[4 * k:4 * k + 4], "big") for k in range(ndim))
+    return tuple(int.from_bytes(dims[4 * k:4 * k + 4], "big") for k in range(ndim))
+
+
+def _map_idx(path: Path, magic) -> np.ndarray:
+    """An uncompressed IDX file mapped read-only: no copy, pages shared with the file cache."""
+    with open(path, "rb") as f:
+        shape = _read_header(f, path, magic)
+        offset = f.tell()
+    size = int(np.prod(shape))
+    available = path.stat().st_size - offset
+    if available < size:
+        raise DatasetError(f"{path}: truncated: {available} data bytes, header promises {size}")
+    if size == 0:  # mmap refuses an empty range
+        return np.empty(shape, dtype=np.uint8)
+    return np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=shape)
+
+
+def _read_idx_stream(f, path, magic) -> np.ndarray:
+    shape = _read_header(f, path, magic)
     array = np.empty(shape, dtype=np.uint8)
     view, filled = memoryview(array.reshape(-1)), 0
     while filled < array.size:
