@@ -6,7 +6,7 @@ run and a file on disk go through the same code.
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 # glog prefix: severity, date (MMDD or YYYYMMDD), time, thread, file:line]
 _PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
@@ -138,12 +138,6 @@ def parse_lines(lines: Iterable[str]) -> Metrics:
     for line in lines:
         parser.feed(line)
     return parser.metrics
-
-
-def iter_events(lines: Iterable[str]) -> Iterator:
-    parser = LogParser()
-    for line in lines:
-        yield from parser.feed(line)
 
 
 def failure_line(lines: Iterable[str]) -> Optional[str]:

@@ -5,7 +5,7 @@ its working directory, so every check here resolves them against `cwd`, where Ca
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -29,7 +29,6 @@ class TrainPlan:
     resume: Optional[Path] = None
     gpu: Optional[str] = None  # None: CPU; "0", "0,1" or "all"
     shares_params: bool = False
-    notes: List[str] = field(default_factory=list)
 
     @property
     def run_solver(self) -> Path:
