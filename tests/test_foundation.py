@@ -87,6 +87,17 @@ def test_every_command_has_help_and_version():
         assert out.returncode == 0 and "Usage:" in out.stdout, name
 
 
+@pytest.mark.parametrize("args, message", [
+    (["nosuch"], "caffesiam: error: No such command 'nosuch' (see caffesiam --help)"),
+    (["evaluate", "--db", "x"], "caffesiam evaluate: error: Missing option '--model'"),
+    (["build-db", "digits", "--pairs", "0"], "Invalid value for '--pairs': 0 is not in the range x>=1"),
+    (["gen-solver", "--max-iter", "ten", "net.prototxt"], "'ten' is not a valid integer"),
+])
+def test_usage_errors_are_one_line_with_exit_2(args, message):
+    out = run_tool(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
 def test_install_script_names_the_failing_step_and_leaves_no_half_build(tmp_path):
     """Real io.cpp (so the patch applies) and a CMakeLists.txt whose configure fails."""
     cache = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
