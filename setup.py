@@ -19,7 +19,7 @@ setup(
         "graphviz>=0.20",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "scikit-learn>=1.3"],
+        "test": ["pytest>=7", "hypothesis>=6", "scikit-learn>=1.3", "scipy>=1.10"],
         "demo": ["mlxtend>=0.23"],
     },
     entry_points={"console_scripts": ["caffesiam = caffesiam.cli:main"]},

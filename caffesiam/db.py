@@ -63,8 +63,12 @@ def encode_stacked_datums(stacks, labels) -> np.ndarray:
 
 def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = "leveldb",
                   force: bool = False, manifest: Optional[dict] = None,
-                  progress: Optional[Callable[[int], None]] = None) -> dict:
+                  progress: Optional[Callable[[int], None]] = None,
+                  transform: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> dict:
     """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
+
+    `transform(images, key)`, if given, replaces each gathered batch of images before encoding
+    (augmentation); `key` is unique to the batch and column, so it can seed the change.
 
     Built in a temporary sibling and renamed into place only when complete, so an interrupt or
     crash leaves nothing at `path` and any existing database untouched.
@@ -77,7 +81,7 @@ def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = "le
     tmp = _make_temp_sibling(path)
     tmp_manifest = tmp.with_name(tmp.name + ".json")
     try:
-        _write_records(tmp, backend, images, plan, progress)
+        _write_records(tmp, backend, images, plan, progress, transform)
         record = _manifest(images, plan, backend, manifest or {})
         tmp_manifest.write_text(json.dumps(record, indent=2) + "\n")
         _replace(tmp, path)
@@ -121,13 +125,16 @@ def _replace(tmp: Path, path: Path):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_records(target: Path, backend, images, plan, progress):
-    rows = len(plan)
-    with _open_writer(target, backend, images, rows, plan.shape[1] - 1) as put_batch:
+def _write_records(target: Path, backend, images, plan, progress, transform=None):
+    rows, per_record = len(plan), plan.shape[1] - 1
+    with _open_writer(target, backend, images, rows, per_record) as put_batch:
         for start in range(0, rows, BATCH):
             part = plan[start:start + BATCH]
             # plan rows: image indices (2 for a pair, 3 for a triplet), then the label
-            encoded = encode_stacked_datums([images[col] for col in part[:, :-1].T], part[:, -1])
+            stacks = [images[col] for col in part[:, :-1].T]
+            if transform:
+                stacks = [transform(stack, start * per_record + k) for k, stack in enumerate(stacks)]
+            encoded = encode_stacked_datums(stacks, part[:, -1])
             put_batch(start, encoded)
             if progress:
                 progress(len(part))

@@ -32,7 +32,25 @@ def output_options(f):
                         help="Directory that receives the databases and their .json manifests.")(f)
 
 
+def _parse_jitter(ctx, param, value):
+    from caffesiam.augment import parse_jitter
+
+    if value is None:
+        return None
+    try:
+        return parse_jitter(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def sampling_options(f):
+    f = click.option("--jitter", callback=_parse_jitter, default=None, metavar="SPEC",
+                     help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
+                          "scale as a fraction [default: shift=2,rotate=10,scale=0.1].")(f)
+    f = click.option("--augment", is_flag=True,
+                     help="Train database only: every image of every record gets its own random "
+                          "shift, rotation and scaling (seeded), so few images give many distinct "
+                          "pairs. The test database is never augmented.")(f)
     f = click.option("--triplets", is_flag=True,
                      help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
                           "positive of its class, negative of another), OUT/<name>_triplet_*; "
@@ -176,12 +194,17 @@ def _build_split_sets(prefix, source, test_fraction, opts):
 
 def _build_sets(prefix, sets, opts):
     """Plan every split first (so bad labels write nothing), then write each database."""
+    from caffesiam.augment import Jitter
     from caffesiam.pairs import sample_pairs, sample_triplets
 
     _check_outputs(opts, prefix, [s for s, _ in sets])
     for flag in ("caffe_compat", "allow_self"):
         if opts["triplets"] and opts[flag]:
             raise click.BadParameter("does not apply to --triplets", param_hint="--" + flag.replace("_", "-"))
+    if opts["jitter"] and not opts["augment"]:
+        raise click.BadParameter("sets --augment's ranges; add --augment", param_hint="--jitter")
+    if opts["augment"] and not any(split == "train" for split, _ in sets):
+        raise click.BadParameter("augments the train database only; none is built", param_hint="--augment")
     plans = []
     for offset, (split, images) in enumerate(sets):
         wanted = (opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
@@ -192,18 +215,30 @@ def _build_sets(prefix, sets, opts):
                                 opts["seed"] + offset, opts["allow_self"], opts["caffe_compat"])
         plans.append(plan)
     for (split, images), plan in zip(sets, plans):
+        jitter = (opts["jitter"] or Jitter()) if opts["augment"] and split == "train" else None
         extra = {"source": images.source, "split": split, "seed": opts["seed"],
+                 "augment": jitter.describe() if jitter else None,
                  "positive_ratio": None if opts["caffe_compat"] or opts["triplets"] else opts["positive_ratio"],
                  "caffe_compat": opts["caffe_compat"], "skipped_images": images.skipped,
                  "per_class": _per_class(images, plan)}
-        _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra)
+        _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra,
+               _jitter_transform(jitter, opts["seed"]))
 
 
-def _write(target, images, plan, backend, force, extra):
+def _jitter_transform(jitter, seed):
+    if jitter is None:
+        return None
+    from caffesiam.augment import jitter_images
+
+    return lambda batch, key: jitter_images(batch, jitter, (seed, key))
+
+
+def _write(target, images, plan, backend, force, extra, transform=None):
     from caffesiam import db
 
     with _sigterm_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
-        record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance)
+        record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance,
+                                  transform)
     if record["images_per_record"] == 3:
         click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
                    f"negative of another), images {'x'.join(map(str, record['image_shape']))}")
