@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, Optional
 # glog prefix: severity, date (MMDD or YYYYMMDD), time, thread, file:line]
 _PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
 _GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
+_LOCK_HINT = " (the database is locked: is another caffe training on it? wait, or copy it)"
 _ITER_LOSS = re.compile(r"Iteration (\d+) \(([-+\d.e]+) iter/s, [\d.]+s/\d+ iters\), loss = ([-+\d.eE]+|nan|inf)")
 _ITER_FINAL = re.compile(r"Iteration (\d+), loss = ([-+\d.eE]+|nan|inf)")
 _LR = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
@@ -141,9 +142,17 @@ def parse_lines(lines: Iterable[str]) -> Metrics:
 
 
 def failure_line(lines: Iterable[str]) -> Optional[str]:
-    """The line that says why Caffe died: its first fatal or 'Check failed' line."""
+    """The line that says why Caffe died: its first fatal or 'Check failed' line.
+
+    A LevelDB held by another process (glog puts "IO error: lock ..." on the next line) gets a hint.
+    """
+    found = None
     for line in lines:
+        if found:
+            return found + (_LOCK_HINT if line.startswith("IO error: lock") else "")
         glog = _GLOG.match(line.rstrip("\n"))
         if glog and (glog.group("sev") == "F" or "Check failed" in glog.group("msg")):
-            return f"{glog.group('src')}] {glog.group('msg').strip()}"
-    return None
+            found = f"{glog.group('src')}] {glog.group('msg').strip()}"
+            if "lock" in found:
+                return found + _LOCK_HINT
+    return found

@@ -96,7 +96,7 @@ def test_parser_reads_old_and_new_glog_dates():
     assert [(p.iteration, p.loss, p.iters_per_s, p.lr) for p in m.train] == [(100, 0.25, 15.5, 0.0099)]
     assert m.test[0].iteration == 200 and str(m.test[0].outputs["loss"]) == "nan"
     assert m.fatal.startswith("Check failed: status.ok()")
-    assert failure_line(lines) == "data_layer.cpp:40] Check failed: status.ok() IO error: lock"
+    assert failure_line(lines).startswith("data_layer.cpp:40] Check failed: status.ok() IO error: lock (the database is locked")
 
 
 def _wait_for(path: Path, pattern: str, timeout=120):
@@ -262,3 +262,18 @@ def test_train_in_docker_with_a_stand_in_client(workdir, tmp_path_factory):
     assert seen["inner"][:3] == ["caffe", "train", "-solver"]
     assert str(workdir.resolve()) in seen["mounts"] or any(str(workdir).startswith(m) for m in seen["mounts"])
     assert "Optimization Done" in (workdir / "snap/lenet_run/caffe.log").read_text()
+
+
+def test_failure_line_names_a_leveldb_locked_by_another_training():
+    """Two trainings started together on one test LevelDB (seen here): glog's lock line follows."""
+    lines = [
+        "I20261122 22:57:22.901292 16423 layer_factory.hpp:77] Creating layer pair_data\n",
+        "F20261122 22:57:22.901527 16423 db_leveldb.cpp:16] Check failed: status.ok() Failed to open "
+        "leveldb ../digits_siamese_test_leveldb\n",
+        "IO error: lock ../digits_siamese_test_leveldb/LOCK: Resource temporarily unavailable\n",
+        "*** Check failure stack trace: ***\n",
+    ]
+    reason = failure_line(lines)
+    assert reason.startswith("db_leveldb.cpp:16] Check failed: status.ok() Failed to open leveldb ../digits")
+    assert reason.endswith("is another caffe training on it? wait, or copy it)")
+    assert failure_line(lines[:2]).endswith("../digits_siamese_test_leveldb")  # no lock line, no hint
