@@ -5,6 +5,7 @@
    and from the packaged .gz files. Interleaved repetitions, median wall times, ratio, peak RSS.
 2. Peak RSS with 1,000,000 pairs, against the decoded image size.
 3. 10,000 small JPEGs: build-db images against N x single-image decode time / cores.
+4. --augment's cost: `build-db digits` with 200,000 train pairs, with and without it, interleaved.
 """
 
 import gzip
@@ -123,10 +124,24 @@ def bench_images(work: Path, n=10_000):
     print(f"  caffesiam build-db images       {wall:.3f} s  ({wall / ideal:.2f}x the ideal)")
 
 
+def bench_augment(work: Path, pairs=200_000):
+    argv = [BIN / "caffesiam", "build-db", "digits", "--pairs", pairs, "--test-pairs", 1000, "--force"]
+    plain, jittered = [], []
+    for _ in range(3):
+        plain.append(run([*argv, "--out", work / "plain"])[0])
+        jittered.append(run([*argv, "--out", work / "aug", "--augment"])[0])
+    plain, jittered = statistics.median(plain), statistics.median(jittered)
+    print(f"Digits, {pairs:,} train pairs (median of 3, interleaved)")
+    print(f"  build-db digits                 {plain:.2f} s")
+    print(f"  build-db digits --augment       {jittered:.2f} s  ({jittered / plain:.1f}x; "
+          f"{(jittered - plain) / (2 * pairs) * 1e6:.1f} us per jittered image)")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="bench_build_db.") as tmp:
         bench_fashion(Path(tmp))
         bench_images(Path(tmp))
+        bench_augment(Path(tmp))
 
 
 if __name__ == "__main__":

