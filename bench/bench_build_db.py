@@ -125,7 +125,7 @@ def bench_images(work: Path, n=10_000):
 
 
 def bench_augment(work: Path, pairs=200_000):
-    argv = [BIN / "caffesiam", "build-db", "digits", "--pairs", pairs, "--test-pairs", 1000, "--force"]
+    argv = [BIN / "caffesiam", "build-db", "digits", "--pairs", str(pairs), "--test-pairs", "1000", "--force"]
     plain, jittered = [], []
     for _ in range(3):
         plain.append(run([*argv, "--out", work / "plain"])[0])

@@ -54,22 +54,27 @@ def warp(images: np.ndarray, maps: np.ndarray) -> np.ndarray:
     float32 throughout: within one gray level of scipy.ndimage.affine_transform(order=1).
     """
     n, channels, height, width = images.shape
-    centre = np.array([(height - 1) / 2, (width - 1) / 2], np.float32)
-    grid = np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), -1) - centre
-    source = (np.einsum("nij,hwj->nhwi", maps[:, :, :2].astype(np.float32), grid.astype(np.float32))
-              + (maps[:, None, None, :, 2] + centre).astype(np.float32)).reshape(n, -1, 2)
-    floor = np.floor(source)
-    frac, floor = source - floor, floor.astype(np.int32)
-    pixels = images.reshape(n, channels, -1).astype(np.float32)
-    out = np.zeros(pixels.shape, np.float32)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            y, x = floor[..., 0] + dy, floor[..., 1] + dx
-            weight = (frac[..., 0] if dy else 1 - frac[..., 0]) * (frac[..., 1] if dx else 1 - frac[..., 1])
-            weight *= (y >= 0) & (y < height) & (x >= 0) & (x < width)
-            index = np.clip(y, 0, height - 1) * width + np.clip(x, 0, width - 1)
-            gathered = np.take_along_axis(pixels, np.broadcast_to(index[:, None], pixels.shape), 2)
-            out += weight[:, None] * gathered
+    centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
+    grid_y, grid_x = (g.ravel() for g in np.meshgrid(np.arange(height, dtype=np.float32) - centre_y,
+                                                      np.arange(width, dtype=np.float32) - centre_x,
+                                                      indexing="ij"))
+    m = maps.astype(np.float32)[..., None]
+    source_y = m[:, 0, 0] * grid_y + m[:, 0, 1] * grid_x + (m[:, 0, 2] + centre_y)
+    source_x = m[:, 1, 0] * grid_y + m[:, 1, 1] * grid_x + (m[:, 1, 2] + centre_x)
+    top, left = np.floor(source_y), np.floor(source_x)
+    down, right = (source_y - top)[:, None], (source_x - left)[:, None]
+    # A zero border, and neighbours clipped onto it: samples outside read zeros without masks.
+    padded = np.zeros((n, channels, height + 2, width + 2), np.float32)
+    padded[:, :, 1:-1, 1:-1] = images
+    rows = [(np.clip(top.astype(np.int32) + d, -1, height) + 1) * (width + 2) for d in (0, 1)]
+    cols = [np.clip(left.astype(np.int32) + d, -1, width) + 1 for d in (0, 1)]
+    first = (np.arange(n * channels, dtype=np.int32) * padded[0, 0].size).reshape(n, channels, 1)
+    flat = padded.reshape(-1)
+
+    def row(r):  # one row of neighbours, blended across x
+        return flat[(r + cols[0])[:, None] + first] * (1 - right) + flat[(r + cols[1])[:, None] + first] * right
+
+    out = row(rows[0]) * (1 - down) + row(rows[1]) * down
     return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(images.shape)
 
 
