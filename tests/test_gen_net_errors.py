@@ -101,3 +101,19 @@ def test_explicit_inplace_and_dag_bottoms(tmp_path):
     assert out.returncode == 0, out.stderr
     assert 'bottom: "a_p"\n  bottom: "b_relu_p"' in out.stdout
     assert 'name: "relu_b_p"\n  type: "ReLU"\n  bottom: "b_p"\n  top: "b_relu_p"' in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr-policy", "step"], "lr_policy step needs --stepsize"),
+    (["--lr-policy", "multistep"], "lr_policy multistep needs --stepvalue"),
+    (["--lr-policy", "fixed", "--gamma", "0.1"], "--gamma does not apply to lr_policy fixed"),
+    (["--stepsize", "100"], "--stepsize does not apply to lr_policy inv"),
+    (["--lr-policy", "multistep", "--stepvalue", "900", "--stepvalue", "700"], "--stepvalue must increase"),
+    (["--lr-policy", "multistep", "--stepvalue", "5000", "--max-iter", "3000"], "stay below --max-iter 3000"),
+])
+def test_gen_solver_lr_schedule_mistakes_exit_2(tmp_path, args, message):
+    net = tmp_path / "net.prototxt"
+    net.write_text(run_tool("gen-net", REPO / "templates/lenet.yaml").stdout)
+    out = run_tool("gen-solver", net, *args, "-o", tmp_path / "solver.prototxt")
+    assert out.returncode == 2 and message in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert not (tmp_path / "solver.prototxt").exists()

@@ -277,3 +277,24 @@ def test_failure_line_names_a_leveldb_locked_by_another_training():
     assert reason.startswith("db_leveldb.cpp:16] Check failed: status.ok() Failed to open leveldb ../digits")
     assert reason.endswith("is another caffe training on it? wait, or copy it)")
     assert failure_line(lines[:2]).endswith("../digits_siamese_test_leveldb")  # no lock line, no hint
+
+
+def test_gen_solver_lr_schedules_are_the_ones_caffe_runs(workdir, cli):
+    """multistep and step solvers from gen-solver: the lr Caffe logs equals base_lr * gamma^k."""
+    schedules = {
+        "multistep": (["--stepvalue", 20, "--stepvalue", 40, "--gamma", 0.5],
+                      lambda it: 0.01 * 0.5 ** ((it >= 20) + (it >= 40))),
+        "step": (["--stepsize", 25], lambda it: 0.01 * 0.1 ** (it // 25)),
+    }
+    for policy, (args, expected) in schedules.items():
+        solver = cli("gen-solver", "net.prototxt", "--max-iter", 60, "--test-interval", 100, "--test-iter", 1,
+                     "--display", 10, "--snapshot-prefix", f"snap/{policy}", "--lr-policy", policy, *args,
+                     "-o", f"{policy}.prototxt")
+        assert solver.exit_code == 0, solver.stderr
+        out = train(f"{policy}.prototxt", "--out", f"run_{policy}")
+        assert out.returncode == 0, out.stderr[-2000:]
+        logged = parse_lines((workdir / f"run_{policy}/caffe.log").read_text().splitlines())
+        lrs = {p.iteration: p.lr for p in logged.train if p.lr is not None}  # not the final loss line
+        assert sorted(lrs) == [0, 10, 20, 30, 40, 50], policy
+        for iteration, lr in lrs.items():
+            assert lr == pytest.approx(expected(iteration), rel=1e-5), (policy, iteration)

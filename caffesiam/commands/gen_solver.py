@@ -4,7 +4,7 @@ import click
 
 from caffesiam.errors import SolverError
 from caffesiam.files import emit
-from caffesiam.netgen import build_solver, shared_param_names
+from caffesiam.netgen import LR_POLICY_FIELDS, build_solver, shared_param_names
 from caffesiam.proto import caffe_pb2, read_text, to_text
 
 
@@ -20,6 +20,14 @@ from caffesiam.proto import caffe_pb2, read_text, to_text
 @click.option("--snapshot", type=click.IntRange(min=0), help="Snapshot every N iterations.")
 @click.option("--momentum", type=click.FloatRange(min=0))
 @click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--lr-policy", type=click.Choice(list(LR_POLICY_FIELDS)),
+              help="Learning-rate schedule [default: inv, as Caffe's example].")
+@click.option("--gamma", type=click.FloatRange(min=0, min_open=True),
+              help="[default: 1e-4 for inv, 0.1 for step and multistep]")
+@click.option("--power", type=click.FloatRange(min=0, min_open=True), help="inv and poly [default: 0.75 for inv].")
+@click.option("--stepsize", type=click.IntRange(min=1), help="step and sigmoid.")
+@click.option("--stepvalue", type=click.IntRange(min=1), multiple=True,
+              help="multistep: the iterations where lr is multiplied by gamma (repeat the option).")
 @click.option("--random-seed", type=int)
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
 def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
@@ -27,6 +35,7 @@ def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
 
     base_lr 0.01, momentum 0.9, lr_policy inv (gamma 1e-4, power 0.75), test_interval 500,
     test_iter 100. Shared params get `layer_wise_reduce: false`, which multi-GPU training needs.
+    A setting that the chosen --lr-policy does not read is an error, as is a missing one it needs.
     """
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
