@@ -35,8 +35,10 @@ RECIPES = {
                      ["--max-iter", "24000", "--weight-decay", "0.0005"], ["--digits"]),
     "digits_relu": (["digits", "--pairs", "200000", "--test-pairs", "10000"], "digits", LENET_RELU,
                     ["--max-iter", "10000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
+    "digits_aug10k": (["digits", "--augment", "--pairs", "200000", "--test-pairs", "10000"], "digits", LENET_RELU,
+                      ["--max-iter", "10000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
     "digits_aug": (["digits", "--augment", "--pairs", "200000", "--test-pairs", "10000"], "digits", LENET_RELU,
-                   ["--max-iter", "10000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
+                   ["--max-iter", "15000", "--weight-decay", "0.0005", "--random-seed", "1"], ["--digits"]),
 }
 
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cs=.venv/bin/caffesiam
 out=demo
-iters=${DEMO_ITERS:-10000}
+iters=${DEMO_ITERS:-15000}
 mkdir -p "$out"
 step() { echo; echo "==> $*"; }
 
