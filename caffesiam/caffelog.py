@@ -153,6 +153,6 @@ def failure_line(lines: Iterable[str]) -> Optional[str]:
         glog = _GLOG.match(line.rstrip("\n"))
         if glog and (glog.group("sev") == "F" or "Check failed" in glog.group("msg")):
             found = f"{glog.group('src')}] {glog.group('msg').strip()}"
-            if "lock" in found:
+            if "IO error: lock" in found:
                 return found + _LOCK_HINT
     return found

@@ -179,8 +179,8 @@ LR_POLICY_FIELDS = {
     "fixed": (), "step": ("gamma", "stepsize"), "multistep": ("gamma", "stepvalue"),
     "exp": ("gamma",), "inv": ("gamma", "power"), "poly": ("power",), "sigmoid": ("gamma", "stepsize"),
 }
-_POLICY_DEFAULTS = {"inv": dict(gamma=0.0001, power=0.75), "step": dict(gamma=0.1),
-                    "multistep": dict(gamma=0.1)}
+_POLICY_DEFAULTS = {"inv": {k: SOLVER_DEFAULTS[k] for k in ("gamma", "power")},
+                    "step": dict(gamma=0.1), "multistep": dict(gamma=0.1)}
 
 
 def build_solver(net_path: str, snapshot_prefix: str, shares_params: bool, gpu: bool = False,

@@ -277,6 +277,8 @@ def test_failure_line_names_a_leveldb_locked_by_another_training():
     assert reason.startswith("db_leveldb.cpp:16] Check failed: status.ok() Failed to open leveldb ../digits")
     assert reason.endswith("is another caffe training on it? wait, or copy it)")
     assert failure_line(lines[:2]).endswith("../digits_siamese_test_leveldb")  # no lock line, no hint
+    other = "F20261122 22:57:22.9 1 net.cpp:9] Check failed: blocks == 2 (3 vs. 2) unlocked\n"
+    assert failure_line([other, lines[3]]) == "net.cpp:9] Check failed: blocks == 2 (3 vs. 2) unlocked"
 
 
 def test_gen_solver_lr_schedules_are_the_ones_caffe_runs(workdir, cli):
