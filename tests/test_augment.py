@@ -133,3 +133,26 @@ def test_bad_augment_flags_exit_2_with_one_line(cli, tmp_path, args, message):
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def record_pixels(path) -> np.ndarray:
+    """Every record's raw Datum bytes as uint8 rows."""
+    return np.stack([np.frombuffer(db.decode_datum(value).data, np.uint8) for _, value in db.iter_records(path)])
+
+
+def test_rgb_triplets_jitter_each_image_with_one_map_for_its_channels(cli, tmp_path):
+    from test_build_db import make_folder  # uniform images whose value encodes the class
+
+    root = make_folder(tmp_path / "pets")
+    result = cli("build-db", "images", root, "--rgb", "--triplets", "--augment", "--pairs", 60,
+                 "--out", tmp_path / "o", "--test-fraction", 0.3)
+    assert result.exit_code == 0, result.stderr
+    stacks = record_pixels(tmp_path / "o/pets_triplet_train_leveldb").reshape(-1, 3, 3, 16, 20)  # image, RGB
+    assert len(stacks) == 60
+    assert np.array_equal(stacks[:, :, 0], stacks[:, :, 1]) and np.array_equal(stacks[:, :, 0], stacks[:, :, 2])
+    classes = stacks[:, :, 0, 8, 10] // 40  # the centre keeps the image's value
+    assert (classes[:, 0] == classes[:, 1]).all() and (classes[:, 0] != classes[:, 2]).all()
+    moved_edges = (stacks[:, :, 0, [0, -1]].reshape(-1, 2 * 20) != stacks[:, :, 0, 8:9, 10].reshape(-1, 1)).any(1)
+    assert moved_edges.mean() > 0.8
+    test = record_pixels(tmp_path / "o/pets_triplet_test_leveldb").reshape(-1, 3 * 3, 16 * 20)
+    assert (test == test[:, :, :1]).all()  # not jittered: every channel still one flat value
