@@ -26,7 +26,7 @@ step "2. the siamese net (templates/lenet_relu.yaml: LeNet with ReLUs, 32-D feat
   --test-source "$out/digits_siamese_test_leveldb" -o "$out/lenet_relu_train_test.prototxt"
 "$cs" gen-net templates/lenet_relu.yaml --deploy --deploy-batch 100 -o "$out/lenet_relu_deploy.prototxt"
 "$cs" gen-solver "$out/lenet_relu_train_test.prototxt" --max-iter "$iters" --snapshot "$iters" \
-  --test-interval 2000 --weight-decay 0.0005 --random-seed 1 \
+  --test-interval 2500 --weight-decay 0.0005 --random-seed 1 \
   --snapshot-prefix "$out/snapshots/lenet_relu" -o "$out/solver.prototxt"
 
 weights="$out/snapshots/lenet_relu_iter_$iters.caffemodel"
