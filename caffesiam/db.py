@@ -11,10 +11,11 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 
 from caffesiam import __version__
-from caffesiam.errors import LOCKED_DB_ADVICE, DatabaseError, OutputExists
+from caffesiam.errors import DatabaseError, OutputExists
 
 BACKENDS = ("leveldb", "lmdb")
 BATCH = 512  # records per write batch: small, so memory stays flat whatever --pairs is
+_LOCKED_HINT = "locked — is caffe training on it? wait or copy it"
 
 
 # ---- Datum bytes -----------------------------------------------------------------------------
@@ -254,7 +255,7 @@ def iter_records(path) -> Iterator[Tuple[bytes, bytes]]:
         db = plyvel.DB(str(path), create_if_missing=False)
     except plyvel.IOError as e:
         if "lock" in str(e).lower():
-            raise DatabaseError(f"{path}: locked — {LOCKED_DB_ADVICE}") from e
+            raise DatabaseError(f"{path}: {_LOCKED_HINT}") from e
         raise DatabaseError(f"{path}: cannot open LevelDB ({e})") from e
     except plyvel.Error as e:
         raise DatabaseError(f"{path}: cannot open LevelDB ({e})") from e

@@ -1,8 +1,5 @@
 """The one exception hierarchy; the CLI turns each into a one-line message and an exit code."""
 
-# What to do about a LevelDB that another process (usually a running `caffe train`) holds.
-LOCKED_DB_ADVICE = "is another caffe training on it? wait, or copy it"
-
 
 class CaffesiamError(Exception):
     """Raised when caffesiam cannot do what was asked; exit code 1 (a tool failure)."""
