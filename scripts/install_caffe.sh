@@ -6,9 +6,11 @@
 # Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
 # -> patched CMake build in a temporary directory -> atomic move into the cache
 # ($CAFFESIAM_CACHE, default ~/.cache/caffesiam/caffe-<hash>) -> links in the venv.
-# A cached build whose hash matches is reused. A failed step is named and the
-# tail of its log printed; nothing half-built is ever left at the cache path.
-# --no-python builds the caffe binary alone (no pycaffe, no venv), as docker/Dockerfile.gpu does.
+# A cached build whose hash matches is reused; setups running at once take turns (flock).
+# A failed step is named with the command that failed, and the tail of its log printed;
+# nothing half-built is ever left at the cache path.
+# Downloads go through the machine's own apt and pip setup (mirrors, proxies), with retries.
+# --no-python builds the caffe binary alone (no pycaffe, no venv).
 #
 # Environment:
 #   CAFFESIAM_CACHE          cache directory (default ~/.cache/caffesiam)
@@ -17,37 +19,18 @@
 #   CAFFESIAM_JOBS           parallel compile jobs (default: nproc)
 set -euo pipefail
 
+prog=install_caffe
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-venv=""
-python=/usr/bin/python3
-gpu=0
-with_python=1
-skip_system=0
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --venv) venv=$2; shift 2 ;;
-    --python) python=$2; shift 2 ;;
-    --gpu) gpu=1; shift ;;
-    --no-python) with_python=0; shift ;;
-    --skip-system-packages) skip_system=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "install_caffe: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
-
-# Absolute paths: the build runs in other directories.
-[ -n "$venv" ] && venv=$(realpath -m "$venv")
-python=$(command -v "$python")
-cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
-jobs=${CAFFESIAM_JOBS:-$(nproc)}
-logs=$cache/logs
-mkdir -p "$cache/downloads" "$logs"
+# shellcheck source=steps.sh
+. "$here/steps.sh"
 
 # --- pins ------------------------------------------------------------------
 debian_version=1.0.0+git20180821.99bd997-8
+debian_suite=bullseye
 debian_orig=caffe_1.0.0+git20180821.99bd997.orig.tar.gz
 debian_sha256=e0eb3f06794f7402c77b7dec8e8480273ee1a1bb192e9122b621a69d4147ad0c
+debian_keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+pypi_requirement=brocolli-caffe==9.0.2
 pypi_sdist=brocolli-caffe-9.0.2.tar.gz
 pypi_sha256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
 pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.21,<6" "six")
@@ -55,89 +38,179 @@ pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.2
 system_packages=(cmake build-essential pkg-config dpkg-dev patch protobuf-compiler libprotobuf-dev libprotoc-dev
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
   libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev libsnappy-dev
-  libopenblas-dev graphviz python3-dev python3-venv curl ca-certificates)
-# Installed where the distribution has them (Debian does; CUDA's Ubuntu images do not).
-optional_packages=(dataset-fashion-mnist)
+  libopenblas-dev graphviz python3-dev python3-venv ca-certificates)
+# Data the tests and benchmarks read. Required on Debian; elsewhere (Ubuntu lacks it) a warning.
+data_packages=(dataset-fashion-mnist)
+data_packages_serve="Fashion-MNIST (build-db fashion-mnist, the tests and the benchmarks)"
 
-# --- helpers ---------------------------------------------------------------
-say() { echo "==> $*"; }
+# --- arguments ---------------------------------------------------------------
+usage_error() { echo "install_caffe: $*" >&2; exit 2; }
 
-# Runs one named step with its output in a log; on failure names the step and shows the log's tail.
-step() {
-  local name=$1; shift
-  local log="$logs/$(echo "$name" | tr -c 'a-zA-Z0-9\n' '-').log"
-  say "$name"
-  if ! "$@" >"$log" 2>&1; then
-    echo "install_caffe: step '$name' failed. Last lines of $log:" >&2
-    tail -n 40 "$log" | sed 's/^/    /' >&2
-    exit 1
+parse_args() {
+  venv="" python=/usr/bin/python3 gpu=0 with_python=1 skip_system=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --venv|--python)
+        [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#--}" = "$2" ] || usage_error "$1 needs a value (see --help)"
+        if [ "$1" = --venv ]; then venv=$2; else python=$2; fi
+        shift 2 ;;
+      --gpu) gpu=1; shift ;;
+      --no-python) with_python=0; shift ;;
+      --skip-system-packages) skip_system=1; shift ;;
+      -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) usage_error "unknown argument '$1' (see --help)" ;;
+    esac
+  done
+  # Absolute paths: the build runs in other directories.
+  [ -n "$venv" ] && venv=$(realpath -m "$venv")
+  local found
+  found=$(command -v "$python") || usage_error "--python: no interpreter '$python' found"
+  python=$found
+  [ "$with_python" = 0 ] && venv=""
+  cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
+  jobs=${CAFFESIAM_JOBS:-$(nproc)}
+  logs=$cache/logs
+  mkdir -p "$cache/downloads" "$logs"
+}
+
+# --- system packages ---------------------------------------------------------
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "need root for '$*', and sudo is not installed"; return 1
   fi
 }
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# (No `| grep -q` under pipefail: grep quits at its match and the writer dies of SIGPIPE.)
+is_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
-is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+not_installed() { local p; for p in "$@"; do is_installed "$p" || echo "$p"; done; }
 
-missing_system_packages() {
-  local p
-  for p in "${system_packages[@]}"; do is_installed "$p" || echo "$p"; done
-  for p in "${optional_packages[@]}"; do
-    is_installed "$p" || ! apt-cache show "$p" >/dev/null 2>&1 || echo "$p"
+# Whether apt's package lists offer a package (so only meaningful after apt-get update).
+apt_offers() { [[ $(apt-cache policy "$1" 2>/dev/null) =~ Candidate:\ [^\(] ]]; }
+
+is_debian() { (. /etc/os-release 2>/dev/null && [ "${ID:-}" = debian ]); }
+
+apt_install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; }
+
+# Fails (in its step, with apt's view in the log) when packages Debian should offer are not there.
+require_offered() {
+  local p missing=()
+  for p in "$@"; do
+    apt-cache policy "$p"
+    apt_offers "$p" || missing+=("$p")
   done
+  [ ${#missing[@]} = 0 ] || { echo "not offered by apt after apt-get update: ${missing[*]}"; return 1; }
 }
 
 install_system_packages() {
-  as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "$@"
+  local missing=() data=() p
+  mapfile -t missing < <(not_installed "${system_packages[@]}")
+  mapfile -t data < <(not_installed "${data_packages[@]}")
+  if [ ${#missing[@]} = 0 ] && [ ${#data[@]} = 0 ]; then
+    say "system packages: all present"
+    return
+  fi
+  # Only fresh package lists can say whether a package exists (a new machine has none).
+  step "apt-get update" retry as_root apt-get update -q
+  if is_debian; then
+    if [ ${#data[@]} != 0 ]; then step "check that apt offers ${data[*]}" require_offered "${data[@]}"; fi
+    missing+=("${data[@]}")
+  else
+    for p in "${data[@]}"; do
+      if apt_offers "$p"; then
+        missing+=("$p")
+      else
+        echo "install_caffe: WARNING: apt offers no '$p' here, so $data_packages_serve will not work" >&2
+      fi
+    done
+  fi
+  if [ ${#missing[@]} != 0 ]; then
+    step "system packages: install ${#missing[@]} (${missing[*]})" retry apt_install "${missing[@]}"
+  fi
 }
 
+# --- source ------------------------------------------------------------------
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
-
-# Debian's source package from bullseye's deb-src, with a private sources list and lists dir.
-fetch_debian_source() {
-  local tmp; tmp=$(mktemp -d)
-  mkdir -p "$tmp/lists/partial"
-  # Signed by Debian's key where the keyring exists; elsewhere (Ubuntu) the sha256 pin is the check.
-  local trust="[trusted=yes]"
-  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && trust="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
-  echo "deb-src $trust http://deb.debian.org/debian bullseye main" >"$tmp/sources.list"
-  local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
-              -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o Debug::NoLocking=1)
-  apt-get "${opts[@]}" update
-  (cd "$tmp" && apt-get "${opts[@]}" source --download-only "caffe=$debian_version")
-  mv "$tmp/$debian_orig" "$cache/downloads/$debian_orig.part"
-  rm -rf "$tmp"
-  [ "$(sha256_of "$cache/downloads/$debian_orig.part")" = "$debian_sha256" ] || {
-    echo "sha256 mismatch for $debian_orig"; rm -f "$cache/downloads/$debian_orig.part"; return 1; }
-  mv "$cache/downloads/$debian_orig.part" "$cache/downloads/$debian_orig"
-}
-
-# Fallback: the PyPI sdist (its setup.py needs conda, so fetch the file through PyPI's simple index).
-fetch_pypi_source() {
-  local url
-  url=$(curl -fsSL https://pypi.org/simple/brocolli-caffe/ | grep -o "https://[^\"#]*$pypi_sdist" | head -n1)
-  [ -n "$url" ] || { echo "no $pypi_sdist on PyPI's index"; return 1; }
-  curl -fsSL -o "$cache/downloads/$pypi_sdist.part" "$url"
-  [ "$(sha256_of "$cache/downloads/$pypi_sdist.part")" = "$pypi_sha256" ] || {
-    echo "sha256 mismatch for $pypi_sdist"; rm -f "$cache/downloads/$pypi_sdist.part"; return 1; }
-  mv "$cache/downloads/$pypi_sdist.part" "$cache/downloads/$pypi_sdist"
-}
 
 have_verified() { [ -f "$cache/downloads/$1" ] && [ "$(sha256_of "$cache/downloads/$1")" = "$2" ]; }
 
-# Prints the path of a verified source tarball, downloading it when needed.
-resolve_source() {
-  if [ -n "${CAFFESIAM_CAFFE_SOURCE:-}" ]; then echo "$CAFFESIAM_CAFFE_SOURCE"; return; fi
-  if have_verified "$debian_orig" "$debian_sha256"; then echo "$cache/downloads/$debian_orig"; return; fi
-  if have_verified "$pypi_sdist" "$pypi_sha256"; then echo "$cache/downloads/$pypi_sdist"; return; fi
-  if (fetch_debian_source >"$logs/fetch-debian-source.log" 2>&1); then
-    echo "$cache/downloads/$debian_orig"; return
+# Moves a downloaded file into the cache if its sha256 is the pinned one.
+keep_verified() {
+  local file=$1 name=$2 sha=$3
+  if [ "$(sha256_of "$file")" != "$sha" ]; then
+    echo "sha256 mismatch for $name: got $(sha256_of "$file"), pinned $sha"
+    return 1
   fi
-  echo "install_caffe: Debian source failed (see $logs/fetch-debian-source.log); trying PyPI" >&2
-  step "fetch source (PyPI fallback)" fetch_pypi_source >&2
-  echo "$cache/downloads/$pypi_sdist"
+  mv "$file" "$cache/downloads/$name"
 }
 
+# The Debian archive the system's apt already uses (its mirror or proxy), else deb.debian.org.
+debian_mirror() {
+  local uri
+  uri=$(apt-get indextargets --format '$(ORIGIN)|$(LABEL)|$(REPO_URI)' 2>/dev/null \
+        | awk -F'|' '$1 == "Debian" && $2 == "Debian" { print $3; exit }') || true
+  if [ -z "$uri" ]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | grep -v '^[[:space:]]*#' | grep -oE '(https?|file)://[^ ]*/debian/?( |$)' | head -n1 | tr -d ' ') || true
+  fi
+  echo "${uri:-https://deb.debian.org/debian}"
+}
+
+# Debian's source package, through a private sources list and lists dir (the system's apt
+# configuration, proxies included, still applies; its own sources are untouched).
+fetch_debian_source() {
+  local tmp mirror
+  tmp=$(mktemp -d)
+  mirror=$(debian_mirror)
+  mkdir -p "$tmp/lists/partial"
+  echo "deb-src [signed-by=$debian_keyring] $mirror $debian_suite main" >"$tmp/sources.list"
+  cat "$tmp/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o Debug::NoLocking=1)
+  retry apt-get "${opts[@]}" update
+  (cd "$tmp" && retry apt-get "${opts[@]}" source --download-only "caffe=$debian_version")
+  keep_verified "$tmp/$debian_orig" "$debian_orig" "$debian_sha256"
+  rm -rf "$tmp"
+}
+
+# The PyPI sdist through pip, so pip's configured index, mirror and proxy apply; pip checks the
+# hash too. Its metadata step builds nothing of Caffe.
+fetch_pypi_source() {
+  local tmp pip_python=$python
+  [ -n "$venv" ] && pip_python=$venv/bin/python
+  tmp=$(mktemp -d)
+  echo "$pypi_requirement --hash=sha256:$pypi_sha256" >"$tmp/requirements.txt"
+  retry "$pip_python" -m pip download --no-deps --no-binary :all: --require-hashes \
+    -r "$tmp/requirements.txt" -d "$tmp/out"
+  keep_verified "$tmp/out/$pypi_sdist" "$pypi_sdist" "$pypi_sha256"
+  rm -rf "$tmp"
+}
+
+# Sets $src: the path of a verified source tarball, downloaded when needed.
+resolve_source() {
+  if [ -n "${CAFFESIAM_CAFFE_SOURCE:-}" ]; then
+    [ -f "$CAFFESIAM_CAFFE_SOURCE" ] || usage_error "CAFFESIAM_CAFFE_SOURCE: no file $CAFFESIAM_CAFFE_SOURCE"
+    src=$(realpath "$CAFFESIAM_CAFFE_SOURCE")
+    return
+  fi
+  if have_verified "$debian_orig" "$debian_sha256"; then src=$cache/downloads/$debian_orig; return; fi
+  if have_verified "$pypi_sdist" "$pypi_sha256"; then src=$cache/downloads/$pypi_sdist; return; fi
+  if [ -f "$debian_keyring" ]; then
+    soft_step "fetch source: Debian's caffe $debian_version ($debian_suite)" fetch_debian_source
+    if [ "$status" = 0 ]; then
+      src=$cache/downloads/$debian_orig
+      return
+    fi
+    echo "install_caffe: Debian's source package could not be fetched; trying PyPI's $pypi_sdist" >&2
+  else
+    say "no Debian archive keyring ($debian_keyring) to check Debian's source with; using PyPI"
+  fi
+  step "fetch source: $pypi_sdist from PyPI (pip download)" fetch_pypi_source
+  src=$cache/downloads/$pypi_sdist
+}
+
+# --- venv --------------------------------------------------------------------
 venv_is_healthy() {
   [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import sys, venv; assert sys.version_info >= (3, 11)' 2>/dev/null
 }
@@ -150,22 +223,30 @@ ensure_venv() {
   local stamp="$venv/.pycaffe-requirements"
   if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_requirements[*]}" ] \
       || ! "$venv/bin/python" -c 'import numpy, skimage, google.protobuf, six' 2>/dev/null; then
-    "$venv/bin/python" -m pip install -q --upgrade pip wheel
-    "$venv/bin/python" -m pip install -q "${pycaffe_requirements[@]}"
+    retry "$venv/bin/python" -m pip install --upgrade pip wheel
+    retry "$venv/bin/python" -m pip install "${pycaffe_requirements[@]}"
     echo "${pycaffe_requirements[*]}" >"$stamp"
   fi
 }
 
+# --- build -------------------------------------------------------------------
+# One flag per line (paths may hold spaces; read them with mapfile).
 cmake_flags() {
   local py=$1 prefix=$2
-  local device=-DCPU_ONLY=ON
-  # BVLC Caffe 1.0 knows cuDNN 5-7 only and lists pre-Pascal architectures CUDA 11 dropped.
-  [ "$gpu" = 1 ] && device="-DCPU_ONLY=OFF -DUSE_CUDNN=${CAFFESIAM_CUDNN:-ON} -DCUDA_ARCH_NAME=Manual \
-    -DCUDA_ARCH_BIN=${CAFFESIAM_CUDA_ARCH:-60,61,70,75} -DCUDA_ARCH_PTX=75"
-  local pyflags="-DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON" pyexe="-DPYTHON_EXECUTABLE=$py"
-  [ "$with_python" = 0 ] && pyflags="-DBUILD_python=OFF -DBUILD_python_layer=OFF" && pyexe=""
-  echo -DCMAKE_BUILD_TYPE=Release $device -DBLAS=Open -DUSE_OPENCV=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON \
-    $pyflags -DBUILD_docs=OFF -DBUILD_matlab=OFF $pyexe -DCMAKE_INSTALL_PREFIX="$prefix"
+  printf '%s\n' -DCMAKE_BUILD_TYPE=Release -DBLAS=Open -DUSE_OPENCV=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON
+  if [ "$gpu" = 1 ]; then
+    # BVLC Caffe 1.0 knows cuDNN 5-7 only and lists pre-Pascal architectures CUDA 11 dropped.
+    printf '%s\n' -DCPU_ONLY=OFF "-DUSE_CUDNN=${CAFFESIAM_CUDNN:-ON}" -DCUDA_ARCH_NAME=Manual \
+      "-DCUDA_ARCH_BIN=${CAFFESIAM_CUDA_ARCH:-60,61,70,75}" -DCUDA_ARCH_PTX=75
+  else
+    printf '%s\n' -DCPU_ONLY=ON
+  fi
+  if [ "$with_python" = 1 ]; then
+    printf '%s\n' -DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON "-DPYTHON_EXECUTABLE=$py"
+  else
+    printf '%s\n' -DBUILD_python=OFF -DBUILD_python_layer=OFF
+  fi
+  printf '%s\n' -DBUILD_docs=OFF -DBUILD_matlab=OFF "-DCMAKE_INSTALL_PREFIX=$prefix"
 }
 
 # Build key: source, patches, build settings, the Python ABI the extension is built for, and the
@@ -177,7 +258,7 @@ build_key() {
     echo "layout $install_layout"
     sha256_of "$src"
     cat "$here"/patches/*.patch
-    cmake_flags "$py" PREFIX | sed 's/-DPYTHON_EXECUTABLE=[^ ]*//'
+    cmake_flags "$py" PREFIX | grep -v '^-DPYTHON_EXECUTABLE=' | tr '\n' ' ' | sed 's/ $/\n/'
     [ "$with_python" = 0 ] || "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
   } | sha256sum | cut -c1-16
 }
@@ -186,24 +267,41 @@ prefix_is_complete() {
   [ -f "$1/.complete" ] && "$1/bin/caffe" --version >/dev/null 2>&1
 }
 
+# The source tree in `stage/src`: the Debian orig tarball has no top folder, the PyPI sdist has one.
+unpack_source() {
+  local src=$1 dest=$2 found
+  mkdir -p "$dest"
+  tar -xzf "$src" -C "$dest"
+  if [ -f "$dest/CMakeLists.txt" ]; then echo "$dest" >"$dest.root"; return; fi
+  found=$(find "$dest" -mindepth 2 -maxdepth 2 -name CMakeLists.txt -print -quit)
+  [ -n "$found" ] || { echo "no CMakeLists.txt at the top of $src or one folder down"; return 1; }
+  dirname "$found" >"$dest.root"
+}
+
+# Protobuf before 3.6 has only the two-argument SetTotalBytesLimit the source already calls.
+needs_protobuf_patch() {
+  local header=/usr/include/google/protobuf/io/coded_stream.h
+  grep -q "SetTotalBytesLimit(int total_bytes_limit)" "$header" 2>/dev/null \
+    || ! grep -q "SetTotalBytesLimit(int total_bytes_limit, int warning_threshold)" "$header" 2>/dev/null
+}
+
+# `cmake -S/-B` needs CMake 3.13; configure from the build directory instead.
+configure() { local src=$1 build=$2; shift 2; (cd "$build" && cmake "$src" "$@"); }
+
 build_caffe() {
-  local src=$1 py=$2 prefix=$3
-  local stage; stage=$(mktemp -d "$cache/build.XXXXXX")
-  trap 'rm -rf "$stage"' EXIT INT TERM
-  mkdir -p "$stage/src" "$stage/build"
-  tar -xzf "$src" -C "$stage/src"
-  local root="$stage/src"
-  # The Debian orig tarball has no top folder; the PyPI sdist has one.
-  [ -f "$root/CMakeLists.txt" ] || root=$(dirname "$(ls -d "$stage"/src/*/CMakeLists.txt | head -n1)")
-  # Protobuf before 3.6 has only the two-argument SetTotalBytesLimit the source already calls.
-  if grep -q "SetTotalBytesLimit(int total_bytes_limit)" /usr/include/google/protobuf/io/coded_stream.h 2>/dev/null \
-      || ! grep -q "SetTotalBytesLimit(int total_bytes_limit, int warning_threshold)" \
-           /usr/include/google/protobuf/io/coded_stream.h 2>/dev/null; then
+  local src=$1 py=$2 prefix=$3 stage root flags=()
+  stage=$(mktemp -d "$cache/build-$key.XXXXXX")
+  trap 'rm -rf "$stage"' EXIT
+  trap 'rm -rf "$stage"; exit 130' INT TERM
+  step "unpack $(basename "$src")" unpack_source "$src" "$stage/src"
+  root=$(cat "$stage/src.root")
+  if needs_protobuf_patch; then
     step "patch protobuf-3.21-SetTotalBytesLimit.patch" \
       patch -d "$root" -p1 -N -i "$here/patches/protobuf-3.21-SetTotalBytesLimit.patch"
   fi
-  # shellcheck disable=SC2046
-  step "cmake configure" configure "$root" "$stage/build" $(cmake_flags "$py" "$prefix")
+  mapfile -t flags < <(cmake_flags "$py" "$prefix")
+  mkdir -p "$stage/build"
+  step "cmake configure" configure "$root" "$stage/build" "${flags[@]}"
   step "compile (make -j$jobs, a few minutes)" make -C "$stage/build" -j"$jobs"
   step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
   local out="$stage/dest$prefix"
@@ -216,14 +314,11 @@ build_caffe() {
   trap - EXIT INT TERM
 }
 
-# `cmake -S/-B` needs CMake 3.13; Ubuntu 18.04 (the CUDA 10.2 image) has 3.10.
-configure() { local src=$1 build=$2; shift 2; (cd "$build" && cmake "$src" "$@"); }
-
 copy_source_subset() {
   local root=$1 dest=$2 d
   mkdir -p "$dest/src/caffe/proto"
   for d in examples models python tools; do
-    [ -d "$root/$d" ] && cp -r "$root/$d" "$dest/"
+    if [ -d "$root/$d" ]; then cp -r "$root/$d" "$dest/"; fi
   done
   cp "$root/src/caffe/proto/caffe.proto" "$dest/src/caffe/proto/"
 }
@@ -235,16 +330,38 @@ generate_caffe_pb2() {
   protoc --proto_path="$root/src/caffe/proto" --python_out="$dest" "$root/src/caffe/proto/caffe.proto"
 }
 
+# Builds into the cache unless a complete build is there. Setups that run at once take turns:
+# the one holding the lock builds, the others then find its build complete.
+build_or_reuse() {
+  local lock_fd
+  mkdir -p "$cache/locks"
+  exec {lock_fd}>"$cache/locks/$(basename "$prefix").lock"
+  if ! flock -n "$lock_fd"; then
+    say "waiting for another setup that is building $prefix"
+    flock "$lock_fd"
+  fi
+  if prefix_is_complete "$prefix"; then
+    say "caffe build cached at $prefix"
+  else
+    # Builds of this key killed before they finished (we hold its lock, so none is running).
+    rm -rf "$cache/build-$key."*
+    local start
+    start=$(date +%s)
+    build_caffe "$src" "$py" "$prefix"
+    say "built caffe in $(( $(date +%s) - start )) s into $prefix"
+  fi
+  exec {lock_fd}>&-
+}
+
 link_into_venv() {
-  local prefix=$1
-  local site; site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  local prefix=$1 site b
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$prefix/python" >"$site/caffesiam-pycaffe.pth"
-  local b
   for b in caffe convert_mnist_siamese_data; do
-    [ -x "$prefix/bin/$b" ] && ln -sfn "$prefix/bin/$b" "$venv/bin/$b"
+    if [ -x "$prefix/bin/$b" ]; then ln -sfn "$prefix/bin/$b" "$venv/bin/$b"; fi
   done
   ln -sfn "$prefix" "$venv/caffe"
-  "$venv/bin/python" -c 'import caffe' || { echo "pycaffe does not import in $venv"; return 1; }
+  "$venv/bin/python" -c 'import caffe'
   # The layer registry, so spec checks need not import pycaffe (0.5 s) on every gen-net.
   if [ ! -s "$prefix/layer_types.txt" ]; then
     "$venv/bin/python" -c 'import caffe; print("\n".join(caffe.layer_type_list()))' >"$prefix/layer_types.txt.part"
@@ -253,36 +370,25 @@ link_into_venv() {
 }
 
 # --- main --------------------------------------------------------------------
-if [ "$skip_system" = 0 ]; then
-  missing=$(missing_system_packages | tr '\n' ' ')
-  if [ -n "$missing" ]; then
-    step "system packages ($missing)" install_system_packages $missing
-  else
-    say "system packages: all present"
+main() {
+  parse_args "$@"
+  [ "$skip_system" = 1 ] || install_system_packages
+  py=$python
+  if [ -n "$venv" ]; then
+    step "python venv $venv with pycaffe's requirements" ensure_venv
+    py=$venv/bin/python
   fi
-fi
+  resolve_source
+  key=$(build_key "$src" "$py")
+  prefix="$cache/caffe-$key"
+  build_or_reuse
+  if [ -n "$venv" ]; then
+    step "link caffe into $venv" link_into_venv "$prefix"
+  fi
+  say "caffe ready: $prefix/bin/caffe"
+}
 
-py=$python
-[ "$with_python" = 0 ] && venv=""
-if [ -n "$venv" ]; then
-  step "python venv $venv with pycaffe's requirements" ensure_venv
-  py=$venv/bin/python
+# Sourcing the script (the tests do) defines its functions without running it.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
 fi
-
-say "source"
-src=$(resolve_source)
-key=$(build_key "$src" "$py")
-prefix="$cache/caffe-$key"
-
-if prefix_is_complete "$prefix"; then
-  say "caffe build cached at $prefix"
-else
-  start=$(date +%s)
-  build_caffe "$src" "$py" "$prefix"
-  say "built caffe in $(( $(date +%s) - start )) s into $prefix"
-fi
-
-if [ -n "$venv" ]; then
-  step "link caffe into $venv" link_into_venv "$prefix"
-fi
-say "caffe ready: $prefix/bin/caffe"

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # make setup: Caffe (system packages, build, venv links) then caffesiam itself, editable.
-# Idempotent: a cached Caffe build and an up-to-date venv are reused.
+# Idempotent: a cached Caffe build and an up-to-date venv are reused. Tool output goes to the
+# step logs (shown when a step fails), so what is printed is what a person needs to read.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+prog=setup
+logs=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}/logs
+. scripts/steps.sh
 venv=${VENV:-.venv}
 
 bash scripts/install_caffe.sh --venv "$venv"
 
+# plyvel from source, against the same system LevelDB that Caffe reads (and ~4x faster writes).
+install_caffesiam() { retry "$venv/bin/python" -m pip install --no-binary plyvel -e ".[test,demo]"; }
+
 stamp="$venv/.caffesiam-setup"
-want=$(cat setup.py | sha256sum | cut -c1-16)
+want=$(sha256sum pyproject.toml | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/caffesiam" --version >/dev/null 2>&1; then
-  echo "==> caffesiam already installed in $venv"
+  say "caffesiam already installed in $venv"
 else
-  echo "==> installing caffesiam (editable) with test and demo extras into $venv"
-  # plyvel from source, against the same system LevelDB that Caffe reads (and ~4x faster writes).
-  "$venv/bin/python" -m pip install -q --no-binary plyvel -e ".[test,demo]"
+  step "install caffesiam (editable) with its test and demo extras into $venv" install_caffesiam
   echo "$want" >"$stamp"
 fi

@@ -116,5 +116,5 @@ def test_install_script_names_the_failing_step_and_leaves_no_half_build(tmp_path
     assert out.returncode == 1
     assert "step 'cmake configure' failed" in out.stderr
     assert "planted configure failure" in out.stderr
-    leftovers = [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build."))]
+    leftovers = [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build"))]
     assert leftovers == []

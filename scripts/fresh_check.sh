@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# make fresh-check: the README's two commands, run as a new user would, on a clean Debian 12 root.
+#
+#   scripts/fresh_check.sh [--keep] [--iters N]
+#
+# 1. mmdebstrap builds a minimal Debian 12 root: apt, git, make, python3, python3-venv and sudo.
+#    It gets the host's apt sources and configuration, pip configuration and CA certificates
+#    (so its package clients reach the same registries), and nothing else of the host: no Caffe
+#    cache, no venv.
+# 2. The repository's HEAD is cloned into the home of an ordinary user with sudo.
+# 3. In a chroot, as that user: `DEMO_ITERS=N make demo` (default 500), then `make test`.
+# Each line of output is stamped with the time since the start; the phases' times end the run.
+# Mounts are undone on success, failure and Ctrl-C; the root is deleted only once nothing is
+# mounted inside it, and never across a file-system boundary. --keep leaves the root for a look.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+keep=0
+iters=${DEMO_ITERS:-500}
+user=newuser
+suite=bookworm
+packages=apt,git,make,python3,python3-venv,sudo
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1; shift ;;
+    --iters) [ $# -ge 2 ] || { echo "fresh_check: --iters needs a number" >&2; exit 2; }; iters=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fresh_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ $iters =~ ^[1-9][0-9]*$ ]] || { echo "fresh_check: --iters must be a positive number" >&2; exit 2; }
+if [ "$(id -u)" != 0 ]; then
+  exec sudo --preserve-env=PIP_CERT,PIP_INDEX_URL,PIP_EXTRA_INDEX_URL,PIP_FIND_LINKS,PIP_DEFAULT_TIMEOUT,http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY,DEMO_ITERS \
+    bash "$0" "$@"
+fi
+
+start=$(date +%s)
+stamp() { local s=$(( $(date +%s) - start )); printf '[%02d:%02d] ' $((s / 60)) $((s % 60)); }
+say() { echo "$(stamp)fresh-check: $*"; }
+phases=()
+phase_done() { phases+=("$1 $(( $(date +%s) - $2 )) s"); }
+
+root=""
+mounts=()
+
+# Every mount point under the root, deepest first (from the kernel's own table).
+mounted_under() {
+  awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  [ -n "$root" ] || exit "$status"
+  # Processes still running inside the root (a daemon a test left) hold its mounts.
+  local pid
+  for pid in /proc/[0-9]*; do
+    if [ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ]; then kill -9 "${pid#/proc/}" 2>/dev/null || true; fi
+  done
+  local m
+  while read -r m; do
+    [ -n "$m" ] || continue
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done < <(mounted_under "$root")
+  if [ -n "$(mounted_under "$root")" ]; then
+    echo "fresh-check: still mounted under $root, so it is left in place:" >&2
+    mounted_under "$root" >&2
+  elif [ "$keep" = 1 ]; then
+    say "root kept at $root"
+  else
+    rm -rf --one-file-system "$root"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'echo; say "interrupted"; exit 130' INT TERM
+
+if ! command -v mmdebstrap >/dev/null; then
+  say "installing mmdebstrap on the host"
+  apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
+fi
+
+# The host's sources and apt settings, as mmdebstrap options (settings persist inside the root).
+host_apt_options() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    if [ -s "$f" ] && grep -qv '^[[:space:]]*\(#\|$\)' "$f"; then echo "$f"; fi
+  done
+}
+host_apt_settings() {
+  local f
+  for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
+    if [ -f "$f" ]; then echo "--aptopt=$f"; fi
+  done
+}
+
+root=$(mktemp -d /var/tmp/caffesiam-fresh.XXXXXX)
+chmod 755 "$root"
+t=$(date +%s)
+say "building a minimal Debian 12 root in $root ($packages)"
+mapfile -t sources < <(host_apt_options)
+mapfile -t settings < <(host_apt_settings)
+mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" "$suite" "$root" "${sources[@]}"
+phase_done "root" "$t"
+
+# What a new machine on this network has besides: name resolution, CA certificates, pip's and
+# apt's client configuration (credentials and keyrings too).
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
+mkdir -p "$root/usr/local/share/ca-certificates"
+cp -rL /etc/ssl/certs/. "$root/etc/ssl/certs/"
+cp -rL /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+for d in auth.conf.d keyrings trusted.gpg.d; do
+  if [ -d "/etc/apt/$d" ]; then cp -rL "/etc/apt/$d/." "$root/etc/apt/$d/"; fi
+done
+if [ -f /etc/pip.conf ]; then cp /etc/pip.conf "$root/etc/pip.conf"; fi
+
+home=/home/$user
+uid=1000
+echo "$user:x:$uid:$uid::$home:/bin/bash" >>"$root/etc/passwd"
+echo "$user:x:$uid:" >>"$root/etc/group"
+echo "$user:*:19000:0:99999:7:::" >>"$root/etc/shadow"
+echo "$user ALL=(ALL) NOPASSWD: ALL" >"$root/etc/sudoers.d/$user"
+chmod 440 "$root/etc/sudoers.d/$user"
+mkdir -p "$root$home/.config/pip"
+for f in "${PIP_CONFIG_FILE:-}" "$HOME/.config/pip/pip.conf" "$HOME/.pip/pip.conf"; do
+  if [ -n "$f" ] && [ -f "$f" ]; then cp "$f" "$root$home/.config/pip/pip.conf"; break; fi
+done
+git clone --quiet --no-hardlinks "file://$repo" "$root$home/caffesiam"
+say "cloned $(git -C "$repo" rev-parse --short HEAD) into $home/caffesiam"
+chown -R "$uid:$uid" "$root$home"
+
+mount -t proc proc "$root/proc"
+mount -t sysfs sysfs "$root/sys"
+mount --bind /dev "$root/dev"
+mount --bind /dev/pts "$root/dev/pts"
+mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
+
+# The user's environment: a clean login, plus the pip and proxy variables of this machine.
+passed=(HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
+        PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin)
+while IFS='=' read -r name value; do
+  case "$name" in
+    PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY) passed+=("$name=$value") ;;
+  esac
+done < <(env)
+
+as_new_user() {
+  chroot "$root" /usr/sbin/runuser -u "$user" -- /usr/bin/env -i "${passed[@]}" \
+    bash -c "cd ~/caffesiam && $1" 2>&1 | while IFS= read -r line; do echo "$(stamp)$line"; done
+  return "${PIPESTATUS[0]}"
+}
+
+t=$(date +%s)
+say "as $user: DEMO_ITERS=$iters make demo"
+as_new_user "DEMO_ITERS=$iters make demo" || { say "FAILED in make demo"; exit 1; }
+phase_done "make demo (setup included)" "$t"
+
+t=$(date +%s)
+say "as $user: make test"
+as_new_user "make test" || { say "FAILED in make test"; exit 1; }
+phase_done "make test" "$t"
+
+phase_done "total" "$start"
+say "passed on a clean Debian 12 root; times: $(IFS=';'; echo "${phases[*]}" | sed 's/;/, /g')"
