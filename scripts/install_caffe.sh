@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs a real BVLC Caffe 1.0 (CPU build by default) and links it into a venv.
 #
-#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--no-python] [--skip-system-packages]
+#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--stock] [--no-python]
+#                            [--skip-system-packages]
 #
 # Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
 # -> patched CMake build in a temporary directory -> atomic move into the cache
@@ -11,6 +12,9 @@
 # nothing half-built is ever left at the cache path.
 # Downloads go through the machine's own apt and pip setup (mirrors, proxies), with retries.
 # --no-python builds the caffe binary alone (no pycaffe, no venv).
+# Patches (scripts/patches/): compat/ to build with today's toolchains, on every build; gpu/ on
+# --gpu builds; speed/ the project's own CPU speed-ups, left out by --stock (or
+# CAFFESIAM_CAFFE_PATCHES=stock), which builds stock Caffe under a cache key of its own.
 #
 # Environment:
 #   CAFFESIAM_CACHE          cache directory (default ~/.cache/caffesiam)
@@ -47,7 +51,12 @@ data_packages_serve="Fashion-MNIST (build-db fashion-mnist, the tests and the be
 usage_error() { echo "install_caffe: $*" >&2; exit 2; }
 
 parse_args() {
-  venv="" python=/usr/bin/python3 gpu=0 with_python=1 skip_system=0
+  venv="" python=/usr/bin/python3 gpu=0 with_python=1 skip_system=0 stock=0
+  case "${CAFFESIAM_CAFFE_PATCHES:-}" in
+    ""|all) ;;
+    stock) stock=1 ;;
+    *) usage_error "CAFFESIAM_CAFFE_PATCHES must be 'stock' or 'all', got '$CAFFESIAM_CAFFE_PATCHES'" ;;
+  esac
   while [ $# -gt 0 ]; do
     case "$1" in
       --venv|--python)
@@ -55,9 +64,10 @@ parse_args() {
         if [ "$1" = --venv ]; then venv=$2; else python=$2; fi
         shift 2 ;;
       --gpu) gpu=1; shift ;;
+      --stock) stock=1; shift ;;
       --no-python) with_python=0; shift ;;
       --skip-system-packages) skip_system=1; shift ;;
-      -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) usage_error "unknown argument '$1' (see --help)" ;;
     esac
   done
@@ -257,7 +267,8 @@ build_key() {
   {
     echo "layout $install_layout"
     sha256_of "$src"
-    cat "$here"/patches/*.patch
+    local patch
+    while read -r patch; do cat "$patch"; done < <(selected_patches)
     cmake_flags "$py" PREFIX | grep -v '^-DPYTHON_EXECUTABLE=' | tr '\n' ' ' | sed 's/ $/\n/'
     [ "$with_python" = 0 ] || "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
   } | sha256sum | cut -c1-16
@@ -285,6 +296,20 @@ needs_protobuf_patch() {
     || ! grep -q "SetTotalBytesLimit(int total_bytes_limit, int warning_threshold)" "$header" 2>/dev/null
 }
 
+# The patches this build applies, in order (see the header).
+selected_patches() {
+  local sets=(compat) p
+  if [ "$gpu" = 1 ]; then sets+=(gpu); fi
+  if [ "$stock" = 0 ]; then sets+=(speed); fi
+  for p in "${sets[@]/#/$here/patches/}"; do
+    for p in "$p"/*.patch; do
+      [ -f "$p" ] || continue
+      if [ "$(basename "$p")" = protobuf-3.21-SetTotalBytesLimit.patch ] && ! needs_protobuf_patch; then continue; fi
+      echo "$p"
+    done
+  done
+}
+
 # `cmake -S/-B` needs CMake 3.13; configure from the build directory instead.
 configure() { local src=$1 build=$2; shift 2; (cd "$build" && cmake "$src" "$@"); }
 
@@ -295,10 +320,10 @@ build_caffe() {
   trap 'rm -rf "$stage"; exit 130' INT TERM
   step "unpack $(basename "$src")" unpack_source "$src" "$stage/src"
   root=$(cat "$stage/src.root")
-  if needs_protobuf_patch; then
-    step "patch protobuf-3.21-SetTotalBytesLimit.patch" \
-      patch -d "$root" -p1 -N -i "$here/patches/protobuf-3.21-SetTotalBytesLimit.patch"
-  fi
+  local patch
+  while read -r patch; do
+    step "patch $(basename "$patch")" patch -d "$root" -p1 -N -i "$patch"
+  done < <(selected_patches)
   mapfile -t flags < <(cmake_flags "$py" "$prefix")
   mkdir -p "$stage/build"
   step "cmake configure" configure "$root" "$stage/build" "${flags[@]}"
