@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup test demo doctor bench docker-cpu docker-gpu clean
+.PHONY: setup test demo doctor bench docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -27,3 +27,7 @@ docker-gpu:
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The README's two commands on a clean Debian 12 root (mmdebstrap + chroot; needs root or sudo).
+fresh-check:
+	@bash scripts/fresh_check.sh

@@ -6,6 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cs=.venv/bin/caffesiam
 out=demo
 iters=${DEMO_ITERS:-15000}
+[[ $iters =~ ^[1-9][0-9]*$ ]] || { echo "demo: DEMO_ITERS must be a positive number, got '$iters'" >&2; exit 2; }
+test_interval=$(( iters < 2500 ? iters : 2500 ))  # a short demo still ends on a test
 mkdir -p "$out"
 step() { echo; echo "==> $*"; }
 
@@ -26,7 +28,7 @@ step "2. the siamese net (templates/lenet_relu.yaml: LeNet with ReLUs, 32-D feat
   --test-source "$out/digits_siamese_test_leveldb" -o "$out/lenet_relu_train_test.prototxt"
 "$cs" gen-net templates/lenet_relu.yaml --deploy --deploy-batch 100 -o "$out/lenet_relu_deploy.prototxt"
 "$cs" gen-solver "$out/lenet_relu_train_test.prototxt" --max-iter "$iters" --snapshot "$iters" \
-  --test-interval 2500 --weight-decay 0.0005 --random-seed 1 \
+  --test-interval "$test_interval" --weight-decay 0.0005 --random-seed 1 \
   --snapshot-prefix "$out/snapshots/lenet_relu" -o "$out/solver.prototxt"
 
 weights="$out/snapshots/lenet_relu_iter_$iters.caffemodel"

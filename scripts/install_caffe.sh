@@ -101,7 +101,9 @@ apt_offers() { [[ $(apt-cache policy "$1" 2>/dev/null) =~ Candidate:\ [^\(] ]]; 
 
 is_debian() { (. /etc/os-release 2>/dev/null && [ "${ID:-}" = debian ]); }
 
-apt_install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"; }
+# Waits for the dpkg lock (unattended-upgrades, another setup) instead of failing at once.
+apt_lock=(-o DPkg::Lock::Timeout=600)
+apt_install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y -q --no-install-recommends "$@"; }
 
 # Fails (in its step, with apt's view in the log) when packages Debian should offer are not there.
 require_offered() {
@@ -122,7 +124,7 @@ install_system_packages() {
     return
   fi
   # Only fresh package lists can say whether a package exists (a new machine has none).
-  step "apt-get update" retry as_root apt-get update -q
+  step "apt-get update" retry as_root apt-get "${apt_lock[@]}" update -q
   if is_debian; then
     if [ ${#data[@]} != 0 ]; then step "check that apt offers ${data[*]}" require_offered "${data[@]}"; fi
     missing+=("${data[@]}")
