@@ -104,31 +104,40 @@ mapfile -t settings < <(host_apt_settings)
 mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" "$suite" "$root" "${sources[@]}"
 phase_done "root" "$t"
 
+# Everything goes in through tar run inside the chroot, so no write can follow one of the
+# root's absolute symlinks (e.g. /etc/resolv.conf) out onto the host.
+in_root() { chroot "$root" "$@"; }
+give() { tar -C / -chf - "$@" 2>/dev/null | in_root tar -xf - --unlink-first -C /; }
+
 # What a new machine on this network has besides: name resolution, CA certificates, pip's and
 # apt's client configuration (credentials and keyrings too).
-cp /etc/resolv.conf /etc/hosts "$root/etc/"
-mkdir -p "$root/usr/local/share/ca-certificates"
-cp -rL /etc/ssl/certs/. "$root/etc/ssl/certs/"
-cp -rL /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
-for d in auth.conf.d keyrings trusted.gpg.d; do
-  if [ -d "/etc/apt/$d" ]; then cp -rL "/etc/apt/$d/." "$root/etc/apt/$d/"; fi
+host_files=(etc/resolv.conf etc/hosts etc/ssl/certs)
+for f in usr/local/share/ca-certificates etc/apt/auth.conf.d etc/apt/keyrings etc/apt/trusted.gpg.d etc/pip.conf; do
+  if [ -e "/$f" ]; then host_files+=("$f"); fi
 done
-if [ -f /etc/pip.conf ]; then cp /etc/pip.conf "$root/etc/pip.conf"; fi
+give "${host_files[@]}"
 
 home=/home/$user
 uid=1000
-echo "$user:x:$uid:$uid::$home:/bin/bash" >>"$root/etc/passwd"
-echo "$user:x:$uid:" >>"$root/etc/group"
-echo "$user:*:19000:0:99999:7:::" >>"$root/etc/shadow"
-echo "$user ALL=(ALL) NOPASSWD: ALL" >"$root/etc/sudoers.d/$user"
-chmod 440 "$root/etc/sudoers.d/$user"
-mkdir -p "$root$home/.config/pip"
+in_root sh -c "echo '$user:x:$uid:$uid::$home:/bin/bash' >>/etc/passwd
+  echo '$user:x:$uid:' >>/etc/group
+  echo '$user:*:19000:0:99999:7:::' >>/etc/shadow
+  echo '$user ALL=(ALL) NOPASSWD: ALL' >/etc/sudoers.d/$user && chmod 440 /etc/sudoers.d/$user
+  mkdir -p $home/.config/pip && chown -R $uid:$uid $home"
 for f in "${PIP_CONFIG_FILE:-}" "$HOME/.config/pip/pip.conf" "$HOME/.pip/pip.conf"; do
-  if [ -n "$f" ] && [ -f "$f" ]; then cp "$f" "$root$home/.config/pip/pip.conf"; break; fi
+  if [ -n "$f" ] && [ -f "$f" ]; then
+    in_root runuser -u "$user" -- sh -c "cat >$home/.config/pip/pip.conf" <"$f"
+    break
+  fi
 done
-git clone --quiet --no-hardlinks "file://$repo" "$root$home/caffesiam"
+
+# The repository's HEAD, cloned inside the root by its own git from a bundle.
+bundle=$(mktemp /tmp/caffesiam-fresh.XXXXXX.bundle)
+git -C "$repo" bundle create --quiet "$bundle" HEAD $(git -C "$repo" symbolic-ref -q HEAD || true)
+in_root runuser -u "$user" -- sh -c "cat >/tmp/caffesiam.bundle" <"$bundle"
+rm -f "$bundle"
+in_root runuser -u "$user" -- git -c advice.detachedHead=false clone --quiet /tmp/caffesiam.bundle "$home/caffesiam"
 say "cloned $(git -C "$repo" rev-parse --short HEAD) into $home/caffesiam"
-chown -R "$uid:$uid" "$root$home"
 
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"

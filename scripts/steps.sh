@@ -59,8 +59,8 @@ retry() {
     checked "$@"
     [ "$status" = 0 ] && return 0
     if [ "$attempt" -lt 3 ]; then
-      echo "### attempt $attempt of 3 failed (exit $status); trying again in $((attempt * 5)) s"
-      sleep $((attempt * 5))
+      echo "### attempt $attempt of 3 failed (exit $status); trying again in $((attempt * ${retry_delay:-5})) s"
+      sleep $((attempt * ${retry_delay:-5}))
     fi
   done
   return "$status"
