@@ -107,7 +107,7 @@ phase_done "root" "$t"
 # Everything goes in through tar run inside the chroot, so no write can follow one of the
 # root's absolute symlinks (e.g. /etc/resolv.conf) out onto the host.
 in_root() { chroot "$root" "$@"; }
-give() { tar -C / -chf - "$@" 2>/dev/null | in_root tar -xf - --unlink-first -C /; }
+give() { tar -C / -chf - "$@" | in_root tar -xf - -C /; }
 
 # What a new machine on this network has besides: name resolution, CA certificates, pip's and
 # apt's client configuration (credentials and keyrings too).
