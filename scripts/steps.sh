@@ -23,14 +23,29 @@ step_log() {
 }
 
 checked() {
+  local outer_trap
+  outer_trap=$(trap -p ERR)
+  trap - ERR  # the subshell reports its own failure; a caller's trap would repeat it
   set +e
   (
     set -eE -o pipefail
-    trap 'echo "### failed (exit $?): $BASH_COMMAND"' ERR
+    trap 'log_failure $? "$BASH_COMMAND" "$@"' ERR
     "$@"
   )
   status=$?
   set -e
+  eval "${outer_trap:-trap - ERR}"
+}
+
+# The ERR trap's line in a step's log: the command that failed, with "$@" spelled out.
+log_failure() {
+  local code=$1 command=$2
+  shift 2
+  case "$command" in
+    '"$@"') command="$*" ;;
+    return*) return ;;  # a function's status, reported where it failed
+  esac
+  echo "### failed (exit $code)${command:+: $command}"
 }
 
 step() { run_step exit "$@"; }

@@ -1,0 +1,317 @@
+"""scripts/install_caffe.sh and scripts/steps.sh: each fault a new machine met, reproduced.
+
+The functions are sourced from the real script and run by bash. Where a case needs apt in a
+state this machine is not in (nothing installed, empty package lists, a failing install),
+apt-get, apt-cache and dpkg-query are STAND-INS on PATH that record their calls; the real apt
+takes that path in `make fresh-check` (a clean Debian 12 root, whose package lists are empty).
+"""
+
+import http.server
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SCRIPT = REPO / "scripts" / "install_caffe.sh"
+STEPS = REPO / "scripts" / "steps.sh"
+
+
+def bash(snippet, env=None, source=SCRIPT, timeout=120):
+    """Run `snippet` after sourcing `source` (which defines functions and runs nothing)."""
+    return subprocess.run(["bash", "-c", f'set -euo pipefail\n. "{source}"\n{snippet}'],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def run_script(*args, env=None, timeout=300):
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def planted_source(tmp_path, cmakelists: str) -> Path:
+    """A source tarball with Caffe's real io.cpp (so the compat patch applies) and our CMakeLists."""
+    cache = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
+    real = next((cache / "downloads").glob("caffe_*.orig.tar.gz"))
+    tree = tmp_path / "planted"
+    with tarfile.open(real) as tar:
+        tar.extract("src/caffe/util/io.cpp", tree)
+    (tree / "CMakeLists.txt").write_text(textwrap.dedent(cmakelists))
+    tarball = tmp_path / "planted.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tree, arcname=".")
+    return tarball
+
+
+def script_env(cache, source=None, **extra):
+    env = dict(os.environ, CAFFESIAM_CACHE=str(cache), **extra)
+    if source:
+        env["CAFFESIAM_CAFFE_SOURCE"] = str(source)
+    return env
+
+
+# ---- steps ------------------------------------------------------------------------------------
+
+def test_a_long_step_name_gets_a_short_log_and_its_failure_is_reported(tmp_path):
+    name = "system packages: install " + " ".join(f"libpackage{i}-dev" for i in range(40))
+    out = bash(f'logs="{tmp_path}"; step "{name}" sh -c "echo apt says no; exit 100"', source=STEPS)
+    assert out.returncode == 1
+    assert f"step '{name}' failed: `sh -c echo apt says no; exit 100` exited with status 100" \
+        in out.stderr
+    assert "    apt says no" in out.stderr  # the log's tail
+    (log,) = tmp_path.glob("*.log")
+    assert len(log.name) < 80 and log.name.startswith("system-packages-install-libpackage0")
+
+
+def test_a_step_stops_at_its_first_failing_command_and_names_it(tmp_path):
+    out = bash(f'''logs="{tmp_path}"
+f() {{ echo started; cp /nonexistent/a "{tmp_path}/b"; echo finished; }}
+step "copy things" f
+echo "after the step"''', source=STEPS)
+    assert out.returncode == 1
+    assert "step 'copy things' failed: `cp /nonexistent/a" in out.stderr
+    assert "exited with status 1" in out.stderr
+    assert "    started" in out.stderr and "No such file or directory" in out.stderr
+    assert "finished" not in out.stderr + out.stdout and "after the step" not in out.stdout
+
+
+def test_soft_step_reports_and_lets_the_caller_fall_back(tmp_path):
+    out = bash(f'''logs="{tmp_path}"
+f() {{ false; echo never; }}
+soft_step "first try" f
+echo "status $status, falling back"''', source=STEPS)
+    assert out.returncode == 0
+    assert "step 'first try' failed: `false`" in out.stderr
+    assert "status 1, falling back" in out.stdout and "never" not in out.stdout
+
+
+def test_retry_tries_three_times(tmp_path):
+    counter = tmp_path / "count"
+    out = bash(f'''logs="{tmp_path}"; retry_delay=0
+flaky() {{ echo x >>"{counter}"; [ "$(wc -l <"{counter}")" -ge 3 ]; }}
+step "flaky download" retry flaky''', source=STEPS)
+    assert out.returncode == 0, out.stderr
+    assert counter.read_text().count("x") == 3
+
+
+# ---- system packages, with stand-ins for apt ---------------------------------------------------
+
+APT_STUBS = {
+    # Nothing is installed.
+    "dpkg-query": "exit 1",
+    # `update` fills the package lists; `install` records its packages or fails like apt.
+    "apt-get": """
+        case " $* " in
+          *" update "*) touch "$STATE/updated"; echo "Get:1 stand-in Packages" ;;
+          *" install "*)
+            if [ -e "$STATE/fail-install" ]; then echo "E: Unable to locate package libfoo-dev" >&2; exit 100; fi
+            echo "$@" >"$STATE/installed" ;;
+          *" indextargets "*) cat "$STATE/indextargets" 2>/dev/null || true ;;
+        esac""",
+    # Lists are empty until update; then a package in $STATE/offered has a candidate.
+    "apt-cache": """
+        pkg=${@: -1}
+        if [ -e "$STATE/updated" ] && grep -qx "$pkg" "$STATE/offered" 2>/dev/null; then
+          printf '%s:\\n  Installed: (none)\\n  Candidate: 1.0-1\\n' "$pkg"
+        else
+          echo "N: Unable to locate package $pkg" >&2
+        fi""",
+}
+
+
+@pytest.fixture
+def apt(tmp_path):
+    """Stand-in apt tools on PATH; every call is recorded in state/calls."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, body in APT_STUBS.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/bash\necho "{name} $*" >>"$STATE/calls"\n{textwrap.dedent(body)}\n')
+        path.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state))
+    return env, state
+
+
+def install_packages(tmp_path, env, debian=True):
+    return bash(f'''logs="{tmp_path}/logs"; retry_delay=0
+as_root() {{ "$@"; }}
+is_debian() {{ {"true" if debian else "false"}; }}
+install_system_packages''', env=env)
+
+
+def test_empty_package_lists_are_updated_before_deciding_what_apt_offers(tmp_path, apt):
+    env, state = apt
+    (state / "offered").write_text("dataset-fashion-mnist\n")
+    out = install_packages(tmp_path, env)
+    assert out.returncode == 0, out.stderr
+    calls = (state / "calls").read_text().splitlines()
+    update = next(i for i, c in enumerate(calls) if c.startswith("apt-get") and " update" in c)
+    query = next(i for i, c in enumerate(calls) if c.startswith("apt-cache") and "dataset-fashion-mnist" in c)
+    assert update < query
+    argv = (state / "installed").read_text().split()
+    installed = argv[argv.index("--no-install-recommends") + 1:]
+    assert "dataset-fashion-mnist" in installed and "libopenblas-dev" in installed
+    assert f"==> system packages: install {len(installed)} (cmake" in out.stdout
+
+
+def test_a_needed_package_apt_does_not_offer_is_a_failed_step(tmp_path, apt):
+    env, state = apt
+    out = install_packages(tmp_path, env)
+    assert out.returncode == 1
+    assert "step 'check that apt offers dataset-fashion-mnist' failed" in out.stderr
+    assert "not offered by apt after apt-get update: dataset-fashion-mnist" in out.stderr
+    assert not (state / "installed").exists()
+
+
+def test_elsewhere_a_missing_data_package_is_a_loud_warning(tmp_path, apt):
+    env, state = apt
+    out = install_packages(tmp_path, env, debian=False)
+    assert out.returncode == 0, out.stderr
+    assert "WARNING: apt offers no 'dataset-fashion-mnist' here, so Fashion-MNIST" in out.stderr
+    assert "dataset-fashion-mnist" not in (state / "installed").read_text()
+
+
+def test_a_failing_install_of_many_packages_is_that_steps_failure_with_its_tail(tmp_path, apt):
+    env, state = apt
+    (state / "offered").write_text("dataset-fashion-mnist\n")
+    (state / "fail-install").touch()
+    out = install_packages(tmp_path, env)
+    assert out.returncode == 1
+    assert re.search(r"step 'system packages: install \d+ \(cmake .*dataset-fashion-mnist\)' failed: "
+                     r"`.*apt-get .* install .*` exited with status 100", out.stderr), out.stderr
+    assert "    E: Unable to locate package libfoo-dev" in out.stderr
+    assert all(len(p.name) < 80 for p in (tmp_path / "logs").iterdir())
+
+
+# ---- arguments --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--venv"], "install_caffe: --venv needs a value (see --help)"),
+    (["--venv", "--gpu"], "install_caffe: --venv needs a value (see --help)"),
+    (["--python"], "install_caffe: --python needs a value (see --help)"),
+    (["--python", "/no/such/python3"], "install_caffe: --python: no interpreter '/no/such/python3' found"),
+    (["--frobnicate"], "install_caffe: unknown argument '--frobnicate' (see --help)"),
+])
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, message):
+    out = run_script(*args, env=script_env(tmp_path / "cache"))
+    assert out.returncode == 2
+    assert out.stderr == message + "\n"
+
+
+def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
+    out = run_script(env=script_env(tmp_path / "cache", CAFFESIAM_CAFFE_PATCHES="some"))
+    assert out.returncode == 2
+    assert "CAFFESIAM_CAFFE_PATCHES must be 'stock' or 'all', got 'some'" in out.stderr
+
+
+# ---- the build --------------------------------------------------------------------------------
+
+def test_a_tarball_without_cmakelists_is_named(tmp_path):
+    tree = tmp_path / "tree" / "caffe-master" / "docs"
+    tree.mkdir(parents=True)
+    (tree / "README").write_text("no build here\n")
+    tarball = tmp_path / "odd.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tmp_path / "tree", arcname=".")
+    out = run_script("--skip-system-packages", "--python", sys.executable,
+                     env=script_env(tmp_path / "cache", tarball))
+    assert out.returncode == 1
+    assert "step 'unpack odd.tar.gz' failed" in out.stderr
+    assert "no CMakeLists.txt at the top of" in out.stderr
+
+
+def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path):
+    seen = tmp_path / "prefix-seen-by-cmake"
+    source = planted_source(tmp_path, f"""
+        file(WRITE "{seen}" "${{CMAKE_INSTALL_PREFIX}}")
+        message(FATAL_ERROR "planted configure failure")
+    """)
+    cache = tmp_path / "my cache"
+    out = run_script("--skip-system-packages", "--python", sys.executable,
+                     env=script_env(cache, source))
+    assert out.returncode == 1
+    assert "step 'cmake configure' failed" in out.stderr
+    assert "planted configure failure" in out.stderr
+    assert re.fullmatch(re.escape(f"{cache}/caffe-") + "[0-9a-f]{16}", seen.read_text())
+    assert [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build"))] == []
+
+
+def test_setups_running_at_once_take_turns_on_a_build(tmp_path):
+    stamps = tmp_path / "stamps"
+    source = planted_source(tmp_path, f"""
+        execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE started)
+        execute_process(COMMAND sleep 2)
+        execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE ended)
+        string(STRIP "${{started}}" started)
+        string(STRIP "${{ended}}" ended)
+        file(APPEND "{stamps}" "${{started}} ${{ended}}\\n")
+        message(FATAL_ERROR "planted configure failure")
+    """)
+    env = script_env(tmp_path / "cache", source)
+    argv = ["bash", str(SCRIPT), "--skip-system-packages", "--python", sys.executable]
+    runs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 1 for run in runs)
+    (a_start, a_end), (b_start, b_end) = sorted(
+        tuple(map(float, line.split())) for line in stamps.read_text().splitlines())
+    assert a_end <= b_start, "the two configures overlapped"
+    assert any("waiting for another setup that is building" in out for out, _ in outs)
+
+
+# ---- downloads through the machine's own package clients ---------------------------------------
+
+def test_the_debian_source_comes_from_the_systems_mirror_and_is_signature_checked(tmp_path, apt):
+    env, state = apt
+    (state / "indextargets").write_text("Debian|Debian|http://mirror.test/debian/\n")
+    out = bash(f'''parse_args --skip-system-packages
+retry_delay=0
+debian_mirror
+soft_step "fetch" fetch_debian_source''', env=dict(env, CAFFESIAM_CACHE=str(tmp_path / "cache")))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("http://mirror.test/debian/\n")
+    assert ("deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+            "http://mirror.test/debian/ bullseye main") in out.stderr
+    assert "trusted=yes" not in SCRIPT.read_text()
+
+
+class _Index(http.server.SimpleHTTPRequestHandler):
+    requests = []
+
+    def log_message(self, *args):
+        _Index.requests.append(self.path)
+
+
+def test_the_pypi_fallback_goes_through_pips_configured_index_and_checks_the_hash(tmp_path):
+    """A local index on 127.0.0.1 serves a file with the pinned name but other bytes."""
+    project = tmp_path / "www" / "simple" / "brocolli-caffe"
+    project.mkdir(parents=True)
+    fake = tmp_path / "www" / "brocolli-caffe-9.0.2.tar.gz"
+    with tarfile.open(fake, "w:gz") as tar:
+        tar.add(__file__, arcname="brocolli-caffe-9.0.2/setup.py")
+    (project / "index.html").write_text(
+        '<a href="../../brocolli-caffe-9.0.2.tar.gz">brocolli-caffe-9.0.2.tar.gz</a>\n')
+    handler = lambda *a, **k: _Index(*a, directory=str(tmp_path / "www"), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS="", PIP_EXTRA_INDEX_URL="",
+                   PIP_INDEX_URL=f"http://127.0.0.1:{server.server_port}/simple",
+                   CAFFESIAM_CACHE=str(tmp_path / "cache"))
+        out = bash(f'''parse_args --skip-system-packages --python "{sys.executable}"
+retry_delay=0
+step "fetch source: PyPI" fetch_pypi_source''', env=env)
+    finally:
+        server.shutdown()
+    assert out.returncode == 1
+    assert "step 'fetch source: PyPI' failed" in out.stderr
+    assert "DO NOT MATCH THE HASHES" in out.stderr
+    assert "/simple/brocolli-caffe/" in _Index.requests
+    assert not list((tmp_path / "cache" / "downloads").iterdir())
