@@ -21,13 +21,3 @@ def write_text_atomic(path, text: str):
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-def emit(text: str, output=None):
-    """Print to stdout, or write atomically to `output`."""
-    import click
-
-    if output is None or str(output) == "-":
-        click.echo(text, nl=False)
-    else:
-        write_text_atomic(output, text)

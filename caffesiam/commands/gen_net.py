@@ -2,12 +2,14 @@ import dataclasses
 
 import click
 
-from caffesiam import locate
-from caffesiam.files import emit
-from caffesiam.netgen import build_deploy, build_siamese
-from caffesiam.proto import to_text
-from caffesiam.recordcheck import check_record_channels
-from caffesiam.spec import LOSSES, load_tower
+from caffesiam.caffe import locate
+from caffesiam.caffe.proto import to_text
+from caffesiam.commands.output import emit
+from caffesiam.data.backends import BACKENDS
+from caffesiam.data.recordcheck import check_record_channels
+from caffesiam.net.siamese import build_deploy, build_siamese
+from caffesiam.spec.load import load_tower
+from caffesiam.spec.tower import LOSSES
 
 
 def _with_backend(tower, backend):
@@ -30,7 +32,7 @@ def _with_backend(tower, backend):
 @click.option("--pseudo", is_flag=True, help="Pseudo-siamese: two towers that share nothing.")
 @click.option("--train-source", help="Training pair database.")
 @click.option("--test-source", help="Test pair database.")
-@click.option("--backend", type=click.Choice(["leveldb", "lmdb"]), help="Database backend.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Database backend.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
 @click.option("--test-batch-size", type=click.IntRange(min=1), help="Test batch size.")
 @click.option("--loss", type=click.Choice(LOSSES),

@@ -26,7 +26,7 @@ def model_options(f):
 
 def preprocessing(train_net, scale):
     """The Preprocess for --train-net or --scale (they exclude each other); default 1/256."""
-    from caffesiam.evaluate import Preprocess, preprocess_from_train_net
+    from caffesiam.evaluate.preprocess import Preprocess, preprocess_from_train_net
 
     if train_net and scale is not None:
         raise click.BadParameter("give --train-net or --scale, not both", param_hint="--scale")
