@@ -111,7 +111,7 @@ def test_leveldb_held_by_another_process_reports_the_lock(tmp_path, digits):
             peek_record(path)
     finally:
         holder.close()
-    assert "is caffe training on it" in str(e.value)
+    assert "locked — is another caffe training on it? wait, or copy it" in str(e.value)
 
 
 def test_reading_something_that_is_not_a_database_fails_cleanly(tmp_path):

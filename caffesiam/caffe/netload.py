@@ -5,8 +5,9 @@ Mirrors the parts of Caffe's upgrade_proto.cpp that matter for reading a net's s
 place of a net is recognised and named.
 """
 
+from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.errors import SpecError
-from caffesiam.caffe.proto import caffe_pb2, parse_text, read_file
+from caffesiam.files import read_file
 
 # V1 LayerType names whose current type string is not the plain CamelCase of the enum name
 # (UpgradeV1LayerType in upgrade_proto.cpp).
@@ -105,4 +106,4 @@ def parse_net(text: str, source: str = "<text>"):
 
 def load_net(path):
     """Read any net prototxt file into a current NetParameter."""
-    return parse_net(read_file(path), str(path))
+    return parse_net(read_file(path, SpecError), str(path))

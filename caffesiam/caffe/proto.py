@@ -3,13 +3,13 @@
 import importlib.util
 import sys
 from functools import lru_cache
-from pathlib import Path
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
 from caffesiam.errors import CaffeNotFound, SpecError
 from caffesiam.caffe.locate import SETUP_HINT, caffe_pb2_file
+from caffesiam.files import read_file
 
 
 # The same name pycaffe uses, so that either import order yields one module and one
@@ -42,17 +42,6 @@ def parse_text(text: str, message: Message, source: str = "<text>", error=SpecEr
         detail = str(e).split(" : ", 1)[-1] if line else str(e)
         raise error(f"{where}: {detail}") from e
     return message
-
-
-def read_file(path, error=SpecError) -> str:
-    """A text file's contents; a missing or unreadable file is `error`."""
-    path = Path(path)
-    try:
-        return path.read_text()
-    except FileNotFoundError as e:
-        raise error(f"{path}: no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise error(f"{path}: cannot read ({e})") from e
 
 
 def read_text(path, message: Message, error=SpecError) -> Message:

@@ -10,6 +10,7 @@ from typing import Dict, List
 from google.protobuf.message import DecodeError
 
 from caffesiam.errors import ModelError
+from caffesiam.files import read_file
 from caffesiam.caffe.proto import caffe_pb2
 
 Shapes = Dict[str, List[List[int]]]
@@ -55,12 +56,7 @@ def _refuse_solverstate(data: bytes, source: str):
 def read_weights(path) -> Shapes:
     """Param blob shapes by layer name in a .caffemodel file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as e:
-        raise ModelError(f"{path}: no such weights file") from e
-    except OSError as e:
-        raise ModelError(f"{path}: cannot read ({e.strerror})") from e
+    data = read_file(path, ModelError, "weights file", binary=True)
     if data.startswith(b"\x89HDF"):
         raise ModelError(f"{path}: HDF5 weights are not supported; use the binary .caffemodel")
     return shapes_from_bytes(data, str(path))

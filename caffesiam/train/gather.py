@@ -12,6 +12,7 @@ from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.data.backends import is_database, layer_backend
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, OutputExists, SolverError
+from caffesiam.files import read_file
 from caffesiam.net.params import shared_param_names
 from caffesiam.train.plan import TrainPlan
 
@@ -39,8 +40,9 @@ def data_sources(net, cwd: Path) -> List[Path]:
 
 def solverstate_iter(path: Path) -> int:
     state = caffe_pb2().SolverState()
+    data = read_file(path, BadInput, "solverstate", binary=True)
     try:
-        state.ParseFromString(path.read_bytes())
+        state.ParseFromString(data)
     except Exception as e:  # protobuf raises DecodeError, or others on garbage
         raise BadInput(f"{path} is not a Caffe .solverstate") from e
     return state.iter

@@ -8,10 +8,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
+from caffesiam.data.backends import LOCKED_ADVICE
+
 # glog prefix: severity, date (MMDD or YYYYMMDD), time, thread, file:line]
 _PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
 _GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
-_LOCK_HINT = " (the database is locked: is another caffe training on it? wait, or copy it)"
+_LOCK_HINT = f" (the database is locked: {LOCKED_ADVICE})"
 _ITER_LOSS = re.compile(r"Iteration (\d+) \(([-+\d.e]+) iter/s, [\d.]+s/\d+ iters\), loss = ([-+\d.eE]+|nan|inf)")
 _ITER_FINAL = re.compile(r"Iteration (\d+), loss = ([-+\d.eE]+|nan|inf)")
 _LR = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")

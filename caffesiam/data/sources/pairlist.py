@@ -7,17 +7,13 @@ import numpy as np
 from caffesiam.data.sources.folders import decode_images
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.errors import DatasetError
+from caffesiam.files import read_file
 
 
 def read_pair_list(list_path):
     """(unique image paths, plan rows [i, j, sim]) from the list; relative paths start at its folder."""
     list_path = Path(list_path)
-    try:
-        lines = list_path.read_text().splitlines()
-    except FileNotFoundError as e:
-        raise DatasetError(f"{list_path}: no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{list_path}: cannot read ({e})") from e
+    lines = read_file(list_path, DatasetError).splitlines()
     index, paths, plan = {}, [], []
     for number, line in enumerate(lines, 1):
         fields = line.split()
