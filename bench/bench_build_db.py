@@ -48,7 +48,7 @@ def peak_rss(argv, env=None):
 
 
 def caffe_env():
-    from caffesiam.locate import caffe_home
+    from caffesiam.caffe.locate import caffe_home
 
     # The converter's RUNPATH can point at the temporary build tree; add the installed lib dir.
     env = dict(os.environ, GLOG_minloglevel="2")
@@ -89,7 +89,7 @@ def bench_fashion(work: Path):
     rss_1m = peak_rss([*ours, "--source", raw, "--out", work / "big", "--pairs", "1000000"])
     # The baseline imports what a build-db run imports, so the difference is the build's data.
     rss_idle = peak_rss([sys.executable, "-c", "import caffesiam.cli, caffesiam.commands.build_db, "
-                         "caffesiam.datasets.idx, caffesiam.db, caffesiam.pairs, plyvel"])
+                         "caffesiam.data.sources.idx, caffesiam.data.write, caffesiam.data.pairs, plyvel"])
     print(f"Peak RSS (decoded train images: {decoded:.1f} MiB; idle interpreter with build-db's "
           f"imports: {rss_idle:.1f} MiB)")
     print(f"  caffe converter                 {rss_caffe:7.1f} MiB")
@@ -102,7 +102,7 @@ def bench_fashion(work: Path):
 def bench_images(work: Path, n=10_000):
     from PIL import Image
 
-    from caffesiam.datasets.folders import _decode_one
+    from caffesiam.data.sources.folders import _decode_one
 
     root = work / "jpegs"
     rng = np.random.default_rng(0)

@@ -17,9 +17,9 @@ def _generated_net(tmp: Path):
     template = Path(__file__).resolve().parents[1] / "templates" / "lenet.yaml"
     if not template.exists():
         return None
-    from caffesiam.netgen import build_siamese
-    from caffesiam.proto import to_text
-    from caffesiam.spec import load_tower
+    from caffesiam.net.siamese import build_siamese
+    from caffesiam.caffe.proto import to_text
+    from caffesiam.spec.load import load_tower
 
     path = tmp / "lenet_siamese_train_test.prototxt"
     path.write_text(to_text(build_siamese(load_tower(template))))
@@ -36,7 +36,7 @@ def median_seconds(argv) -> float:
 
 
 def main() -> int:
-    from caffesiam.locate import caffe_source
+    from caffesiam.caffe.locate import caffe_source
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

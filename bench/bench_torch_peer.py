@@ -51,7 +51,7 @@ def caffesiam_ms_per_iter(work):
     shutil.rmtree(work / "run", ignore_errors=True)
     subprocess.run([CS, "train", "solver.prototxt", "--out", "run"], cwd=work, check=True,
                    capture_output=True)
-    from caffesiam.caffelog import parse_lines
+    from caffesiam.train.log import parse_lines
 
     rates = [p.iters_per_s for p in parse_lines(open(work / "run/caffe.log")).train if p.iters_per_s]
     return 1000 / statistics.median(rates)
@@ -63,7 +63,7 @@ def main():
     except ImportError:
         print("skipped: PyTorch is not installed (pip install torch==2.13.0)")
         return
-    from caffesiam.db import open_pairs
+    from caffesiam.data.read import open_pairs
 
     work = Path(tempfile.mkdtemp(prefix="bench_peer_"))
     subprocess.run([CS, "build-db", "fashion-mnist", "--out", str(work), "--pairs", "40000",

@@ -1,10 +1,21 @@
-"""Small file writes that never leave half a file behind."""
+"""Files read with errors that name them, and small writes that never leave half a file behind."""
 
 import os
 import tempfile
 from pathlib import Path
 
 from caffesiam.errors import BadInput
+
+
+def read_file(path, error, what: str = "file", binary: bool = False):
+    """The text (or bytes) of the file at `path`; `error` names the path when it is missing or unreadable."""
+    path = Path(path)
+    try:
+        return path.read_bytes() if binary else path.read_text()
+    except FileNotFoundError as e:
+        raise error(f"{path}: no such {what}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from e
 
 
 def write_text_atomic(path, text: str):
@@ -21,13 +32,3 @@ def write_text_atomic(path, text: str):
     except BaseException:
         os.unlink(tmp)
         raise
-
-
-def emit(text: str, output=None):
-    """Print to stdout, or write atomically to `output`."""
-    import click
-
-    if output is None or str(output) == "-":
-        click.echo(text, nl=False)
-    else:
-        write_text_atomic(output, text)

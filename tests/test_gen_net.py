@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from caffesiam.locate import caffe_binary, layer_types
-from caffesiam.netgen import build_deploy, build_siamese, param_count
-from caffesiam.proto import caffe_pb2, parse_text, read_net, read_text, to_text
-from caffesiam.spec import load_tower
+from caffesiam.caffe.locate import caffe_binary, layer_types
+from caffesiam.net.params import param_count
+from caffesiam.net.siamese import build_deploy, build_siamese
+from caffesiam.caffe.proto import caffe_pb2, parse_text, read_net, read_text, to_text
+from caffesiam.spec.load import load_tower
 from conftest import REPO
 
 TEMPLATES = sorted((REPO / "templates").glob("*.yaml"))

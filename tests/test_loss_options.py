@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from caffesiam.draw import dot_source
-from caffesiam.layersummary import summary
-from caffesiam.netgen import build_deploy, shared_param_names
-from caffesiam.proto import caffe_pb2, parse_text
-from caffesiam.spec import load_tower
+from caffesiam.draw.graph import dot_source
+from caffesiam.draw.labels import summary
+from caffesiam.net.params import shared_param_names
+from caffesiam.net.siamese import build_deploy
+from caffesiam.caffe.proto import caffe_pb2, parse_text
+from caffesiam.spec.load import load_tower
 from conftest import REPO
 
 LENET = REPO / "templates/lenet.yaml"
@@ -113,7 +114,7 @@ def image_folder(tmp_path):
 def read_records(path):
     import plyvel
 
-    from caffesiam.proto import caffe_pb2 as pb2
+    from caffesiam.caffe.proto import caffe_pb2 as pb2
 
     out = []
     with plyvel.DB(str(path)) as db:

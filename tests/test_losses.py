@@ -1,4 +1,4 @@
-"""Proofs for the losses composed from stock Caffe layers (caffesiam.losses), with the real pycaffe.
+"""Proofs for the losses composed from stock Caffe layers (caffesiam.net.losses), with the real pycaffe.
 
 Forward: Caffe's value on a real Fashion-MNIST batch equals numpy on the same tower outputs.
 Backward: Caffe's param gradients equal central finite differences on a tiny tower.
@@ -8,12 +8,12 @@ Cross-check: contrastive loss composed the same way equals Caffe's ContrastiveLo
 import numpy as np
 import pytest
 
-from caffesiam import losses
-from caffesiam.db import write_pair_db
-from caffesiam.netgen import build_siamese
-from caffesiam.pairs import sample_triplets
-from caffesiam.proto import caffe_pb2, to_text
-from caffesiam.spec import load_tower, tower_from_yaml
+from caffesiam.net import losses
+from caffesiam.data.write import write_pair_db
+from caffesiam.net.siamese import build_siamese
+from caffesiam.data.pairs import sample_triplets
+from caffesiam.caffe.proto import caffe_pb2, to_text
+from caffesiam.spec.load import load_tower, tower_from_yaml
 from conftest import REPO
 
 PAIR_LOSSES = ["contrastive", "contrastive-legacy", "chopra2005"]

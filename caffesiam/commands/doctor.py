@@ -1,6 +1,6 @@
 import click
 
-from caffesiam.doctor import run_checks
+from caffesiam.caffe.doctor import run_checks
 
 
 @click.command()

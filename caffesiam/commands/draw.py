@@ -1,6 +1,7 @@
 import click
 
-from caffesiam.draw import DETAILS, PHASE_CHOICES, RANKDIRS, draw_file, output_format
+from caffesiam.draw.graph import DETAILS, PHASE_CHOICES, RANKDIRS
+from caffesiam.draw.render import draw_file, output_format
 from caffesiam.errors import BadInput
 
 

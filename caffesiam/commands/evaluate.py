@@ -3,8 +3,8 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.progress import progress_bar
 from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.progress import progress_bar
 
 
 @click.command()
@@ -30,12 +30,13 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
     accuracy at the best threshold (chosen on one half of the pairs, scored on the other),
     ROC AUC, the equal error rate, the positive ratio and the counts.
     """
-    from caffesiam import evaluate as ev
-    from caffesiam.verification import roc_curve, verification_report
+    from caffesiam.evaluate import features as ev
+    from caffesiam.evaluate.metrics import roc_curve, verification_report
+    from caffesiam.evaluate.preprocess import margin_from_train_net
 
     prep = preprocessing(train_net, scale)
     if margin is None:
-        margin = (ev.margin_from_train_net(train_net) if train_net else None) or 1.0
+        margin = (margin_from_train_net(train_net) if train_net else None) or 1.0
     net = ev.FeatureNet(model, weights, blob)
     images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
     with progress_bar(2 * len(sims), "features") as advance:
@@ -54,7 +55,7 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
         if report["auc"] is None:
             click.echo("no ROC curve: it needs both same and different pairs", err=True)
         else:
-            from caffesiam.plots import plot_roc
+            from caffesiam.draw.plots import plot_roc
 
             fpr, tpr, _ = roc_curve(pairs.distances, sims)
             title = f"{Path(weights).name} on {Path(db_path).name}"

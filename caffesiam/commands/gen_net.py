@@ -2,12 +2,14 @@ import dataclasses
 
 import click
 
-from caffesiam import locate
-from caffesiam.files import emit
-from caffesiam.netgen import build_deploy, build_siamese
-from caffesiam.proto import to_text
-from caffesiam.recordcheck import check_record_channels
-from caffesiam.spec import LOSSES, load_tower
+from caffesiam.caffe import locate
+from caffesiam.caffe.proto import to_text
+from caffesiam.commands.output import emit
+from caffesiam.data.backends import BACKENDS
+from caffesiam.data.recordcheck import check_record_channels
+from caffesiam.net.siamese import build_deploy, build_siamese
+from caffesiam.spec.load import load_tower
+from caffesiam.spec.tower import LOSSES, resolve_loss
 
 
 def _with_backend(tower, backend):
@@ -30,7 +32,7 @@ def _with_backend(tower, backend):
 @click.option("--pseudo", is_flag=True, help="Pseudo-siamese: two towers that share nothing.")
 @click.option("--train-source", help="Training pair database.")
 @click.option("--test-source", help="Test pair database.")
-@click.option("--backend", type=click.Choice(["leveldb", "lmdb"]), help="Database backend.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Database backend.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
 @click.option("--test-batch-size", type=click.IntRange(min=1), help="Test batch size.")
 @click.option("--loss", type=click.Choice(LOSSES),
@@ -56,14 +58,14 @@ def gen_net(spec, output, deploy, deploy_batch, pseudo, train_source, test_sourc
         raise click.BadParameter(f"--legacy-loss applies to contrastive losses, not {loss}",
                                  param_hint="--legacy-loss")
     tower = _with_backend(load_tower(spec, locate.layer_types()), backend)
-    kind = "contrastive-legacy" if legacy_loss else loss or tower.loss.kind
-    if q is not None and kind != "chopra2005":
-        raise click.BadParameter(f"--q applies to --loss chopra2005, not {kind}", param_hint="--q")
+    tower.loss = resolve_loss(tower.loss, loss, margin, q, legacy_loss)
+    if q is not None and tower.loss.kind != "chopra2005":
+        raise click.BadParameter(f"--q applies to --loss chopra2005, not {tower.loss.kind}",
+                                 param_hint="--q")
     if deploy:
         net = build_deploy(tower, batch=deploy_batch)
     else:
         net = build_siamese(tower, pseudo=pseudo, train_source=train_source, test_source=test_source,
-                            batch_size=batch_size, test_batch_size=test_batch_size,
-                            margin=margin, legacy=legacy_loss, loss=kind, q=q)
+                            batch_size=batch_size, test_batch_size=test_batch_size)
         check_record_channels(net, only_existing=True)
     emit(to_text(net), output)

@@ -2,10 +2,11 @@ from pathlib import Path
 
 import click
 
+from caffesiam.caffe.proto import caffe_pb2, read_text, to_text
+from caffesiam.commands.output import emit
 from caffesiam.errors import SolverError
-from caffesiam.files import emit
-from caffesiam.netgen import LR_POLICY_FIELDS, build_solver, shared_param_names
-from caffesiam.proto import caffe_pb2, read_text, to_text
+from caffesiam.net.params import shared_param_names
+from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
 
 
 @click.command("gen-solver")

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.spec.tower import INPUT_SCALE
+
 _path = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -13,7 +15,7 @@ def model_options(f):
                      help="Images per forward pass.")(f)
     f = click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Multiply uint8 pixels by this, as the Data layer's transform_param.scale "
-                          "did in training [default: read from --train-net, else 0.00390625].")(f)
+                          f"did in training [default: read from --train-net, else {INPUT_SCALE}].")(f)
     f = click.option("--train-net", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="The train_test net the weights were trained with: its transform_param "
                           "(scale, mean_value) is applied to the pixels.")(f)
@@ -26,7 +28,7 @@ def model_options(f):
 
 def preprocessing(train_net, scale):
     """The Preprocess for --train-net or --scale (they exclude each other); default 1/256."""
-    from caffesiam.evaluate import Preprocess, preprocess_from_train_net
+    from caffesiam.evaluate.preprocess import Preprocess, preprocess_from_train_net
 
     if train_net and scale is not None:
         raise click.BadParameter("give --train-net or --scale, not both", param_hint="--scale")

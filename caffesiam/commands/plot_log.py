@@ -2,10 +2,10 @@ from pathlib import Path
 
 import click
 
-from caffesiam.caffelog import parse_lines
+from caffesiam.draw.plots import plot_loss_curve
 from caffesiam.errors import BadInput
-from caffesiam.metrics_csv import metrics_csv
-from caffesiam.plots import plot_loss_curve
+from caffesiam.train.log import parse_lines
+from caffesiam.train.metrics_csv import metrics_csv
 
 
 @click.command("plot-log")

@@ -5,12 +5,12 @@ import shutil
 
 import click
 
-from caffesiam import locate, runner
-from caffesiam.blas_threads import choose_threads
-from caffesiam.caffelog import Snapshot, TestPoint, TrainPoint
+from caffesiam.caffe import locate, runner
 from caffesiam.errors import BadInput
-from caffesiam.trainplan import plan_training
-from caffesiam.training import caffe_env, run_training, write_run_solver
+from caffesiam.train.blas_threads import choose_threads
+from caffesiam.train.gather import plan_training
+from caffesiam.train.log import Snapshot, TestPoint, TrainPoint
+from caffesiam.train.run import caffe_env, run_training, write_run_solver
 
 
 def _gpu_option(value):

@@ -1,0 +1,83 @@
+"""Blob and param shapes of a net, from pycaffe, computed in a child process.
+
+Caffe aborts the whole process (LOG(FATAL)) when a net cannot be set up, e.g. when a Data
+layer's source is missing, so pycaffe runs in `python -m caffesiam.caffe.shapes` and the parent
+only reads its last line.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Dict, List, Optional, Tuple
+
+from caffesiam.caffe import runner
+
+_MARK = "CAFFESIAM_SHAPES "
+_GLOG_PREFIX = re.compile(r"^[IWEF]\d{8} [\d:.]+\s+\d+ \S+\] ")
+
+
+def shapes_argv(net_path: str, phases: List[str]) -> List[str]:
+    """The argv of the child that prints the shapes of `net_path` in `phases`."""
+    return [sys.executable, "-m", "caffesiam.caffe.shapes", str(net_path), *phases]
+
+
+def _merge(per_phase: List[dict]) -> dict:
+    """One shape per name; where phases disagree (batch sizes), the shapes are joined with ' | '."""
+    merged = {}
+    for shapes in per_phase:
+        for name, shape in shapes.items():
+            merged.setdefault(name, [])
+            if shape not in merged[name]:
+                merged[name].append(shape)
+    return merged
+
+
+def parse_output(output: str) -> Optional[dict]:
+    """The JSON the child printed after its marker, or None."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(_MARK):
+            return json.loads(line[len(_MARK):])
+    return None
+
+
+def failure_reason(output: str) -> str:
+    """The line of Caffe's log that says why set-up failed (a 'Check failed' line when there is one)."""
+    lines = [_GLOG_PREFIX.sub("", line.strip()) for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Check failed" in line or "Error" in line or "error" in line:
+            return line[-300:]
+    return lines[-1][-300:] if lines else "no output"
+
+
+def compute_shapes(net_path: str, phases: List[str]) -> Tuple[Optional[dict], Optional[dict], str]:
+    """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up."""
+    env = dict(os.environ, GLOG_minloglevel="2")
+    try:
+        done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env)
+    except (subprocess.TimeoutExpired, OSError) as e:  # drawing goes on without shapes
+        return None, None, str(e)
+    result = parse_output(done.stdout or "")
+    if done.returncode != 0 or result is None:
+        return None, None, failure_reason(done.stdout or "")
+    # Param shapes do not depend on the phase; the first one stands for all.
+    return result["blobs"], {k: v[0] for k, v in result["params"].items()}, ""
+
+
+def _child(net_path: str, phases: List[str]) -> None:
+    import caffe  # pycaffe only here, in the child
+
+    caffe.set_mode_cpu()
+    blobs: List[Dict[str, list]] = []
+    params: List[Dict[str, list]] = []
+    for phase in phases:
+        net = caffe.Net(net_path, getattr(caffe, phase))
+        blobs.append({name: list(blob.shape) for name, blob in net.blobs.items()})
+        params.append({name: [list(b.shape) for b in layer.blobs]
+                       for name, layer in zip(net._layer_names, net.layers) if len(layer.blobs)})
+    print(_MARK + json.dumps({"blobs": _merge(blobs), "params": _merge(params)}), flush=True)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2:])

@@ -1,0 +1,88 @@
+"""A .caffemodel read with caffe_pb2 and checked against a net's param shapes before pycaffe loads it.
+
+pycaffe's CopyTrainedLayersFrom aborts the whole process (CHECK / LOG(FATAL)) when a blob's
+shape differs, so the mismatch is found here first and reported by layer name.
+"""
+
+from pathlib import Path
+from typing import Dict, List
+
+from google.protobuf.message import DecodeError
+
+from caffesiam.errors import ModelError
+from caffesiam.files import read_file
+from caffesiam.caffe.proto import caffe_pb2
+
+Shapes = Dict[str, List[List[int]]]
+
+
+def blob_shape(blob) -> List[int]:
+    """Dimensions of a BlobProto: `shape`, or the legacy num/channels/height/width."""
+    if blob.HasField("shape"):
+        return list(blob.shape.dim)
+    return [blob.num, blob.channels, blob.height, blob.width]
+
+
+def shapes_from_bytes(data: bytes, source: str) -> Shapes:
+    """Param blob shapes by layer name of a serialized NetParameter; ModelError if it is not one."""
+    pb = caffe_pb2()
+    net = pb.NetParameter()
+    try:
+        net.ParseFromString(data)
+        parsed = True
+    except DecodeError:
+        parsed = False
+    layers = list(net.layer) + list(net.layers) if parsed else []  # `layers`: V1 models
+    shapes = {layer.name: [blob_shape(b) for b in layer.blobs] for layer in layers if layer.blobs}
+    if shapes:
+        return shapes
+    _refuse_solverstate(data, source)
+    raise ModelError(f"{source}: not a Caffe .caffemodel (no layer with weights in it)")
+
+
+def _refuse_solverstate(data: bytes, source: str):
+    """ModelError naming the .caffemodel to use when `data` is a SolverState (Caffe's snapshot pair)."""
+    state = caffe_pb2().SolverState()
+    try:
+        state.ParseFromString(data)
+    except DecodeError:
+        return
+    if state.history or state.learned_net:
+        hint = f"; its weights are in {state.learned_net}" if state.learned_net else ""
+        raise ModelError(f"{source}: this is a .solverstate (iteration {state.iter}), not a "
+                         f".caffemodel{hint}")
+
+
+def read_weights(path) -> Shapes:
+    """Param blob shapes by layer name in a .caffemodel file."""
+    path = Path(path)
+    data = read_file(path, ModelError, "weights file", binary=True)
+    if data.startswith(b"\x89HDF"):
+        raise ModelError(f"{path}: HDF5 weights are not supported; use the binary .caffemodel")
+    return shapes_from_bytes(data, str(path))
+
+
+def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str):
+    """ModelError naming the first layer of the net whose weights are missing or shaped differently.
+
+    Layers only in the weights (the `_p` tower, losses) are ignored, as Caffe ignores them.
+    """
+    for layer, expected in net_params.items():
+        found = weights.get(layer)
+        if found is None:
+            raise ModelError(f"{weights_name} has no weights for layer '{layer}'; were they "
+                             f"trained with this model? (they have: {', '.join(weights)})")
+        if len(found) != len(expected) or not all(map(_same_shape, expected, found)):
+            raise ModelError(f"weights do not match the model at layer '{layer}': the model "
+                             f"wants {_show(expected)}, {weights_name} has {_show(found)}")
+
+
+def _same_shape(expected: List[int], found: List[int]) -> bool:
+    """Caffe's Blob::ShapeEquals: a legacy 4-D blob matches its shape padded with leading 1s."""
+    if list(expected) == list(found):
+        return True
+    return len(expected) <= 4 and len(found) == 4 and [1] * (4 - len(expected)) + list(expected) == list(found)
+
+
+def _show(shapes: List[List[int]]) -> str:
+    return ", ".join("x".join(map(str, s)) for s in shapes)

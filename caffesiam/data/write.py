@@ -1,0 +1,52 @@
+"""A plan of (i, j, sim) rows and its images -> a pair (or triplet) database with its manifest."""
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from caffesiam.data.backends import BACKENDS
+from caffesiam.data.datum import encode_stacked_datums
+from caffesiam.data.manifest import describe, write_manifest
+from caffesiam.data.store import RecordWriter
+from caffesiam.data.swap import check_output, swapped_in
+
+BATCH = 512  # records per write batch: small, so memory stays flat whatever --pairs is
+
+
+def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = "leveldb",
+                  force: bool = False, manifest: Optional[dict] = None,
+                  progress: Optional[Callable[[int], None]] = None,
+                  transform: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> dict:
+    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
+
+    `transform(images, key)`, if given, replaces each gathered batch of images before encoding
+    (augmentation); `key` is unique to the batch and column, so it can seed the change.
+
+    Built in a temporary sibling and renamed into place only when complete, so an interrupt or
+    crash leaves nothing at `path` and any existing database untouched.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    path = Path(path)
+    check_output(path, force)
+    with swapped_in(path) as (tmp, tmp_manifest):
+        _write_records(tmp, backend, images, plan, progress, transform)
+        record = describe(images, plan, backend, manifest or {})
+        write_manifest(tmp_manifest, record)
+    return record
+
+
+def _write_records(target: Path, backend, images, plan, progress, transform=None):
+    rows, per_record = len(plan), plan.shape[1] - 1
+    with RecordWriter(target, backend, images, rows, per_record) as put_batch:
+        for start in range(0, rows, BATCH):
+            part = plan[start:start + BATCH]
+            # plan rows: image indices (2 for a pair, 3 for a triplet), then the label
+            stacks = [images[col] for col in part[:, :-1].T]
+            if transform:
+                stacks = [transform(stack, start * per_record + k) for k, stack in enumerate(stacks)]
+            encoded = encode_stacked_datums(stacks, part[:, -1])
+            put_batch(start, encoded)
+            if progress:
+                progress(len(part))

@@ -1,0 +1,1 @@
+"""Pictures: net diagrams through Graphviz (structure, labels, graph, render) and matplotlib plots."""

@@ -1,0 +1,141 @@
+"""Features from a deploy net with pycaffe, in batches, and the pair distances of a pair database.
+
+pycaffe is imported only inside FeatureNet, so the other commands start fast. The model and
+weights are checked (netload, weights, a set-up in a child process) before pycaffe loads them,
+because Caffe aborts the process on a bad net or a mismatched blob.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from caffesiam.caffe.netload import load_net
+from caffesiam.caffe.shapes import compute_shapes
+from caffesiam.caffe.weights import check_weights_fit, read_weights
+from caffesiam.data.read import open_pairs, peek_record
+from caffesiam.errors import DatabaseError, ModelError
+from caffesiam.evaluate.metrics import pair_distances
+from caffesiam.evaluate.preprocess import SOURCE_LAYERS, Preprocess
+
+Progress = Optional[Callable[[int], None]]
+
+
+class FeatureNet:
+    """A deploy net (one Input) loaded with checked weights; `features` runs it in batches."""
+
+    def __init__(self, model, weights, blob: Optional[str] = None):
+        model, weights = Path(model), Path(weights)
+        param = load_net(model)
+        data = [layer.name for layer in param.layer if layer.type in SOURCE_LAYERS]
+        if data:
+            raise ModelError(f"{model}: reads data from a database (layer '{data[0]}'); pass the "
+                             f"deploy net (caffesiam gen-net SPEC --deploy)")
+        weight_shapes = read_weights(weights)
+        blobs, params, why = compute_shapes(str(model), ["TEST"])
+        if blobs is None:
+            raise ModelError(f"{model}: Caffe cannot set up this net: {why}")
+        check_weights_fit(params, weight_shapes, weights.name)
+        os.environ.setdefault("GLOG_minloglevel", "2")  # before pycaffe starts glog
+        import caffe
+
+        self.net = caffe.Net(str(model), str(weights), caffe.TEST)
+        self.input = self._single(list(self.net.inputs), "input", model)
+        self.blob = blob or self._single(list(self.net.outputs), "output blob", model)
+        if self.blob not in self.net.blobs:
+            raise ModelError(f"{model}: no blob '{self.blob}' (blobs: {', '.join(self.net.blobs)})")
+
+    @staticmethod
+    def _single(names, what, model):
+        if len(names) != 1:
+            hint = "; choose one with --blob" if what == "output blob" else ""
+            raise ModelError(f"{model}: {len(names)} {what}s ({', '.join(names) or 'none'}), "
+                             f"expected one{hint}")
+        return names[0]
+
+    @property
+    def input_shape(self) -> tuple:
+        """(channels, height, width) of one image."""
+        return tuple(self.net.blobs[self.input].data.shape[1:])
+
+    def check_images(self, shape, where: str):
+        """ModelError when images of `shape` (C, H, W) cannot go into this net."""
+        if tuple(shape) != self.input_shape:
+            raise ModelError(f"{where}: images are {_dims(shape)} but the model takes "
+                             f"{_dims(self.input_shape)}")
+
+    def features(self, images: np.ndarray, preprocess: Preprocess, batch_size: int = 256,
+                 progress: Progress = None) -> np.ndarray:
+        """float32 N x D features (the blob flattened) of uint8 N x C x H x W images."""
+        self.check_images(images.shape[1:], "input")
+        data = self.net.blobs[self.input]
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = preprocess.apply(images[start:start + batch_size])
+            if data.data.shape[0] != len(chunk):
+                data.reshape(*chunk.shape)
+                self.net.reshape()
+            data.data[...] = chunk
+            self.net.forward()
+            out.append(self.net.blobs[self.blob].data.reshape(len(chunk), -1).copy())
+            if progress:
+                progress(len(chunk))
+        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _dims(shape) -> str:
+    return "x".join(map(str, shape))
+
+
+@dataclass
+class PairFeatures:
+    """Both images' features of every pair, their sim labels (1 = same class) and distances."""
+
+    features_a: np.ndarray
+    features_b: np.ndarray
+    sims: np.ndarray
+    distances: np.ndarray
+
+
+def check_pair_db(path, image_shape):
+    """DatabaseError unless the first record is a pair of two `image_shape` images."""
+    record = peek_record(path)  # empty or locked databases fail here, with their own message
+    channels = image_shape[0]
+    if record.channels != 2 * channels or (record.height, record.width) != tuple(image_shape[1:]):
+        singles = record.channels == channels and (record.height, record.width) == tuple(image_shape[1:])
+        why = ("; this looks like a database of single images, not pairs (caffesiam build-db "
+               "writes pairs)" if singles else "")
+        raise DatabaseError(f"{path}: records are {record.channels}x{record.height}x{record.width}"
+                            f" but a pair for this model is {2 * channels}x{_dims(image_shape[1:])}"
+                            f"{why}")
+
+
+def load_pairs(path, image_shape, limit: Optional[int] = None):
+    """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape`."""
+    check_pair_db(path, image_shape)
+    images_a, images_b, sims = open_pairs(path, limit=limit)
+    strange = sorted(set(np.unique(sims).tolist()) - {0, 1})
+    if strange:
+        raise DatabaseError(f"{path}: labels {strange[:5]} are not sim 0/1 (1 = same class); "
+                            f"is this a database of single images with class labels?")
+    return images_a, images_b, sims
+
+
+def pair_features(net: FeatureNet, images_a, images_b, sims, preprocess: Preprocess,
+                  batch_size: int = 256, progress: Progress = None) -> PairFeatures:
+    """Features of both images of every pair, and their Euclidean distances."""
+    fa = net.features(images_a, preprocess, batch_size, progress)
+    fb = net.features(images_b, preprocess, batch_size, progress)
+    return PairFeatures(fa, fb, sims, pair_distances(fa, fb))
+
+
+def save_npz(path, **arrays) -> Path:
+    """Write arrays to a compressed .npz (numpy adds no suffix when it is already .npz)."""
+    path = Path(path)
+    try:
+        np.savez_compressed(path, **arrays)
+    except OSError as e:
+        raise DatabaseError(f"cannot write {path}: {e.strerror}") from e
+    return path

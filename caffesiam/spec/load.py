@@ -1,0 +1,175 @@
+"""A YAML spec or a single-tower prototxt -> a validated Tower.
+
+The YAML mirrors Caffe's LayerParameter (see templates/lenet.yaml). Layers are sequential by
+default: `bottom` defaults to the previous layer's top, `top` to the layer's name, and
+activation-like layers (ReLU, Dropout, BatchNorm, Scale, ...) default to in place.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+from typing import FrozenSet, Optional
+
+from caffesiam.caffe.proto import caffe_pb2, parse_text
+from caffesiam.data.backends import BACKENDS
+from caffesiam.errors import SpecError
+from caffesiam.files import read_file
+from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
+from caffesiam.net.params import param_count
+from caffesiam.spec.pbdict import fill_message, line_of
+from caffesiam.spec.tower import LOSSES, DataSpec, LossSpec, Tower, resolve_loss
+from caffesiam.spec.yamlload import load_yaml
+
+IN_PLACE_BY_DEFAULT = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL",
+                                 "Dropout", "BatchNorm", "Scale", "Power", "Threshold"})
+INPUT_TYPES = frozenset({"Input", "Data", "DummyData", "ImageData", "MemoryData", "HDF5Data"})
+
+_DATA_KEYS = {f for f in DataSpec.__dataclass_fields__}
+_LOSS_KEYS = {"type", "margin", "legacy_version", "q"}
+_TOP_KEYS = {"name", "data", "loss", "tower"}
+
+
+def load_tower(path, layer_types: Optional[FrozenSet[str]] = None) -> Tower:
+    """Read a YAML spec or a single-tower prototxt (by extension) into a Tower."""
+    path = Path(path)
+    text = read_file(path, SpecError, "spec file")
+    if path.suffix in (".prototxt", ".pt", ".txt"):
+        return tower_from_prototxt(text, str(path), layer_types)
+    return tower_from_yaml(text, str(path), layer_types)
+
+
+def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
+    doc = load_yaml(text, source)
+    if not isinstance(doc, dict) or not doc:
+        raise SpecError(f"{source}: the spec must be a non-empty YAML mapping "
+                        f"with a 'tower' list of layers")
+    _no_unknown_keys(doc, _TOP_KEYS, "spec", source)
+    layers_doc = doc.get("tower")
+    if not isinstance(layers_doc, list) or not layers_doc:
+        raise SpecError(f"{source}:{line_of(doc, 'tower')}: 'tower' must be a non-empty list of layers")
+    pb = caffe_pb2()
+    layers = []
+    previous_top = INPUT_BLOB
+    for i, item in enumerate(layers_doc):
+        where = f"tower[{i}]"
+        if isinstance(item, dict) and "name" in item:
+            where += f" ({item['name']})"
+        layer = fill_message(item, pb.LayerParameter(), where, source)
+        if not layer.name or not layer.type:
+            raise SpecError(f"{source}:{line_of(item)}: {where}: every layer needs a name and a type")
+        if not layer.bottom:
+            layer.bottom.append(previous_top)
+        if not layer.top:
+            in_place = layer.type in IN_PLACE_BY_DEFAULT and len(layer.bottom) == 1
+            layer.top.append(layer.bottom[0] if in_place else layer.name)
+        previous_top = layer.top[0]
+        layers.append(layer)
+    tower = Tower(name=str(doc.get("name", Path(source).stem)), layers=layers,
+                  data=_data_spec(doc.get("data", {}), source),
+                  loss=_loss_spec(doc.get("loss", {}), source))
+    validate(tower, source, layer_types, lines=[line_of(item) for item in layers_doc])
+    return tower
+
+
+def _no_unknown_keys(mapping, allowed, where, source):
+    for key in mapping:
+        if key not in allowed:
+            raise SpecError(f"{source}:{line_of(mapping, key)}: {where}: unknown key '{key}' "
+                            f"(expected one of {', '.join(sorted(allowed))})")
+
+
+def _data_spec(doc, source) -> DataSpec:
+    if not isinstance(doc, dict):
+        raise SpecError(f"{source}: 'data' must be a mapping")
+    _no_unknown_keys(doc, _DATA_KEYS, "data", source)
+    spec = DataSpec(**doc)
+    for key, default in DataSpec().__dict__.items():
+        value = getattr(spec, key)
+        if type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)):
+            raise SpecError(f"{source}:{line_of(doc, key)}: data.{key}: expected "
+                            f"{type(default).__name__}, got {value!r}")
+    if spec.backend not in BACKENDS:
+        raise SpecError(f"{source}:{line_of(doc, 'backend')}: data.backend must be "
+                        f"{' or '.join(BACKENDS)}")
+    return spec
+
+
+def _loss_spec(doc, source) -> LossSpec:
+    if not isinstance(doc, dict):
+        raise SpecError(f"{source}: 'loss' must be a mapping")
+    _no_unknown_keys(doc, _LOSS_KEYS, "loss", source)
+    kind = resolve_loss(LossSpec(), doc.get("type"), legacy=doc.get("legacy_version")).kind
+    margin = doc.get("margin", 1.0)
+    if kind not in LOSSES:
+        raise SpecError(f"{source}:{line_of(doc, 'type')}: loss.type must be one of {', '.join(LOSSES)}")
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
+        raise SpecError(f"{source}:{line_of(doc, 'margin')}: loss.margin must be a number >= 0")
+    q = doc.get("q", LossSpec.q)
+    if not isinstance(q, (int, float)) or isinstance(q, bool) or not q > 0:
+        raise SpecError(f"{source}:{line_of(doc, 'q')}: loss.q must be a number > 0")
+    return LossSpec(kind=kind, margin=float(margin), q=float(q))
+
+
+def tower_from_prototxt(text: str, source: str, layer_types=None) -> Tower:
+    """A deploy-style net (Input layer or `input:` fields); its input becomes the pair data."""
+    pb = caffe_pb2()
+    net = parse_text(text, pb.NetParameter(), source)
+    inputs = [(layer.top[0], list(layer.input_param.shape[0].dim) if layer.input_param.shape else [])
+              for layer in net.layer if layer.type in INPUT_TYPES]
+    if net.input:
+        dims = (list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4]))
+        inputs.insert(0, (net.input[0], dims))
+    if len(inputs) != 1 or len(net.input) > 1:
+        raise SpecError(f"{source}: expected exactly one input (an Input layer or 'input:'), "
+                        f"found {len(inputs)}")
+    input_blob, dims = inputs[0]
+    layers = []
+    for layer in net.layer:
+        if layer.type in INPUT_TYPES:
+            continue
+        copy = pb.LayerParameter()
+        copy.CopyFrom(layer)
+        _rename_blobs(copy, {input_blob: INPUT_BLOB})
+        layers.append(copy)
+    if not layers:
+        raise SpecError(f"{source}: the net has no layers besides its input")
+    data = DataSpec()
+    if len(dims) == 4:
+        data = replace(data, channels=int(dims[1]), height=int(dims[2]), width=int(dims[3]))
+    tower = Tower(name=net.name or Path(source).stem, layers=layers, data=data)
+    validate(tower, source, layer_types)
+    return tower
+
+
+def _rename_blobs(layer, mapping):
+    for blobs in (layer.bottom, layer.top):
+        for i, blob in enumerate(blobs):
+            blobs[i] = mapping.get(blob, blob)
+
+
+def validate(tower: Tower, source: str, layer_types=None, lines=None):
+    """Checks that make a tower safe to twin: types, names, bottoms, learnable layers."""
+    def fail(i, message):
+        line = lines[i] if lines and lines[i] else None
+        raise SpecError(f"{source}:{line}: {message}" if line else f"{source}: {message}")
+
+    seen, produced = set(), {INPUT_BLOB}
+    for i, layer in enumerate(tower.layers):
+        if layer_types is not None and layer.type not in layer_types:
+            fail(i, f"layer '{layer.name}': unknown layer type '{layer.type}' "
+                    f"(not in this Caffe's layer registry)")
+        if layer.name in seen:
+            fail(i, f"duplicate layer name '{layer.name}'")
+        seen.add(layer.name)
+        for bottom in layer.bottom:
+            if bottom not in produced:
+                fail(i, f"layer '{layer.name}': bottom '{bottom}' is produced by no earlier layer")
+        produced.update(layer.top)
+    names = seen | produced
+    for name in sorted(names):
+        if name in RESERVED:
+            raise SpecError(f"{source}: the name '{name}' is reserved for the siamese wrapper")
+        if name + TWIN_SUFFIX in names:
+            raise SpecError(f"{source}: '{name}{TWIN_SUFFIX}' already exists, so the twin of "
+                            f"'{name}' would collide; rename it")
+    if not any(param_count(layer) for layer in tower.layers):
+        raise SpecError(f"{source}: the tower has no learnable layer, so there is nothing to share")

@@ -1,0 +1,160 @@
+"""Caffe training log lines -> events (pure). One parser for live runs and saved logs.
+
+Mirrors what tools/extra/parse_log.py extracts, but over an iterable of lines, so a streaming
+run and a file on disk go through the same code.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
+
+from caffesiam.data.backends import LOCKED_ADVICE
+
+# glog prefix: severity, date (MMDD or YYYYMMDD), time, thread, file:line]
+_PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
+_GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
+_LOCK_HINT = f" (the database is locked: {LOCKED_ADVICE})"
+_ITER_LOSS = re.compile(r"Iteration (\d+) \(([-+\d.e]+) iter/s, [\d.]+s/\d+ iters\), loss = ([-+\d.eE]+|nan|inf)")
+_ITER_FINAL = re.compile(r"Iteration (\d+), loss = ([-+\d.eE]+|nan|inf)")
+_LR = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
+_TESTING = re.compile(r"Iteration (\d+), Testing net \(#(\d+)\)")
+_OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+\d.eE]+|nan|inf)")
+_SNAPSHOT = re.compile(r"Snapshotting (?:solver state )?to binary proto file (\S+)")
+_MAX_ITER = re.compile(r"^max_iter: (\d+)")
+_RESTORE = re.compile(r"Restoring previous solver status from (\S+)")
+
+
+@dataclass
+class TrainPoint:
+    iteration: int
+    loss: float
+    iters_per_s: Optional[float] = None
+    lr: Optional[float] = None
+    outputs: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TestPoint:
+    iteration: int
+    net: int = 0
+    outputs: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    path: str
+
+
+@dataclass
+class Fatal:
+    message: str
+
+
+@dataclass
+class Done:
+    pass
+
+
+@dataclass
+class Metrics:
+    """Everything a log said, accumulated."""
+
+    train: List[TrainPoint] = field(default_factory=list)
+    test: List[TestPoint] = field(default_factory=list)
+    snapshots: List[str] = field(default_factory=list)
+    max_iter: Optional[int] = None
+    fatal: Optional[str] = None
+    done: bool = False
+
+    @property
+    def iteration(self) -> int:
+        points = [p.iteration for p in self.train] + [p.iteration for p in self.test]
+        return max(points, default=0)
+
+    @property
+    def last_solverstate(self) -> Optional[str]:
+        states = [s for s in self.snapshots if s.endswith(".solverstate")]
+        return states[-1] if states else None
+
+
+class LogParser:
+    """Feed lines one at a time; each call returns the events that line completed."""
+
+    def __init__(self):
+        self.metrics = Metrics()
+        self._phase = None  # "train" or "test": which block output lines belong to
+
+    def feed(self, line: str) -> list:
+        m = self.metrics
+        line = line.rstrip("\n")
+        match = _MAX_ITER.match(line)
+        if match and m.max_iter is None:
+            m.max_iter = int(match.group(1))
+            return []
+        glog = _GLOG.match(line)
+        if not glog:
+            return []
+        msg, sev = glog.group("msg"), glog.group("sev")
+        if sev == "F":
+            m.fatal = m.fatal or msg.strip()
+            return [Fatal(msg.strip())]
+        if match := _ITER_LOSS.search(msg):
+            rate = float(match.group(2))
+            point = TrainPoint(int(match.group(1)), float(match.group(3)), rate if rate > 0 else None)
+            m.train.append(point)
+            self._phase = "train"
+            return [point]
+        if match := _LR.search(msg):
+            if m.train and m.train[-1].iteration == int(match.group(1)):
+                m.train[-1].lr = float(match.group(2))
+            return []
+        if match := _TESTING.search(msg):
+            m.test.append(TestPoint(int(match.group(1)), int(match.group(2))))
+            self._phase = "test"
+            return []
+        if match := _OUTPUT.search(msg):
+            kind, name, value = match.group(1), match.group(2), float(match.group(3))
+            target = m.test[-1] if kind == "Test" and m.test else (m.train[-1] if m.train else None)
+            if target is not None:
+                target.outputs[name] = value
+                if kind == "Test":
+                    return [target]
+            return []
+        if match := _ITER_FINAL.search(msg):
+            point = TrainPoint(int(match.group(1)), float(match.group(2)))
+            if not m.train or m.train[-1].iteration != point.iteration:
+                m.train.append(point)
+                return [point]
+            return []
+        if match := _SNAPSHOT.search(msg):
+            m.snapshots.append(match.group(1))
+            return [Snapshot(match.group(1))]
+        if "Optimization Done." in msg and not m.done:
+            m.done = True
+            return [Done()]
+        return []
+
+
+def parse_lines(lines: Iterable[str]) -> Metrics:
+    """Parse a whole log (a file object or any iterable of lines)."""
+    parser = LogParser()
+    for line in lines:
+        parser.feed(line)
+    return parser.metrics
+
+
+def failure_line(lines: Iterable[str]) -> Optional[str]:
+    """The line that says why Caffe died: its first fatal or 'Check failed' line.
+
+    A LevelDB held by another process (glog puts "IO error: lock ..." on the next line) gets a hint.
+    """
+    found = None
+    for line in lines:
+        if found:
+            return found + (_LOCK_HINT if line.startswith("IO error: lock") else "")
+        glog = _GLOG.match(line.rstrip("\n"))
+        if glog and (glog.group("sev") == "F" or "Check failed" in glog.group("msg")):
+            found = f"{glog.group('src')}] {glog.group('msg').strip()}"
+            if "IO error: lock" in found:
+                return found + _LOCK_HINT
+    return found
