@@ -17,6 +17,7 @@ from caffesiam.caffe import runner
 from caffesiam.train.log import failure_line, parse_lines
 from caffesiam.caffe.locate import caffe_binary
 from caffesiam.train.gather import plan_training
+from caffesiam.train.plan import TrainRequest
 from conftest import REPO, VENV_BIN, run_tool
 
 
@@ -214,9 +215,9 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
 def test_multi_gpu_run_solver_disables_layer_wise_reduce(workdir):
     text = Path("solver.prototxt").read_text().replace("layer_wise_reduce: false", "")
     Path("solver.prototxt").write_text(text)
-    plan = plan_training("solver.prototxt", gpu="0,1", cpu_only_build=False)
+    plan = plan_training(TrainRequest(Path("solver.prototxt"), gpu="0,1"), cpu_only_build=False)
     assert plan.solver.HasField("layer_wise_reduce") and not plan.solver.layer_wise_reduce
-    single = plan_training("solver.prototxt", gpu="0", cpu_only_build=False)
+    single = plan_training(TrainRequest(Path("solver.prototxt"), gpu="0"), cpu_only_build=False)
     assert single.solver.layer_wise_reduce  # one GPU: Caffe's default stays
 
 

@@ -5,6 +5,7 @@ wins depends on the net and on what else the machine is doing: so it is measured
 of each run (about two seconds), not cached.
 """
 
+import json
 import os
 import re
 from pathlib import Path
@@ -39,3 +40,22 @@ def choose_threads(caffe: str, net_path: Path, cwd: Path, cores: int = None) -> 
         return cores, {}
     best = min(timings, key=timings.get)
     return int(best), timings
+
+
+def threads_for_run(gpu: Optional[str], option: str, caffe: str, net_path: Path, cwd: Path):
+    """(threads or None, why, {threads: ms measured}): none for a GPU run, else --blas-threads N,
+    else $OPENBLAS_NUM_THREADS, else whichever of 1 and all cores ran the net faster just now."""
+    if gpu is not None:
+        return None, "GPU run", {}
+    if option != "auto":
+        return int(option), "--blas-threads", {}
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        return int(os.environ["OPENBLAS_NUM_THREADS"]), "OPENBLAS_NUM_THREADS", {}
+    threads, timings = choose_threads(caffe, net_path, cwd)
+    measured = ", ".join(f"{t} thread(s) {ms:.1f} ms" for t, ms in sorted(timings.items()))
+    return threads, (f"measured forward-backward: {measured}" if measured else "default"), timings
+
+
+def write_choice(path: Path, threads: Optional[int], why: str, timings: Dict[str, float]):
+    """The choice and what it was based on, as the run directory's blas_threads.json."""
+    path.write_text(json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1))

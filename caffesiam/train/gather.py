@@ -1,7 +1,8 @@
-"""Everything `train` checks and decides before Caffe starts (paths as Caffe resolves them).
+"""The facts `train` decides on, read from disk before Caffe starts (paths as Caffe resolves them).
 
 Caffe resolves the solver's `net`, `snapshot_prefix` and the Data layers' sources relative to
-its working directory, so every check here resolves them against `cwd`, where Caffe will run.
+its working directory, so every path here is resolved against `cwd`, where Caffe will run.
+Input that cannot be read or is not what it should be fails here; train.plan decides the rest.
 """
 
 import re
@@ -11,10 +12,39 @@ from typing import List
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.data.backends import is_database, layer_backend
 from caffesiam.data.recordcheck import check_record_channels
-from caffesiam.errors import BadInput, DatabaseError, OutputExists, SolverError
+from caffesiam.errors import BadInput, DatabaseError, SolverError
 from caffesiam.files import read_file
-from caffesiam.net.params import shared_param_names
-from caffesiam.train.plan import TrainPlan
+from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
+
+
+def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True) -> TrainPlan:
+    """Gather the facts, then decide."""
+    return decide(request, gather_facts(request, Path(cwd or Path.cwd()), cpu_only_build))
+
+
+def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> TrainFacts:
+    pb = caffe_pb2()
+    solver = read_text(request.solver, pb.SolverParameter(), error=SolverError)
+    net_name = solver.net or solver.train_net
+    if not net_name:
+        raise SolverError(f"{request.solver}: the solver names no net (net: or train_net:)")
+    net_path = _resolve(net_name, cwd)
+    if not net_path.is_file():
+        raise SolverError(f"net file named by {request.solver} not found: {net_path} "
+                          f"(relative paths are resolved from {cwd}, as Caffe does)")
+    net = read_text(net_path, pb.NetParameter(), error=SolverError)
+    sources = data_sources(net, cwd)
+    check_record_channels(net, lambda source: _resolve(source, cwd))
+    for flag, path in (("--weights", request.weights), ("--resume", request.resume)):
+        if path is not None and not Path(path).is_file():
+            raise BadInput(f"{flag} file not found: {path}")
+    start_iter = solverstate_iter(Path(request.resume)) if request.resume else 0
+    prefix = _resolve(solver.snapshot_prefix or net_path.stem, cwd)
+    return TrainFacts(cwd=cwd, solver=solver, net_path=net_path, net=net, sources=sources,
+                      start_iter=start_iter, snapshot_prefix=prefix,
+                      later_snapshots=existing_snapshots(prefix, start_iter),
+                      run_dir_taken=request.out is not None and (Path(request.out) / "caffe.log").exists(),
+                      free_run_dir=default_run_dir(prefix), cpu_only_build=cpu_only_build)
 
 
 def _resolve(path: str, cwd: Path) -> Path:
@@ -65,55 +95,3 @@ def default_run_dir(prefix: Path) -> Path:
         n += 1
         candidate = base.with_name(f"{base.name}{n}")
     return candidate
-
-
-def plan_training(solver_path, cwd=None, gpu=None, cpu_only_build=True, weights=None, resume=None,
-                  max_iter=None, out=None, force_cpu=False) -> TrainPlan:
-    pb = caffe_pb2()
-    cwd = Path(cwd or Path.cwd())
-    solver_path = Path(solver_path)
-    solver = read_text(solver_path, pb.SolverParameter(), error=SolverError)
-    net_name = solver.net or solver.train_net
-    if not net_name:
-        raise SolverError(f"{solver_path}: the solver names no net (net: or train_net:)")
-    net_path = _resolve(net_name, cwd)
-    if not net_path.is_file():
-        raise SolverError(f"net file named by {solver_path} not found: {net_path} "
-                          f"(relative paths are resolved from {cwd}, as Caffe does)")
-    net = read_text(net_path, pb.NetParameter(), error=SolverError)
-    sources = data_sources(net, cwd)
-    check_record_channels(net, lambda source: _resolve(source, cwd))
-
-    for flag, path in (("--weights", weights), ("--resume", resume)):
-        if path is not None and not Path(path).is_file():
-            raise BadInput(f"{flag} file not found: {path}")
-    start_iter = solverstate_iter(Path(resume)) if resume else 0
-
-    if max_iter is not None:
-        solver.max_iter = max_iter
-    wants_gpu = gpu is not None or (solver.solver_mode == pb.SolverParameter.GPU and not force_cpu)
-    if wants_gpu and cpu_only_build:
-        how = "--gpu was given" if gpu is not None else f"{solver_path} says solver_mode: GPU (pass --cpu)"
-        raise BadInput(f"this Caffe is a CPU-only build, but {how}")
-    solver.solver_mode = pb.SolverParameter.GPU if wants_gpu else pb.SolverParameter.CPU
-    shares = bool(shared_param_names(net))
-    multi_gpu = gpu is not None and (gpu == "all" or "," in gpu)
-    if multi_gpu and shares:  # Caffe #5538: layer-wise all-reduce breaks on shared params
-        solver.layer_wise_reduce = False
-    solver.snapshot_after_train = True  # so the first Ctrl-C leaves a snapshot
-
-    prefix = _resolve(solver.snapshot_prefix or net_path.stem, cwd)
-    clash = existing_snapshots(prefix, start_iter)
-    if clash:
-        raise OutputExists(f"snapshot {clash[0]} already exists and this run could overwrite it; "
-                           f"continue it with --resume, or change snapshot_prefix")
-    if out is not None:
-        run_dir = Path(out)
-        if (run_dir / "caffe.log").exists():
-            raise OutputExists(f"{run_dir} already holds a run (caffe.log); choose another --out")
-    else:
-        run_dir = default_run_dir(prefix)
-    return TrainPlan(solver_path=solver_path, solver=solver, cwd=cwd, net_path=net_path,
-                     sources=sources, run_dir=run_dir, snapshot_prefix=prefix, start_iter=start_iter,
-                     weights=Path(weights) if weights else None, resume=Path(resume) if resume else None,
-                     gpu=gpu if wants_gpu else None, shares_params=shares)

@@ -1,8 +1,47 @@
-"""What a training run will do, decided before Caffe starts."""
+"""What a training run will do, decided from gathered facts (pure: no file is read here).
+
+Plan apart from apply, as pip-tools' sync.diff/sync.sync: train.gather reads the solver, the
+net, the databases and the snapshots into TrainFacts; `decide` turns them and the request into
+a TrainPlan, or raises the first reason not to start.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
+
+from caffesiam.caffe.proto import caffe_pb2
+from caffesiam.errors import BadInput, OutputExists
+from caffesiam.net.params import shared_param_names
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What `train` was asked to do."""
+
+    solver: Path
+    gpu: Optional[str] = None  # "0", "0,1" or "all"; None: as the solver says
+    force_cpu: bool = False
+    weights: Optional[Path] = None
+    resume: Optional[Path] = None
+    max_iter: Optional[int] = None
+    out: Optional[Path] = None
+
+
+@dataclass(frozen=True)
+class TrainFacts:
+    """What the files and the Caffe build say, with paths resolved as Caffe resolves them."""
+
+    cwd: Path
+    solver: object  # the SolverParameter as read
+    net_path: Path
+    net: object  # the NetParameter it names
+    sources: List[Path]  # its Data layers' databases, checked to be of their backend
+    start_iter: int  # the --resume solverstate's iteration, else 0
+    snapshot_prefix: Path
+    later_snapshots: List[Path]  # snapshots at the prefix beyond start_iter
+    run_dir_taken: bool  # --out already holds a run's caffe.log
+    free_run_dir: Path  # the first <prefix>_run, _run2, ... without a caffe.log
+    cpu_only_build: bool
 
 
 @dataclass
@@ -27,3 +66,34 @@ class TrainPlan:
     @property
     def iterations(self) -> int:
         return max(self.solver.max_iter - self.start_iter, 0)
+
+
+def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
+    """The run's plan: its solver copy (max_iter, mode, snapshot on stop), run directory and device."""
+    mode = caffe_pb2().SolverParameter
+    solver = type(facts.solver)()
+    solver.CopyFrom(facts.solver)
+    if request.max_iter is not None:
+        solver.max_iter = request.max_iter
+    gpu = request.gpu
+    wants_gpu = gpu is not None or (solver.solver_mode == mode.GPU and not request.force_cpu)
+    if wants_gpu and facts.cpu_only_build:
+        how = ("--gpu was given" if gpu is not None
+               else f"{request.solver} says solver_mode: GPU (pass --cpu)")
+        raise BadInput(f"this Caffe is a CPU-only build, but {how}")
+    solver.solver_mode = mode.GPU if wants_gpu else mode.CPU
+    shares = bool(shared_param_names(facts.net))
+    if gpu is not None and (gpu == "all" or "," in gpu) and shares:
+        solver.layer_wise_reduce = False  # Caffe #5538: layer-wise all-reduce breaks on shared params
+    solver.snapshot_after_train = True  # so the first Ctrl-C leaves a snapshot
+    if facts.later_snapshots:
+        raise OutputExists(f"snapshot {facts.later_snapshots[0]} already exists and this run could "
+                           f"overwrite it; continue it with --resume, or change snapshot_prefix")
+    if request.out is not None and facts.run_dir_taken:
+        raise OutputExists(f"{request.out} already holds a run (caffe.log); choose another --out")
+    return TrainPlan(solver_path=request.solver, solver=solver, cwd=facts.cwd, net_path=facts.net_path,
+                     sources=facts.sources,
+                     run_dir=request.out if request.out is not None else facts.free_run_dir,
+                     snapshot_prefix=facts.snapshot_prefix, start_iter=facts.start_iter,
+                     weights=request.weights, resume=request.resume,
+                     gpu=gpu if wants_gpu else None, shares_params=shares)

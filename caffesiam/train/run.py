@@ -2,7 +2,9 @@
 and loss.png. Progress reaches the caller as train.log events; nothing is printed here."""
 
 import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, List, Optional
 
 from caffesiam.caffe import runner
@@ -12,6 +14,10 @@ from caffesiam.errors import TrainingFailed
 from caffesiam.files import write_text_atomic
 from caffesiam.train.log import LogParser, Metrics, TestPoint, failure_line
 from caffesiam.train.metrics_csv import metrics_csv
+from caffesiam.train.plan import TrainPlan
+
+PLOT_EVERY_S = 30.0  # while Caffe runs, loss.png is redrawn at most this often
+_CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass
@@ -19,9 +25,9 @@ class RunResult:
     metrics: Metrics
     status: int
     interrupted: bool
-    log_path: object
-    csv_path: object
-    plot_path: object
+    log_path: Path
+    csv_path: Path
+    plot_path: Path
 
 
 def caffe_env(blas_threads: Optional[int]) -> dict:
@@ -32,27 +38,61 @@ def caffe_env(blas_threads: Optional[int]) -> dict:
     return env
 
 
-def write_run_solver(plan):
+def in_docker(plan: TrainPlan, argv: List[str], env: dict, docker: str, image: str) -> List[str]:
+    """`argv` run in `image` as this user, with every path the run reads or writes mounted and
+    Caffe's own settings from `env` passed in."""
+    mounts = [plan.cwd, plan.run_dir, plan.net_path, plan.snapshot_prefix.parent, *plan.sources,
+              *(p for p in (plan.weights, plan.resume) if p)]
+    passed = {k: env[k] for k in _CAFFE_ENV if k in env}
+    return runner.docker_argv(docker, image, argv, mounts, plan.cwd, passed, plan.gpu,
+                              user=f"{os.getuid()}:{os.getgid()}")
+
+
+def write_run_solver(plan: TrainPlan):
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     plan.snapshot_prefix.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(plan.run_solver, to_text(plan.solver))
 
 
-def write_outputs(plan, metrics: Metrics):
-    csv_path, plot_path = plan.run_dir / "metrics.csv", plan.run_dir / "loss.png"
-    write_text_atomic(csv_path, metrics_csv(metrics))
-    if metrics.train or metrics.test:
-        plot_loss_curve(metrics, plot_path, title=f"{plan.solver_path.name} ({plan.net_path.name})")
-    return csv_path, plot_path
+class RunOutputs:
+    """metrics.csv after every test phase; loss.png at the first, then at most every `plot_every`
+    seconds while Caffe runs, and at the end: a render (a second or so) stays off the log path."""
+
+    def __init__(self, plan: TrainPlan, plot_every: float = PLOT_EVERY_S, clock=time.monotonic):
+        self.csv_path, self.plot_path = plan.run_dir / "metrics.csv", plan.run_dir / "loss.png"
+        self.title = f"{plan.solver_path.name} ({plan.net_path.name})"
+        self.plot_every, self.clock = plot_every, clock
+        self.plotted_at: Optional[float] = None
+        self.plot_due = False
+
+    def test_phase(self, metrics: Metrics):
+        write_text_atomic(self.csv_path, metrics_csv(metrics))
+        self.plot_due = True
+        self.plot_if_due(metrics)
+
+    def plot_if_due(self, metrics: Metrics):
+        if self.plot_due and (self.plotted_at is None or self.clock() - self.plotted_at >= self.plot_every):
+            self._plot(metrics)
+
+    def finish(self, metrics: Metrics):
+        write_text_atomic(self.csv_path, metrics_csv(metrics))
+        self._plot(metrics)
+
+    def _plot(self, metrics: Metrics):
+        if metrics.train or metrics.test:
+            plot_loss_curve(metrics, self.plot_path, title=self.title)
+        self.plotted_at, self.plot_due = self.clock(), False
 
 
-def run_training(plan, argv: List[str], env: dict, on_event: Callable = lambda e: None,
+def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable = lambda e: None,
                  on_line: Callable[[str], None] = lambda line: None,
-                 interrupts: Optional[runner.Interrupts] = None) -> RunResult:
-    """Run Caffe; outputs are rewritten whenever a test phase completes and at the end."""
+                 interrupts: Optional[runner.Interrupts] = None,
+                 outputs: Optional[RunOutputs] = None) -> RunResult:
+    """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default)."""
     parser = LogParser()
     log_path = plan.run_dir / "caffe.log"
     interrupts = interrupts or runner.Interrupts()
+    outputs = outputs or RunOutputs(plan)
     with open(log_path, "w") as log:
         def handle(line: str):
             log.write(line)
@@ -60,15 +100,17 @@ def run_training(plan, argv: List[str], env: dict, on_event: Callable = lambda e
             for event in parser.feed(line):
                 if isinstance(event, TestPoint):
                     log.flush()
-                    write_outputs(plan, parser.metrics)
+                    outputs.test_phase(parser.metrics)
                 on_event(event)
+            outputs.plot_if_due(parser.metrics)
 
         status = runner.stream(argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts)
-    csv_path, plot_path = write_outputs(plan, parser.metrics)
+    outputs.finish(parser.metrics)
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
         with open(log_path) as f:
             reason = failure_line(f) or parser.metrics.fatal or "no error line in its log"
         raise TrainingFailed(f"caffe exited with status {status}: {reason} (full log: {log_path})",
                              exit_code=status)
-    return RunResult(parser.metrics, status, interrupts.count > 0, log_path, csv_path, plot_path)
+    return RunResult(parser.metrics, status, interrupts.count > 0, log_path, outputs.csv_path,
+                     outputs.plot_path)

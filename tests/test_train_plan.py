@@ -1,0 +1,111 @@
+"""train's pure decision over gathered facts, and the cadence of its outputs, without running Caffe."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from caffesiam.caffe.proto import caffe_pb2, parse_text
+from caffesiam.errors import BadInput, OutputExists
+from caffesiam.train import run
+from caffesiam.train.log import parse_lines
+from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
+
+SHARED_NET = """
+layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" param { name: "w" } }
+layer { name: "ip_p" type: "InnerProduct" bottom: "data_p" top: "ip_p" param { name: "w" } }
+"""
+
+
+def _facts(solver_text="max_iter: 100 solver_mode: CPU", net_text=SHARED_NET, **changes) -> TrainFacts:
+    pb = caffe_pb2()
+    facts = dict(cwd=Path("/work"), solver=parse_text(solver_text, pb.SolverParameter()),
+                 net_path=Path("/work/net.prototxt"), net=parse_text(net_text, pb.NetParameter()),
+                 sources=[Path("/work/train_leveldb")], start_iter=0,
+                 snapshot_prefix=Path("/work/snap/net"), later_snapshots=[], run_dir_taken=False,
+                 free_run_dir=Path("/work/snap/net_run2"), cpu_only_build=True)
+    return TrainFacts(**{**facts, **changes})
+
+
+REQUEST = TrainRequest(Path("solver.prototxt"))
+
+
+def test_decide_copies_the_solver_and_sets_what_a_run_needs():
+    text = "max_iter: 100 solver_mode: GPU snapshot_after_train: false"
+    facts = _facts(text)
+    plan = decide(TrainRequest(Path("s.prototxt"), force_cpu=True, max_iter=7), facts)
+    assert (plan.solver.max_iter, plan.solver.snapshot_after_train) == (7, True)
+    assert plan.solver.solver_mode == caffe_pb2().SolverParameter.CPU and plan.gpu is None
+    assert plan.run_dir == Path("/work/snap/net_run2") and plan.shares_params
+    assert plan.iterations == 7
+    assert facts.solver == parse_text(text, caffe_pb2().SolverParameter())  # the file's, untouched
+
+
+@pytest.mark.parametrize("request_, facts, message", [
+    (TrainRequest(Path("s.prototxt"), gpu="0"), _facts(), "CPU-only build, but --gpu was given"),
+    (REQUEST, _facts("solver_mode: GPU"), "solver.prototxt says solver_mode: GPU (pass --cpu)"),
+])
+def test_gpu_on_a_cpu_only_build_is_bad_input(request_, facts, message):
+    with pytest.raises(BadInput) as e:
+        decide(request_, facts)
+    assert message in str(e.value)
+
+
+def test_multi_gpu_turns_off_layer_wise_reduce_only_when_params_are_shared():
+    multi = decide(TrainRequest(Path("s"), gpu="all"), _facts(cpu_only_build=False))
+    assert multi.solver.HasField("layer_wise_reduce") and not multi.solver.layer_wise_reduce
+    assert multi.gpu == "all"
+    unshared = decide(TrainRequest(Path("s"), gpu="0,1"),
+                      _facts(net_text=SHARED_NET.replace('name: "w"', 'name: "a"', 1), cpu_only_build=False))
+    assert not unshared.solver.HasField("layer_wise_reduce") and not unshared.shares_params
+
+
+def test_a_run_never_overwrites_snapshots_or_an_earlier_run():
+    snap = Path("/work/snap/net_iter_50.caffemodel")
+    with pytest.raises(OutputExists) as e:
+        decide(REQUEST, _facts(later_snapshots=[snap]))
+    assert str(snap) in str(e.value)
+    with pytest.raises(OutputExists) as e:
+        decide(TrainRequest(Path("s"), out=Path("/work/mine")), _facts(run_dir_taken=True))
+    assert "/work/mine already holds a run" in str(e.value)
+    assert decide(TrainRequest(Path("s"), out=Path("/work/mine")), _facts()).run_dir == Path("/work/mine")
+
+
+LOG = [
+    "I0101 00:00:00.000001 1 solver.cpp:347] Iteration {i}, Testing net (#0)\n",
+    "I0101 00:00:00.000002 1 solver.cpp:414]     Test net output #0: loss = 0.5 (* 1 = 0.5 loss)\n",
+    "I0101 00:00:00.000003 1 solver.cpp:239] Iteration {i} (10 iter/s, 1s/10 iters), loss = 0.4\n",
+]
+
+
+def test_metrics_follow_every_test_phase_and_the_curve_a_bounded_cadence(tmp_path, monkeypatch):
+    renders = []
+    monkeypatch.setattr(run, "plot_loss_curve", lambda metrics, path, title: renders.append(metrics.iteration))
+    now = [0.0]
+    plan = TrainPlan(Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p")
+    outputs = run.RunOutputs(plan, plot_every=30, clock=lambda: now[0])
+    lines = []
+    for i, t in ((0, 0), (10, 5), (20, 20), (30, 31)):
+        now[0] = t
+        lines += [line.format(i=i) for line in LOG]
+        metrics = parse_lines(lines)
+        outputs.test_phase(metrics)
+        tests = (tmp_path / "metrics.csv").read_text().count("\ntest,")
+        assert tests == i // 10 + 1  # the csv is current after every test phase
+    assert renders == [0, 30]  # the first phase at once, then not within 30 s of the last render
+    now[0] = 40
+    outputs.plot_if_due(metrics)
+    assert renders == [0, 30]
+    lines += [LOG[2].format(i=40)]
+    outputs.test_phase(parse_lines(lines))
+    now[0] = 61
+    outputs.plot_if_due(parse_lines(lines))  # a later log line, once the interval has passed
+    assert renders == [0, 30, 40]
+    outputs.finish(parse_lines(lines))
+    assert renders == [0, 30, 40, 40]  # and always at the end
+
+
+def test_run_outputs_write_a_real_png(tmp_path):
+    plan = TrainPlan(Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p")
+    run.RunOutputs(plan).finish(parse_lines([line.format(i=0) for line in LOG]))
+    assert Image.open(tmp_path / "loss.png").format == "PNG"
