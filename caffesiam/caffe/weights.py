@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError
 from caffesiam.errors import ModelError
 from caffesiam.files import read_file
 from caffesiam.caffe.proto import caffe_pb2
+from caffesiam.caffe.shapes import compute_shapes
 
 Shapes = Dict[str, List[List[int]]]
 
@@ -75,6 +76,16 @@ def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str):
         if len(found) != len(expected) or not all(map(_same_shape, expected, found)):
             raise ModelError(f"weights do not match the model at layer '{layer}': the model "
                              f"wants {_show(expected)}, {weights_name} has {_show(found)}")
+
+
+def check_weights_fit_net(net_path: Path, weights_path: Path):
+    """ModelError unless the .caffemodel fits the net, whose param shapes Caffe computes in a
+    child process (a net Caffe cannot set up is a ModelError too)."""
+    weights = read_weights(weights_path)
+    blobs, params, why = compute_shapes(str(net_path), ["TEST"])
+    if blobs is None:
+        raise ModelError(f"{net_path}: Caffe cannot set up this net: {why}")
+    check_weights_fit(params, weights, Path(weights_path).name)
 
 
 def _same_shape(expected: List[int], found: List[int]) -> bool:

@@ -43,7 +43,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     from caffesiam.evaluate import features as ev
 
     prep = preprocessing(train_net, scale)
-    net = ev.FeatureNet(model, weights, blob)
+    net = ev.FeatureNet.load(model, weights, blob)
     click.echo(describe(prep), err=True)
     if db_path:
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)

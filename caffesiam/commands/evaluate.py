@@ -37,7 +37,7 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
     prep = preprocessing(train_net, scale)
     if margin is None:
         margin = (margin_from_train_net(train_net) if train_net else None) or 1.0
-    net = ev.FeatureNet(model, weights, blob)
+    net = ev.FeatureNet.load(model, weights, blob)
     images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
     with progress_bar(2 * len(sims), "features") as advance:
         pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)

@@ -1,8 +1,8 @@
 """Features from a deploy net with pycaffe, in batches, and the pair distances of a pair database.
 
-pycaffe is imported only inside FeatureNet, so the other commands start fast. The model and
-weights are checked (netload, weights, a set-up in a child process) before pycaffe loads them,
-because Caffe aborts the process on a bad net or a mismatched blob.
+Caffe aborts the whole process on a bad net or a mismatched blob, so FeatureNet.load checks the
+files first (the net read with caffe_pb2, the weights against shapes that a child process
+computes) and only then imports pycaffe, here alone, so the other commands start fast.
 """
 
 import os
@@ -13,8 +13,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from caffesiam.caffe.netload import load_net
-from caffesiam.caffe.shapes import compute_shapes
-from caffesiam.caffe.weights import check_weights_fit, read_weights
+from caffesiam.caffe.weights import check_weights_fit_net
 from caffesiam.data.read import open_pairs, peek_record
 from caffesiam.errors import DatabaseError, ModelError
 from caffesiam.evaluate.metrics import pair_distances
@@ -23,29 +22,40 @@ from caffesiam.evaluate.preprocess import SOURCE_LAYERS, Preprocess
 Progress = Optional[Callable[[int], None]]
 
 
+def import_pycaffe():
+    """pycaffe, with glog quiet unless the environment says otherwise (set before glog starts)."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import caffe
+
+    return caffe
+
+
+def check_deploy_net(model: Path):
+    """ModelError when the net at `model` reads a database (a train net, not a deploy net)."""
+    data = [layer.name for layer in load_net(model).layer if layer.type in SOURCE_LAYERS]
+    if data:
+        raise ModelError(f"{model}: reads data from a database (layer '{data[0]}'); pass the "
+                         f"deploy net (caffesiam gen-net SPEC --deploy)")
+
+
 class FeatureNet:
-    """A deploy net (one Input) loaded with checked weights; `features` runs it in batches."""
+    """A pycaffe deploy net (one Input) and its feature blob; `features` runs it in batches."""
 
-    def __init__(self, model, weights, blob: Optional[str] = None):
+    def __init__(self, net, blob: Optional[str] = None, name: str = "model"):
+        self.net = net
+        self.input = self._single(list(net.inputs), "input", name)
+        self.blob = blob or self._single(list(net.outputs), "output blob", name)
+        if self.blob not in net.blobs:
+            raise ModelError(f"{name}: no blob '{self.blob}' (blobs: {', '.join(net.blobs)})")
+
+    @classmethod
+    def load(cls, model, weights, blob: Optional[str] = None) -> "FeatureNet":
+        """The deploy net at `model` with `weights`, both checked before pycaffe loads them."""
         model, weights = Path(model), Path(weights)
-        param = load_net(model)
-        data = [layer.name for layer in param.layer if layer.type in SOURCE_LAYERS]
-        if data:
-            raise ModelError(f"{model}: reads data from a database (layer '{data[0]}'); pass the "
-                             f"deploy net (caffesiam gen-net SPEC --deploy)")
-        weight_shapes = read_weights(weights)
-        blobs, params, why = compute_shapes(str(model), ["TEST"])
-        if blobs is None:
-            raise ModelError(f"{model}: Caffe cannot set up this net: {why}")
-        check_weights_fit(params, weight_shapes, weights.name)
-        os.environ.setdefault("GLOG_minloglevel", "2")  # before pycaffe starts glog
-        import caffe
-
-        self.net = caffe.Net(str(model), str(weights), caffe.TEST)
-        self.input = self._single(list(self.net.inputs), "input", model)
-        self.blob = blob or self._single(list(self.net.outputs), "output blob", model)
-        if self.blob not in self.net.blobs:
-            raise ModelError(f"{model}: no blob '{self.blob}' (blobs: {', '.join(self.net.blobs)})")
+        check_deploy_net(model)
+        check_weights_fit_net(model, weights)
+        caffe = import_pycaffe()
+        return cls(caffe.Net(str(model), str(weights), caffe.TEST), blob, str(model))
 
     @staticmethod
     def _single(names, what, model):
