@@ -13,7 +13,7 @@ from caffesiam.draw.labels import summary
 from caffesiam.errors import SpecError
 from caffesiam.caffe.netload import load_net, parse_net, v1_type_name
 from caffesiam.caffe.proto import caffe_pb2, to_text
-from caffesiam.draw.structure import find_shares, find_towers, select_phase
+from caffesiam.draw.structure import find_towers, param_problems, select_phase
 from tests.conftest import run_tool
 
 SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
@@ -132,7 +132,7 @@ def test_a_dropped_param_name_is_red(siamese):
 ])
 def test_mismatched_shares_are_red(siamese, change, problem):
     change(siamese)
-    _, bad = find_shares(select_phase(siamese, "ALL"), find_towers(select_phase(siamese, "ALL")))
+    bad = param_problems(select_phase(siamese, "ALL"), find_towers(select_phase(siamese, "ALL")))
     assert problem.split(": ")[0] in bad
     assert problem in dot_source(siamese)
 

@@ -13,7 +13,7 @@ import graphviz
 
 from caffesiam.draw.labels import category, dims, summary
 from caffesiam.draw.structure import (find_shares, find_towers, is_in_place, layer_phases,
-                                      select_phase)
+                                      param_problems, select_phase)
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 PHASE_CHOICES = ("ALL", "TRAIN", "TEST")
@@ -139,8 +139,31 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
     """The diagram of `net` in `phase`: tower clusters, blob edges and dashed shared-param edges."""
     layers = select_phase(net, phase)
     towers = find_towers(layers)
-    shares, bad = find_shares(layers, towers, param_shapes)
+    bad = param_problems(layers, towers, param_shapes)
+    shares = find_shares(layers, towers, bad)
     drawn, folded, host_of = _fold_in_place(layers)
+    problems = _problems_by_node(layers, shares, bad, host_of)
+
+    def node(i) -> dict:
+        red = bool(problems[i])
+        return dict(label=node_label(layers[i], folded[i], detail, phase, problems[i]),
+                    fillcolor=_FILL[category(layers[i])], color=_RED if red else "#424242",
+                    penwidth="2.2" if red else "1")
+
+    g = graphviz.Digraph(name=net.name or "net", graph_attr={
+        "rankdir": rankdir, "label": _title(net.name, shares), "labelloc": "t", "fontname": "Helvetica",
+        "fontsize": "16", "nodesep": "0.3", "ranksep": "0.35", "newrank": "true"},
+        node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
+                   "fontsize": "11", "margin": "0.12,0.05"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555", "arrowsize": "0.7"})
+    group_of = _add_nodes(g, drawn, _groups(layers, drawn, towers), node)
+    _add_blob_edges(g, *_blob_edges(layers, drawn, detail, blob_shapes), group_of)
+    _add_share_edges(g, shares, host_of)
+    return g
+
+
+def _problems_by_node(layers, shares, bad: Dict[str, str], host_of) -> Dict[int, List[str]]:
+    """What is wrong with each drawn node's params: its shares' problems, then lone bad names."""
     problems = defaultdict(list)
     for share in shares:
         for name in (share.a, share.b):
@@ -150,23 +173,13 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
             note = f"{spec.name}: {bad[spec.name]}" if spec.name in bad else None
             if note and note not in problems[host_of[layer.name]]:
                 problems[host_of[layer.name]].append(note)
+    return problems
 
-    g = graphviz.Digraph(name=net.name or "net", graph_attr={
-        "rankdir": rankdir, "label": _title(net.name, shares), "labelloc": "t", "fontname": "Helvetica",
-        "fontsize": "16", "nodesep": "0.3", "ranksep": "0.35", "newrank": "true"},
-        node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
-                   "fontsize": "11", "margin": "0.12,0.05"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#555555", "arrowsize": "0.7"})
 
-    def add_node(graph, i):
-        layer = layers[i]
-        red = bool(problems[i])
-        graph.node(f"L{i}", node_label(layer, folded[i], detail, phase, problems[i]),
-                   fillcolor=_FILL[category(layer)], color=_RED if red else "#424242",
-                   penwidth="2.2" if red else "1")
-
-    grouped, group_of = set(), {}
-    for n, (group, members) in enumerate(_groups(layers, drawn, towers).items()):
+def _add_nodes(g, drawn, groups: Dict[str, List[int]], node) -> Dict[int, str]:
+    """A node per drawn layer, in its group's cluster if it has one; returns {node: group}."""
+    group_of = {}
+    for n, (group, members) in enumerate(groups.items()):
         if not members:
             continue
         tower = group.startswith("tower")
@@ -175,14 +188,15 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
                    fillcolor=_TOWER_FILL[n % len(_TOWER_FILL)] if tower else _GROUP_FILL,
                    color="#90A4AE", fontname="Helvetica-Bold", fontsize="13")
             for i in members:
-                add_node(c, i)
-                grouped.add(i)
+                c.node(f"L{i}", **node(i))
                 group_of[i] = group
     for i in drawn:
-        if i not in grouped:
-            add_node(g, i)
+        if i not in group_of:
+            g.node(f"L{i}", **node(i))
+    return group_of
 
-    edges, orphans = _blob_edges(layers, drawn, detail, blob_shapes)
+
+def _add_blob_edges(g, edges, orphans, group_of: Dict[int, str]):
     # Blobs nothing produces (in a nonsense or partial net) are drawn as ellipses.
     orphan_ids = {blob: f"B{k}" for k, blob in enumerate(sorted(orphans))}
     for blob, node in orphan_ids.items():
@@ -192,7 +206,10 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
         bypass = group_of.get(src) == "pair_in" and group_of.get(dst) == "pair_out"
         g.edge(f"L{src}" if isinstance(src, int) else orphan_ids[src], f"L{dst}", label=escape(label),
                **({"constraint": "false"} if bypass else {}))
-    # Folded layers (BatchNorm, Scale) share too: one edge per pair of drawn nodes, a line per layer.
+
+
+def _add_share_edges(g, shares, host_of: Dict[str, int]):
+    """One dashed edge per pair of drawn nodes, a line per share (folded BatchNorm, Scale share too)."""
     merged = defaultdict(list)
     for share in shares:
         if host_of[share.a] != host_of[share.b]:
@@ -206,6 +223,8 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
                constraint="false", color=_RED if red else _SHARE_BLUE,
                fontcolor=_RED if red else _SHARE_BLUE, penwidth="1.6")
     return g
+
+
 
 
 def dot_source(net, **options) -> str:

@@ -128,44 +128,55 @@ def _lr_mult(spec) -> float:
     return spec.lr_mult if spec.HasField("lr_mult") else 1.0
 
 
-def find_shares(layers, towers: Optional[Towers], param_shapes=None) -> Tuple[List[Share], Dict[str, str]]:
-    """Shared-param edges and {param name: problem} for names shared wrongly or not at all."""
-    uses = defaultdict(list)           # param name → [(layer, index)]
+def _param_uses(layers) -> Dict[str, List[Tuple[object, int]]]:
+    """Param name → [(layer, blob index)] in net order."""
+    uses = defaultdict(list)
     for layer in layers:
         for i, spec in enumerate(layer.param):
             if spec.name:
                 uses[spec.name].append((layer, i))
+    return uses
+
+
+def param_problems(layers, towers: Optional[Towers], param_shapes=None) -> Dict[str, str]:
+    """{param name: problem}: shared with another shape or lr_mult, or (in a net of towers) not shared."""
     bad = {}
-    for name, where in uses.items():
-        distinct = {l.name for l, _ in where}
-        if len(distinct) == 1 and towers is not None:
+    for name, where in _param_uses(layers).items():
+        if len({l.name for l, _ in where}) == 1 and towers is not None:
             bad[name] = "not shared"
         elif len({_shape_key(l, i, param_shapes) for l, i in where}) > 1:
             bad[name] = "shape differs"
         elif len({_lr_mult(l.param[i]) for l, i in where}) > 1:
             bad[name] = "lr_mult differs"
-    by_name = {layer.name: layer for layer in layers}
+    return bad
+
+
+def _sharing_pairs(layers, towers: Optional[Towers]) -> List[Tuple[str, str]]:
+    """(layer, layer) pairs that should or do share: name twins, then any two using one param name."""
     pairs = list(towers.twins) if towers else []
     chain = {}  # layer → first layer of its twin chain (conv1_n → conv1)
     for a, b in pairs:
         chain[b] = chain.setdefault(a, a)
     # Sharing between layers that are not name twins (e.g. conv1_a / conv1_b) is drawn too.
-    for name, where in uses.items():
+    for where in _param_uses(layers).values():
         first = where[0][0].name
         pairs += [(first, l.name) for l, _ in where[1:]
                   if l.name != first and chain.get(l.name, l.name) != chain.get(first, first)]
-    shares, seen = [], set()
-    for a, b in pairs:
-        if (a, b) in seen:
-            continue
-        seen.add((a, b))
+    return list(dict.fromkeys(pairs))
+
+
+def find_shares(layers, towers: Optional[Towers], problems: Dict[str, str]) -> List[Share]:
+    """A Share per sharing pair, with the param names it shares and, from `problems`, what is wrong."""
+    by_name = {layer.name: layer for layer in layers}
+    shares = []
+    for a, b in _sharing_pairs(layers, towers):
         names_a = [p.name for p in by_name[a].param]
         names_b = [p.name for p in by_name[b].param]
         common = [n for n in names_a if n and n in names_b]
         # A name on one side only; two unnamed blobs are a deliberate pseudo-siamese, not a slip.
         lonely = [n for n in names_a + names_b if n and n not in common]
-        problems = [f"{n}: {bad.get(n, 'not shared')}" for n in dict.fromkeys(common + lonely)
-                    if n in bad or n in lonely]
-        if common or problems:
-            shares.append(Share(a, b, common, problems))
-    return shares, bad
+        wrong = [f"{n}: {problems.get(n, 'not shared')}" for n in dict.fromkeys(common + lonely)
+                 if n in problems or n in lonely]
+        if common or wrong:
+            shares.append(Share(a, b, common, wrong))
+    return shares
