@@ -17,8 +17,8 @@ def _generated_net(tmp: Path):
     template = Path(__file__).resolve().parents[1] / "templates" / "lenet.yaml"
     if not template.exists():
         return None
-    from caffesiam.net.siamese import build_siamese
     from caffesiam.caffe.proto import to_text
+    from caffesiam.net.siamese import build_siamese
     from caffesiam.spec.load import load_tower
 
     path = tmp / "lenet_siamese_train_test.prototxt"

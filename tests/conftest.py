@@ -59,6 +59,20 @@ def fashion_test():
     return read_idx(FASHION / "t10k-images-idx3-ubyte.gz"), read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")
 
 
+def read_net(path):
+    """A NetParameter prototxt parsed with caffe_pb2."""
+    from caffesiam.caffe.proto import caffe_pb2, read_text
+
+    return read_text(path, caffe_pb2().NetParameter())
+
+
+def dot_source(net, **options) -> str:
+    """The DOT text of the diagram of `net`."""
+    from caffesiam.draw.graph import build_graph
+
+    return build_graph(net, **options).source
+
+
 def write_pair_db(path, first, second, sims, backend="leveldb"):
     """Pair Datums through caffe_pb2 and plyvel/lmdb: a writer independent of build-db's."""
     from caffesiam.caffe.proto import caffe_pb2

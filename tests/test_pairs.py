@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caffesiam.errors import DatasetError
 from caffesiam.data.pairs import sample_pairs, split_by_image
+from caffesiam.errors import DatasetError
 
 # Label vectors with at least two classes and one class of two or more images.
 trainable_labels = st.lists(st.integers(0, 6), min_size=3, max_size=60).filter(

@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from caffesiam.caffe import runner
-from caffesiam.train.log import failure_line, parse_lines
 from caffesiam.caffe.locate import caffe_binary
 from caffesiam.train.gather import plan_training
+from caffesiam.train.log import failure_line, parse_lines
 from caffesiam.train.plan import TrainRequest
+
 from conftest import REPO, VENV_BIN, run_tool
 
 

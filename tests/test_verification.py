@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from caffesiam.evaluate import metrics as v
 from caffesiam.caffe.weights import _same_shape
+from caffesiam.evaluate import metrics as v
 
 
 def test_small_distance_means_same_class():

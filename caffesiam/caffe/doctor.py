@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
@@ -85,7 +86,7 @@ def _version_of(program: str, package: str, *args: str) -> Callable[[], str]:
 
 
 def _gpus() -> str:
-    path = runner.which("nvidia-smi")
+    path = shutil.which("nvidia-smi")
     if path is None:
         raise OSError("none visible (no nvidia-smi)")
     out = runner.capture([path, "-L"], timeout=30)

@@ -7,10 +7,9 @@ from functools import lru_cache
 from google.protobuf import text_format
 from google.protobuf.message import Message
 
-from caffesiam.errors import CaffeNotFound, SpecError
 from caffesiam.caffe.locate import SETUP_HINT, caffe_pb2_file
+from caffesiam.errors import CaffeNotFound, SpecError
 from caffesiam.files import read_file
-
 
 # The same name pycaffe uses, so that either import order yields one module and one
 # registration of caffe.proto in protobuf's descriptor pool.
@@ -47,11 +46,6 @@ def parse_text(text: str, message: Message, source: str = "<text>", error=SpecEr
 def read_text(path, message: Message, error=SpecError) -> Message:
     """Read a prototxt file into `message`."""
     return parse_text(read_file(path, error), message, str(path), error)
-
-
-def read_net(path):
-    """Read a NetParameter prototxt."""
-    return read_text(path, caffe_pb2().NetParameter())
 
 
 def to_text(message: Message) -> str:

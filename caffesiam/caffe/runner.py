@@ -9,14 +9,9 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 from caffesiam.errors import ToolMissing
 
 
-def which(program: str) -> Optional[str]:
-    """Full path of `program`, or None."""
-    return shutil.which(program)
-
-
 def require(program: str, package: str) -> str:
     """Full path of `program`, or ToolMissing naming the package that provides it."""
-    path = which(program)
+    path = shutil.which(program)
     if path is None:
         raise ToolMissing(f"'{program}' not found on PATH; install it (Debian: apt-get install {package})")
     return path

@@ -9,10 +9,10 @@ from typing import Dict, List
 
 from google.protobuf.message import DecodeError
 
-from caffesiam.errors import ModelError
-from caffesiam.files import read_file
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.caffe.shapes import compute_shapes
+from caffesiam.errors import ModelError
+from caffesiam.files import read_file
 
 Shapes = Dict[str, List[List[int]]]
 

@@ -20,11 +20,6 @@ def datum_prefix(channels: int, height: int, width: int) -> bytes:
             + b"\x22" + _varint(channels * height * width))
 
 
-def encode_pair_datums(images_a: np.ndarray, images_b: np.ndarray, sims) -> np.ndarray:
-    """Serialized caffe_pb2.Datum per pair: 2C channels, label = sim (1 = same class)."""
-    return encode_stacked_datums((images_a, images_b), sims)
-
-
 def encode_stacked_datums(stacks, labels) -> np.ndarray:
     """Serialized caffe_pb2.Datum per record, as rows of one uint8 array (the bytes Caffe writes).
 

@@ -225,8 +225,3 @@ def _add_share_edges(g, shares, host_of: Dict[str, int]):
     return g
 
 
-
-
-def dot_source(net, **options) -> str:
-    """The DOT text of the diagram of `net`."""
-    return build_graph(net, **options).source

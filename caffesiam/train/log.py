@@ -20,8 +20,6 @@ _LR = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
 _TESTING = re.compile(r"Iteration (\d+), Testing net \(#(\d+)\)")
 _OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+\d.eE]+|nan|inf)")
 _SNAPSHOT = re.compile(r"Snapshotting (?:solver state )?to binary proto file (\S+)")
-_MAX_ITER = re.compile(r"^max_iter: (\d+)")
-_RESTORE = re.compile(r"Restoring previous solver status from (\S+)")
 
 
 @dataclass
@@ -51,20 +49,13 @@ class Fatal:
 
 
 @dataclass
-class Done:
-    pass
-
-
-@dataclass
 class Metrics:
     """Everything a log said, accumulated."""
 
     train: List[TrainPoint] = field(default_factory=list)
     test: List[TestPoint] = field(default_factory=list)
     snapshots: List[str] = field(default_factory=list)
-    max_iter: Optional[int] = None
     fatal: Optional[str] = None
-    done: bool = False
 
     @property
     def iteration(self) -> int:
@@ -87,10 +78,6 @@ class LogParser:
     def feed(self, line: str) -> list:
         m = self.metrics
         line = line.rstrip("\n")
-        match = _MAX_ITER.match(line)
-        if match and m.max_iter is None:
-            m.max_iter = int(match.group(1))
-            return []
         glog = _GLOG.match(line)
         if not glog:
             return []
@@ -129,9 +116,6 @@ class LogParser:
         if match := _SNAPSHOT.search(msg):
             m.snapshots.append(match.group(1))
             return [Snapshot(match.group(1))]
-        if "Optimization Done." in msg and not m.done:
-            m.done = True
-            return [Done()]
         return []
 
 
