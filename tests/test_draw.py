@@ -1,5 +1,6 @@
 """caffesiam draw: every Caffe net, the siamese structure, shared params, and bad input."""
 
+import html
 import io
 import os
 import re
@@ -20,6 +21,7 @@ from conftest import dot_source, run_tool
 SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
 REPO = Path(__file__).resolve().parents[1]
 _NODE = re.compile(r"(L\d+) \[label=<<B>([^<]+)</B>")
+_LABEL = re.compile(r"^\s*L\d+ \[label=<<B>([^<]+)</B>(.*)> color=\"#", re.M)
 _SHARE = re.compile(r"(L\d+) -> (L\d+) \[label=\"?([^\"\]]*?)\"? color=\"(#\w+)\"[^\]]*style=dashed")
 
 
@@ -56,6 +58,7 @@ def siamese(caffe_src):
     return load_net(caffe_src / SIAMESE)
 
 
+@pytest.mark.caffe
 def test_the_corpus_holds_nets_and_solvers(caffe_src):
     nets = _caffe_nets()
     assert len(nets) >= 25
@@ -63,17 +66,30 @@ def test_the_corpus_holds_nets_and_solvers(caffe_src):
     assert not any("solver" in p.name for p in nets)
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["ALL", "TRAIN", "TEST"])
 def test_every_caffe_net_draws(phase):
+    folded = 0
     for path in _caffe_nets():
         net = load_net(path)
         source = dot_source(net, phase=phase, detail="high")
-        drawn = set(_names(source).values())
-        # Every layer of the phase is a node, or folded into the node it rewrites in place.
-        for layer in select_phase(net, phase):
-            assert layer.name in drawn or f"+ {layer.type}" in source, (path, layer.name)
+        labels = {html.unescape(name): rest for name, rest in _LABEL.findall(source)}
+        # Every layer of the phase is a node, or folded into the node of the latest drawn layer
+        # that writes the blob it rewrites in place, on a line naming its type and name.
+        layers = select_phase(net, phase)
+        for i, layer in enumerate(layers):
+            if layer.name in labels:
+                continue
+            host = next(h for h in reversed(layers[:i]) if h.name in labels and layer.top[0] in h.top)
+            line = rf"<BR/>\+ {re.escape(layer.type)}\b[^<]*\({re.escape(html.escape(layer.name))}\)(<BR/>|$)"
+            assert re.search(line, labels[host.name]), (path, layer.name, host.name)
+            folded += 1
+    assert folded > 100  # ReLUs, Dropouts, BatchNorms and Scales of the corpus
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 @pytest.mark.parametrize("net, args", [
     (SIAMESE, []),
     ("examples/mnist/lenet_train_test.prototxt", ["--rankdir", "LR", "--phase", "TRAIN"]),
@@ -90,6 +106,7 @@ def test_png_is_a_plausible_image(cli, caffe_src, tmp_path, net, args):
     assert 200 <= max(image.size) <= 30000 and min(image.size) >= 50
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("pdf", b"%PDF"), ("dot", b"digraph")])
 def test_other_formats(cli, caffe_src, tmp_path, ext, magic):
     out = tmp_path / f"net.{ext}"
@@ -97,6 +114,7 @@ def test_other_formats(cli, caffe_src, tmp_path, ext, magic):
     assert out.read_bytes().startswith(magic)
 
 
+@pytest.mark.caffe
 def test_siamese_has_two_towers_a_pair_group_and_shared_edges(siamese):
     source = dot_source(siamese)
     for cluster in ("cluster_tower ", "cluster_tower_p ", "cluster_pair_in ", "cluster_pair_out "):
@@ -107,6 +125,7 @@ def test_siamese_has_two_towers_a_pair_group_and_shared_edges(siamese):
     assert "#D32F2F" not in source  # nothing red in Caffe's own, correct example
 
 
+@pytest.mark.caffe
 def test_tower_membership(siamese):
     towers = find_towers(select_phase(siamese, "TRAIN"))
     assert towers.members[""] == ["conv1", "pool1", "conv2", "pool2", "ip1", "relu1", "ip2", "feat"]
@@ -117,6 +136,7 @@ def _param(net, layer_name):
     return next(layer for layer in net.layer if layer.name == layer_name).param
 
 
+@pytest.mark.caffe
 def test_a_dropped_param_name_is_red(siamese):
     _param(siamese, "conv2_p")[0].ClearField("name")
     source = dot_source(siamese)
@@ -126,6 +146,7 @@ def test_a_dropped_param_name_is_red(siamese):
     assert _shares(source)[("conv1", "conv1_p")][1] == "#1565C0"
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("change, problem", [
     (lambda net: setattr(_param(net, "ip1_p")[0], "lr_mult", 2), "ip1_w: lr_mult differs"),
     (lambda net: setattr(next(l for l in net.layer if l.name == "conv1_p").convolution_param,
@@ -138,6 +159,7 @@ def test_mismatched_shares_are_red(siamese, change, problem):
     assert problem in dot_source(siamese)
 
 
+@pytest.mark.caffe
 def test_summaries_and_in_place_folding(siamese):
     layers = {layer.name: layer for layer in siamese.layer}
     assert summary(layers["conv1"]) == "kernel 5×5  stride 1  pad 0  → 20"
@@ -149,6 +171,7 @@ def test_summaries_and_in_place_folding(siamese):
     assert "<B>ip1</B><BR/>InnerProduct  → 500<BR/>+ ReLU>" in source
 
 
+@pytest.mark.caffe
 def test_phases(siamese):
     def data_nodes(phase):
         return [n for n in _names(dot_source(siamese, phase=phase)).values() if n == "pair_data"]
@@ -181,6 +204,7 @@ def _triplet(net):
     return net
 
 
+@pytest.mark.caffe
 def test_triplet_draws_three_towers(siamese):
     source = dot_source(_triplet(siamese))
     for cluster in ("cluster_tower ", "cluster_tower_p ", "cluster_tower_n ", "cluster_pair_out "):
@@ -208,6 +232,7 @@ layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" b
 """
 
 
+@pytest.mark.caffe
 def test_v1_layers_and_input_fields_are_upgraded():
     net = parse_net(V1_NET, "v1.prototxt")
     assert [(l.name, l.type) for l in net.layer][:2] == [("input", "Input"), ("conv1", "Convolution")]
@@ -225,6 +250,7 @@ def test_v1_type_names():
     assert v1_type_name("HDF5_DATA") == "HDF5Data"
 
 
+@pytest.mark.caffe
 def test_generated_nets_draw_with_their_towers():
     from caffesiam.net.siamese import build_deploy, build_siamese
     from caffesiam.spec.load import load_tower
@@ -241,6 +267,8 @@ def test_generated_nets_draw_with_their_towers():
         assert "subgraph cluster_tower_p " in pseudo and not _shares(pseudo), template
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_shapes_on_edges(cli, caffe_src, tmp_path):
     out = tmp_path / "conv.dot"
     result = cli("draw", caffe_src / "examples/net_surgery/conv.prototxt", "-o", out, "--shapes")
@@ -249,6 +277,8 @@ def test_shapes_on_edges(cli, caffe_src, tmp_path):
     assert "without shapes" not in result.stderr
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_shapes_of_a_v1_siamese_net(cli, tmp_path):
     net = tmp_path / "v1.prototxt"
     net.write_text(V1_NET)
@@ -260,6 +290,8 @@ def test_shapes_of_a_v1_siamese_net(cli, tmp_path):
     assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_shapes_unavailable_still_draws(cli, caffe_src, tmp_path):
     out = tmp_path / "s.dot"
     result = cli("draw", caffe_src / SIAMESE, "-o", out, "--shapes", "--phase", "TRAIN")
@@ -268,6 +300,7 @@ def test_shapes_unavailable_still_draws(cli, caffe_src, tmp_path):
     assert "cluster_tower_p" in out.read_text()
 
 
+@pytest.mark.caffe
 def test_solver_by_mistake_names_its_net(cli, caffe_src, tmp_path):
     result = cli("draw", caffe_src / "examples/siamese/mnist_siamese_solver.prototxt", "-o", tmp_path / "x.png")
     assert result.exit_code == 2
@@ -276,6 +309,7 @@ def test_solver_by_mistake_names_its_net(cli, caffe_src, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.caffe
 def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
     bad = tmp_path / "bad.prototxt"
     text = (caffe_src / SIAMESE).read_text().replace('type: "Pooling"', 'type: "Pooling" kernal: 2', 1)
@@ -287,6 +321,7 @@ def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("args, message", [
     (["-o", "x.jpg"], "unknown output type"),
     (["-o", "x.png", "--rankdir", "XY"], "XY"),
@@ -296,6 +331,7 @@ def test_bad_options_exit_2(cli, caffe_src, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
+@pytest.mark.caffe
 def test_missing_net_and_empty_net_exit_2(cli, tmp_path):
     assert cli("draw", tmp_path / "none.prototxt", "-o", tmp_path / "x.png").exit_code == 2
     empty = tmp_path / "empty.prototxt"
@@ -304,6 +340,7 @@ def test_missing_net_and_empty_net_exit_2(cli, tmp_path):
     assert result.exit_code == 2 and "no layers" in result.stderr
 
 
+@pytest.mark.caffe
 def test_missing_dot_names_graphviz(caffe_src, tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))  # no dot anywhere on PATH
     result = run_tool("draw", caffe_src / SIAMESE, "-o", tmp_path / "x.png", env=env)
@@ -313,6 +350,7 @@ def test_missing_dot_names_graphviz(caffe_src, tmp_path):
     assert run_tool("draw", caffe_src / SIAMESE, "-o", tmp_path / "x.dot", env=env).returncode == 0
 
 
+@pytest.mark.caffe
 def test_graph_round_trips_through_text(siamese):
     again = parse_net(to_text(siamese))
     assert build_graph(again).source == build_graph(siamese).source

@@ -13,6 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from conftest import REPO, run_tool, write_pair_db
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # every test reads the net trained once per module
+
 SCALE = 0.00390625
 
 

@@ -21,6 +21,7 @@ SMALL_NET = textwrap.dedent("""
 """)
 
 
+@pytest.mark.caffe
 def test_pycaffe_forward_backward_matches_numpy(tmp_path):
     import caffe
 
@@ -42,6 +43,7 @@ def test_pycaffe_forward_backward_matches_numpy(tmp_path):
     np.testing.assert_allclose(net.params["ip"][0].diff, expected_dw, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.caffe
 def test_caffe_binary_times_a_small_net(tmp_path):
     path = tmp_path / "time.prototxt"
     path.write_text(textwrap.dedent("""
@@ -57,6 +59,8 @@ def test_caffe_binary_times_a_small_net(tmp_path):
     assert "conv\tforward:" in out.stderr
 
 
+@pytest.mark.caffe
+@pytest.mark.slow
 def test_doctor_reports_a_working_install():
     out = run_tool("doctor")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -64,6 +68,7 @@ def test_doctor_reports_a_working_install():
         assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
 
 
+@pytest.mark.slow
 def test_doctor_names_the_fix_when_caffe_is_missing(tmp_path):
     env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(tmp_path / "nowhere"))
     out = run_tool("doctor", env=env)
@@ -73,6 +78,7 @@ def test_doctor_names_the_fix_when_caffe_is_missing(tmp_path):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_every_command_has_help_and_version():
     from caffesiam.cli import main
 

@@ -6,6 +6,8 @@ import pytest
 
 from conftest import REPO, run_tool
 
+pytestmark = pytest.mark.caffe
+
 CONV = """\
   - name: conv1
     type: Convolution
@@ -37,6 +39,7 @@ def _spec(tmp_path, tower_yaml):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_bad_spec_fails_cleanly(tmp_path, case):
     tower_yaml, line, message = CASES[case]
@@ -49,6 +52,7 @@ def test_bad_spec_fails_cleanly(tmp_path, case):
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     ("", "non-empty YAML mapping"),
     ("- just\n- a list\n", "non-empty YAML mapping"),
@@ -103,6 +107,7 @@ def test_explicit_inplace_and_dag_bottoms(tmp_path):
     assert 'name: "relu_b_p"\n  type: "ReLU"\n  bottom: "b_p"\n  top: "b_relu_p"' in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--lr-policy", "step"], "lr_policy step needs --stepsize"),
     (["--lr-policy", "multistep"], "lr_policy multistep needs --stepvalue"),

@@ -27,6 +27,7 @@ def by_name(net):
     return {layer.name: layer for layer in net.layer}
 
 
+@pytest.mark.caffe
 def test_chopra2005_is_readable_stock_layers_with_q(cli):
     net = generate(cli, "--loss", "chopra2005", "--q", 4)
     layers = by_name(net)
@@ -40,6 +41,7 @@ def test_chopra2005_is_readable_stock_layers_with_q(cli):
     assert [l for l in net.layer if l.loss_weight] == [net.layer[-1]]
 
 
+@pytest.mark.caffe
 def test_triplet_has_three_sharing_towers_and_a_silenced_label(cli):
     net = generate(cli, "--loss", "triplet", "--margin", 0.5)
     layers = by_name(net)
@@ -53,17 +55,20 @@ def test_triplet_has_three_sharing_towers_and_a_silenced_label(cli):
     assert net.layer[-1].name == "loss" and list(net.layer[-1].loss_weight) == [1]
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("loss", ["contrastive-legacy", "chopra2005", "triplet"])
 def test_deploy_is_one_tower_for_every_loss(cli, loss):
     assert generate(cli, "--deploy", "--loss", loss) == build_deploy(load_tower(LENET))
 
 
+@pytest.mark.caffe
 def test_legacy_loss_flag_still_works(cli):
     a = generate(cli, "--legacy-loss")
     assert a == generate(cli, "--loss", "contrastive-legacy")
     assert by_name(a)["loss"].contrastive_loss_param.legacy_version
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("args, message", [
     (["--loss", "chopra2005", "--q", 0], "--q"),
     (["--loss", "chopra2005", "--q", -1], "--q"),
@@ -78,6 +83,7 @@ def test_bad_loss_options_exit_2(cli, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.caffe
 def test_spec_q_and_loss_type(cli, tmp_path):
     text = LENET.read_text().replace("type: contrastive", "type: chopra2005\n  q: 2")
     (tmp_path / "c.yaml").write_text(text)
@@ -90,6 +96,7 @@ def test_spec_q_and_loss_type(cli, tmp_path):
     assert "loss.q must be a number > 0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.caffe
 def test_third_tower_name_collision_is_refused(cli, tmp_path):
     text = LENET.read_text().replace("name: pool2", "name: conv2_n")
     (tmp_path / "t.yaml").write_text(text)
@@ -126,6 +133,7 @@ def read_records(path):
     return out
 
 
+@pytest.mark.caffe
 def test_build_db_triplets(cli, image_folder, tmp_path):
     args = ("build-db", "images", image_folder, "--triplets", "--pairs", 200, "--test-fraction", 0.4)
     result = cli(*args, "--out", tmp_path / "a")
@@ -163,6 +171,7 @@ def both_dbs(cli, image_folder, tmp_path):
             for kind in ("siamese", "triplet")}
 
 
+@pytest.mark.caffe
 @pytest.mark.parametrize("loss, dbs, hint", [
     ("triplet", "siamese", "this is a pair database: build triplets with"),
     ("contrastive", "triplet", "this is a triplet database"),
@@ -194,6 +203,7 @@ def clusters(source):
     return found
 
 
+@pytest.mark.caffe
 def test_triplet_net_draws_three_towers_and_one_loss_group(cli):
     net = generate(cli, "--loss", "triplet")
     groups = clusters(dot_source(net))
@@ -206,6 +216,7 @@ def test_triplet_net_draws_three_towers_and_one_loss_group(cli):
     assert share_labels.count("conv1_w, conv1_b") == 2  # tower–_p and _p–_n
 
 
+@pytest.mark.caffe
 def test_composed_layers_have_readable_summaries(cli):
     layers = by_name(generate(cli, "--loss", "chopra2005", "--q", 5))
     assert summary(layers["loss_diff"]) == "SUM  coeff 1, -1"
@@ -216,6 +227,7 @@ def test_composed_layers_have_readable_summaries(cli):
     assert summary(layers["loss"]) == "MEAN axis 0"
 
 
+@pytest.mark.caffe
 def test_gen_net_skips_a_database_that_a_training_holds(cli, both_dbs):
     import plyvel
 

@@ -17,6 +17,8 @@ from caffesiam.spec.load import load_tower, tower_from_yaml
 
 from conftest import REPO
 
+pytestmark = pytest.mark.caffe
+
 PAIR_LOSSES = ["contrastive", "contrastive-legacy", "chopra2005"]
 ALL_LOSSES = PAIR_LOSSES + ["triplet"]
 MARGIN, Q = 1.0, 5.0

@@ -30,6 +30,7 @@ def _facts(solver_text="max_iter: 100 solver_mode: CPU", net_text=SHARED_NET, **
 REQUEST = TrainRequest(Path("solver.prototxt"))
 
 
+@pytest.mark.caffe
 def test_decide_copies_the_solver_and_sets_what_a_run_needs():
     text = "max_iter: 100 solver_mode: GPU snapshot_after_train: false"
     facts = _facts(text)
@@ -41,16 +42,18 @@ def test_decide_copies_the_solver_and_sets_what_a_run_needs():
     assert facts.solver == parse_text(text, caffe_pb2().SolverParameter())  # the file's, untouched
 
 
-@pytest.mark.parametrize("request_, facts, message", [
-    (TrainRequest(Path("s.prototxt"), gpu="0"), _facts(), "CPU-only build, but --gpu was given"),
-    (REQUEST, _facts("solver_mode: GPU"), "solver.prototxt says solver_mode: GPU (pass --cpu)"),
+@pytest.mark.caffe
+@pytest.mark.parametrize("request_, solver, message", [
+    (TrainRequest(Path("s.prototxt"), gpu="0"), "solver_mode: CPU", "CPU-only build, but --gpu was given"),
+    (REQUEST, "solver_mode: GPU", "solver.prototxt says solver_mode: GPU (pass --cpu)"),
 ])
-def test_gpu_on_a_cpu_only_build_is_bad_input(request_, facts, message):
+def test_gpu_on_a_cpu_only_build_is_bad_input(request_, solver, message):
     with pytest.raises(BadInput) as e:
-        decide(request_, facts)
+        decide(request_, _facts(solver))
     assert message in str(e.value)
 
 
+@pytest.mark.caffe
 def test_multi_gpu_turns_off_layer_wise_reduce_only_when_params_are_shared():
     multi = decide(TrainRequest(Path("s"), gpu="all"), _facts(cpu_only_build=False))
     assert multi.solver.HasField("layer_wise_reduce") and not multi.solver.layer_wise_reduce
@@ -60,6 +63,7 @@ def test_multi_gpu_turns_off_layer_wise_reduce_only_when_params_are_shared():
     assert not unshared.solver.HasField("layer_wise_reduce") and not unshared.shares_params
 
 
+@pytest.mark.caffe
 def test_a_run_never_overwrites_snapshots_or_an_earlier_run():
     snap = Path("/work/snap/net_iter_50.caffemodel")
     with pytest.raises(OutputExists) as e:
