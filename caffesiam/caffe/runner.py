@@ -8,6 +8,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from caffesiam.errors import ToolMissing
 
+Timeout = subprocess.TimeoutExpired  # what capture raises when the child outlives its timeout
+
 
 def require(program: str, package: str) -> str:
     """Full path of `program`, or ToolMissing naming the package that provides it."""

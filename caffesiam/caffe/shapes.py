@@ -8,7 +8,6 @@ only reads its last line.
 import json
 import os
 import re
-import subprocess
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -56,7 +55,7 @@ def compute_shapes(net_path: str, phases: List[str]) -> Tuple[Optional[dict], Op
     env = dict(os.environ, GLOG_minloglevel="2")
     try:
         done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env)
-    except (subprocess.TimeoutExpired, OSError) as e:  # drawing goes on without shapes
+    except (runner.Timeout, OSError) as e:  # drawing goes on without shapes
         return None, None, str(e)
     result = parse_output(done.stdout or "")
     if done.returncode != 0 or result is None:

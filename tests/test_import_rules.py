@@ -1,0 +1,144 @@
+"""The layout's rules, read from the source with ast (every import, at the top or in a function):
+the pure core never reaches click, pycaffe, subprocess or a database module, not even through
+another caffesiam module, and each of those is imported in its one place only."""
+
+import ast
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+import pytest
+
+from conftest import REPO
+
+PURE = [  # a name covers the package's modules, or is one module
+    "caffesiam.spec", "caffesiam.net", "caffesiam.data.pairs", "caffesiam.data.augment",
+    "caffesiam.data.datum", "caffesiam.data.backends", "caffesiam.data.manifest",
+    "caffesiam.train.log", "caffesiam.train.metrics_csv", "caffesiam.train.plan",
+    "caffesiam.evaluate.metrics", "caffesiam.draw.structure", "caffesiam.draw.labels",
+    "caffesiam.draw.graph",
+]
+FORBIDDEN_IN_PURE = {"click", "caffe", "subprocess", "plyvel", "lmdb"}
+ONLY_IN = {  # external module -> the caffesiam modules (or packages) that may import it directly
+    "subprocess": ["caffesiam.caffe.runner"],
+    "caffe": ["caffesiam.evaluate.features", "caffesiam.caffe.shapes", "caffesiam.caffe.doctor"],
+    "plyvel": ["caffesiam.data.store", "caffesiam.caffe.doctor"],
+    "lmdb": ["caffesiam.data.store", "caffesiam.caffe.doctor"],
+    "click": ["caffesiam.cli", "caffesiam.commands"],
+}
+
+
+class ImportGraph:
+    """Every module of a package and what each imports: other modules of it, and external names."""
+
+    def __init__(self, root: Path):
+        self.package = root.name
+        self.files = {self._name(p, root): p for p in sorted(root.rglob("*.py"))}
+        self.internal: Dict[str, Set[str]] = {}
+        self.external: Dict[str, Set[str]] = {}
+        for name, path in self.files.items():
+            self.internal[name], self.external[name] = self._imports(name, path)
+
+    def _name(self, path: Path, root: Path) -> str:
+        parts = [self.package, *path.relative_to(root).with_suffix("").parts]
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    def _imports(self, name: str, path: Path):
+        internal, external = set(), set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package up `level - 1` steps
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([base] if base else []))
+                # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in self.files else base
+                           for a in node.names]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] == self.package:
+                    parts = target.split(".")  # importing a.b.c runs a and a.b first
+                    internal |= {".".join(parts[:k]) for k in range(1, len(parts) + 1)
+                                 if ".".join(parts[:k]) in self.files}
+                else:
+                    external.add(target.split(".")[0])
+        internal.discard(name)
+        return internal, external
+
+    def modules_under(self, name: str) -> List[str]:
+        return [m for m in self.files if m == name or m.startswith(name + ".")]
+
+    def reach(self, start: str, forbidden: Set[str]) -> Optional[str]:
+        """The first import chain from `start` to a forbidden external module, or None."""
+        chains, seen = [[start]], {start}
+        while chains:
+            chain = chains.pop(0)
+            hit = sorted(self.external[chain[-1]] & forbidden)
+            if hit:
+                return " -> ".join(chain) + f" imports {hit[0]}"
+            for nxt in sorted(self.internal[chain[-1]] - seen):
+                seen.add(nxt)
+                chains.append(chain + [nxt])
+        return None
+
+
+def pure_violations(graph: ImportGraph, pure: List[str], forbidden: Set[str]) -> List[str]:
+    return [why for root in pure for module in graph.modules_under(root)
+            if (why := graph.reach(module, forbidden))]
+
+
+def placement_violations(graph: ImportGraph, only_in: Dict[str, List[str]]) -> List[str]:
+    return [f"{module} imports {external} (only {', '.join(homes)} may)"
+            for external, homes in only_in.items() for module, names in graph.external.items()
+            if external in names and not any(module == h or module.startswith(h + ".") for h in homes)]
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return ImportGraph(REPO / "caffesiam")
+
+
+def test_every_pure_name_is_a_module_of_the_package(graph):
+    assert all(graph.modules_under(name) for name in PURE)
+    assert all(graph.modules_under(home) for homes in ONLY_IN.values() for home in homes)
+
+
+def test_the_pure_core_never_reaches_click_pycaffe_subprocess_or_a_database(graph):
+    assert pure_violations(graph, PURE, FORBIDDEN_IN_PURE) == []
+
+
+def test_processes_pycaffe_databases_and_click_are_each_imported_in_their_place(graph):
+    assert placement_violations(graph, ONLY_IN) == []
+
+
+def test_the_checks_catch_direct_nested_and_transitive_imports(tmp_path):
+    """The same checks on a small package that breaks every rule once."""
+    root = tmp_path / "pkg"
+    (root / "caffe").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "caffe/__init__.py": "",
+        "caffe/runner.py": "import subprocess\n",
+        "clean.py": "from pkg import caffe\nfrom pkg.caffe import runner as r\n",  # the subpackage, not pycaffe
+        "direct.py": "import click\n",
+        "nested.py": "def read():\n    import plyvel.db\n    return plyvel\n",
+        "helper.py": "from . import nested\n",
+        "transitive.py": "from pkg import helper\n",
+        "pycaffe_user.py": "from caffe import Net\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    toy = ImportGraph(root)
+    pure = ["pkg.clean", "pkg.direct", "pkg.nested", "pkg.transitive", "pkg.pycaffe_user"]
+    assert pure_violations(toy, pure, FORBIDDEN_IN_PURE) == [
+        "pkg.clean -> pkg.caffe.runner imports subprocess",
+        "pkg.direct imports click",
+        "pkg.nested imports plyvel",
+        "pkg.transitive -> pkg.helper -> pkg.nested imports plyvel",
+        "pkg.pycaffe_user imports caffe",
+    ]
+    assert placement_violations(toy, {"subprocess": ["pkg.caffe.runner"], "plyvel": ["pkg.store"]}) == [
+        "pkg.nested imports plyvel (only pkg.store may)"]
