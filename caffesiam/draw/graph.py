@@ -114,11 +114,12 @@ def _groups(layers, drawn, towers) -> Dict[str, List[int]]:
     return groups
 
 
+_GROUP_TITLES = {"pair_in": "pair data / slice", "pair_out": "loss"}
+
+
 def _group_label(group: str) -> str:
-    if group == "pair_in":
-        return "pair data / slice"
-    if group == "pair_out":
-        return "loss"
+    if group in _GROUP_TITLES:
+        return _GROUP_TITLES[group]
     suffix = group[len("tower"):]
     return f"tower {suffix} (twin)" if suffix else "tower"
 

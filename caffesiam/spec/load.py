@@ -77,10 +77,15 @@ def _no_unknown_keys(mapping, allowed, where, source):
                             f"(expected one of {', '.join(sorted(allowed))})")
 
 
-def _data_spec(doc, source) -> DataSpec:
+def _check_section(doc, name: str, keys, source):
+    """SpecError unless the spec's `name` section is a mapping of known keys."""
     if not isinstance(doc, dict):
-        raise SpecError(f"{source}: 'data' must be a mapping")
-    _no_unknown_keys(doc, _DATA_KEYS, "data", source)
+        raise SpecError(f"{source}: '{name}' must be a mapping")
+    _no_unknown_keys(doc, keys, name, source)
+
+
+def _data_spec(doc, source) -> DataSpec:
+    _check_section(doc, "data", _DATA_KEYS, source)
     spec = DataSpec(**doc)
     for key, default in DataSpec().__dict__.items():
         value = getattr(spec, key)
@@ -94,9 +99,7 @@ def _data_spec(doc, source) -> DataSpec:
 
 
 def _loss_spec(doc, source) -> LossSpec:
-    if not isinstance(doc, dict):
-        raise SpecError(f"{source}: 'loss' must be a mapping")
-    _no_unknown_keys(doc, _LOSS_KEYS, "loss", source)
+    _check_section(doc, "loss", _LOSS_KEYS, source)
     kind = resolve_loss(LossSpec(), doc.get("type"), legacy=doc.get("legacy_version")).kind
     margin = doc.get("margin", 1.0)
     if kind not in LOSSES:

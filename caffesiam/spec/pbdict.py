@@ -13,7 +13,25 @@ from caffesiam.errors import SpecError
 _INTS = {FD.TYPE_INT32, FD.TYPE_INT64, FD.TYPE_UINT32, FD.TYPE_UINT64,
          FD.TYPE_SINT32, FD.TYPE_SINT64, FD.TYPE_FIXED32, FD.TYPE_FIXED64,
          FD.TYPE_SFIXED32, FD.TYPE_SFIXED64}
-_FLOATS = {FD.TYPE_FLOAT, FD.TYPE_DOUBLE}
+_UNSIGNED = {FD.TYPE_UINT32, FD.TYPE_UINT64}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# Field type -> (is the YAML value acceptable, how it becomes the field's value, what was expected)
+_SCALARS = {
+    FD.TYPE_BOOL: (lambda v: isinstance(v, bool), bool, "true or false"),
+    FD.TYPE_STRING: (lambda v: isinstance(v, str), str, "a string"),
+    FD.TYPE_FLOAT: (_is_number, float, "a number"),
+    FD.TYPE_DOUBLE: (_is_number, float, "a number"),
+    **{kind: (_is_int, int, "an integer") for kind in _INTS},
+}
 
 
 class LineDict(dict):
@@ -65,30 +83,18 @@ def fill_message(data, message: Message, where: str, source: str = "") -> Messag
 
 def _scalar(field, value, path: str, line: int, source: str):
     kind = field.type
-    if kind == FD.TYPE_BOOL:
-        if isinstance(value, bool):
-            return value
-        _fail(path, line, f"expected true or false, got {value!r}", source)
-    if kind in _INTS:
-        if isinstance(value, int) and not isinstance(value, bool):
-            if value < 0 and kind in (FD.TYPE_UINT32, FD.TYPE_UINT64):
-                _fail(path, line, f"must not be negative, got {value}", source)
-            return value
-        _fail(path, line, f"expected an integer, got {value!r}", source)
-    if kind in _FLOATS:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        _fail(path, line, f"expected a number, got {value!r}", source)
-    if kind == FD.TYPE_STRING:
-        if isinstance(value, str):
-            return value
-        _fail(path, line, f"expected a string, got {value!r}", source)
     if kind == FD.TYPE_ENUM:
         names = field.enum_type.values_by_name
-        numbers = field.enum_type.values_by_number
         if isinstance(value, str) and value.upper() in names:
             return names[value.upper()].number
-        if isinstance(value, int) and not isinstance(value, bool) and value in numbers:
+        if _is_int(value) and value in field.enum_type.values_by_number:
             return value
         _fail(path, line, f"expected one of {', '.join(names)}, got {value!r}", source)
-    _fail(path, line, f"unsupported field type for {value!r}", source)
+    if kind not in _SCALARS:
+        _fail(path, line, f"unsupported field type for {value!r}", source)
+    accepts, convert, expected = _SCALARS[kind]
+    if not accepts(value):
+        _fail(path, line, f"expected {expected}, got {value!r}", source)
+    if kind in _UNSIGNED and value < 0:
+        _fail(path, line, f"must not be negative, got {value}", source)
+    return convert(value)
