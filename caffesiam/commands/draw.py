@@ -1,3 +1,5 @@
+"""draw: any Caffe net -> PNG, SVG, PDF or DOT, towers and shared params made visible."""
+
 import click
 
 from caffesiam.draw.graph import DETAILS, PHASE_CHOICES, RANKDIRS

@@ -1,3 +1,5 @@
+"""embed: features of a dataset or a pair database from a trained deploy net -> .npz (and a scatter)."""
+
 from pathlib import Path
 
 import click

@@ -1,3 +1,5 @@
+"""evaluate: verification accuracy, ROC AUC and EER of a trained net on a pair database."""
+
 import json
 from pathlib import Path
 

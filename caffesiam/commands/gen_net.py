@@ -1,3 +1,5 @@
+"""gen-net: a single-tower spec -> siamese (or triplet) train_test net, or the deploy net."""
+
 import dataclasses
 
 import click

@@ -1,3 +1,5 @@
+"""gen-solver: a solver for a net with the defaults of Caffe's siamese example."""
+
 from pathlib import Path
 
 import click

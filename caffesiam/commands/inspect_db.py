@@ -1,3 +1,5 @@
+"""inspect-db: a pair database's count, record shape, positives and first keys (and a grid PNG)."""
+
 from pathlib import Path
 
 import click

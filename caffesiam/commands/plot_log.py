@@ -1,3 +1,5 @@
+"""plot-log: loss curves and metrics.csv from any saved Caffe training log."""
+
 from pathlib import Path
 
 import click

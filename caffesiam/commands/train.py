@@ -1,3 +1,5 @@
+"""train: the real `caffe train` with a progress bar, metrics.csv, loss.png and a safe Ctrl-C."""
+
 import shlex
 import shutil
 from pathlib import Path

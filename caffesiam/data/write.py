@@ -5,7 +5,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from caffesiam.data.backends import BACKENDS
+from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.datum import encode_stacked_datums
 from caffesiam.data.manifest import describe, write_manifest
 from caffesiam.data.store import RecordWriter
@@ -14,7 +14,7 @@ from caffesiam.data.swap import check_output, swapped_in
 BATCH = 512  # records per write batch: small, so memory stays flat whatever --pairs is
 
 
-def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = "leveldb",
+def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEFAULT_BACKEND,
                   force: bool = False, manifest: Optional[dict] = None,
                   progress: Optional[Callable[[int], None]] = None,
                   transform: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> dict:

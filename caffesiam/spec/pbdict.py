@@ -35,7 +35,7 @@ _SCALARS = {
 
 
 class LineDict(dict):
-    """A dict that remembers the YAML line of each key (set by yamlspec's loader)."""
+    """A dict that remembers the YAML line of each key (set by spec.yamlload's loader)."""
 
     lines: dict = {}
     line: int = 0

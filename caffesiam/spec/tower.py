@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import List
 
+from caffesiam.data.backends import DEFAULT_BACKEND
+
 LOSSES = ("contrastive", "contrastive-legacy", "chopra2005", "triplet")
 INPUT_SCALE = 0.00390625  # 1/256 on uint8 pixels, as Caffe's siamese example and the templates
 
@@ -13,7 +15,7 @@ class DataSpec:
 
     train_source: str = "pairs_train_leveldb"
     test_source: str = "pairs_test_leveldb"
-    backend: str = "leveldb"
+    backend: str = DEFAULT_BACKEND
     batch_size: int = 64
     test_batch_size: int = 100
     scale: float = INPUT_SCALE
