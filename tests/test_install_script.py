@@ -35,13 +35,22 @@ def run_script(*args, env=None, timeout=300):
                           env=env, timeout=timeout)
 
 
+def real_io_cpp() -> bytes:
+    """Caffe's src/caffe/util/io.cpp from the source setup downloaded (Debian's or PyPI's)."""
+    downloads = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam"))) / "downloads"
+    for tarball in sorted(downloads.glob("*.tar.gz")):
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith("src/caffe/util/io.cpp"):
+                    return tar.extractfile(member).read()
+    pytest.fail(f"no Caffe source tarball with src/caffe/util/io.cpp in {downloads}; run make setup")
+
+
 def planted_source(tmp_path, cmakelists: str) -> Path:
     """A source tarball with Caffe's real io.cpp (so the compat patch applies) and our CMakeLists."""
-    cache = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
-    real = next((cache / "downloads").glob("caffe_*.orig.tar.gz"))
     tree = tmp_path / "planted"
-    with tarfile.open(real) as tar:
-        tar.extract("src/caffe/util/io.cpp", tree)
+    (tree / "src/caffe/util").mkdir(parents=True)
+    (tree / "src/caffe/util/io.cpp").write_bytes(real_io_cpp())
     (tree / "CMakeLists.txt").write_text(textwrap.dedent(cmakelists))
     tarball = tmp_path / "planted.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
@@ -213,6 +222,7 @@ def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
 
 # ---- the build --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_tarball_without_cmakelists_is_named(tmp_path):
     tree = tmp_path / "tree" / "caffe-master" / "docs"
     tree.mkdir(parents=True)
@@ -227,6 +237,7 @@ def test_a_tarball_without_cmakelists_is_named(tmp_path):
     assert "no CMakeLists.txt at the top of" in out.stderr
 
 
+@pytest.mark.slow
 def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path):
     seen = tmp_path / "prefix-seen-by-cmake"
     source = planted_source(tmp_path, f"""
@@ -243,6 +254,7 @@ def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path)
     assert [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build"))] == []
 
 
+@pytest.mark.slow
 def test_setups_running_at_once_take_turns_on_a_build(tmp_path):
     stamps = tmp_path / "stamps"
     source = planted_source(tmp_path, f"""
@@ -271,7 +283,7 @@ def test_setups_running_at_once_take_turns_on_a_build(tmp_path):
 def test_the_debian_source_comes_from_the_systems_mirror_and_is_signature_checked(tmp_path, apt):
     env, state = apt
     (state / "indextargets").write_text("Debian|Debian|http://mirror.test/debian/\n")
-    out = bash(f'''parse_args --skip-system-packages
+    out = bash('''parse_args --skip-system-packages
 retry_delay=0
 debian_mirror
 soft_step "fetch" fetch_debian_source''', env=dict(env, CAFFESIAM_CACHE=str(tmp_path / "cache")))
@@ -289,6 +301,7 @@ class _Index(http.server.SimpleHTTPRequestHandler):
         _Index.requests.append(self.path)
 
 
+@pytest.mark.slow
 def test_the_pypi_fallback_goes_through_pips_configured_index_and_checks_the_hash(tmp_path):
     """A local index on 127.0.0.1 serves a file with the pinned name but other bytes."""
     project = tmp_path / "www" / "simple" / "brocolli-caffe"
