@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a real BVLC Caffe 1.0 (CPU build by default) and links it into a venv.
 #
-#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu] [--stock] [--no-python]
+#   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu [--no-cudnn]] [--stock] [--no-python]
 #                            [--skip-system-packages]
 #
 # Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
@@ -15,18 +15,24 @@
 # Patches (scripts/patches/): compat/ to build with today's toolchains, on every build; gpu/ on
 # --gpu builds; speed/ the project's own CPU speed-ups, left out by --stock (or
 # CAFFESIAM_CAFFE_PATCHES=stock), which builds stock Caffe under a cache key of its own.
+# --gpu: a CUDA build (SASS for sm_75/80/86/89/90, PTX for later cards) with cuDNN (--no-cudnn:
+# Caffe's own engine) and NCCL, against the toolkit scripts/cuda_toolkit.sh finds or fetches.
 #
 # Environment:
 #   CAFFESIAM_CACHE          cache directory (default ~/.cache/caffesiam)
 #   CAFFESIAM_CAFFE_SOURCE   build this source tarball instead of the pinned one
 #                            (forks and the script's own failure tests)
 #   CAFFESIAM_JOBS           parallel compile jobs (default: nproc)
+#   CAFFESIAM_CUDA_ARCH      --gpu: SASS architectures, e.g. "80" (default "75 80 86 89 90")
+#   CUDA_HOME, CAFFESIAM_CUDA, CUDNN_ROOT, NCCL_ROOT   --gpu: see scripts/cuda_toolkit.sh
 set -euo pipefail
 
 prog=install_caffe
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=steps.sh
 . "$here/steps.sh"
+# shellcheck source=cuda_toolkit.sh
+. "$here/cuda_toolkit.sh"
 
 # --- pins ------------------------------------------------------------------
 debian_version=1.0.0+git20180821.99bd997-8
@@ -51,7 +57,7 @@ data_packages_serve="Fashion-MNIST (build-db fashion-mnist, the tests and the be
 usage_error() { echo "install_caffe: $*" >&2; exit 2; }
 
 parse_args() {
-  venv="" python=/usr/bin/python3 gpu=0 with_python=1 skip_system=0 stock=0
+  venv="" python=/usr/bin/python3 gpu=0 no_cudnn=0 with_python=1 skip_system=0 stock=0
   case "${CAFFESIAM_CAFFE_PATCHES:-}" in
     ""|all) ;;
     stock) stock=1 ;;
@@ -64,10 +70,11 @@ parse_args() {
         if [ "$1" = --venv ]; then venv=$2; else python=$2; fi
         shift 2 ;;
       --gpu) gpu=1; shift ;;
+      --no-cudnn) no_cudnn=1; shift ;;
       --stock) stock=1; shift ;;
       --no-python) with_python=0; shift ;;
       --skip-system-packages) skip_system=1; shift ;;
-      -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) usage_error "unknown argument '$1' (see --help)" ;;
     esac
   done
@@ -77,6 +84,7 @@ parse_args() {
   found=$(command -v "$python") || usage_error "--python: no interpreter '$python' found"
   python=$found
   [ "$with_python" = 0 ] && venv=""
+  [ "$no_cudnn" = 0 ] || [ "$gpu" = 1 ] || usage_error "--no-cudnn needs --gpu"
   cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
   jobs=${CAFFESIAM_JOBS:-$(nproc)}
   logs=$cache/logs
@@ -247,9 +255,7 @@ cmake_flags() {
   local py=$1 prefix=$2
   printf '%s\n' -DCMAKE_BUILD_TYPE=Release -DBLAS=Open -DUSE_OPENCV=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON
   if [ "$gpu" = 1 ]; then
-    # BVLC Caffe 1.0 knows cuDNN 5-7 only and lists pre-Pascal architectures CUDA 11 dropped.
-    printf '%s\n' -DCPU_ONLY=OFF "-DUSE_CUDNN=${CAFFESIAM_CUDNN:-ON}" -DCUDA_ARCH_NAME=Manual \
-      "-DCUDA_ARCH_BIN=${CAFFESIAM_CUDA_ARCH:-60,61,70,75}" -DCUDA_ARCH_PTX=75
+    cuda_cmake_flags
   else
     printf '%s\n' -DCPU_ONLY=ON
   fi
@@ -273,6 +279,7 @@ build_key() {
     while read -r patch; do cat "$patch"; done < <(selected_patches)
     cmake_flags "$py" PREFIX | grep -v '^-DPYTHON_EXECUTABLE=' | tr '\n' ' ' | sed 's/ $/\n/'
     [ "$with_python" = 0 ] || "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
+    [ "$gpu" = 0 ] || cuda_identity "$cuda_view"
   } | sha256sum | cut -c1-16
 }
 
@@ -406,6 +413,7 @@ main() {
     py=$venv/bin/python
   fi
   resolve_source
+  [ "$gpu" = 0 ] || resolve_cuda_toolkit
   key=$(build_key "$src" "$py")
   prefix="$cache/caffe-$key"
   build_or_reuse

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make setup: Caffe (system packages, build, venv links) then caffesiam itself, editable.
+# Arguments go to install_caffe.sh (the GPU image and gpu-build-check pass --gpu).
 # Idempotent: a cached Caffe build and an up-to-date venv are reused. Tool output goes to the
 # step logs (shown when a step fails), so what is printed is what a person needs to read.
 set -euo pipefail
@@ -9,7 +10,7 @@ logs=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}/logs
 . scripts/steps.sh
 venv=${VENV:-.venv}
 
-bash scripts/install_caffe.sh --venv "$venv"
+bash scripts/install_caffe.sh --venv "$venv" "$@"
 
 # plyvel from source, against the same system LevelDB that Caffe reads (and ~4x faster writes).
 install_caffesiam() { retry "$venv/bin/python" -m pip install --no-binary plyvel -e ".[test,demo]"; }
