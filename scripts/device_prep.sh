@@ -14,7 +14,7 @@
 #                            to stay under the limit
 #
 # Then, on the device (each one call of the device tool, with carry [".gpu-carry"]):
-#   bash scripts/device_check.sh build | gtest | train     and    bash bench/gpu_peer.sh
+#   bash scripts/device_check.sh build | gtest | train | bench
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 carry=$repo/.gpu-carry
@@ -26,7 +26,7 @@ device_debs=(protobuf-compiler libprotoc32 libprotobuf32 libprotobuf-dev
   libboost1.74-dev libboost-system1.74-dev libboost-system1.74.0 libboost-filesystem1.74-dev
   libboost-filesystem1.74.0 libboost-thread1.74-dev libboost-thread1.74.0 libboost-atomic1.74.0
   libgoogle-glog-dev libgoogle-glog0v6 libunwind8 libgflags-dev libgflags2.2
-  libhdf5-dev libhdf5-103-1 libhdf5-hl-100 libsz2 libaec0
+  libhdf5-dev libhdf5-103-1 libhdf5-hl-100 libhdf5-cpp-103-1 libhdf5-hl-cpp-100 libsz2 libaec0
   libleveldb-dev libleveldb1d libsnappy-dev libsnappy1v5 liblmdb-dev liblmdb0
   libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5)
 

