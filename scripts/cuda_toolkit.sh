@@ -227,7 +227,12 @@ cuda_release() { "$1/bin/nvcc" --version | sed -n 's/.*release //p'; }
 
 # Sets cuda_view: the assembled toolkit. Fetches what the machine lacks.
 resolve_cuda_toolkit() {
-  mkdir -p "$cache/cuda"
+  local lock_fd
+  mkdir -p "$cache/cuda" "$cache/locks"
+  # Setups at once take turns; under the lock, a half-made folder (name.XXXXXX) is a dead one's.
+  exec {lock_fd}>"$cache/locks/cuda.lock"
+  flock "$lock_fd"
+  rm -rf "$cache"/cuda/*.??????
   find_local_toolkit
   local -n pins="cuda${cuda_major}_wheel"
   local pieces=() wanted=() component fetch="" override
@@ -270,6 +275,7 @@ resolve_cuda_toolkit() {
     step "CUDA $cuda_major toolkit view $cuda_view" assemble_view "$cuda_view" "${pieces[@]}"
   fi
   say "CUDA toolkit: release $(cuda_release "$cuda_view") in $cuda_view"
+  exec {lock_fd}>&-
 }
 
 # CMake flags of a GPU build, one per line (read by install_caffe.sh's cmake_flags).
