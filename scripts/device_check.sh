@@ -76,25 +76,33 @@ cuda_env() {
 
 prefix_of_build() { ls -d "$CAFFESIAM_CACHE"/caffe-*/ 2>/dev/null | head -n1 | sed 's:/$::'; }
 
-stage_configure() {
-  deps_env; cuda_env
-  # install_caffe.sh's own steps up to `cmake configure`, in a scratch directory.
+# install_caffe.sh's own steps up to `cmake configure`, into TREE/src and TREE/build, with the
+# arguments in $@ (run in a subshell of its own: it sources install_caffe.sh).
+configure_tree() {
+  local tree=$1 root patch flags=()
+  shift
   # shellcheck source=install_caffe.sh
   . "$repo/scripts/install_caffe.sh"
-  parse_args "${install_args[@]}"
+  parse_args "$@"
   resolve_source
   resolve_cuda_toolkit
-  local tmp flags=()
-  tmp=$(mktemp -d)
-  unpack_source "$src" "$tmp/src"
-  local root patch; root=$(cat "$tmp/src.root")
+  rm -rf "$tree"
+  unpack_source "$src" "$tree/src"
+  root=$(cat "$tree/src.root")
   while read -r patch; do patch -s -d "$root" -p1 -N -i "$patch"; done < <(selected_patches)
-  mapfile -t flags < <(cmake_flags /usr/bin/python3 "$tmp/prefix")
-  mkdir -p "$tmp/build"
-  configure "$root" "$tmp/build" "${flags[@]}" | tee "$out/cmake-configure.log" | grep -E 'CUDA detected|cuDNN|NCCL|Added CUDA|Found|BLAS'
-  grep -E '^(GLOG|GFLAGS|HDF5_C_LIBRARY_hdf5|LevelDB|LMDB|Snappy|OpenBLAS|Protobuf|Boost_(SYSTEM|THREAD|FILESYSTEM)_LIBRARY_RELEASE|CUDA_(TOOLKIT_ROOT_DIR|CUDART_LIBRARY|cublas_LIBRARY|curand_LIBRARY)|CUDNN_LIBRARY|NCCL_LIBRARIES)[A-Za-z_]*:' \
-    "$tmp/build/CMakeCache.txt" | sed 's/^/  /'
-  rm -rf "$tmp"
+  mapfile -t flags < <(cmake_flags /usr/bin/python3 "$tree/prefix")
+  mkdir -p "$tree/build"
+  configure "$root" "$tree/build" "${flags[@]}"
+}
+
+stage_configure() {
+  deps_env; cuda_env
+  local tree=$work/configure
+  (configure_tree "$tree" "${install_args[@]}") | tee "$out/cmake-configure.log" \
+    | grep -E 'CUDA detected|cuDNN|NCCL|Added CUDA|Found|BLAS'
+  grep -E '^(GLOG|GFLAGS|HDF5_hdf5[a-z_]*_LIBRARY_RELEASE|LevelDB|LMDB|Snappy|OpenBLAS|Protobuf|Boost_(SYSTEM|THREAD|FILESYSTEM)_LIBRARY_RELEASE|CUDA_(TOOLKIT_ROOT_DIR|CUDART_LIBRARY|cublas_LIBRARY|curand_LIBRARY)|CUDNN_LIBRARY|NCCL_LIBRARIES)[A-Za-z_]*:' \
+    "$tree/build/CMakeCache.txt" | sed 's/^/  /'
+  rm -rf "$tree"
 }
 
 stage_build() {
@@ -109,21 +117,11 @@ stage_build() {
 
 # Caffe's gtest binary, built in a tree of its own with install_caffe.sh's patches and flags.
 build_gtest() {
-  # shellcheck source=install_caffe.sh
-  . "$repo/scripts/install_caffe.sh"
+  local tree=$work/gtest args
   mapfile -t args <"$work/install_args"
-  parse_args "${args[@]}"
-  resolve_source
-  resolve_cuda_toolkit
-  local tree=$work/gtest
   if [ ! -f "$tree/build/Makefile" ]; then
-    rm -rf "$tree"
-    unpack_source "$src" "$tree/src"
-    local root patch; root=$(cat "$tree/src.root")
-    while read -r patch; do patch -s -d "$root" -p1 -N -i "$patch"; done < <(selected_patches)
-    mapfile -t flags < <(cmake_flags /usr/bin/python3 "$tree/prefix")
-    mkdir -p "$tree/build"
-    configure "$root" "$tree/build" "${flags[@]}" >"$out/gtest-configure.log"
+    (configure_tree "$tree" "${args[@]}") >"$out/gtest-configure.log" 2>&1 \
+      || { tail -n 30 "$out/gtest-configure.log"; die "configuring the gtest tree failed"; }
   fi
   make -C "$tree/build" -j"$(nproc)" test.testbin >"$out/gtest-build.log" 2>&1 \
     || { tail -n 30 "$out/gtest-build.log"; die "building test.testbin failed"; }
@@ -132,7 +130,7 @@ build_gtest() {
 }
 
 stage_gtest() {
-  deps_env
+  deps_env; cuda_env
   [ -f "$work/install_args" ] || die "run the build stage first"
   local prefix; prefix=$(prefix_of_build)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/nvidia-smi.csv"
