@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from caffesiam import locate  # noqa: E402
-from caffesiam.netgen import build_siamese  # noqa: E402
-from caffesiam.proto import caffe_pb2, to_text  # noqa: E402
-from caffesiam.spec import load_tower  # noqa: E402
+from caffesiam.caffe import locate  # noqa: E402
+from caffesiam.net.siamese import build_siamese  # noqa: E402
+from caffesiam.caffe.proto import caffe_pb2, to_text  # noqa: E402
+from caffesiam.spec.load import load_tower  # noqa: E402
 
 BATCH, ITERS, WARMUP, ROUNDS = 64, 200, 20, 3
 NETS = {"lenet_relu 28x28x1": ("lenet_relu.yaml", 1, 28), "color_bn 64x64x3": ("color_bn.yaml", 3, 64)}
