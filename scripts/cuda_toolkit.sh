@@ -282,8 +282,7 @@ resolve_cuda_toolkit() {
 cuda_cmake_flags() {
   local arch=${CAFFESIAM_CUDA_ARCH:-$cuda_arch_default}
   printf '%s\n' -DCPU_ONLY=OFF "-DCUDA_TOOLKIT_ROOT_DIR=$cuda_view" -DCUDA_ARCH_NAME=Manual \
-    "-DCUDA_ARCH_BIN=$arch" "-DCUDA_ARCH_PTX=${arch##* }" -DCUDA_NVCC_FLAGS=-std=c++17 \
-    -DCMAKE_POLICY_VERSION_MINIMUM=3.5
+    "-DCUDA_ARCH_BIN=$arch" "-DCUDA_ARCH_PTX=${arch##* }" -DCUDA_NVCC_FLAGS=-std=c++17
   if [ "$no_cudnn" = 1 ]; then printf '%s\n' -DUSE_CUDNN=OFF; else printf '%s\n' -DUSE_CUDNN=ON; fi
   if [ -e "$cuda_view/include/nccl.h" ]; then
     printf '%s\n' -DUSE_NCCL=ON "-DNCCL_INCLUDE_DIR=$cuda_view/include" "-DNCCL_LIBRARIES=$cuda_view/lib64/libnccl.so"

@@ -265,6 +265,10 @@ cmake_flags() {
     printf '%s\n' -DBUILD_python=OFF -DBUILD_python_layer=OFF
   fi
   printf '%s\n' -DBUILD_docs=OFF -DBUILD_matlab=OFF "-DCMAKE_INSTALL_PREFIX=$prefix"
+  # CMake 4 refuses Caffe's cmake_minimum_required(VERSION 2.8.7) without this.
+  if [[ $(cmake --version 2>/dev/null) =~ version\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 4 ]; then
+    printf '%s\n' -DCMAKE_POLICY_VERSION_MINIMUM=3.5
+  fi
 }
 
 # Build key: source, patches, build settings, the Python ABI the extension is built for, and the
@@ -368,6 +372,7 @@ generate_caffe_pb2() {
 # the one holding the lock builds, the others then find its build complete.
 build_or_reuse() {
   local lock_fd
+  logs=$cache/logs/$(basename "$prefix")  # builds of other keys may run at the same time
   mkdir -p "$cache/locks"
   exec {lock_fd}>"$cache/locks/$(basename "$prefix").lock"
   if ! flock -n "$lock_fd"; then
