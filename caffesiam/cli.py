@@ -1,6 +1,7 @@
 """The command-line entry point: one group, clean errors, commands in caffesiam/commands/."""
 
 import importlib
+import re
 import sys
 import traceback
 
@@ -35,7 +36,8 @@ class CaffesiamGroup(click.Group):
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "caffesiam"
-            click.echo(f"{where}: error: {e.format_message().rstrip('.')} (see {where} --help)", err=True)
+            click.echo(f"{where}: error: {one_line(e.format_message()).rstrip('.')} (see {where} --help)",
+                       err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:
             e.show()
@@ -51,11 +53,35 @@ class CaffesiamGroup(click.Group):
         except CaffesiamError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exception(e)
-            click.echo(f"caffesiam: error: {e}", err=True)
+            click.echo(f"caffesiam: error: {one_line(str(e))}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("caffesiam: interrupted", err=True)
             ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # the last net under every check: still one line, never a traceback
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exception(e)
+            click.echo(f"caffesiam: error: {one_line(unexpected(e))}", err=True)
+            ctx.exit(1)
+
+
+def one_line(text: str) -> str:
+    """A message on one line, whatever text (a tool's output, a file name) went into it."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", text.strip())
+
+
+def unexpected(e: BaseException) -> str:
+    """One line for a failure no check foresaw: the system's words where it has them, else a bug report."""
+    if isinstance(e, OSError) and e.strerror:
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror}"
+    if isinstance(e, MemoryError):
+        return "out of memory"
+    detail = one_line(str(e))[:200]
+    return (f"internal error ({type(e).__name__}{': ' + detail if detail else ''}); this is a bug: "
+            f"rerun with 'caffesiam --debug' for the traceback and report it")
 
 
 @click.group(cls=CaffesiamGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -59,7 +59,7 @@ def test_bad_spec_fails_cleanly(tmp_path, case):
     ("name: t\n", "'tower' must be a non-empty list"),
     ("name: t\ntower: [\n", "invalid YAML"),
     ("name: t\nmodel: x\ntower: []\n", "unknown key 'model'"),
-    ("name: t\nloss: {margin: -1}\ntower:\n" + CONV, "loss.margin must be a number >= 0"),
+    ("name: t\nloss: {margin: -1}\ntower:\n" + CONV, "loss.margin must be a finite number >= 0"),
 ])
 def test_malformed_yaml_fails_cleanly(tmp_path, text, message):
     path = tmp_path / "spec.yaml"

@@ -93,7 +93,7 @@ def test_spec_q_and_loss_type(cli, tmp_path):
     (tmp_path / "bad.yaml").write_text(text.replace("q: 2", "q: 0"))
     result = cli("gen-net", tmp_path / "bad.yaml")
     assert result.exit_code == 2
-    assert "loss.q must be a number > 0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "loss.q must be a finite number > 0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.caffe

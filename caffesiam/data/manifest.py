@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from caffesiam import __version__
+from caffesiam.errors import DatabaseError
+from caffesiam.files import read_file
 
 
 def manifest_path_for(db_path) -> Path:
@@ -52,6 +54,8 @@ def write_manifest(path, record: dict):
 def images_per_record(db_path) -> int:
     """From the manifest next to the database; 2 (pairs) when there is none or it is unreadable."""
     try:
-        return int(json.loads(manifest_path_for(db_path).read_text())["images_per_record"])
-    except (OSError, ValueError, KeyError, TypeError):
+        text = read_file(manifest_path_for(db_path), DatabaseError, "manifest")
+        found = json.loads(text)["images_per_record"]
+    except (DatabaseError, ValueError, KeyError, TypeError, RecursionError):
         return 2
+    return found if type(found) is int and found in (2, 3) else 2

@@ -5,6 +5,7 @@ default: `bottom` defaults to the previous layer's top, `top` to the layer's nam
 activation-like layers (ReLU, Dropout, BatchNorm, Scale, ...) default to in place.
 """
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import FrozenSet, Optional
@@ -13,9 +14,10 @@ from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.data.backends import BACKENDS
 from caffesiam.errors import SpecError
 from caffesiam.files import read_file
+from caffesiam.limits import INT32_MAX
 from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.net.params import param_count
-from caffesiam.spec.pbdict import fill_message, line_of
+from caffesiam.spec.pbdict import ValueBudget, fill_message, is_utf8_text, line_of, short_repr
 from caffesiam.spec.tower import LOSSES, DataSpec, LossSpec, Tower, resolve_loss
 from caffesiam.spec.yamlload import load_yaml
 
@@ -49,11 +51,12 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
     pb = caffe_pb2()
     layers = []
     previous_top = INPUT_BLOB
+    budget = ValueBudget()
     for i, item in enumerate(layers_doc):
         where = f"tower[{i}]"
-        if isinstance(item, dict) and "name" in item:
-            where += f" ({item['name']})"
-        layer = fill_message(item, pb.LayerParameter(), where, source)
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            where += f" ({item['name'][:60]})"
+        layer = fill_message(item, pb.LayerParameter(), where, source, budget)
         if not layer.name or not layer.type:
             raise SpecError(f"{source}:{line_of(item)}: {where}: every layer needs a name and a type")
         if not layer.bottom:
@@ -63,7 +66,10 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
             layer.top.append(layer.bottom[0] if in_place else layer.name)
         previous_top = layer.top[0]
         layers.append(layer)
-    tower = Tower(name=str(doc.get("name", Path(source).stem)), layers=layers,
+    name = doc.get("name", Path(source).stem)
+    if not isinstance(name, (str, int)) or isinstance(name, bool) or not is_utf8_text(str(name)):
+        raise SpecError(f"{source}:{line_of(doc, 'name')}: name: expected a string, got {short_repr(name)}")
+    tower = Tower(name=str(name), layers=layers,
                   data=_data_spec(doc.get("data", {}), source),
                   loss=_loss_spec(doc.get("loss", {}), source))
     validate(tower, source, layer_types, lines=[line_of(item) for item in layers_doc])
@@ -89,9 +95,16 @@ def _data_spec(doc, source) -> DataSpec:
     spec = DataSpec(**doc)
     for key, default in DataSpec().__dict__.items():
         value = getattr(spec, key)
-        if type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)):
-            raise SpecError(f"{source}:{line_of(doc, key)}: data.{key}: expected "
-                            f"{type(default).__name__}, got {value!r}")
+        if isinstance(default, str):
+            fits, expected = isinstance(value, str) and is_utf8_text(value), "a string"
+        elif isinstance(default, int):
+            fits = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT32_MAX
+            expected = f"an integer from 1 to {INT32_MAX}"
+        else:
+            fits, expected = is_finite_number(value) and value > 0, "a finite number > 0"
+        if not fits:
+            raise SpecError(f"{source}:{line_of(doc, key)}: data.{key}: expected {expected}, "
+                            f"got {short_repr(value)}")
     if spec.backend not in BACKENDS:
         raise SpecError(f"{source}:{line_of(doc, 'backend')}: data.backend must be "
                         f"{' or '.join(BACKENDS)}")
@@ -104,12 +117,22 @@ def _loss_spec(doc, source) -> LossSpec:
     margin = doc.get("margin", 1.0)
     if kind not in LOSSES:
         raise SpecError(f"{source}:{line_of(doc, 'type')}: loss.type must be one of {', '.join(LOSSES)}")
-    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
-        raise SpecError(f"{source}:{line_of(doc, 'margin')}: loss.margin must be a number >= 0")
+    if not is_finite_number(margin) or margin < 0:
+        raise SpecError(f"{source}:{line_of(doc, 'margin')}: loss.margin must be a finite number >= 0")
     q = doc.get("q", LossSpec.q)
-    if not isinstance(q, (int, float)) or isinstance(q, bool) or not q > 0:
-        raise SpecError(f"{source}:{line_of(doc, 'q')}: loss.q must be a number > 0")
+    if not is_finite_number(q) or not q > 0:
+        raise SpecError(f"{source}:{line_of(doc, 'q')}: loss.q must be a finite number > 0")
     return LossSpec(kind=kind, margin=float(margin), q=float(q))
+
+
+def is_finite_number(value) -> bool:
+    """An int or float that is finite as a float (YAML gives .inf, .nan and ints of any size)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def tower_from_prototxt(text: str, source: str, layer_types=None) -> Tower:

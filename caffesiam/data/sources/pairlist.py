@@ -8,12 +8,13 @@ from caffesiam.data.sources.folders import decode_images
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.errors import DatasetError
 from caffesiam.files import read_file
+from caffesiam.limits import PAIR_LIST_BYTES
 
 
 def read_pair_list(list_path):
     """(unique image paths, plan rows [i, j, sim]) from the list; relative paths start at its folder."""
     list_path = Path(list_path)
-    lines = read_file(list_path, DatasetError).splitlines()
+    lines = read_file(list_path, DatasetError, "pair list", limit=PAIR_LIST_BYTES).splitlines()
     index, paths, plan = {}, [], []
     for number, line in enumerate(lines, 1):
         fields = line.split()
