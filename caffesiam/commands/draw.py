@@ -2,12 +2,13 @@
 
 import click
 
+from caffesiam.commands.params import OutputFile
 from caffesiam.draw.graph import DETAILS, PHASE_CHOICES, RANKDIRS
 from caffesiam.draw.render import draw_file, output_format
 from caffesiam.errors import BadInput
 
 
-def _check_output(ctx, param, value):
+def _check_format(ctx, param, value):
     try:
         output_format(value)
     except BadInput as e:
@@ -17,7 +18,7 @@ def _check_output(ctx, param, value):
 
 @click.command()
 @click.argument("net", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, callback=_check_output,
+@click.option("-o", "--output", type=OutputFile(), required=True, callback=_check_format,
               help="Output file: .png, .svg, .pdf, or .dot for the Graphviz source.")
 @click.option("--rankdir", type=click.Choice(RANKDIRS, case_sensitive=False), default="TB",
               show_default=True, help="Direction of the layout.")

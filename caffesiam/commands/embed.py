@@ -6,8 +6,10 @@ import click
 
 from caffesiam.commands.build_db import SEED, TEST_FRACTION
 from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.params import OutputFile
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
+from caffesiam.files import check_output, staged
 
 _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
@@ -26,11 +28,13 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
               help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
                    "build-db digits (default --test-fraction and --seed) put in that split.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output .npz: features and labels (class_names), or for --db features_a, "
-                   "features_b, sims (1 = same class) and distances.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
-              help="Scatter of the embedding coloured by class (PCA when more than 2-D), PNG.")
+@click.option("-o", "--output", type=OutputFile(), required=True,
+              help="Output .npz (the suffix is added when missing): features and labels "
+                   "(class_names), or for --db features_a, features_b, sims (1 = same class) and "
+                   "distances.")
+@click.option("--plot", type=OutputFile(),
+              help="Scatter of the embedding coloured by class (PCA when more than 2-D), PNG. "
+                   "Both files are written, or neither.")
 def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mnist, digits,
           images, db_path, split, limit, output, plot):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
@@ -44,6 +48,8 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
                                  param_hint="--plot")
     from caffesiam.evaluate import features as ev
 
+    if output.suffix != ".npz":
+        output = check_output(output.with_name(output.name + ".npz"))
     prep = preprocessing(train_net, scale)
     net = ev.FeatureNet.load(model, weights, blob)
     click.echo(describe(prep), err=True)
@@ -51,8 +57,9 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
         with progress_bar(2 * len(sims), "features") as advance:
             pairs = ev.pair_features(net, a, b, sims, prep, batch_size, advance)
-        ev.save_npz(output, features_a=pairs.features_a, features_b=pairs.features_b, sims=sims,
-                    distances=pairs.distances)
+        with staged() as stage:
+            ev.save_npz(stage(output), features_a=pairs.features_a, features_b=pairs.features_b,
+                        sims=sims, distances=pairs.distances)
         click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
         return
     source = _load_images(mnist, fashion_mnist, digits, images, split, net.input_shape)
@@ -61,14 +68,17 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     net.check_images(source.images.shape[1:], source.source)
     with progress_bar(len(source.labels), "features") as advance:
         features = net.features(source.images, prep, batch_size, advance)
-    ev.save_npz(output, features=features, labels=source.labels,
-                class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])
+    with staged() as stage:
+        ev.save_npz(stage(output), features=features, labels=source.labels,
+                    class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])
+        if plot:
+            from caffesiam.draw.plots import plot_embedding
+
+            title = f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
+            plot_embedding(features, source.labels, source.class_names, stage(plot), title)
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")
     if plot:
-        from caffesiam.draw.plots import plot_embedding
-
-        title = f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
-        click.echo(f"wrote {plot_embedding(features, source.labels, source.class_names, plot, title)}")
+        click.echo(f"wrote {plot}")
 
 
 def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):

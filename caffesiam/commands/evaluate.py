@@ -6,23 +6,25 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.params import OutputFile, number
 from caffesiam.commands.progress import progress_bar
+from caffesiam.files import staged
 
 
 @click.command()
 @model_options
 @click.option("--db", "db_path", type=click.Path(path_type=Path), required=True,
               help="Pair database (LevelDB or LMDB, as build-db writes), read only.")
-@click.option("--margin", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--margin", type=number(min=0, min_open=True), default=None,
               help="ContrastiveLoss margin; accuracy is reported at distance margin/2 "
                    "[default: --train-net's margin, else 1].")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the split into the two halves used for the best threshold.")
 @click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every number here as JSON.")
-@click.option("--roc", "roc_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the ROC curve and the distance histograms here (PNG).")
+@click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON.")
+@click.option("--roc", "roc_out", type=OutputFile(),
+              help="Write the ROC curve and the distance histograms here (PNG). With --json: both "
+                   "files are written, or neither.")
 def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin, seed, limit,
              json_out, roc_out):
     """Verification accuracy of a trained siamese net on a pair database.
@@ -48,20 +50,19 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
                   scale=prep.scale, mean=list(prep.mean), feature_dims=int(pairs.features_a.shape[1]))
     click.echo(describe(prep), err=True)
     click.echo(format_report(report))
-    if json_out:
-        from caffesiam.files import write_text_atomic
-
-        write_text_atomic(json_out, json.dumps(report, indent=2) + "\n")
-        click.echo(f"wrote {json_out}")
-    if roc_out:
-        if report["auc"] is None:
-            click.echo("no ROC curve: it needs both same and different pairs", err=True)
-        else:
+    with staged() as stage:
+        if json_out:
+            stage(json_out).write_text(json.dumps(report, indent=2) + "\n")
+        if roc_out and report["auc"] is not None:
             from caffesiam.draw.plots import plot_roc
 
             fpr, tpr, _ = roc_curve(pairs.distances, sims)
             title = f"{Path(weights).name} on {Path(db_path).name}"
-            click.echo(f"wrote {plot_roc(fpr, tpr, pairs.distances, sims, report, roc_out, title)}")
+            plot_roc(fpr, tpr, pairs.distances, sims, report, stage(roc_out), title)
+    for written in stage.targets:
+        click.echo(f"wrote {written}")
+    if roc_out and report["auc"] is None:
+        click.echo("no ROC curve: it needs both same and different pairs", err=True)
 
 
 def format_report(r: dict) -> str:

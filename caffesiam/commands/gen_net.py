@@ -7,6 +7,7 @@ import click
 from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
 from caffesiam.commands.output import emit
+from caffesiam.commands.params import OutputFile, count, number
 from caffesiam.data.backends import BACKENDS
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.net.siamese import build_deploy, build_siamese
@@ -27,21 +28,21 @@ def _with_backend(tower, backend):
 
 @click.command("gen-net")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout.")
 @click.option("--deploy", is_flag=True, help="One tower behind an Input layer, for feature extraction.")
-@click.option("--deploy-batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--deploy-batch", type=count(), default=1, show_default=True,
               help="Batch size of the deploy net's Input layer.")
 @click.option("--pseudo", is_flag=True, help="Pseudo-siamese: two towers that share nothing.")
 @click.option("--train-source", help="Training pair database.")
 @click.option("--test-source", help="Test pair database.")
 @click.option("--backend", type=click.Choice(BACKENDS), help="Database backend.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size.")
-@click.option("--test-batch-size", type=click.IntRange(min=1), help="Test batch size.")
+@click.option("--batch-size", type=count(), help="Training batch size.")
+@click.option("--test-batch-size", type=count(), help="Test batch size.")
 @click.option("--loss", type=click.Choice(LOSSES),
               help="contrastive (Caffe's ContrastiveLoss), contrastive-legacy, chopra2005 or triplet "
                    "(composed from stock layers) [default: the spec's, else contrastive].")
-@click.option("--margin", type=click.FloatRange(min=0), help="Contrastive or triplet margin.")
-@click.option("--q", type=click.FloatRange(min=0, min_open=True),
+@click.option("--margin", type=number(min=0), help="Contrastive or triplet margin.")
+@click.option("--q", type=number(min=0, min_open=True),
               help="chopra2005's Q: same-class cost (2/Q)E^2, different-class 2Q exp(-2.77E/Q) "
                    "[default: 5].")
 @click.option("--legacy-loss", is_flag=True, default=None,

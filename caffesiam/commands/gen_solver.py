@@ -6,6 +6,7 @@ import click
 
 from caffesiam.caffe.proto import caffe_pb2, read_text, to_text
 from caffesiam.commands.output import emit
+from caffesiam.commands.params import OutputFile, count, number
 from caffesiam.errors import SolverError
 from caffesiam.net.params import shared_param_names
 from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
@@ -13,25 +14,25 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
 
 @click.command("gen-solver")
 @click.argument("net", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout.")
 @click.option("--snapshot-prefix", help="Default: the net's name, next to the net file.")
-@click.option("--max-iter", type=click.IntRange(min=1))
-@click.option("--base-lr", type=click.FloatRange(min=0, min_open=True))
-@click.option("--test-iter", type=click.IntRange(min=1))
-@click.option("--test-interval", type=click.IntRange(min=1))
-@click.option("--display", type=click.IntRange(min=0))
-@click.option("--snapshot", type=click.IntRange(min=0), help="Snapshot every N iterations.")
-@click.option("--momentum", type=click.FloatRange(min=0))
-@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--max-iter", type=count())
+@click.option("--base-lr", type=number(min=0, min_open=True))
+@click.option("--test-iter", type=count())
+@click.option("--test-interval", type=count())
+@click.option("--display", type=count(min=0))
+@click.option("--snapshot", type=count(min=0), help="Snapshot every N iterations.")
+@click.option("--momentum", type=number(min=0))
+@click.option("--weight-decay", type=number(min=0))
 @click.option("--lr-policy", type=click.Choice(list(LR_POLICY_FIELDS)),
               help="Learning-rate schedule [default: inv, as Caffe's example].")
-@click.option("--gamma", type=click.FloatRange(min=0, min_open=True),
+@click.option("--gamma", type=number(min=0, min_open=True),
               help="[default: 1e-4 for inv, 0.1 for step and multistep]")
-@click.option("--power", type=click.FloatRange(min=0, min_open=True), help="inv and poly [default: 0.75 for inv].")
-@click.option("--stepsize", type=click.IntRange(min=1), help="step and sigmoid.")
-@click.option("--stepvalue", type=click.IntRange(min=1), multiple=True,
+@click.option("--power", type=number(min=0, min_open=True), help="inv and poly [default: 0.75 for inv].")
+@click.option("--stepsize", type=count(), help="step and sigmoid.")
+@click.option("--stepvalue", type=count(), multiple=True,
               help="multistep: the iterations where lr is multiplied by gamma (repeat the option).")
-@click.option("--random-seed", type=int)
+@click.option("--random-seed", type=click.IntRange(-2**63, 2**63 - 1))
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
 def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
     """Write a solver for NET with the defaults of Caffe's siamese example.

@@ -4,11 +4,15 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.params import OutputFile
+
+SHOW_MAX = 100  # rows of pairs in one picture; matplotlib's 65,536-pixel limit is near 546
+
 
 @click.command("inspect-db")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--show", nargs=2, type=(click.IntRange(min=1), click.Path(path_type=Path)),
-              default=None, metavar="K OUT.png", help="Write a grid of the first K pairs.")
+@click.option("--show", nargs=2, type=(click.IntRange(1, SHOW_MAX), OutputFile()),
+              default=None, metavar="K OUT.png", help=f"Write a grid of the first K pairs (K <= {SHOW_MAX}).")
 def inspect_db(path, show):
     """Print a pair database's count, record shape, positive ratio (sim=1: same class) and keys."""
     from caffesiam.data.manifest import images_per_record
@@ -27,7 +31,10 @@ def inspect_db(path, show):
     click.echo(f"first keys: {' '.join(summary.first_keys)}")
     if show:
         from caffesiam.draw.plots import plot_pair_grid
+        from caffesiam.files import staged
 
         k, out = show
         images_a, images_b, labels = open_pairs(path, limit=k)
-        click.echo(f"wrote {plot_pair_grid(images_a, images_b, labels, out)}")
+        with staged() as stage:
+            plot_pair_grid(images_a, images_b, labels, stage(out))
+        click.echo(f"wrote {out}")

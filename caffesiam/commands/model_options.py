@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.options import option_group
+from caffesiam.commands.params import count, number
 from caffesiam.spec.tower import INPUT_SCALE
 
 _path = click.Path(dir_okay=False, path_type=Path)
@@ -18,10 +19,10 @@ model_options = option_group(  # --model, --weights, --blob, --train-net, --scal
     click.option("--train-net", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                  help="The train_test net the weights were trained with: its transform_param "
                       "(scale, mean_value) is applied to the pixels."),
-    click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=None,
+    click.option("--scale", type=number(min=0, min_open=True), default=None,
                  help="Multiply uint8 pixels by this, as the Data layer's transform_param.scale "
                       f"did in training [default: read from --train-net, else {INPUT_SCALE}]."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+    click.option("--batch-size", type=count(), default=256, show_default=True,
                  help="Images per forward pass."),
 )
 
