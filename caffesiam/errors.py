@@ -45,6 +45,10 @@ class ToolMissing(CaffesiamError):
     """Raised when an external program (dot, docker) is not installed."""
 
 
+class DiskFull(CaffesiamError):
+    """Raised when a filesystem fills up during a write; what was written is removed."""
+
+
 class TrainingFailed(CaffesiamError):
     """Raised when the caffe process dies; carries the log line that says why and its status."""
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.options import option_group
+from caffesiam.commands.params import NAME, OutputDir, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
+from caffesiam.errors import BadInput
 
 # numpy, the datasets and the database code load only when a build runs, so that the other
 # commands start fast.
@@ -47,7 +49,7 @@ def _jitter(value: str):
 
 
 output_options = option_group(
-    click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    click.option("--out", "out", type=OutputDir(), default=Path("."),
                  show_default=True, help="Directory that receives the databases and their .json manifests."),
     click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND, show_default=True,
                  help="Database format; Caffe's Data layer reads both."),
@@ -61,12 +63,12 @@ sampling_options = option_group(
     click.option("--test-pairs", type=click.IntRange(min=1), default=None,
                  help="Pairs in the test database [default: one per test image]."),
     click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself."),
-    click.option("--positive-ratio", type=click.FloatRange(0, 1), default=0.5,
+    click.option("--positive-ratio", type=number(0, 1), default=0.5,
                  show_default=True, help="Fraction of pairs with sim=1 (same class)."),
     click.option("--caffe-compat", is_flag=True,
                  help="Draw both images uniformly at random as Caffe's converter does "
                       "(about 10% positives); ignores --positive-ratio."),
-    click.option("--seed", type=int, default=SEED, show_default=True,
+    click.option("--seed", type=click.IntRange(min=0), default=SEED, show_default=True,
                  help="The same seed and inputs give a byte-identical database."),
     click.option("--triplets", is_flag=True,
                  help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
@@ -83,7 +85,7 @@ sampling_options = option_group(
 
 
 test_fraction_option = click.option(
-    "--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=TEST_FRACTION,
+    "--test-fraction", type=number(0, 1, max_open=True), default=TEST_FRACTION,
     show_default=True, help="Fraction of images held out for the test database (split by image: none is in both).")
 
 decode_options = option_group(
@@ -147,7 +149,8 @@ def digits(test_fraction, **opts):
 
 
 def _name_option(default: str):
-    return click.option("--name", default=None, help=f"Database name prefix [default: {default}].")
+    return click.option("--name", type=NAME, default=None,
+                        help=f"Database name prefix (a plain name) [default: {default}].")
 
 
 @build_db.command("images")
@@ -161,7 +164,7 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
     """Image folder ROOT/<class>/<image> -> OUT/<name>_siamese_{train,test}_<backend>."""
     from caffesiam.data.sources.folders import load_image_folder, scan_class_folders
 
-    name = name or root.resolve().name
+    name = name or _derived_name(root.resolve().name, "ROOT's folder name")
     n_images = len(scan_class_folders(root)[0])  # fails fast on an empty or flat folder
     _check_outputs(opts, name, ["train", "test"] if test_fraction else ["train"])
     with progress_bar(n_images, "decoding") as advance:
@@ -178,15 +181,16 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
 def pairs(pair_list, name, size, gray, strict, out, backend, force):
     """Explicit pairs from lines 'path1 path2 label' (label 1 = same) -> OUT/<name>_siamese_<backend>."""
     from caffesiam.data.sources.pairlist import load_pair_list, read_pair_list
-    from caffesiam.data.swap import check_output
+    from caffesiam.data.swap import check_db_output
 
-    name = name or pair_list.stem
+    name = name or _derived_name(pair_list.stem, "the list's name")
     target = out / f"{name}_siamese_{backend}"
     paths, _ = read_pair_list(pair_list)  # fails fast on a bad line or a missing file
-    check_output(target, force)
+    check_db_output(target, force)
     with progress_bar(len(paths), "decoding") as advance:
         source, plan = load_pair_list(pair_list, size, gray, strict, advance)
     _report_skipped(source)
+    _check_room(out, source, [len(plan)], 2, "the list's pairs")
     _write(target, source, plan, backend, force, {"source": source.source, "split": "all"})
 
 
@@ -222,9 +226,13 @@ def _build_sets(prefix, sets, opts):
         raise click.BadParameter("sets --augment's ranges; add --augment", param_hint="--jitter")
     if opts["augment"] and not any(split == "train" for split, _ in sets):
         raise click.BadParameter("augments the train database only; none is built", param_hint="--augment")
+    wanted = [(opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
+              for split, images in sets]
+    _check_room(opts["out"], sets[0][1], wanted, 3 if opts["triplets"] else 2,
+                " and ".join(f"--{'pairs' if split == 'train' else 'test-pairs'} {n:,}"
+                             for (split, _), n in zip(sets, wanted)))
     plans = []
-    for offset, (split, images) in enumerate(sets):
-        wanted = (opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
+    for offset, ((split, images), wanted) in enumerate(zip(sets, wanted)):
         if opts["triplets"]:
             plan = sample_triplets(images.labels, wanted, opts["seed"] + offset)
         else:
@@ -270,10 +278,30 @@ def _target(opts, prefix, split) -> Path:
 
 
 def _check_outputs(opts, prefix, splits):
-    from caffesiam.data.swap import check_output
+    from caffesiam.data.swap import check_db_output
 
     for split in splits:
-        check_output(_target(opts, prefix, split), opts["force"])
+        check_db_output(_target(opts, prefix, split), opts["force"])
+
+
+def _derived_name(name, what):
+    from caffesiam.files import safe_name
+
+    try:
+        return safe_name(name, what)
+    except BadInput as e:
+        raise click.BadParameter(f"{e}; pass --name", param_hint="--name") from None
+
+
+def _check_room(out, images, rows, per_record, asked):
+    """BadInput before sampling when the plans cannot fit in memory or the databases on disk."""
+    from caffesiam.data.write import db_bytes
+    from caffesiam.limits import require_memory, require_space
+
+    total, shape = sum(rows), "x".join(map(str, images.images.shape[1:]))
+    what = f"{asked}: {total:,} records of {per_record} images of {shape}"
+    require_memory(total * (per_record + 1) * 8, what)
+    require_space(out, db_bytes(images.images[0].nbytes, total, per_record), what)
 
 
 def _report_skipped(source):

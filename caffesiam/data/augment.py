@@ -21,6 +21,11 @@ class Jitter:
         return {"max_shift_px": self.shift, "max_rotate_deg": self.rotate, "max_scale": self.scale}
 
 
+# Upper bounds: a rotation past 180 degrees repeats one within it, a shift past 1,000 px moves
+# any image that Caffe could train on out of its frame.
+JITTER_MAX = {"shift": 1000.0, "rotate": 180.0, "scale": 1.0}
+
+
 def parse_jitter(text: str) -> Jitter:
     """'shift=2,rotate=10,scale=0.1' (any subset, the rest default) -> Jitter; ValueError if bad."""
     values = {}
@@ -32,8 +37,11 @@ def parse_jitter(text: str) -> Jitter:
             values[key] = float(value)
         except ValueError:
             raise ValueError(f"{key}: {value!r} is not a number") from None
-        if values[key] < 0 or (key == "scale" and values[key] >= 1):
-            raise ValueError(f"{key} must be >= 0{' and < 1' if key == 'scale' else ''}, got {value}")
+        top = JITTER_MAX[key]
+        within = 0 <= values[key] < top if key == "scale" else 0 <= values[key] <= top  # nan: never
+        if not within:
+            bound = f"< {top:g}" if key == "scale" else f"<= {top:g}"
+            raise ValueError(f"{key} must be >= 0 and {bound}, got {value}")
     return Jitter(**values)
 
 

@@ -4,6 +4,9 @@ The one module (with doctor's version check) that imports plyvel and lmdb. Keys 
 "%08d" % record index, as Caffe's converters write them, so both backends read back in order.
 """
 
+import errno
+import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -23,8 +26,26 @@ def leveldb_write_buffer(image_bytes: int, rows: int) -> int:
     return min(64 << 20, max(4 << 20, (image_bytes - 16 * rows) // 4))
 
 
+_ERRNO_WORDS = ((errno.ENOSPC, "No space left"), (errno.ENOSPC, "MDB_MAP_FULL"),
+                (errno.EDQUOT, "quota"), (errno.EROFS, "Read-only file system"),
+                (errno.EACCES, "Permission denied"))
+
+
+@contextmanager
+def _as_os_error(errors, target: Path):
+    """`errors` (plyvel's or lmdb's) raised as OSError with the errno their text names, so a
+    full disk looks the same from either backend."""
+    try:
+        yield
+    except errors as e:
+        text = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        code = next((c for c, words in _ERRNO_WORDS if words in text), errno.EIO)
+        raise OSError(code, f"{os.strerror(code)} ({text})", str(target)) from e
+
+
 class RecordWriter:
-    """Context manager yielding put_batch(first_index, encoded_rows) for the chosen backend."""
+    """Context manager yielding put_batch(first_index, encoded_rows) for the chosen backend;
+    the backends' errors come out as OSError (a full disk: errno ENOSPC)."""
 
     def __init__(self, target: Path, backend: str, images: np.ndarray, rows: int, per_record: int = 2):
         self.target, self.backend = target, backend
@@ -36,32 +57,39 @@ class RecordWriter:
         if self.backend == "leveldb":
             import plyvel
 
+            self.errors = plyvel.Error
             # Big memtables (fewer fsynced flushes), big blocks and few open tables: a writer
             # never reads back, and small table indexes keep mmapped RSS flat for huge builds.
             # No snappy: it cost ~0.1 s CPU for 30% less disk on Fashion-MNIST; Caffe's converter
             # leaves an uncompressed log of the same size.
-            self.db = plyvel.DB(str(self.target), create_if_missing=True, error_if_exists=False,
-                                write_buffer_size=self.write_buffer, block_size=64 << 10,
-                                max_open_files=100, compression=None)
+            with _as_os_error(self.errors, self.target):
+                self.db = plyvel.DB(str(self.target), create_if_missing=True, error_if_exists=False,
+                                    write_buffer_size=self.write_buffer, block_size=64 << 10,
+                                    max_open_files=100, compression=None)
             return self._put_leveldb
         import lmdb
 
-        self.db = lmdb.open(str(self.target), map_size=self.map_size, subdir=True, sync=False,
-                            metasync=False)
+        self.errors = lmdb.Error
+        with _as_os_error(self.errors, self.target):
+            self.db = lmdb.open(str(self.target), map_size=self.map_size, subdir=True, sync=False,
+                                metasync=False)
         return self._put_lmdb
 
     def __exit__(self, *exc):
-        if self.backend == "lmdb" and exc[0] is None:
-            self.db.sync(True)
-        self.db.close()
+        with _as_os_error(self.errors, self.target):
+            try:
+                if self.backend == "lmdb" and exc[0] is None:
+                    self.db.sync(True)
+            finally:
+                self.db.close()
 
     def _put_leveldb(self, first, encoded):
-        with self.db.write_batch() as batch:
+        with _as_os_error(self.errors, self.target), self.db.write_batch() as batch:
             for k, row in enumerate(encoded):
                 batch.put(b"%08d" % (first + k), row.tobytes())
 
     def _put_lmdb(self, first, encoded):
-        with self.db.begin(write=True) as txn:
+        with _as_os_error(self.errors, self.target), self.db.begin(write=True) as txn:
             for k, row in enumerate(encoded):
                 txn.put(b"%08d" % (first + k), row.tobytes(), append=True)
 

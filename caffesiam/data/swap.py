@@ -1,53 +1,142 @@
 """A database appears whole or not at all: built in a temporary sibling with its manifest, then
-renamed into place; a database it replaces is removed only after the swap."""
+renamed into place; a database it replaces is removed only after the swap.
 
+Three locks keep builds, crashes and trainings apart (flock and fcntl locks are dropped by the
+kernel when their holder dies, so a crash never leaves one behind):
+- the output's folder (flock on the directory) is held briefly while a temporary is made, while
+  stale temporaries are cleared, and while a finished database is checked and renamed into place,
+  so of two builds of one output without --force exactly one wins;
+- each temporary (flock on its directory) is held by its writer for its whole life, so a later
+  build removes the temporaries of writers that died (kill -9) and never a live one;
+- a database to be replaced must not be open elsewhere (backends.open_elsewhere), so --force
+  never pulls a LevelDB out from under a running `caffe train`.
+"""
+
+import fcntl
+import glob
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import List
 
+from caffesiam.data.backends import BACKENDS, is_database, open_elsewhere
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.errors import DatabaseError, OutputExists
 
+_TEMP = ".tmp-"  # .<name>.tmp-XXXX: a database being built (and .tmp-XXXX.json, its manifest)
+_OLD = ".old-"  # .<name>.old-XXXX/db: a replaced database, removed once the new one is in place
 
-def check_output(path, force: bool = False):
-    """OutputExists when the database or its manifest is already there and not `force`."""
+
+def check_db_output(path, force: bool = False):
+    """OutputExists when the database or its manifest is already there and not `force`; with
+    `force`, DatabaseError when what is there is not a database or is open in another process."""
     path = Path(path)
-    if (path.exists() or manifest_path_for(path).exists()) and not force:
+    if not (os.path.lexists(path) or manifest_path_for(path).exists()):
+        return
+    if not force:
         raise OutputExists(f"{path} already exists; pass --force to replace it")
+    if path.is_dir() and any(path.iterdir()) and not any(is_database(path, b) for b in BACKENDS):
+        raise OutputExists(f"{path} exists and is not a database; --force replaces only databases")
+    lock = open_elsewhere(path)
+    if lock:
+        raise DatabaseError(f"{path} is open in another process ({lock} is locked, e.g. by a "
+                            f"running caffe train); wait for it to finish, or build elsewhere")
 
 
 @contextmanager
-def swapped_in(path: Path):
+def folder_lock(folder: Path):
+    """Exclusive flock on the directory `folder` for the block."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _writer_gone(directory: Path) -> bool:
+    """True when no live process holds the flock of the temporary `directory`."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def clear_stale(path: Path) -> List[Path]:
+    """Remove what dead builds of `path` left beside it; returns what went. Hold folder_lock.
+
+    A temporary whose writer is gone is removed with its manifest. A replaced database left
+    aside by a build killed between its two renames is put back when nothing took its place.
+    """
+    removed = []
+    hidden = f".{glob.escape(path.name)}"
+    for tmp in map(Path, glob.glob(str(path.parent / f"{hidden}{_TEMP}*"))):
+        if tmp.suffix != ".json" and tmp.is_dir() and _writer_gone(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    for manifest in map(Path, glob.glob(str(path.parent / f"{hidden}{_TEMP}*.json"))):
+        if not manifest.with_suffix("").exists():
+            manifest.unlink(missing_ok=True)
+            removed.append(manifest)
+    for old in map(Path, glob.glob(str(path.parent / f"{hidden}{_OLD}*"))):
+        if (old / "db").exists() and not os.path.lexists(path):
+            os.replace(old / "db", path)
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old)
+    return removed
+
+
+@contextmanager
+def swapped_in(path: Path, force: bool = False):
     """Yields (temporary directory, temporary manifest path) beside `path`. When the block ends,
-    both are renamed into place; when it raises (KeyboardInterrupt and SIGTERM's SystemExit too),
-    both are removed and whatever was at `path` is untouched."""
-    tmp = _make_temp_sibling(path)
+    both are renamed into place (checked again, under the folder lock, against a build that
+    finished first); when it raises (KeyboardInterrupt and SIGTERM's SystemExit too), both are
+    removed and whatever was at `path` is untouched."""
+    tmp, owner = _make_temp_sibling(path)
     tmp_manifest = tmp.with_name(tmp.name + ".json")
     try:
         yield tmp, tmp_manifest
-        _replace(tmp, path)
-        os.replace(tmp_manifest, manifest_path_for(path))
+        with folder_lock(path.parent):
+            check_db_output(path, force)
+            _replace(tmp, path)
+            os.replace(tmp_manifest, manifest_path_for(path))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_manifest.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(owner)
 
 
-def _make_temp_sibling(path: Path) -> Path:
+def _make_temp_sibling(path: Path):
+    """(temporary directory, fd holding its flock), made under the folder lock after clearing
+    what dead builds left, so no cleaner ever sees it unlocked."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        with folder_lock(path.parent):
+            clear_stale(path)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_TEMP}", dir=path.parent))
+            owner = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
         raise DatabaseError(f"cannot write to {path.parent}: {e.strerror}") from e
+    return tmp, owner
 
 
 def _replace(tmp: Path, path: Path):
     """Move the finished database into place; the old one is only removed after the swap."""
     old = None
-    if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    if os.path.lexists(path):
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}{_OLD}", dir=path.parent))
         os.replace(path, old / "db")
     os.replace(tmp, path)
     if old:

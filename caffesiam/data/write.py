@@ -1,5 +1,6 @@
 """A plan of (i, j, sim) rows and its images -> a pair (or triplet) database with its manifest."""
 
+import errno
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -9,9 +10,17 @@ from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.datum import encode_stacked_datums
 from caffesiam.data.manifest import describe, write_manifest
 from caffesiam.data.store import RecordWriter
-from caffesiam.data.swap import check_output, swapped_in
+from caffesiam.data.swap import check_db_output, swapped_in
+from caffesiam.errors import DiskFull
+from caffesiam.limits import free_space, size_text
 
 BATCH = 512  # records per write batch: small, so memory stays flat whatever --pairs is
+RECORD_OVERHEAD = 48  # bytes per record beyond its pixels: key, Datum fields, table entries
+
+
+def db_bytes(image_bytes: int, rows: int, per_record: int) -> int:
+    """About how many bytes a database of `rows` records of `per_record` images takes on disk."""
+    return rows * (per_record * image_bytes + RECORD_OVERHEAD)
 
 
 def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEFAULT_BACKEND,
@@ -29,11 +38,19 @@ def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEF
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     path = Path(path)
-    check_output(path, force)
-    with swapped_in(path) as (tmp, tmp_manifest):
-        _write_records(tmp, backend, images, plan, progress, transform)
-        record = describe(images, plan, backend, manifest or {})
-        write_manifest(tmp_manifest, record)
+    check_db_output(path, force)
+    free = free_space(path.parent)
+    try:
+        with swapped_in(path, force) as (tmp, tmp_manifest):
+            _write_records(tmp, backend, images, plan, progress, transform)
+            record = describe(images, plan, backend, manifest or {})
+            write_manifest(tmp_manifest, record)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        need = db_bytes(images[0].nbytes, len(plan), plan.shape[1] - 1)
+        raise DiskFull(f"disk full while writing {path}: it needs about {size_text(need)}, "
+                       f"{size_text(free)} was free when it started; nothing was left behind") from e
     return record
 
 

@@ -1,6 +1,7 @@
 """A diagram rendered and written: `render` turns the graph into bytes with Graphviz's `dot`, and
 `draw_file` alone touches files (the last two layers of Caffe's python/caffe/draw.py)."""
 
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -9,22 +10,35 @@ import graphviz
 from caffesiam.caffe import runner
 from caffesiam.caffe.netload import load_net
 from caffesiam.caffe.shapes import compute_shapes
+from caffesiam.data.backends import missing_data_source
 from caffesiam.draw.graph import build_graph
 from caffesiam.errors import BadInput, CaffesiamError
+from caffesiam.files import staged
 
 FORMATS = ("png", "svg", "pdf", "dot")
+# C0 controls but tab and newline, and DEL: a layer name may hold them (prototxt escapes such as
+# "\000"), and dot rejects a NUL anywhere and any of them inside an HTML-like label.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def render(graph: graphviz.Digraph, fmt: str) -> bytes:
-    """The diagram as PNG, SVG or PDF bytes, drawn by Graphviz's `dot`."""
+def dot_text(graph: graphviz.Digraph) -> str:
+    """The DOT source of `graph`, control characters shown as their Unicode pictures (NUL: \u2400)."""
+    return _CONTROL.sub(lambda m: chr(0x2421 if m.group() == "\x7f" else 0x2400 + ord(m.group())),
+                        graph.source)
+
+
+def render(source: str, fmt: str) -> bytes:
+    """The diagram of DOT `source` as PNG, SVG or PDF bytes, drawn by Graphviz's `dot`; a dot
+    failure is one line (its first error line)."""
     runner.require("dot", "graphviz")
     try:
-        return graph.pipe(format=fmt)
+        return graphviz.pipe("dot", fmt, source.encode(), quiet=True)
     except graphviz.ExecutableNotFound as e:
         raise CaffesiamError("Graphviz 'dot' could not be run; install it (Debian: apt-get install graphviz)") from e
     except graphviz.CalledProcessError as e:
-        tail = (e.stderr or b"").decode(errors="replace").strip()[-300:]
-        raise CaffesiamError(f"dot failed (exit {e.returncode}): {tail}") from e
+        lines = [line.strip() for line in (e.stderr or b"").decode(errors="replace").splitlines()]
+        first = next((line for line in lines if "rror" in line), next(filter(None, lines), "no message"))
+        raise CaffesiamError(f"dot failed (exit {e.returncode}): {first[:300]}") from e
 
 
 def output_format(out_path) -> str:
@@ -42,17 +56,19 @@ def draw_file(net_path, out_path, rankdir: str = "TB", phase: str = "ALL", detai
     fmt = output_format(out_path)
     net = load_net(net_path)
     blob_shapes = param_shapes = None
-    if shapes:
+    # Caffe's LevelDB reader creates a missing database while it fails: never hand it one.
+    missing = missing_data_source(net, Path.cwd()) if shapes else None
+    if missing:
+        warn(f"drawing without shapes: {missing}")
+    elif shapes:
         phases = ["TRAIN", "TEST"] if phase == "ALL" else [phase]
         blob_shapes, param_shapes, why = compute_shapes(str(net_path), phases)
         if why:
             warn(f"drawing without shapes: the net cannot be set up in Caffe ({why})")
-    graph = build_graph(net, rankdir=rankdir, phase=phase, detail=detail,
-                        blob_shapes=blob_shapes, param_shapes=param_shapes)
-    data = graph.source.encode() if fmt == "dot" else render(graph, fmt)
+    source = dot_text(build_graph(net, rankdir=rankdir, phase=phase, detail=detail,
+                                  blob_shapes=blob_shapes, param_shapes=param_shapes))
+    data = source.encode() if fmt == "dot" else render(source, fmt)
     out = Path(out_path)
-    try:
-        out.write_bytes(data)
-    except OSError as e:
-        raise BadInput(f"{out}: cannot write ({e.strerror or e})") from e
+    with staged() as stage:
+        stage(out).write_bytes(data)
     return out

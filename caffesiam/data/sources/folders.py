@@ -9,6 +9,7 @@ import numpy as np
 
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.errors import DatasetError
+from caffesiam.limits import require_memory
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm"}
 CHUNK = 64  # images per task: amortises inter-process traffic
@@ -47,7 +48,13 @@ def load_image_folder(root, size=None, gray=True, strict=False, progress=None) -
 
 def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None, gray=True,
                   strict=False, progress: Optional[Callable[[int], None]] = None):
-    """(uint8 N x C x H x W of the readable images, boolean mask of which paths were readable)."""
+    """(uint8 N x C x H x W of the readable images, boolean mask of which paths were readable).
+
+    The decoded images must fit in memory: checked before decoding when `size` is given, else
+    when the first image shows their size.
+    """
+    if size:
+        _require_memory_for(len(paths), (1 if gray else 3, size[1], size[0]))
     images = None
     ok = np.zeros(len(paths), dtype=bool)
     n_kept = 0
@@ -59,6 +66,7 @@ def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None,
                 raise DatasetError(f"{paths[index]}: cannot decode ({result})")
             continue
         if images is None:  # the first image fixes the shape; fill in place, no second copy
+            _require_memory_for(len(paths), result.shape)
             images = np.empty((len(paths),) + result.shape, dtype=np.uint8)
         elif result.shape != images.shape[1:]:
             raise DatasetError(f"{paths[index]}: size {_wxh(result)} differs from "
@@ -69,6 +77,11 @@ def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None,
     if images is None:
         raise DatasetError(f"none of the {len(paths)} image files could be decoded")
     return images[:n_kept], ok
+
+
+def _require_memory_for(n: int, shape):
+    require_memory(n * shape[0] * shape[1] * shape[2],
+                   f"{n:,} images of {shape[2]}x{shape[1]} pixels, {shape[0]} channel(s),")
 
 
 def _decode_all(paths, size, gray):

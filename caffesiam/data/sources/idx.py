@@ -1,5 +1,6 @@
 """MNIST-format IDX files (gzipped or raw) -> ImageSet: the reader and the split finder."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from isal.isal_zlib import error as IsalError
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.data.sources.mnist import MNIST_CLASSES
 from caffesiam.errors import DatasetError
+from caffesiam.limits import require_memory
 
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
@@ -61,7 +63,7 @@ def _map_idx(path: Path, magic) -> np.ndarray:
     with open(path, "rb") as f:
         shape = _read_header(f, path, magic)
         offset = f.tell()
-    size = int(np.prod(shape))
+    size = math.prod(shape)  # Python ints: a hostile header cannot overflow int64 here
     available = path.stat().st_size - offset
     if available < size:
         raise DatasetError(f"{path}: truncated: {available} data bytes, header promises {size}")
@@ -72,6 +74,7 @@ def _map_idx(path: Path, magic) -> np.ndarray:
 
 def _read_idx_stream(f, path, magic) -> np.ndarray:
     shape = _read_header(f, path, magic)
+    require_memory(math.prod(shape), f"{path}: its IDX header's {'x'.join(map(str, shape))} bytes")
     array = np.empty(shape, dtype=np.uint8)
     view, filled = memoryview(array.reshape(-1)), 0
     while filled < array.size:
