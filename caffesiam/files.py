@@ -174,10 +174,12 @@ def check_output_dir(path, error=BadInput) -> Path:
     return path
 
 
-def _umask() -> int:
+def default_mode(directory: bool = False) -> int:
+    """The mode a new file (or directory) gets under the process umask; temporaries made with
+    mkstemp/mkdtemp are private (0600/0700) until they get this."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return (0o777 if directory else 0o666) & ~mask
 
 
 class _Staging:
@@ -218,7 +220,7 @@ def staged():
             if not targets or (e.filename and Path(e.filename) not in staging.temps.values()):
                 raise
             raise CaffesiamError(f"cannot write {targets[-1]}: {e.strerror or e}") from e
-        mode = 0o666 & ~_umask()
+        mode = default_mode()
         for target, tmp in staging.temps.items():
             os.chmod(tmp, mode)
             os.replace(tmp, target)

@@ -14,6 +14,7 @@ import numpy as np
 
 from caffesiam.data.backends import LOCKED_ADVICE, detect_backend
 from caffesiam.errors import DatabaseError
+from caffesiam.limits import free_space
 
 
 def leveldb_write_buffer(image_bytes: int, rows: int) -> int:
@@ -32,14 +33,17 @@ _ERRNO_WORDS = ((errno.ENOSPC, "No space left"), (errno.ENOSPC, "MDB_MAP_FULL"),
 
 
 @contextmanager
-def _as_os_error(errors, target: Path):
+def _as_os_error(errors, target: Path, writing: int = 0):
     """`errors` (plyvel's or lmdb's) raised as OSError with the errno their text names, so a
-    full disk looks the same from either backend."""
+    full disk looks the same from either backend. LMDB reports a short write as EIO: with less
+    free space than the `writing` bytes, that is a full disk."""
     try:
         yield
     except errors as e:
         text = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
         code = next((c for c, words in _ERRNO_WORDS if words in text), errno.EIO)
+        if code == errno.EIO and free_space(target) < writing:
+            code = errno.ENOSPC
         raise OSError(code, f"{os.strerror(code)} ({text})", str(target)) from e
 
 
@@ -82,6 +86,13 @@ class RecordWriter:
                     self.db.sync(True)
             finally:
                 self.db.close()
+            if self.backend == "leveldb" and exc[0] is None:
+                # LevelDB drops the error of a background memtable flush (a full disk) on close;
+                # opening replays the last log into a table, as Caffe's first open would, so the
+                # error shows here and Caffe opens a database that needs no more disk.
+                import plyvel
+
+                plyvel.DB(str(self.target), create_if_missing=False).close()
 
     def _put_leveldb(self, first, encoded):
         with _as_os_error(self.errors, self.target), self.db.write_batch() as batch:
@@ -89,7 +100,7 @@ class RecordWriter:
                 batch.put(b"%08d" % (first + k), row.tobytes())
 
     def _put_lmdb(self, first, encoded):
-        with _as_os_error(self.errors, self.target), self.db.begin(write=True) as txn:
+        with _as_os_error(self.errors, self.target, encoded.nbytes), self.db.begin(write=True) as txn:
             for k, row in enumerate(encoded):
                 txn.put(b"%08d" % (first + k), row.tobytes(), append=True)
 

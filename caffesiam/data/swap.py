@@ -24,6 +24,7 @@ from typing import List
 from caffesiam.data.backends import BACKENDS, is_database, open_elsewhere
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.errors import DatabaseError, OutputExists
+from caffesiam.files import default_mode
 
 _TEMP = ".tmp-"  # .<name>.tmp-XXXX: a database being built (and .tmp-XXXX.json, its manifest)
 _OLD = ".old-"  # .<name>.old-XXXX/db: a replaced database, removed once the new one is in place
@@ -105,6 +106,7 @@ def swapped_in(path: Path, force: bool = False):
     tmp_manifest = tmp.with_name(tmp.name + ".json")
     try:
         yield tmp, tmp_manifest
+        os.chmod(tmp, default_mode(directory=True))
         with folder_lock(path.parent):
             check_db_output(path, force)
             _replace(tmp, path)

@@ -49,7 +49,8 @@ def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEF
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         need = db_bytes(images[0].nbytes, len(plan), plan.shape[1] - 1)
-        raise DiskFull(f"disk full while writing {path}: it needs about {size_text(need)}, "
+        raise DiskFull(f"disk full while writing {path}: its {len(plan):,} records take about "
+                       f"{size_text(need)} and {backend} needs working room beyond them; "
                        f"{size_text(free)} was free when it started; nothing was left behind") from e
     return record
 
