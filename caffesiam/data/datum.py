@@ -3,6 +3,7 @@
 import numpy as np
 
 from caffesiam.caffe.proto import caffe_pb2
+from caffesiam.errors import DatabaseError
 
 
 def _varint(value: int) -> bytes:
@@ -39,8 +40,21 @@ def encode_stacked_datums(stacks, labels) -> np.ndarray:
     return rows
 
 
-def decode_datum(value: bytes):
-    """A parsed caffe_pb2.Datum."""
+def decode_datum(value: bytes, where: str = "record"):
+    """A parsed caffe_pb2.Datum; DatabaseError naming `where` when the bytes are not one or its
+    pixels do not fill its channels x height x width."""
+    from google.protobuf.message import DecodeError
+
     datum = caffe_pb2().Datum()
-    datum.ParseFromString(value)
+    try:
+        datum.ParseFromString(value)
+    except DecodeError as e:
+        raise DatabaseError(f"{where}: not a Caffe Datum ({e})") from e
+    if datum.encoded:
+        raise DatabaseError(f"{where}: an encoded (JPEG/PNG) Datum; caffesiam reads raw pixel records")
+    size = datum.channels * datum.height * datum.width
+    found = len(datum.data) if datum.data else len(datum.float_data)
+    if found != size or not size:
+        raise DatabaseError(f"{where}: a Datum of {datum.channels}x{datum.height}x{datum.width} "
+                            f"with {found} values; the record is corrupt")
     return datum

@@ -11,6 +11,10 @@ from caffesiam.data.store import iter_records
 from caffesiam.errors import DatabaseError
 
 
+def _where(path, key: bytes) -> str:
+    return f"{path}: record {key.decode(errors='replace')[:40]!r}"
+
+
 @dataclass
 class RecordShape:
     """Shape of a database's first record: Datum channels, height, width and label."""
@@ -23,21 +27,28 @@ class RecordShape:
 
 def peek_record(path) -> RecordShape:
     """Channels, height, width and label of the first record."""
-    for _, value in iter_records(path):
-        d = decode_datum(value)
+    for key, value in iter_records(path):
+        d = decode_datum(value, _where(path, key))
         return RecordShape(d.channels, d.height, d.width, d.label)
     raise DatabaseError(f"{path}: the database is empty")
 
 
 def iter_pair_batches(path, batch_size: int = 1024, limit: Optional[int] = None):
     """Yield (images_a, images_b, labels) batches: uint8 N x C x H x W twice and int64 sims."""
-    a, b, labels = [], [], []
-    for count, (_, value) in enumerate(iter_records(path)):
+    a, b, labels, first = [], [], [], None
+    for count, (key, value) in enumerate(iter_records(path)):
         if limit is not None and count >= limit:
             break
-        d = decode_datum(value)
+        d = decode_datum(value, _where(path, key))
         if d.channels % 2:
             raise DatabaseError(f"{path}: record with {d.channels} channels is not a pair")
+        if not d.data:
+            raise DatabaseError(f"{_where(path, key)}: float pixels (float_data); pair databases "
+                                f"hold uint8 images")
+        first = first or (d.channels, d.height, d.width)
+        if (d.channels, d.height, d.width) != first:
+            raise DatabaseError(f"{_where(path, key)}: {d.channels}x{d.height}x{d.width}, but the "
+                                f"first record is {'x'.join(map(str, first))}")
         half = d.channels // 2
         pixels = np.frombuffer(d.data, dtype=np.uint8).reshape(d.channels, d.height, d.width)
         a.append(pixels[:half])
@@ -74,7 +85,7 @@ def summarize_db(path, n_keys: int = 5) -> DbSummary:
     count = positives = 0
     keys, shape = [], None
     for key, value in iter_records(path):
-        d = decode_datum(value)
+        d = decode_datum(value, _where(path, key))
         if shape is None:
             shape = RecordShape(d.channels, d.height, d.width, d.label)
         if count < n_keys:
