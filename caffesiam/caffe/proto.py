@@ -39,6 +39,9 @@ def parse_text(text: str, message: Message, source: str = "<text>", error=SpecEr
         line, col = e.GetLine(), e.GetColumn()
         where = f"{source}:{line}:{col}" if line else source
         detail = str(e).split(" : ", 1)[-1] if line else str(e)
+        quoted = f"'{text.splitlines()[line - 1]}': " if 0 < line <= len(text.splitlines()) else None
+        if quoted and detail.startswith(quoted):  # protobuf repeats the whole line; the column says where
+            detail = detail[len(quoted):]
         raise error(f"{where}: {detail}") from e
     return message
 

@@ -52,7 +52,6 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
         output = check_output(output.with_name(output.name + ".npz"))
     prep = preprocessing(train_net, scale)
     net = ev.FeatureNet.load(model, weights, blob)
-    click.echo(describe(prep), err=True)
     if db_path:
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
         with progress_bar(2 * len(sims), "features") as advance:
@@ -61,6 +60,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
             ev.save_npz(stage(output), features_a=pairs.features_a, features_b=pairs.features_b,
                         sims=sims, distances=pairs.distances)
         click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
+        click.echo(describe(prep), err=True)
         return
     source = _load_images(mnist, fashion_mnist, digits, images, split, net.input_shape)
     if limit:
@@ -79,6 +79,7 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")
     if plot:
         click.echo(f"wrote {plot}")
+    click.echo(describe(prep), err=True)
 
 
 def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):

@@ -48,7 +48,6 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
     report = verification_report(pairs.distances, sims, margin, seed)
     report.update(model=str(model), weights=str(weights), db=str(db_path), blob=net.blob,
                   scale=prep.scale, mean=list(prep.mean), feature_dims=int(pairs.features_a.shape[1]))
-    click.echo(describe(prep), err=True)
     click.echo(format_report(report))
     with staged() as stage:
         if json_out:
@@ -61,6 +60,7 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
             plot_roc(fpr, tpr, pairs.distances, sims, report, stage(roc_out), title)
     for written in stage.targets:
         click.echo(f"wrote {written}")
+    click.echo(describe(prep), err=True)
     if roc_out and report["auc"] is None:
         click.echo("no ROC curve: it needs both same and different pairs", err=True)
 

@@ -43,7 +43,8 @@ class OutputFile(click.Path):
     `allow_dash` lets '-' mean stdout."""
 
     def __init__(self, allow_dash: bool = False):
-        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash)
+        # directories are refused by check_output, in the same words as every other bad output
+        super().__init__(path_type=Path, allow_dash=allow_dash)
 
     def convert(self, value, param, ctx):
         path = super().convert(value, param, ctx)

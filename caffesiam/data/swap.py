@@ -32,8 +32,17 @@ _OLD = ".old-"  # .<name>.old-XXXX/db: a replaced database, removed once the new
 
 def check_db_output(path, force: bool = False):
     """OutputExists when the database or its manifest is already there and not `force`; with
-    `force`, DatabaseError when what is there is not a database or is open in another process."""
+    `force`, DatabaseError when what is there is not a database or is open in another process.
+    What dead builds left beside it is cleared first (clear_stale), so the answer is the truth."""
     path = Path(path)
+    if not path.parent.is_dir():
+        return
+    with folder_lock(path.parent):
+        clear_stale(path)
+        _check_replaceable(path, force)
+
+
+def _check_replaceable(path: Path, force: bool):
     if not (os.path.lexists(path) or manifest_path_for(path).exists()):
         return
     if not force:
@@ -108,7 +117,7 @@ def swapped_in(path: Path, force: bool = False):
         yield tmp, tmp_manifest
         os.chmod(tmp, default_mode(directory=True))
         with folder_lock(path.parent):
-            check_db_output(path, force)
+            _check_replaceable(path, force)
             _replace(tmp, path)
             os.replace(tmp_manifest, manifest_path_for(path))
     except BaseException:
