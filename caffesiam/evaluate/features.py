@@ -142,10 +142,6 @@ def pair_features(net: FeatureNet, images_a, images_b, sims, preprocess: Preproc
 
 
 def save_npz(path, **arrays) -> Path:
-    """Write arrays to a compressed .npz (numpy adds no suffix when it is already .npz)."""
-    path = Path(path)
-    try:
-        np.savez_compressed(path, **arrays)
-    except OSError as e:
-        raise DatabaseError(f"cannot write {path}: {e.strerror}") from e
-    return path
+    """Write arrays to a compressed .npz at `path` (numpy adds no suffix: it ends in .npz)."""
+    np.savez_compressed(path, **arrays)
+    return Path(path)
