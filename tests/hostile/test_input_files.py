@@ -118,7 +118,7 @@ LENET = (REPO / "templates/lenet.yaml").read_text()
     (LENET.replace("num_output: 20", "num_output: -3"), "(uint32), got -3"),
     (LENET.replace("margin: 1", "margin: .nan"), "loss.margin must be a finite number"),
     (LENET.replace("batch_size: 64", "batch_size: 5000000000"), "data.batch_size: expected an integer"),
-    (LENET.replace("kernel_size: 5", "kernel_size: 1.0e+400"), "expected an integer, got inf"),
+    (LENET.replace("kernel_size: 5", "kernel_size: 1.0e+400"), "(uint32), got inf"),
     (LENET.replace("name: conv1", 'name: "conv\\ud8001"'), "expected a string of valid Unicode"),
     (LENET.replace("scale: 0.00390625", "scale: .inf"), "data.scale: expected a finite number"),
     ("tower: 2020-02-31", "invalid YAML value: day is out of range"),
