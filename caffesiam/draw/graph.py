@@ -75,6 +75,12 @@ def _shape_text(blob: str, blob_shapes) -> str:
     return " | ".join(dims(s) for s in shapes) if shapes else ""
 
 
+def plain_text(text: str) -> str:
+    """`text` for a plain (not HTML) DOT label or ID: entities escaped and backslashes doubled, so
+    a name's backslash (a trailing one would end the quoted string) is drawn as itself."""
+    return escape(text).replace("\\", "\\\\")
+
+
 def _blob_edges(layers, drawn, detail: str, blob_shapes):
     """(producer, consumer, label) per blob use; layers of disjoint phases may both produce a blob."""
     producers: Dict[str, List[int]] = defaultdict(list)
@@ -86,7 +92,8 @@ def _blob_edges(layers, drawn, detail: str, blob_shapes):
                 orphans.add(blob)
             for p in producers[blob] or [blob]:  # a str producer: the blob itself, drawn as an ellipse
                 named = isinstance(p, str) or layers[p].name != blob or detail == "high"
-                label = "\\n".join(t for t in (blob if named else "", _shape_text(blob, blob_shapes)) if t)
+                parts = (blob if named else "", _shape_text(blob, blob_shapes))
+                label = "\\n".join(plain_text(t) for t in parts if t)
                 edges.append((p, i, label))
         for top in layer.top:
             keep = [p for p in producers[top] if not layer_phases(layers[p]) & layer_phases(layer)]
@@ -151,7 +158,7 @@ def build_graph(net, rankdir: str = "TB", phase: str = "ALL", detail: str = "low
                     fillcolor=_FILL[category(layers[i])], color=_RED if red else "#424242",
                     penwidth="2.2" if red else "1")
 
-    g = graphviz.Digraph(name=net.name or "net", graph_attr={
+    g = graphviz.Digraph(name=plain_text(net.name or "net"), graph_attr={
         "rankdir": rankdir, "label": _title(net.name, shares), "labelloc": "t", "fontname": "Helvetica",
         "fontsize": "16", "nodesep": "0.3", "ranksep": "0.35", "newrank": "true"},
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
@@ -201,11 +208,11 @@ def _add_blob_edges(g, edges, orphans, group_of: Dict[int, str]):
     # Blobs nothing produces (in a nonsense or partial net) are drawn as ellipses.
     orphan_ids = {blob: f"B{k}" for k, blob in enumerate(sorted(orphans))}
     for blob, node in orphan_ids.items():
-        g.node(node, escape(blob), shape="ellipse", style="filled", fillcolor="#E0E0E0")
+        g.node(node, plain_text(blob), shape="ellipse", style="filled", fillcolor="#E0E0E0")
     for src, dst, label in edges:
         # Edges that jump past the towers (sim → loss) would pull the pair groups off centre.
         bypass = group_of.get(src) == "pair_in" and group_of.get(dst) == "pair_out"
-        g.edge(f"L{src}" if isinstance(src, int) else orphan_ids[src], f"L{dst}", label=escape(label),
+        g.edge(f"L{src}" if isinstance(src, int) else orphan_ids[src], f"L{dst}", label=label,
                **({"constraint": "false"} if bypass else {}))
 
 
@@ -217,10 +224,11 @@ def _add_share_edges(g, shares, host_of: Dict[str, int]):
             merged[host_of[share.a], host_of[share.b]].append(share)
     for (a, b), group in merged.items():
         red = any(share.problems for share in group)
-        label = "\\n".join(", ".join(share.names) for share in group if share.names) or "not shared"
+        label = ("\\n".join(", ".join(map(plain_text, share.names)) for share in group if share.names)
+                 or "not shared")
         if red and label != "not shared":
             label += " (!)"
-        g.edge(f"L{a}", f"L{b}", label=escape(label), style="dashed", dir="none",
+        g.edge(f"L{a}", f"L{b}", label=label, style="dashed", dir="none",
                constraint="false", color=_RED if red else _SHARE_BLUE,
                fontcolor=_RED if red else _SHARE_BLUE, penwidth="1.6")
     return g
