@@ -50,8 +50,13 @@ class DiskFull(CaffesiamError):
 
 
 class TrainingFailed(CaffesiamError):
-    """Raised when the caffe process dies; carries the log line that says why and its status."""
+    """Raised when the caffe process dies; carries the log line that says why and its status.
+    The exit code is 1 whatever Caffe's own status was (the message names that status)."""
 
-    def __init__(self, message: str, exit_code: int = 1):
+    def __init__(self, message: str, status: int = 1):
         super().__init__(message)
-        self.exit_code = exit_code or 1
+        self.status = status
+
+
+class TrainingDiverged(CaffesiamError):
+    """Raised when the training loss stops being finite; Caffe was stopped there with a snapshot."""

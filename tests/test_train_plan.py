@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from caffesiam.caffe.proto import caffe_pb2, parse_text
-from caffesiam.errors import BadInput, OutputExists
+from caffesiam.errors import BadInput, OutputExists, SolverError
 from caffesiam.train import run
 from caffesiam.train.log import parse_lines
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
@@ -17,9 +17,12 @@ layer { name: "ip_p" type: "InnerProduct" bottom: "data_p" top: "ip_p" param { n
 """
 
 
-def _facts(solver_text="max_iter: 100 solver_mode: CPU", net_text=SHARED_NET, **changes) -> TrainFacts:
+RUNNABLE = 'base_lr: 0.01 lr_policy: "fixed" max_iter: 100 '  # what check_solver asks of every run
+
+
+def _facts(solver_text="solver_mode: CPU", net_text=SHARED_NET, **changes) -> TrainFacts:
     pb = caffe_pb2()
-    facts = dict(cwd=Path("/work"), solver=parse_text(solver_text, pb.SolverParameter()),
+    facts = dict(cwd=Path("/work"), solver=parse_text(RUNNABLE + solver_text, pb.SolverParameter()),
                  net_path=Path("/work/net.prototxt"), net=parse_text(net_text, pb.NetParameter()),
                  sources=[Path("/work/train_leveldb")], start_iter=0,
                  snapshot_prefix=Path("/work/snap/net"), later_snapshots=[], run_dir_taken=False,
@@ -39,7 +42,7 @@ def test_decide_copies_the_solver_and_sets_what_a_run_needs():
     assert plan.solver.solver_mode == caffe_pb2().SolverParameter.CPU and plan.gpu is None
     assert plan.run_dir == Path("/work/snap/net_run2") and plan.shares_params
     assert plan.iterations == 7
-    assert facts.solver == parse_text(text, caffe_pb2().SolverParameter())  # the file's, untouched
+    assert facts.solver == parse_text(RUNNABLE + text, caffe_pb2().SolverParameter())  # untouched
 
 
 @pytest.mark.caffe
@@ -113,3 +116,31 @@ def test_run_outputs_write_a_real_png(tmp_path):
     plan = TrainPlan(Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p")
     run.RunOutputs(plan).finish(parse_lines([line.format(i=0) for line in LOG]))
     assert Image.open(tmp_path / "loss.png").format == "PNG"
+
+
+@pytest.mark.caffe
+@pytest.mark.parametrize("solver,message", [
+    ("base_lr: -0.01", "base_lr must be > 0, got -0.01"),
+    ("base_lr: nan", "base_lr must be a finite number, got nan"),
+    ("momentum: inf", "momentum must be a finite number, got inf"),
+    ("momentum: 1.5", "momentum must be in [0, 1), got 1.5"),
+    ("max_iter: 0", "max_iter must be >= 1 (0 trains nothing), got 0"),
+    ('lr_policy: "step"', "stepsize must be >= 1 for lr_policy step"),
+    ('lr_policy: "warmup"', "lr_policy must be one of fixed, step"),
+    ('type: "LBFGS"', "type must be one of SGD"),
+    ("iter_size: 0", "iter_size must be >= 1"),
+])
+def test_solver_values_caffe_would_train_nonsense_with(solver, message):
+    with pytest.raises(SolverError) as e:
+        decide(REQUEST, _facts(solver))
+    assert str(e.value) == f"solver.prototxt: {message}" or message in str(e.value)
+
+
+@pytest.mark.caffe
+def test_a_resume_at_max_iter_trains_nothing():
+    request = TrainRequest(Path("s"), resume=Path("snap/net_iter_100.solverstate"))
+    with pytest.raises(SolverError) as e:
+        decide(request, _facts(start_iter=100))
+    assert "is at iteration 100 and max_iter is 100: nothing would be trained" in str(e.value)
+    assert decide(TrainRequest(Path("s"), resume=request.resume, max_iter=150),
+                  _facts(start_iter=100)).iterations == 50

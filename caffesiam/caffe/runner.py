@@ -70,11 +70,31 @@ def minimal_mounts(paths: Iterable[Path]) -> List[Path]:
 
 
 class Interrupts:
-    """Ctrl-C policy for a child: the first asks it to stop (SIGINT), the second kills it."""
+    """Ctrl-C policy for a child: the first asks it to stop (SIGINT), the second kills it.
+    `stop()` asks from code, as a first Ctrl-C would (a diverging training), without counting."""
 
     def __init__(self, on_first: Callable[[], None] = lambda: None):
         self.count = 0
         self.on_first = on_first
+        self.stopped = False
+        self.proc: Optional[subprocess.Popen] = None
+
+    def interrupt(self):
+        self.count += 1
+        if self.count == 1:
+            self._sigint()
+            self.on_first()
+        else:
+            self.proc.kill()
+
+    def stop(self):
+        if not self.stopped:
+            self.stopped = True
+            self._sigint()
+
+    def _sigint(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
 
 
 def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=None,
@@ -86,16 +106,9 @@ def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=No
                             stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
                             errors="replace")
     policy = interrupts or Interrupts()
-
-    def handle(signum, frame):
-        policy.count += 1
-        if policy.count == 1:
-            proc.send_signal(signal.SIGINT)
-            policy.on_first()
-        else:
-            proc.kill()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    policy.proc = proc
+    previous = {s: signal.signal(s, lambda signum, frame: policy.interrupt())
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for line in proc.stdout:
             on_line(line)

@@ -50,11 +50,12 @@ def failure_reason(output: str) -> str:
     return lines[-1][-300:] if lines else "no output"
 
 
-def compute_shapes(net_path: str, phases: List[str]) -> Tuple[Optional[dict], Optional[dict], str]:
-    """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up."""
+def compute_shapes(net_path: str, phases: List[str], cwd=None) -> Tuple[Optional[dict], Optional[dict], str]:
+    """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up.
+    Relative data sources are opened from `cwd` (default: this process's), as Caffe would."""
     env = dict(os.environ, GLOG_minloglevel="2")
     try:
-        done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env)
+        done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env, cwd=cwd)
     except (runner.Timeout, OSError) as e:  # drawing goes on without shapes
         return None, None, str(e)
     result = parse_output(done.stdout or "")

@@ -24,17 +24,20 @@ def blob_shape(blob) -> List[int]:
     return [blob.num, blob.channels, blob.height, blob.width]
 
 
-def shapes_from_bytes(data: bytes, source: str) -> Shapes:
-    """Param blob shapes by layer name of a serialized NetParameter; ModelError if it is not one."""
-    pb = caffe_pb2()
-    net = pb.NetParameter()
+def _layer_shapes(data: bytes) -> Shapes:
+    """Param blob shapes by layer name, if `data` is a serialized NetParameter with weights."""
+    net = caffe_pb2().NetParameter()
     try:
         net.ParseFromString(data)
-        parsed = True
     except DecodeError:
-        parsed = False
-    layers = list(net.layer) + list(net.layers) if parsed else []  # `layers`: V1 models
-    shapes = {layer.name: [blob_shape(b) for b in layer.blobs] for layer in layers if layer.blobs}
+        return {}
+    layers = list(net.layer) + list(net.layers)  # `layers`: V1 models
+    return {layer.name: [blob_shape(b) for b in layer.blobs] for layer in layers if layer.blobs}
+
+
+def shapes_from_bytes(data: bytes, source: str) -> Shapes:
+    """Param blob shapes by layer name of a serialized NetParameter; ModelError if it is not one."""
+    shapes = _layer_shapes(data)
     if shapes:
         return shapes
     _refuse_solverstate(data, source)
@@ -54,6 +57,24 @@ def _refuse_solverstate(data: bytes, source: str):
                          f".caffemodel{hint}")
 
 
+def read_solverstate(path):
+    """The SolverState of a binary .solverstate; ModelError for a .caffemodel, HDF5 or anything else."""
+    data = read_file(path, ModelError, "solverstate", binary=True)
+    if data.startswith(b"\x89HDF"):
+        raise ModelError(f"{path}: HDF5 snapshots are not supported; resume from a binary .solverstate")
+    if _layer_shapes(data):
+        raise ModelError(f"{path}: this is a .caffemodel (weights), not a .solverstate; give it to "
+                         f"--weights, or --resume the .solverstate saved beside it")
+    state = caffe_pb2().SolverState()
+    try:
+        state.ParseFromString(data)
+    except DecodeError:
+        state.Clear()
+    if not (state.history or state.learned_net):
+        raise ModelError(f"{path}: not a Caffe .solverstate")
+    return state
+
+
 def read_weights(path) -> Shapes:
     """Param blob shapes by layer name in a .caffemodel file."""
     path = Path(path)
@@ -63,13 +84,20 @@ def read_weights(path) -> Shapes:
     return shapes_from_bytes(data, str(path))
 
 
-def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str):
+def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str, fine_tune: bool = False):
     """ModelError naming the first layer of the net whose weights are missing or shaped differently.
 
-    Layers only in the weights (the `_p` tower, losses) are ignored, as Caffe ignores them.
+    Layers only in the weights (the `_p` tower, losses) are ignored, as Caffe ignores them. With
+    `fine_tune` (Caffe's -weights and a resumed snapshot), a layer missing from the weights keeps
+    its initialisation, but the weights must share at least one layer with the net.
     """
+    if fine_tune and not set(net_params) & set(weights):
+        raise ModelError(f"{weights_name} shares no layer name with the net, so Caffe would copy "
+                         f"nothing (it has: {', '.join(weights)})")
     for layer, expected in net_params.items():
         found = weights.get(layer)
+        if found is None and fine_tune:
+            continue
         if found is None:
             raise ModelError(f"{weights_name} has no weights for layer '{layer}'; were they "
                              f"trained with this model? (they have: {', '.join(weights)})")
@@ -78,14 +106,15 @@ def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str):
                              f"wants {_show(expected)}, {weights_name} has {_show(found)}")
 
 
-def check_weights_fit_net(net_path: Path, weights_path: Path):
+def check_weights_fit_net(net_path: Path, weights_path: Path, phase: str = "TEST",
+                          fine_tune: bool = False, cwd=None):
     """ModelError unless the .caffemodel fits the net, whose param shapes Caffe computes in a
-    child process (a net Caffe cannot set up is a ModelError too)."""
+    child process in `phase` (a net Caffe cannot set up is a ModelError too)."""
     weights = read_weights(weights_path)
-    blobs, params, why = compute_shapes(str(net_path), ["TEST"])
+    blobs, params, why = compute_shapes(str(net_path), [phase], cwd=cwd)
     if blobs is None:
         raise ModelError(f"{net_path}: Caffe cannot set up this net: {why}")
-    check_weights_fit(params, weights, Path(weights_path).name)
+    check_weights_fit(params, weights, Path(weights_path).name, fine_tune)
 
 
 def _same_shape(expected: List[int], found: List[int]) -> bool:

@@ -2,12 +2,15 @@
 
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import click
 
 from caffesiam.caffe import locate, runner
+from caffesiam.commands.params import OutputDir, OutputFile, count
 from caffesiam.errors import BadInput
+from caffesiam.files import staged
 from caffesiam.train.blas_threads import threads_for_run, write_choice
 from caffesiam.train.gather import plan_training
 from caffesiam.train.log import TestPoint, TrainPoint
@@ -15,6 +18,7 @@ from caffesiam.train.plan import TrainRequest
 from caffesiam.train.run import caffe_env, in_docker, run_training, write_run_solver
 
 _file = click.Path(dir_okay=False, path_type=Path)
+BLAS_THREADS_MAX = 1024  # OpenBLAS's own ceiling (MAX_CPU_NUMBER) is lower still
 
 
 def _gpu_option(value):
@@ -29,11 +33,11 @@ def _gpu_option(value):
 @click.option("--gpu", callback=lambda c, p, v: _gpu_option(v), help="GPU id, list (0,1) or 'all'.")
 @click.option("--weights", type=_file, help="Fine-tune from these weights.")
 @click.option("--resume", type=_file, help="Continue from this .solverstate.")
-@click.option("--max-iter", type=click.IntRange(min=1), help="Override the solver's max_iter.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--max-iter", type=count(), help="Override the solver's max_iter.")
+@click.option("--out", "out", type=OutputDir(),
               help="Run directory (default: <snapshot_prefix>_run next to the snapshots).")
 @click.option("--docker", "image", help="Run Caffe in this Docker image.")
-@click.option("--log", "log_copy", type=_file, help="Also copy the full log here.")
+@click.option("--log", "log_copy", type=OutputFile(), help="Also copy the full log here.")
 @click.option("--blas-threads", default="auto", show_default=True,
               help="OpenBLAS threads for CPU runs: 'auto' measures 1 vs all cores once per net.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Caffe's raw log instead of a progress bar.")
@@ -45,8 +49,8 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
     """
     if force_cpu and gpu:
         raise click.BadParameter("--cpu and --gpu exclude each other", param_hint="--gpu")
-    if blas_threads != "auto" and not blas_threads.isdigit():
-        raise click.BadParameter("'auto' or a number", param_hint="--blas-threads")
+    if blas_threads != "auto" and not (blas_threads.isdigit() and 1 <= int(blas_threads) <= BLAS_THREADS_MAX):
+        raise click.BadParameter(f"'auto' or a number from 1 to {BLAS_THREADS_MAX}", param_hint="--blas-threads")
     docker = shutil.which("docker") if image else None
     if image and docker is None:
         raise BadInput("--docker was given but no docker client is installed")
@@ -62,12 +66,13 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
                                    plan.gpu, plan.weights, plan.resume)
     if image:
         argv = in_docker(plan, argv, env, docker, image)
-    click.echo(f"run directory: {plan.run_dir}", err=True)
+    click.echo(f"run directory: {plan.run_dir}")
     if threads is not None:
-        click.echo(f"OpenBLAS threads: {threads} ({why})", err=True)
+        click.echo(f"OpenBLAS threads: {threads} ({why})")
     result = _run_with_progress(plan, argv, env, verbose)
     if log_copy:
-        shutil.copyfile(result.log_path, log_copy)
+        with staged() as stage:
+            shutil.copyfile(result.log_path, stage(log_copy))
     _report(plan, result)
 
 
@@ -77,6 +82,8 @@ def _run_with_progress(plan, argv, env, verbose):
     if verbose:
         return run_training(plan, argv, env, on_line=lambda line: click.echo(line, nl=False, err=True),
                             interrupts=interrupts)
+    if not sys.stderr.isatty():  # no bar in a log file or pipe
+        return run_training(plan, argv, env, interrupts=interrupts)
     state = {"loss": None, "test": None, "done": plan.start_iter}
     with click.progressbar(length=plan.iterations, label="training", file=click.get_text_stream("stderr"),
                            show_pos=True, item_show_func=lambda _: _status(state)) as bar:

@@ -12,7 +12,7 @@ from typing import Iterator, Tuple
 
 import numpy as np
 
-from caffesiam.data.backends import LOCKED_ADVICE, detect_backend
+from caffesiam.data.backends import LOCKED_ADVICE, detect_backend, open_elsewhere
 from caffesiam.errors import DatabaseError
 from caffesiam.limits import free_space
 
@@ -120,6 +120,8 @@ def iter_records(path) -> Iterator[Tuple[bytes, bytes]]:
         return
     import plyvel
 
+    if open_elsewhere(path):  # refused before LevelDB's open, which rotates LOG even when locked
+        raise DatabaseError(f"{path}: locked — {LOCKED_ADVICE}")
     try:
         db = plyvel.DB(str(path), create_if_missing=False)
     except plyvel.IOError as e:

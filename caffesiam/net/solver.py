@@ -1,5 +1,7 @@
 """A SolverParameter with the defaults of Caffe's siamese example, and the lr policies' settings (no I/O)."""
 
+import math
+
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import SolverError
 
@@ -56,3 +58,46 @@ def _check_lr_schedule(policy: str, given: dict, settings: dict):
     if steps != sorted(set(steps)) or (steps and steps[-1] >= settings["max_iter"]):
         raise SolverError(f"--stepvalue must increase and stay below --max-iter "
                           f"{settings['max_iter']}, got {', '.join(map(str, steps))}")
+
+
+SOLVER_TYPES = ("SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam")  # Caffe's registry
+_RANGES = (  # field, test, what it must be: values Caffe would train nonsense with, or abort on
+    ("base_lr", lambda v: v > 0, "> 0"),
+    ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("momentum2", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("rms_decay", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("weight_decay", lambda v: v >= 0, ">= 0"),
+    ("delta", lambda v: v > 0, "> 0"),
+    ("max_iter", lambda v: v >= 1, ">= 1 (0 trains nothing)"),
+    ("iter_size", lambda v: v >= 1, ">= 1"),
+    ("average_loss", lambda v: v >= 1, ">= 1"),
+    ("display", lambda v: v >= 0, ">= 0"),
+    ("snapshot", lambda v: v >= 0, ">= 0"),
+    ("test_interval", lambda v: v >= 0, ">= 0"),
+    ("stepsize", lambda v: v >= 0, ">= 0"),
+)
+
+
+def check_solver(solver, source: str):
+    """SolverError naming the first setting of `solver` that Caffe would train nonsense with
+    (nan, inf, a negative rate) or abort on (an unknown policy or type), before Caffe starts."""
+    def fail(field, value, must):
+        shown = f"{value:.7g}" if isinstance(value, float) else value  # float32 as it was written
+        raise SolverError(f"{source}: {field} must be {must}, got {shown}")
+
+    for field, value in solver.ListFields():
+        if field.cpp_type == field.CPPTYPE_FLOAT and not math.isfinite(value):  # float and double
+            fail(field.name, value, "a finite number")
+    for name, fits, must in _RANGES:
+        if not fits(getattr(solver, name)):
+            fail(name, getattr(solver, name), must)
+    if solver.lr_policy not in LR_POLICY_FIELDS:
+        fail("lr_policy", repr(solver.lr_policy), "one of " + ", ".join(LR_POLICY_FIELDS))
+    if "stepsize" in LR_POLICY_FIELDS[solver.lr_policy] and solver.stepsize < 1:
+        fail("stepsize", solver.stepsize, f">= 1 for lr_policy {solver.lr_policy}")
+    if solver.type not in SOLVER_TYPES:
+        fail("type", repr(solver.type), "one of " + ", ".join(SOLVER_TYPES))
+    if solver.regularization_type not in ("L1", "L2"):
+        fail("regularization_type", repr(solver.regularization_type), "L1 or L2")
+    if any(n < 0 for n in list(solver.test_iter) + list(solver.stepvalue)):
+        fail("test_iter and stepvalue", "a negative value", ">= 0")

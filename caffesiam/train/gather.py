@@ -5,21 +5,30 @@ its working directory, so every path here is resolved against `cwd`, where Caffe
 Input that cannot be read or is not what it should be fails here; train.plan decides the rest.
 """
 
-import re
 from pathlib import Path
 from typing import List
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
-from caffesiam.data.backends import is_database, layer_backend
+from caffesiam.caffe.weights import check_weights_fit_net, read_solverstate
+from caffesiam.data.backends import missing_data_source
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, SolverError
-from caffesiam.files import read_file
+from caffesiam.files import check_output_dir
+from caffesiam.train.log import snapshot_iteration
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
 
 
 def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True) -> TrainPlan:
-    """Gather the facts, then decide."""
-    return decide(request, gather_facts(request, Path(cwd or Path.cwd()), cpu_only_build))
+    """Gather the facts, decide, then check the weights the plan would load (a child process
+    sets the net up, so this comes last)."""
+    cwd = Path(cwd or Path.cwd())
+    facts = gather_facts(request, cwd, cpu_only_build)
+    plan = decide(request, facts)
+    if plan.weights:
+        check_weights_fit_net(facts.net_path, plan.weights, "TRAIN", fine_tune=True, cwd=cwd)
+    if facts.resumed_weights:
+        check_weights_fit_net(facts.net_path, facts.resumed_weights, "TRAIN", fine_tune=True, cwd=cwd)
+    return plan
 
 
 def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> TrainFacts:
@@ -35,16 +44,22 @@ def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> Trai
     net = read_text(net_path, pb.NetParameter(), error=SolverError)
     sources = data_sources(net, cwd)
     check_record_channels(net, lambda source: _resolve(source, cwd))
-    for flag, path in (("--weights", request.weights), ("--resume", request.resume)):
-        if path is not None and not Path(path).is_file():
-            raise BadInput(f"{flag} file not found: {path}")
-    start_iter = solverstate_iter(Path(request.resume)) if request.resume else 0
+    state = read_solverstate(request.resume) if request.resume else None
+    resumed_weights = _resolve(state.learned_net, cwd) if state and state.learned_net else None
+    if resumed_weights and not resumed_weights.is_file():
+        raise BadInput(f"{request.resume}: the weights it was saved with, {state.learned_net}, "
+                       f"are missing (Caffe reads them from {cwd})")
+    start_iter = state.iter if state else 0
     prefix = _resolve(solver.snapshot_prefix or net_path.stem, cwd)
+    free_run_dir = default_run_dir(prefix)
+    check_output_dir(prefix.parent)  # before Caffe's first snapshot fails, minutes in
+    check_output_dir(request.out if request.out is not None else free_run_dir)
     return TrainFacts(cwd=cwd, solver=solver, net_path=net_path, net=net, sources=sources,
                       start_iter=start_iter, snapshot_prefix=prefix,
                       later_snapshots=existing_snapshots(prefix, start_iter),
                       run_dir_taken=request.out is not None and (Path(request.out) / "caffe.log").exists(),
-                      free_run_dir=default_run_dir(prefix), cpu_only_build=cpu_only_build)
+                      free_run_dir=free_run_dir, cpu_only_build=cpu_only_build,
+                      resumed_weights=resumed_weights)
 
 
 def _resolve(path: str, cwd: Path) -> Path:
@@ -54,36 +69,18 @@ def _resolve(path: str, cwd: Path) -> Path:
 
 def data_sources(net, cwd: Path) -> List[Path]:
     """The Data layers' databases, checked to exist and to be of their layer's backend."""
-    sources = []
-    for layer in net.layer:
-        if layer.type != "Data":
-            continue
-        backend = layer_backend(layer)
-        path = _resolve(layer.data_param.source, cwd)
-        if not path.exists():
-            raise DatabaseError(f"data source of layer '{layer.name}' not found: {path}")
-        if not is_database(path, backend):
-            raise DatabaseError(f"data source of layer '{layer.name}' is not a {backend} database: {path}")
-        sources.append(path)
-    return sources
-
-
-def solverstate_iter(path: Path) -> int:
-    state = caffe_pb2().SolverState()
-    data = read_file(path, BadInput, "solverstate", binary=True)
-    try:
-        state.ParseFromString(data)
-    except Exception as e:  # protobuf raises DecodeError, or others on garbage
-        raise BadInput(f"{path} is not a Caffe .solverstate") from e
-    return state.iter
+    problem = missing_data_source(net, cwd)
+    if problem:
+        raise DatabaseError(problem)
+    return [_resolve(layer.data_param.source, cwd) for layer in net.layer if layer.type == "Data"]
 
 
 def existing_snapshots(prefix: Path, after_iter: int) -> List[Path]:
     """Snapshots at this prefix beyond `after_iter`, which a new run could overwrite."""
-    pattern = re.compile(re.escape(prefix.name) + r"_iter_(\d+)\.(caffemodel|solverstate)(\.h5)?$")
     if not prefix.parent.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in prefix.parent.iterdir() if (m := pattern.match(p.name))]
+    found = [(it, p) for p in prefix.parent.iterdir()
+             if (it := snapshot_iteration(p.name, prefix.name)) is not None]
     return [p for it, p in sorted(found) if it > after_iter]
 
 

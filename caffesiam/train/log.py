@@ -4,8 +4,10 @@ Mirrors what tools/extra/parse_log.py extracts, but over an iterable of lines, s
 run and a file on disk go through the same code.
 """
 
+import math
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Dict, Iterable, List, Optional
 
 from caffesiam.data.backends import LOCKED_ADVICE
@@ -14,12 +16,15 @@ from caffesiam.data.backends import LOCKED_ADVICE
 _PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
 _GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
 _LOCK_HINT = f" (the database is locked: {LOCKED_ADVICE})"
-_ITER_LOSS = re.compile(r"Iteration (\d+) \(([-+\d.e]+) iter/s, [\d.]+s/\d+ iters\), loss = ([-+\d.eE]+|nan|inf)")
-_ITER_FINAL = re.compile(r"Iteration (\d+), loss = ([-+\d.eE]+|nan|inf)")
-_LR = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
+# A number as C++ streams print it, non-finite ones included: a diverging run logs "loss = -nan".
+_NUMBER = r"([-+]?(?:nan|inf|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))"
+_ITER_LOSS = re.compile(rf"Iteration (\d+) \({_NUMBER} iter/s, [\d.]+s/\d+ iters\), loss = {_NUMBER}")
+_ITER_FINAL = re.compile(rf"Iteration (\d+), loss = {_NUMBER}")
+_LR = re.compile(rf"Iteration (\d+), lr = {_NUMBER}")
 _TESTING = re.compile(r"Iteration (\d+), Testing net \(#(\d+)\)")
-_OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+\d.eE]+|nan|inf)")
+_OUTPUT = re.compile(rf"(Train|Test) net output #\d+: (\S+) = {_NUMBER}")
 _SNAPSHOT = re.compile(r"Snapshotting (?:solver state )?to binary proto file (\S+)")
+_SNAPSHOT_NAME = re.compile(r"(.*)_iter_(\d+)\.(?:caffemodel|solverstate)(?:\.h5)?")
 
 
 @dataclass
@@ -67,6 +72,18 @@ class Metrics:
         states = [s for s in self.snapshots if s.endswith(".solverstate")]
         return states[-1] if states else None
 
+    @property
+    def diverged(self) -> Optional[TrainPoint]:
+        """The first train point whose loss is not finite (nan or inf), or None."""
+        return next((p for p in self.train if not math.isfinite(p.loss)), None)
+
+    @property
+    def last_finite(self) -> Optional[TrainPoint]:
+        """The last train point with a finite loss before any divergence, or None."""
+        finite = [p for p in self.train if math.isfinite(p.loss)]
+        bad = self.diverged
+        return next((p for p in reversed(finite) if bad is None or p.iteration < bad.iteration), None)
+
 
 class LogParser:
     """Feed lines one at a time; each call returns the events that line completed."""
@@ -87,7 +104,8 @@ class LogParser:
             return [Fatal(msg.strip())]
         if match := _ITER_LOSS.search(msg):
             rate = float(match.group(2))
-            point = TrainPoint(int(match.group(1)), float(match.group(3)), rate if rate > 0 else None)
+            point = TrainPoint(int(match.group(1)), float(match.group(3)),
+                               rate if 0 < rate < math.inf else None)
             m.train.append(point)
             self._phase = "train"
             return [point]
@@ -117,6 +135,15 @@ class LogParser:
             m.snapshots.append(match.group(1))
             return [Snapshot(match.group(1))]
         return []
+
+
+def snapshot_iteration(path: str, prefix: Optional[str] = None) -> Optional[int]:
+    """N of a snapshot file <prefix>_iter_N.caffemodel or .solverstate (.h5 too); None for
+    another file, or, when `prefix` is given, another prefix's snapshot."""
+    match = _SNAPSHOT_NAME.fullmatch(PurePosixPath(path).name)
+    if match and prefix in (None, match.group(1)):
+        return int(match.group(2))
+    return None
 
 
 def parse_lines(lines: Iterable[str]) -> Metrics:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import List, Optional
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.errors import BadInput, OutputExists
+from caffesiam.errors import BadInput, OutputExists, SolverError
 from caffesiam.net.params import shared_param_names
+from caffesiam.net.solver import check_solver
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class TrainFacts:
     run_dir_taken: bool  # --out already holds a run's caffe.log
     free_run_dir: Path  # the first <prefix>_run, _run2, ... without a caffe.log
     cpu_only_build: bool
+    resumed_weights: Optional[Path] = None  # the .caffemodel the --resume solverstate names
 
 
 @dataclass
@@ -75,6 +77,10 @@ def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
     solver.CopyFrom(facts.solver)
     if request.max_iter is not None:
         solver.max_iter = request.max_iter
+    check_solver(solver, str(request.solver))
+    if solver.max_iter <= facts.start_iter:
+        raise SolverError(f"{request.resume} is at iteration {facts.start_iter} and max_iter is "
+                          f"{solver.max_iter}: nothing would be trained; raise max_iter (--max-iter)")
     gpu = request.gpu
     wants_gpu = gpu is not None or (solver.solver_mode == mode.GPU and not request.force_cpu)
     if wants_gpu and facts.cpu_only_build:

@@ -1,7 +1,9 @@
 """A training run: Caffe's output streamed through the log parser into caffe.log, metrics.csv
 and loss.png. Progress reaches the caller as train.log events; nothing is printed here."""
 
+import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +12,9 @@ from typing import Callable, List, Optional
 from caffesiam.caffe import runner
 from caffesiam.caffe.proto import to_text
 from caffesiam.draw.plots import plot_loss_curve
-from caffesiam.errors import TrainingFailed
+from caffesiam.errors import TrainingDiverged, TrainingFailed
 from caffesiam.files import write_text_atomic
-from caffesiam.train.log import LogParser, Metrics, TestPoint, failure_line
+from caffesiam.train.log import LogParser, Metrics, TestPoint, TrainPoint, failure_line, snapshot_iteration
 from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
 
@@ -88,7 +90,11 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
                  on_line: Callable[[str], None] = lambda line: None,
                  interrupts: Optional[runner.Interrupts] = None,
                  outputs: Optional[RunOutputs] = None) -> RunResult:
-    """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default)."""
+    """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default).
+
+    A loss that stops being finite stops Caffe as a first Ctrl-C does (it snapshots and exits),
+    and is TrainingDiverged; Caffe dying otherwise is TrainingFailed (exit 1, its status named).
+    """
     parser = LogParser()
     log_path = plan.run_dir / "caffe.log"
     interrupts = interrupts or runner.Interrupts()
@@ -101,6 +107,8 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
                 if isinstance(event, TestPoint):
                     log.flush()
                     outputs.test_phase(parser.metrics)
+                if isinstance(event, TrainPoint) and not math.isfinite(event.loss):
+                    interrupts.stop()
                 on_event(event)
             outputs.plot_if_due(parser.metrics)
 
@@ -108,9 +116,37 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
     outputs.finish(parser.metrics)
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
-        with open(log_path) as f:
+        with open(log_path, errors="replace") as f:
             reason = failure_line(f) or parser.metrics.fatal or "no error line in its log"
-        raise TrainingFailed(f"caffe exited with status {status}: {reason} (full log: {log_path})",
-                             exit_code=status)
+        raise TrainingFailed(f"{describe_status(status)}: {reason} (full log: {log_path})", status)
+    if parser.metrics.diverged and interrupts.count == 0:
+        raise TrainingDiverged(diverged_message(plan, parser.metrics, log_path))
     return RunResult(parser.metrics, status, interrupts.count > 0, log_path, outputs.csv_path,
                      outputs.plot_path)
+
+
+def describe_status(status: int) -> str:
+    """How Caffe ended, in words: 'caffe exited with status 1', or the signal that killed it."""
+    try:
+        killer = signal.Signals(status - 128).name if status > 128 else None
+    except ValueError:
+        killer = None
+    return (f"caffe was killed by {killer} (status {status})" if killer
+            else f"caffe exited with status {status}")
+
+
+def diverged_message(plan: TrainPlan, metrics: Metrics, log_path: Path) -> str:
+    """The diverging run in one line: where, the last finite loss, the snapshots, what to change."""
+    bad, last = metrics.diverged, metrics.last_finite
+    text = f"training diverged at iteration {bad.iteration}: loss = {bad.loss}"
+    if last:
+        text += f" (last finite loss {last.loss:.4g} at iteration {last.iteration})"
+    models = [s for s in metrics.snapshots if s.endswith(".caffemodel")]
+    before = [s for s in models if (snapshot_iteration(s) or 0) < bad.iteration]
+    if models and models[-1] not in before:
+        text += (f"; Caffe was stopped at iteration {snapshot_iteration(models[-1])} with a snapshot, "
+                 f"{models[-1]}, whose weights are not finite")
+    if before:
+        text += f"; the last snapshot before it is {before[-1]}"
+    return (text + f"; lower base_lr (now {plan.solver.base_lr:g}) and train again "
+                   f"(full log: {log_path})")

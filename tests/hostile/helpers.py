@@ -31,17 +31,38 @@ def refused(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
 Snapshot = Dict[str, Tuple[str, str]]
 
 
+def _records_digest(db: Path):
+    """sha1 of a LevelDB's keys and values, or None when another process holds it open.
+    (Opening a LevelDB rewrites its MANIFEST and LOG, so its files are no measure of its content.)"""
+    from caffesiam.data.backends import open_elsewhere
+    from caffesiam.data.store import iter_records
+
+    if open_elsewhere(db):
+        return None
+    return hashlib.sha1(b"".join(k + b"=" + v for k, v in iter_records(db))).hexdigest()
+
+
 def snapshot(*roots) -> Snapshot:
-    """Every path under `roots` (hidden ones too) -> (kind, sha1 of a file's bytes)."""
+    """Every path under `roots` (hidden ones too) -> (kind, sha1 of a file's bytes); a LevelDB
+    that can be opened counts as its records."""
     state = {}
     for root in map(Path, roots):
         if not os.path.lexists(root):
             continue
-        for path in [root, *sorted(root.rglob("*"))] if root.is_dir() else [root]:
-            if path.is_file():
-                state[str(path)] = ("file", hashlib.sha1(path.read_bytes()).hexdigest())
-            else:
-                state[str(path)] = ("dir" if path.is_dir() else "other", "")
+        if root.is_file():
+            state[str(root)] = ("file", hashlib.sha1(root.read_bytes()).hexdigest())
+            continue
+        for folder, dirs, files in os.walk(root):
+            state[folder] = ("dir", "")
+            records = _records_digest(Path(folder)) if "CURRENT" in files else None
+            if records:
+                state[folder] = ("leveldb", records)
+                dirs[:] = []
+                continue
+            for name in files:
+                path = Path(folder, name)
+                kind = "file" if path.is_file() else "other"
+                state[str(path)] = (kind, hashlib.sha1(path.read_bytes()).hexdigest() if kind == "file" else "")
     return state
 
 
