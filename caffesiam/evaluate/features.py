@@ -89,7 +89,12 @@ class FeatureNet:
                 self.net.reshape()
             data.data[...] = chunk
             self.net.forward()
-            out.append(self.net.blobs[self.blob].data.reshape(len(chunk), -1).copy())
+            features = self.net.blobs[self.blob].data.reshape(len(chunk), -1).copy()
+            if not np.isfinite(features).all():
+                raise ModelError(f"the features of images {start} to {start + len(chunk) - 1} are "
+                                 f"not finite (nan or inf); are the weights from a training that "
+                                 f"diverged?")
+            out.append(features)
             if progress:
                 progress(len(chunk))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

@@ -63,7 +63,7 @@ def test_a_live_build_is_never_touched(tmp_path):
     """A frozen build keeps its temporary while another build replaces the output; thawed, it
     finds the output taken and, without --force, gives up with exit 2 naming it."""
     out = tmp_path / "out"
-    slow = start(build(out, 200_000))
+    slow = start(build(out, 60_000))
     wait_for(lambda: out.is_dir() and writing(out, "leveldb"))
     slow.send_signal(signal.SIGSTOP)
     try:
