@@ -125,10 +125,13 @@ def _start(workdir, *args):
 @pytest.mark.slow
 def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
     proc = _start(workdir, "--max-iter", 100000)
-    _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 40 \(")
-    before = {p.name: p.stat().st_mtime_ns for p in (workdir / "snap").glob("lenet_iter_*")}
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 40 \(")
+        before = {p.name: p.stat().st_mtime_ns for p in (workdir / "snap").glob("lenet_iter_*")}
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, stderr
     resume = re.search(r"caffesiam train (\S+) --resume (\S+)", stdout)
     assert resume, stdout
@@ -155,13 +158,16 @@ def test_second_ctrl_c_stops_at_once(workdir, cli):
               "--test-source", "test_leveldb", "--batch-size", 1024)
     Path("net.prototxt").write_text(net.stdout)
     proc = _start(workdir, "--max-iter", 100000)
-    _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 0, lr")
-    proc.send_signal(signal.SIGINT)
-    for line in proc.stderr:  # signals sent together would merge into one
-        if line.startswith("interrupt:"):
-            break
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    try:
+        _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 0, lr")
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:  # signals sent together would merge into one
+            if line.startswith("interrupt:"):
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:  # whatever failed above, no training is left running (its caffe dies with it)
+        proc.kill()
     assert proc.returncode == 130
     log = (workdir / "snap/lenet_run/caffe.log").read_text()
     assert "Optimization stopped early" not in log and "Optimization Done" not in log

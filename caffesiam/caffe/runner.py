@@ -1,5 +1,7 @@
 """The only module that starts processes: argv builders, capture, and streaming runs."""
 
+import ctypes
+import os
 import shutil
 import signal
 import subprocess
@@ -7,6 +9,8 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from caffesiam.errors import ToolMissing
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 Timeout = subprocess.TimeoutExpired  # what capture raises when the child outlives its timeout
 
@@ -84,8 +88,16 @@ class Interrupts:
         if self.count == 1:
             self._sigint()
             self.on_first()
-        else:
+        elif self.proc is not None:
             self.proc.kill()
+
+    def attach(self, proc: subprocess.Popen):
+        """The child to act on; Ctrl-C pressed while it was starting is acted on now."""
+        self.proc = proc
+        if self.count >= 2:
+            proc.kill()
+        elif self.count == 1 or self.stopped:
+            self._sigint()
 
     def stop(self):
         if not self.stopped:
@@ -97,26 +109,42 @@ class Interrupts:
             self.proc.send_signal(signal.SIGINT)
 
 
+def _dies_with(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the kernel kills the child when `parent` dies, even by kill -9, so no Caffe
+    trains on alone in its own session (Linux's PR_SET_PDEATHSIG; elsewhere it does nothing)."""
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+
+    def arm():
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
+
+    return arm
+
+
 def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=None,
            interrupts: Optional[Interrupts] = None) -> int:
     """Run argv, handing each output line (stdout and stderr merged) to on_line; returns the exit
     status (128+N when killed by signal N). The child runs in its own session, so a terminal's
-    Ctrl-C reaches only us and we decide what the child gets."""
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
-                            errors="replace")
+    Ctrl-C reaches only us and we decide what the child gets; it dies with us whatever kills us.
+    The handlers are in place before the child starts, so no Ctrl-C can orphan it."""
     policy = interrupts or Interrupts()
-    policy.proc = proc
     previous = {s: signal.signal(s, lambda signum, frame: policy.interrupt())
                 for s in (signal.SIGINT, signal.SIGTERM)}
+    proc = None
     try:
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
+                                errors="replace", preexec_fn=_dies_with(os.getpid()))
+        policy.attach(proc)
         for line in proc.stdout:
             on_line(line)
         status = proc.wait()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
     return 128 - status if status < 0 else status

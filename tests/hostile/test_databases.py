@@ -3,6 +3,7 @@ another replaces its output, two builds racing for one output, --force onto a da
 process holds open, an interrupted replace, a full disk, and reading that must never create."""
 
 import fcntl
+import shutil
 import os
 import signal
 import subprocess
@@ -73,7 +74,10 @@ def test_a_live_build_is_never_touched(tmp_path):
         assert temporaries(out) == [theirs]
     finally:
         slow.send_signal(signal.SIGCONT)
-    _, err = slow.communicate(timeout=300)
+    try:
+        _, err = slow.communicate(timeout=300)
+    finally:
+        slow.kill()
     assert slow.returncode == 2 and err.count("\n") == 1, err
     assert f"{out / (NAME + 'leveldb')} already exists; pass --force" in err
     assert temporaries(out) == [] and len(list(iter_records(out / (NAME + "leveldb")))) == 10
@@ -185,3 +189,49 @@ def test_reading_never_creates(command, tmp_path, model):
     else:
         refused(done, 2, str(missing), "no such database")
     assert not missing.exists()
+
+
+def _leveldb(path, records):
+    import plyvel
+
+    db = plyvel.DB(str(path), create_if_missing=True)
+    for key, value in records:
+        db.put(key, value)
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize("case,words", [
+    ("garbage record", "record '00000000': not a Caffe Datum"),
+    ("pixels missing", "a Datum of 2x100000x100000 with 2 values; the record is corrupt"),
+    ("encoded record", "an encoded (JPEG/PNG) Datum"),
+    ("empty database", "the database is empty"),
+    ("a file", "no such database directory"),
+])
+def test_inspect_db_of_what_is_not_a_pair_database(case, words, tmp_path):
+    from caffesiam.caffe.proto import caffe_pb2
+
+    datum = caffe_pb2().Datum
+    db = tmp_path / "x_leveldb"
+    if case == "a file":
+        db.write_text("not a database")
+    else:
+        records = {"garbage record": [(b"00000000", b"\xff\xff\xff garbage")],
+                   "pixels missing": [(b"00000000", datum(channels=2, height=100000, width=100000,
+                                                          data=b"ab", label=1).SerializeToString())],
+                   "encoded record": [(b"00000000", datum(encoded=True, data=b"\xff\xd8jpeg",
+                                                          label=1).SerializeToString())],
+                   "empty database": []}[case]
+        _leveldb(db, records)
+    refused(run("inspect-db", db, "--show", 2, tmp_path / "pairs.png"), 2, str(db), words)
+    assert not (tmp_path / "pairs.png").exists()
+
+
+def test_a_manifest_that_is_a_fifo_is_not_read(tmp_path, pair_db):
+    """The manifest beside a database is read by the same rules as every input: a FIFO there
+    would block forever; it is passed over, and the database is still inspected."""
+    db = tmp_path / pair_db.name
+    shutil.copytree(pair_db, db)
+    os.mkfifo(tmp_path / f"{db.name}.json")
+    done = run("inspect-db", db, timeout=60)
+    assert done.returncode == 0 and done.stderr == "" and "64 records" in done.stdout

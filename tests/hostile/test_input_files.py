@@ -141,3 +141,24 @@ def test_prototxt_values_out_of_range(command, text, words, tmp_path):
     net.write_text(text)
     out = ["-o", tmp_path / "x.png"] if command == "draw" else []
     refused(run(command, net, *out), 2, str(net), words)
+
+
+@pytest.mark.parametrize("packed,words", [(True, "of memory"), (False, "truncated")])
+def test_idx_headers_that_promise_too_much(packed, words, tmp_path):
+    """A 16-byte IDX header can promise 2**31 x 2**15 x 2**15 pixels: refused by what the machine
+    has (gzip: the size is known only from the header) or by the file's own length (raw)."""
+    import gzip
+
+    source = tmp_path / "mnist"
+    source.mkdir()
+    header = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2**31, 2**15, 2**15))
+    labels = (0x801).to_bytes(4, "big") + (2**31).to_bytes(4, "big")
+    for name, data in (("train-images-idx3-ubyte", header + bytes(64)),
+                       ("train-labels-idx1-ubyte", labels + bytes(64))):
+        if packed:
+            (source / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (source / name).write_bytes(data)
+    refused(run("build-db", "mnist", "--source", source, "--split", "train", "--out", tmp_path / "out"),
+            2, "train-images-idx3-ubyte", words)
+    assert not (tmp_path / "out").exists()

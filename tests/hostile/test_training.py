@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -217,5 +218,65 @@ def test_build_db_force_refuses_the_database_a_training_reads(workdir):
         assert changes(before, db) == set()
     finally:
         proc.send_signal(signal.SIGINT)  # Caffe snapshots and stops, as a first Ctrl-C asks
-        proc.communicate(timeout=120)
+        try:
+            proc.communicate(timeout=120)
+        finally:
+            proc.kill()
     assert proc.returncode == 130
+
+
+def _children(pid: int):
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_kill_9_of_train_leaves_no_caffe_running(tmp_path):
+    """Caffe runs in its own session (a terminal's Ctrl-C reaches only caffesiam); killed with -9,
+    caffesiam cannot stop it, so the kernel does (PR_SET_PDEATHSIG). A real caffe would also die
+    of a broken pipe at its next log line; `sleep`, which writes nothing, stands in for one that
+    logs rarely, under the same runner.stream that `train` uses."""
+    parent = subprocess.Popen([sys.executable, "-c", "from caffesiam.caffe import runner; "
+                               "runner.stream(['sleep', '120'], print)"])
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(parent.pid):
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.05)
+        (child,) = _children(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while _state(child) != "Z":
+        assert time.monotonic() < deadline, "the child kept running after its parent was killed"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def _diverged_weights(weights: Path, out: Path) -> Path:
+    """`weights` with one blob of its first layer set to NaN, as a diverged training leaves them."""
+    from caffesiam.caffe.proto import caffe_pb2
+
+    net = caffe_pb2().NetParameter()
+    net.ParseFromString(weights.read_bytes())
+    blob = next(layer for layer in net.layer if layer.blobs).blobs[0]
+    blob.data[:] = [float("nan")] * len(blob.data)
+    out.write_bytes(net.SerializeToString())
+    return out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "embed"])
+def test_diverged_weights_give_features_that_are_not_numbers(command, model, pair_db, tmp_path):
+    deploy, weights = model
+    bad = _diverged_weights(weights, tmp_path / "diverged.caffemodel")
+    outputs = (["--json", tmp_path / "r.json", "--roc", tmp_path / "r.png"] if command == "evaluate"
+               else ["-o", tmp_path / "f.npz"])
+    before = snapshot(tmp_path)
+    refused(run(command, "--model", deploy, "--weights", bad, "--db", pair_db, *outputs), 2,
+            "are not finite (nan or inf)", "a training that diverged")
+    assert changes(before, tmp_path) == set()
