@@ -17,6 +17,8 @@ from caffesiam.data.store import iter_records
 from conftest import REPO, VENV_BIN
 from hostile.helpers import refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # real processes racing, crashing, holding
+
 NAME = "fashion_mnist_siamese_test_"
 
 

@@ -7,6 +7,8 @@ import pytest
 from conftest import REPO
 from hostile.helpers import BIG, refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+
 SPEC = REPO / "templates/lenet.yaml"
 
 

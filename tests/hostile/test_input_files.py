@@ -13,6 +13,8 @@ from caffesiam.limits import PROTO_BYTES, TEXT_BYTES, YAML_DEPTH
 from conftest import REPO
 from hostile.helpers import refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+
 # kind -> (how the file is made, words of the one line)
 KINDS = {
     "fifo": (lambda p: os.mkfifo(p), "is a FIFO"),

@@ -7,6 +7,8 @@ import pytest
 
 from hostile.helpers import refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+
 
 @pytest.mark.parametrize("name", ["../../x", "/tmp/abs", "a/b", ".hidden", "..", "", "-rf",
                                   "two\nlines", "x" * 101])

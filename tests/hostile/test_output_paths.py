@@ -9,6 +9,8 @@ from conftest import REPO
 from hostile.conftest import LOG_LINES
 from hostile.helpers import refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+
 KINDS = {  # kind -> (the bad path, given tmp_path and the read-only dir; words of the one line)
     "missing folder": (lambda tmp, ro: tmp / "nowhere" / "x.png", "the folder"),
     "kernel filesystem": (lambda tmp, ro: "/proc/self/x.png", "kernel filesystem"),

@@ -9,6 +9,8 @@ import pytest
 from caffesiam.caffe.proto import caffe_pb2, to_text
 from hostile.helpers import refused, run
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+
 
 def _net_with(name: str) -> str:
     pb = caffe_pb2()

@@ -17,6 +17,8 @@ from caffesiam.train.log import parse_lines
 from conftest import REPO, VENV_BIN
 from hostile.helpers import BIG, refused, run, snapshot, changes
 
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # real Caffe trainings and set-ups
+
 SOLVER = ["--max-iter", 20, "--display", 5, "--test-interval", 10, "--test-iter", 2,
           "--snapshot", 10, "--snapshot-prefix", "snap/mlp"]
 
