@@ -74,3 +74,48 @@ def test_pairs_that_fit_in_memory_but_not_on_disk(small_disk):
     refused(run("build-db", "fashion-mnist", "--split", "test", "--out", out, "--test-pairs", 2000),
             2, "--test-pairs 2,000", "needs 3.2 MB of disk", "is free where")
     assert list(out.iterdir()) == []
+
+
+def _all_params():
+    """(command path, param) for every option and argument of every command and sub-command."""
+    import importlib
+
+    import click
+
+    from caffesiam.commands import COMMANDS
+
+    def walk(path, command):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(f"{path} {name}", sub)
+        else:
+            yield from ((path, param) for param in command.params)
+
+    for name, target in COMMANDS.items():
+        module, attr = target.split(":")
+        yield from walk(name, getattr(importlib.import_module(f"caffesiam.commands.{module}"), attr))
+
+
+OUTPUTS = {"output", "out", "log_copy", "json_out", "roc_out", "plot", "csv_path"}
+
+
+def test_every_flag_goes_through_the_shared_types():
+    """The mechanism, not the examples: no command (a new one included) takes a float that may be
+    nan or inf, an unbounded bare int, or an output path that is not checked before the work."""
+    import click
+
+    from caffesiam.commands.params import FiniteRange, OutputDir, OutputFile
+
+    seen, wrong = 0, []
+    for path, param in _all_params():
+        types = param.type.types if isinstance(param.type, click.Tuple) else [param.type]
+        for kind in types:
+            seen += 1
+            if isinstance(kind, click.types.FloatParamType) and not isinstance(kind, FiniteRange):
+                wrong.append(f"{path} {param.name}: a float that may be nan or inf")
+            if type(kind) is click.types.IntParamType:
+                wrong.append(f"{path} {param.name}: an int without bounds")
+        if param.name in OUTPUTS or param.name == "show":
+            if not any(isinstance(kind, (OutputFile, OutputDir)) for kind in types):
+                wrong.append(f"{path} {param.name}: an output not checked before the work")
+    assert seen > 100 and wrong == []
