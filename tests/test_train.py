@@ -61,6 +61,23 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
     assert png.format == "PNG" and png.size[0] >= 600
     assert (workdir / "snap/lenet_iter_60.caffemodel").exists()
     assert "metrics:" in out.stdout and "Traceback" not in out.stderr
+    usage = json.loads((run / "usage.json").read_text())
+    assert usage["process"] == "caffe" and usage["exit_status"] == 0 and usage["last_iteration"] == 60
+    assert 0 < usage["cpu_seconds"] and 0 < usage["wall_seconds"]
+    assert f"{usage['cpu_seconds']:.1f} s CPU (user+sys of the caffe process)" in out.stdout
+
+
+def test_stream_measures_the_childs_own_cpu_time():
+    """A child that spins for 0.6 s of its own CPU time, then sleeps 0.5 s: CPU time counts the
+    spinning only; wall time both (load on the machine can only add to the wall time)."""
+    spin = ("import time; t = time.process_time()\n"
+            "while time.process_time() - t < 0.6: pass\n"
+            "time.sleep(0.5)")
+    finished = runner.stream([sys.executable, "-c", spin], lambda line: None)
+    assert finished.status == 0
+    assert 0.6 <= finished.cpu_seconds < 0.6 + 0.3  # + interpreter start-up
+    assert finished.wall_seconds >= 1.1
+    assert runner.stream([sys.executable, "-c", "import sys; sys.exit(3)"], lambda line: None).status == 3
 
 
 @pytest.mark.caffe

@@ -5,6 +5,8 @@ import os
 import shutil
 import signal
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -123,15 +125,26 @@ def _dies_with(parent: int) -> Callable[[], None]:
     return arm
 
 
+@dataclass
+class Finished:
+    """How a child ended: its exit status (128+N when killed by signal N), wall time, and the CPU
+    time of the child itself (user + system, from wait4's rusage: other load cannot add to it)."""
+
+    status: int
+    wall_seconds: float
+    cpu_seconds: float
+
+
 def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=None,
-           interrupts: Optional[Interrupts] = None) -> int:
-    """Run argv, handing each output line (stdout and stderr merged) to on_line; returns the exit
-    status (128+N when killed by signal N). The child runs in its own session, so a terminal's
-    Ctrl-C reaches only us and we decide what the child gets; it dies with us whatever kills us.
-    The handlers are in place before the child starts, so no Ctrl-C can orphan it."""
+           interrupts: Optional[Interrupts] = None) -> Finished:
+    """Run argv, handing each output line (stdout and stderr merged) to on_line. The child runs
+    in its own session, so a terminal's Ctrl-C reaches only us and we decide what the child gets;
+    it dies with us whatever kills us. The handlers are in place before the child starts, so no
+    Ctrl-C can orphan it."""
     policy = interrupts or Interrupts()
     previous = {s: signal.signal(s, lambda signum, frame: policy.interrupt())
                 for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
     proc = None
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
@@ -140,11 +153,14 @@ def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=No
         policy.attach(proc)
         for line in proc.stdout:
             on_line(line)
-        status = proc.wait()
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(wait_status)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if proc is not None and proc.poll() is None:
+        if proc is not None and proc.returncode is None:
             proc.kill()
             proc.wait()
-    return 128 - status if status < 0 else status
+    status = proc.returncode
+    return Finished(128 - status if status < 0 else status, time.monotonic() - started,
+                    usage.ru_utime + usage.ru_stime)

@@ -113,6 +113,8 @@ def _status(state):
 def _report(plan, result):
     m = result.metrics
     click.echo(f"log: {result.log_path}\nmetrics: {result.csv_path}\ncurve: {result.plot_path}")
+    click.echo(f"time: {result.usage.wall_seconds:.1f} s wall, {result.usage.cpu_seconds:.1f} s CPU "
+               f"(user+sys of the caffe process)")
     if m.snapshots:
         click.echo(f"last snapshot: {m.snapshots[-1]}")
     if result.interrupted:

@@ -1,6 +1,7 @@
 """A training run: Caffe's output streamed through the log parser into caffe.log, metrics.csv
 and loss.png. Progress reaches the caller as train.log events; nothing is printed here."""
 
+import json
 import math
 import os
 import signal
@@ -30,6 +31,10 @@ class RunResult:
     log_path: Path
     csv_path: Path
     plot_path: Path
+    usage: runner.Finished
+
+
+USAGE_FILE = "usage.json"  # in the run directory: the Caffe process's wall and CPU seconds
 
 
 def caffe_env(blas_threads: Optional[int]) -> dict:
@@ -112,8 +117,13 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
                 on_event(event)
             outputs.plot_if_due(parser.metrics)
 
-        status = runner.stream(argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts)
+        finished = runner.stream(argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts)
     outputs.finish(parser.metrics)
+    status = finished.status
+    write_text_atomic(plan.run_dir / USAGE_FILE, json.dumps({
+        "process": Path(argv[0]).name, "exit_status": status, "wall_seconds": round(finished.wall_seconds, 3),
+        "cpu_seconds": round(finished.cpu_seconds, 3), "start_iteration": plan.start_iter,
+        "last_iteration": parser.metrics.iteration}, indent=1) + "\n")
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
         with open(log_path, errors="replace") as f:
@@ -122,7 +132,7 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
     if parser.metrics.diverged and interrupts.count == 0:
         raise TrainingDiverged(diverged_message(plan, parser.metrics, log_path))
     return RunResult(parser.metrics, status, interrupts.count > 0, log_path, outputs.csv_path,
-                     outputs.plot_path)
+                     outputs.plot_path, finished)
 
 
 def describe_status(status: int) -> str:
