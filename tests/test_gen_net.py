@@ -201,6 +201,28 @@ def test_options_reach_the_net(cli):
     assert loss.margin == 2.5 and loss.legacy_version
 
 
+def test_feature_size_resizes_the_output_layer_of_both_nets(cli, tmp_path):
+    relu = REPO / "templates/lenet_relu.yaml"
+    net = generate(cli, relu, "--feature-size", 7)
+    deploy = generate(cli, relu, "--deploy", "--feature-size", 7)
+    plain = generate(cli, relu)
+    sizes = {layer.name: layer.inner_product_param.num_output for layer in net.layer if layer.type == "InnerProduct"}
+    assert sizes == {"ip1": 500, "feat": 7, "ip1_p": 500, "feat_p": 7}
+    assert deploy.layer[-1].name == "feat" and deploy.layer[-1].inner_product_param.num_output == 7
+    assert len(net.layer) == len(plain.layer)
+    for layer, before in zip(net.layer, plain.layer):  # nothing else changed
+        if layer.name not in ("feat", "feat_p"):
+            assert layer == before
+    spec = tmp_path / "ends_in_relu.yaml"  # the output is rewritten in place by a final ReLU
+    spec.write_text(relu.read_text() + "  - name: relu_feat\n    type: ReLU\n")
+    out = generate(cli, spec, "--feature-size", 3)
+    assert next(l for l in out.layer if l.name == "feat").inner_product_param.num_output == 3
+    pooled = tmp_path / "ends_in_pooling.yaml"
+    pooled.write_text(relu.read_text().split("  - name: ip1")[0])
+    bad = cli("gen-net", pooled, "--feature-size", 3)
+    assert bad.exit_code == 2 and "'pool2' (Pooling) has none" in bad.stderr and not bad.stdout
+
+
 def test_color_template_slices_rgb_pairs_and_freezes_batchnorm(cli):
     net = generate(cli, REPO / "templates/color_bn.yaml")
     slice_layer = next(layer for layer in net.layer if layer.type == "Slice")

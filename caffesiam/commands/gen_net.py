@@ -10,7 +10,7 @@ from caffesiam.commands.output import emit
 from caffesiam.commands.params import OutputFile, count, number
 from caffesiam.data.backends import BACKENDS
 from caffesiam.data.recordcheck import check_record_channels
-from caffesiam.net.siamese import build_deploy, build_siamese
+from caffesiam.net.siamese import build_deploy, build_siamese, with_feature_size
 from caffesiam.spec.load import load_tower
 from caffesiam.spec.tower import LOSSES, resolve_loss
 
@@ -47,8 +47,10 @@ def _with_backend(tower, backend):
                    "[default: 5].")
 @click.option("--legacy-loss", is_flag=True, default=None,
               help="ContrastiveLoss legacy_version: max(margin - d^2, 0) instead of max(margin - d, 0)^2.")
+@click.option("--feature-size", type=count(),
+              help="Outputs of the tower's last layer: the embedding's dimensions (give the deploy net the same).")
 def gen_net(spec, output, deploy, deploy_batch, pseudo, train_source, test_source, backend,
-            batch_size, test_batch_size, loss, margin, q, legacy_loss):
+            batch_size, test_batch_size, loss, margin, q, legacy_loss, feature_size):
     """Turn a single-tower SPEC (YAML or deploy prototxt) into a siamese train_test net.
 
     Every layer, top and bottom gets a `_p` twin; each learnable blob gets one shared
@@ -61,6 +63,8 @@ def gen_net(spec, output, deploy, deploy_batch, pseudo, train_source, test_sourc
         raise click.BadParameter(f"--legacy-loss applies to contrastive losses, not {loss}",
                                  param_hint="--legacy-loss")
     tower = _with_backend(load_tower(spec, locate.layer_types()), backend)
+    if feature_size is not None:
+        tower = with_feature_size(tower, feature_size)
     tower.loss = resolve_loss(tower.loss, loss, margin, q, legacy_loss)
     if q is not None and tower.loss.kind != "chopra2005":
         raise click.BadParameter(f"--q applies to --loss chopra2005, not {tower.loss.kind}",

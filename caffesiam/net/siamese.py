@@ -4,6 +4,7 @@ Mirrors what examples/siamese/readme.md asks users to do by hand: a `_p` copy of
 top and bottom, and one shared `param { name: ... }` per learnable blob in both towers.
 """
 
+import dataclasses
 from typing import Dict, List
 
 from caffesiam.caffe.proto import caffe_pb2
@@ -103,6 +104,26 @@ def _check_names(tower: Tower, blobs: set, suffixes: List[str], head: list):
     clash = sorted(names & taken)
     if clash:
         raise SpecError(f"{tower.name}: the name '{clash[0]}' is used by the generated loss; rename it")
+
+
+_NUM_OUTPUT = {"InnerProduct": "inner_product_param", "Convolution": "convolution_param",
+               "Deconvolution": "convolution_param", "Embed": "embed_param"}
+
+
+def with_feature_size(tower: Tower, size: int) -> Tower:
+    """A copy of `tower` whose output layer has `size` outputs (the embedding's dimensions)."""
+    layers = list(tower.layers)
+    # The layer that makes the output, past any in-place layer (a final ReLU) that rewrites it.
+    i = max(k for k, layer in enumerate(layers) if tower.output in layer.top and tower.output not in layer.bottom)
+    if layers[i].type not in _NUM_OUTPUT:
+        raise SpecError(f"{tower.name}: --feature-size sets num_output of the output layer, but "
+                        f"'{layers[i].name}' ({layers[i].type}) has none; end the tower with one of "
+                        f"{', '.join(sorted(_NUM_OUTPUT))}")
+    resized = caffe_pb2().LayerParameter()
+    resized.CopyFrom(layers[i])
+    getattr(resized, _NUM_OUTPUT[resized.type]).num_output = size
+    layers[i] = resized
+    return dataclasses.replace(tower, layers=layers)
 
 
 def build_deploy(tower: Tower, batch: int = 1):
