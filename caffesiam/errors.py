@@ -33,6 +33,10 @@ class ModelError(BadInput):
     """Raised when a model and its weights do not fit together."""
 
 
+class SweepError(BadInput):
+    """Raised when a sweep file, or what it names, cannot make a sweep."""
+
+
 class OutputExists(BadInput):
     """Raised when an output already exists and --force was not given."""
 

@@ -102,19 +102,28 @@ def write_pair_db(path, first, second, sims, backend="leveldb"):
     return path
 
 
-@pytest.fixture(scope="session")
-def fashion_pair_dbs(tmp_path_factory, fashion_test):
-    """Small train/test pair LevelDBs of real Fashion-MNIST images (half same-class)."""
+def fashion_pairs(root, images, labels, backend: str, seed: int):
+    """Train (512) and test (200) pair databases of real Fashion-MNIST images, half same-class."""
     import numpy as np
 
-    images, labels = fashion_test
-    rng = np.random.default_rng(0)
-    root = tmp_path_factory.mktemp("pairs")
+    rng = np.random.default_rng(seed)
     dbs = {}
     for split, n in (("train", 512), ("test", 200)):
         i = rng.integers(0, len(labels), n)
         j = np.array([rng.choice(np.flatnonzero((labels == labels[a]) == bool(k % 2)))
                       for k, a in enumerate(i)])
-        dbs[split] = write_pair_db(root / f"{split}_leveldb", images[i], images[j],
-                                   (labels[i] == labels[j]).astype(int))
+        dbs[split] = write_pair_db(root / f"{split}_{backend}", images[i], images[j],
+                                   (labels[i] == labels[j]).astype(int), backend)
     return dbs
+
+
+@pytest.fixture(scope="session")
+def fashion_pair_dbs(tmp_path_factory, fashion_test):
+    """Small train/test pair LevelDBs of real Fashion-MNIST images (half same-class)."""
+    return fashion_pairs(tmp_path_factory.mktemp("pairs"), *fashion_test, "leveldb", seed=0)
+
+
+@pytest.fixture(scope="session")
+def lmdb_pairs(tmp_path_factory, fashion_test):
+    """The same in LMDB, which several trainings can read at once."""
+    return fashion_pairs(tmp_path_factory.mktemp("lmdb_pairs"), *fashion_test, "lmdb", seed=1)

@@ -15,7 +15,7 @@ PURE = [  # a name covers the package's modules, or is one module
     "caffesiam.data.datum", "caffesiam.data.backends", "caffesiam.data.manifest",
     "caffesiam.train.log", "caffesiam.train.metrics_csv", "caffesiam.train.plan",
     "caffesiam.evaluate.metrics", "caffesiam.draw.structure", "caffesiam.draw.labels",
-    "caffesiam.draw.graph",
+    "caffesiam.draw.graph", "caffesiam.sweep.expand",
 ]
 FORBIDDEN_IN_PURE = {"click", "caffe", "subprocess", "plyvel", "lmdb"}
 ONLY_IN = {  # external module -> the caffesiam modules (or packages) that may import it directly

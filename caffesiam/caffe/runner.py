@@ -125,6 +125,15 @@ def _dies_with(parent: int) -> Callable[[], None]:
     return arm
 
 
+def spawn(argv: Sequence[str], log_path, cwd=None, env=None) -> subprocess.Popen:
+    """Start argv in its own session with its output appended to log_path; the caller polls it
+    and decides what a Ctrl-C sends it. It dies with us whatever kills us."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=_dies_with(os.getpid()))
+
+
 @dataclass
 class Finished:
     """How a child ended: its exit status (128+N when killed by signal N), wall time, and the CPU

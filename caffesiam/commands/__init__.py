@@ -15,5 +15,6 @@ COMMANDS = {
     "gen-solver": "gen_solver:gen_solver",
     "inspect-db": "inspect_db:inspect_db",
     "plot-log": "plot_log:plot_log",
+    "sweep": "sweep:sweep",
     "train": "train:train",
 }

@@ -89,6 +89,53 @@ def _add_lr_axis_and_legend(ax, metrics):
         ax.legend(loc="upper right", fontsize=8)
 
 
+def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
+    """Test loss against iteration, one panel per {panel title: [(line label, [(iteration, loss)])]},
+    on a log scale (with plain numbers) when the losses are positive."""
+    from matplotlib import colormaps
+    from matplotlib.ticker import FormatStrFormatter
+
+    widest = max((len(lines) for lines in panels.values()), default=1)
+    colors = colormaps["tab20" if widest > 10 else "tab10"]
+    n = max(len(panels), 1)
+    with _figure(out_path, 100, (7.5 * n, 6), nrows=1, ncols=n, squeeze=False) as (fig, axes):
+        for ax, (name, lines) in zip(axes[0], panels.items()):
+            for k, (label, curve) in enumerate(lines):
+                if curve:
+                    ax.plot(*zip(*curve), "o-", ms=3, lw=1.2, color=colors(k % colors.N), label=label)
+            ax.set_title(name, fontsize=11)
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("test loss")
+            if any(loss > 0 for _, curve in lines for _, loss in curve):
+                ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+                ax.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7, loc="upper right")
+        fig.suptitle(title, fontsize=12)
+    return Path(out_path)
+
+
+def plot_accuracy_bars(bars, out_path, title: str) -> Path:
+    """Horizontal bars of (label, accuracy in %), in the order given (the last at the top)."""
+    with _figure(out_path, 100, (10, 1.2 + 0.3 * max(len(bars), 1))) as (_, ax):
+        if bars:
+            labels, accuracies = zip(*bars)
+            ax.barh(range(len(bars)), accuracies, color="tab:blue")
+            ax.set_yticks(range(len(bars)), labels, fontsize=8)
+            for y, value in enumerate(accuracies):
+                ax.text(value, y, f" {value:.2f}%", va="center", fontsize=8)
+            low = min(accuracies)
+            ax.set_xlim(max(0.0, low - 0.25 * (100 - low) - 1), 100)
+        else:
+            ax.text(0.5, 0.5, "no point has finished yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel("held-out pair accuracy (%), best threshold chosen on the other half of the test pairs")
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_title(title, fontsize=11)
+    return Path(out_path)
+
+
 def project_2d(features: np.ndarray):
     """(N x 2 points, axis names): the features themselves when 2-D, else their top two PCA axes."""
     features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)

@@ -17,7 +17,7 @@ from caffesiam.files import read_file
 from caffesiam.limits import INT32_MAX
 from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.net.params import param_count
-from caffesiam.spec.pbdict import ValueBudget, fill_message, is_utf8_text, line_of, short_repr
+from caffesiam.spec.pbdict import ValueBudget, fill_message, first_unknown, is_utf8_text, line_of, short_repr
 from caffesiam.spec.tower import LOSSES, DataSpec, LossSpec, Tower, resolve_loss
 from caffesiam.spec.yamlload import load_yaml
 
@@ -77,10 +77,10 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
 
 
 def _no_unknown_keys(mapping, allowed, where, source):
-    for key in mapping:
-        if key not in allowed:
-            raise SpecError(f"{source}:{line_of(mapping, key)}: {where}: unknown key '{key}' "
-                            f"(expected one of {', '.join(sorted(allowed))})")
+    key = first_unknown(mapping, allowed)
+    if key is not None:
+        raise SpecError(f"{source}:{line_of(mapping, key)}: {where}: unknown key '{key}' "
+                        f"(expected one of {', '.join(sorted(allowed))})")
 
 
 def _check_section(doc, name: str, keys, source):

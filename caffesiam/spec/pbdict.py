@@ -75,6 +75,11 @@ def line_of(mapping, key=None) -> int:
     return 0
 
 
+def first_unknown(mapping, allowed):
+    """The first key of `mapping` not in `allowed`, or None."""
+    return next((key for key in mapping if key not in allowed), None)
+
+
 def _fail(where: str, line: int, message: str, source: str):
     prefix = f"{source}:{line}: " if line else (f"{source}: " if source else "")
     raise SpecError(f"{prefix}{where}: {message}")

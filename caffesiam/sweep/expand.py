@@ -1,0 +1,256 @@
+"""A sweep file's contents -> its points, each with its run directory's name and commands (pure).
+
+A sweep file names a base tower spec, the databases, settings shared by every point, a `grid`
+(every combination of its values) and/or a list of `points`, and how runs are evaluated:
+
+    spec: templates/lenet_relu.yaml
+    databases: {plain: {train: a_train_lmdb, test: a_test_lmdb}}
+    settings: {backend: lmdb, max_iter: 5000, weight_decay: 0.0005}
+    grid: {feature_size: [2, 16], loss: [contrastive, chopra2005], random_seed: [1, 2]}
+    points: [{feature_size: 64, max_iter: 8000}]
+    evaluate: {db: a_test_lmdb, seed: 0}
+
+Override keys are the options of `gen-net` and `gen-solver` in snake case (the caller passes
+their names), plus `spec` (another tower spec) and `database` (a name from `databases`). A
+point's commands are those options as `caffesiam` argv, run in the point's directory.
+Paths are taken relative to the sweep file's directory, after ~ and $VARIABLES are expanded.
+"""
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Sequence
+
+from caffesiam.errors import SweepError
+from caffesiam.net.solver import SOLVER_DEFAULTS
+from caffesiam.spec.pbdict import first_unknown, line_of
+
+# Files in a point's directory.
+NET = "net.prototxt"
+DEPLOY = "deploy.prototxt"
+SOLVER = "solver.prototxt"
+SNAPSHOT_PREFIX = "snap/net"
+TRAIN_DIR = "train"
+EVAL_JSON = "eval.json"
+ROC_PNG = "roc.png"
+
+SPECIAL_KEYS = ("spec", "database")
+_TOP_KEYS = ("name", "spec", "databases", "settings", "grid", "points", "evaluate")
+_EVALUATE_KEYS = ("db", "seed")
+# gen-net options that shape the deploy net too (the rest only touch the train net's data and loss).
+_DEPLOY_KEYS = ("feature_size",)
+
+
+@dataclass(frozen=True)
+class Database:
+    train: str
+    test: str
+
+
+@dataclass
+class Point:
+    """One run: its settings, the ones that tell it apart from the others, and its commands."""
+
+    index: int
+    name: str
+    overrides: Dict[str, object]  # the point's own grid or list values
+    settings: Dict[str, object]  # everything: shared settings with the overrides on top
+    varying: Dict[str, object]  # its overrides of keys whose values differ between points (labels)
+    commands: Dict[str, List[str]] = field(default_factory=dict)  # argv after `caffesiam`
+
+    @property
+    def max_iter(self) -> int:
+        return int(self.settings.get("max_iter", SOLVER_DEFAULTS["max_iter"]))
+
+    @property
+    def final_weights(self) -> str:
+        return f"{SNAPSHOT_PREFIX}_iter_{self.max_iter}.caffemodel"
+
+
+@dataclass
+class Sweep:
+    name: str
+    source: str
+    points: List[Point]
+    keys: List[str]  # override keys in order of appearance (results.csv's columns)
+    database_paths: List[str] = field(default_factory=list)  # every pair database it reads
+
+
+def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_keys: FrozenSet[str],
+           train_options: Sequence[str] = ()) -> Sweep:
+    """Every point of the sweep file `doc` (parsed YAML), named and with its commands.
+
+    `net_keys`/`solver_keys`: the gen-net and gen-solver options a sweep may set; `train_options`
+    are appended to every `train` command (what the engine decides: BLAS threads, docker, GPU).
+    SweepError for anything a person must fix: unknown keys, an empty grid, a missing database.
+    """
+    if not isinstance(doc, dict):
+        raise SweepError(f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points")
+    _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
+    keys = frozenset(net_keys) | frozenset(solver_keys) | frozenset(SPECIAL_KEYS)
+    spec = _path(_required(doc, "spec", str, source), base_dir)
+    databases = _databases(doc, source, base_dir)
+    settings = dict(_mapping(doc, "settings", source))
+    _no_unknown(settings, keys, "settings: unknown override key", source)
+    overrides = _overrides(doc, keys, source)
+    evaluate = dict(_mapping(doc, "evaluate", source))
+    _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
+    if not isinstance(evaluate.get("db", ""), str) or not isinstance(evaluate.get("seed", 0), int):
+        raise SweepError(f"{source}:{line_of(doc, 'evaluate')}: evaluate takes db: (a pair database path) "
+                         f"and seed: (an integer)")
+
+    order = list(dict.fromkeys(k for o in overrides for k in o))
+    varying = [k for k in order if len({_label(o.get(k, settings.get(k))) for o in overrides}) > 1]
+    width = len(str(len(overrides) - 1))
+    points, seen = [], {}
+    for index, own in enumerate(overrides):
+        merged = {**settings, **own}
+        if len(databases) == 1:
+            merged.setdefault("database", next(iter(databases)))
+        where = f"{source}: point {index} ({describe(own)})"
+        if merged.get("database") not in databases:
+            names = ", ".join(sorted(databases))
+            raise SweepError(f"{where}: database must be one of {names}, got {merged.get('database')!r}"
+                             if "database" in merged else f"{where}: set database: (one of {names})")
+        identity = repr(sorted(merged.items()))
+        if identity in seen:
+            raise SweepError(f"{where}: the same settings as point {seen[identity]}")
+        seen[identity] = index
+        tell = {k: v for k, v in own.items() if k in varying}
+        name = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
+        point = Point(index, _safe(name), own, merged, tell)
+        point.commands = _commands(point, spec, databases[merged["database"]], evaluate, net_keys,
+                                   solver_keys, train_options, base_dir)
+        points.append(point)
+    name = doc.get("name") or os.path.splitext(os.path.basename(source))[0]
+    paths = [p for db in databases.values() for p in (db.train, db.test)]
+    paths += [_path(evaluate["db"], base_dir)] if "db" in evaluate else []
+    return Sweep(str(name), source, points, order, sorted(set(paths)))
+
+
+def train_command(train_options: Sequence[str]) -> List[str]:
+    """A point's train command (run in its directory); the engine's options at the end."""
+    return ["train", SOLVER, "--out", TRAIN_DIR, *train_options]
+
+
+def _commands(point: Point, spec: str, db: Database, evaluate: dict, net_keys, solver_keys,
+              train_options, base_dir) -> Dict[str, List[str]]:
+    s = point.settings
+    tower = _path(s["spec"], base_dir) if "spec" in s else spec
+    net_flags = _flags({k: v for k, v in s.items() if k in net_keys})
+    deploy_flags = _flags({k: v for k, v in s.items() if k in _DEPLOY_KEYS})
+    solver_flags = _flags({k: v for k, v in s.items() if k in solver_keys})
+    eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
+    return {
+        "gen-net": ["gen-net", tower, *net_flags, "--train-source", db.train, "--test-source", db.test,
+                    "-o", NET],
+        "gen-net --deploy": ["gen-net", tower, "--deploy", *deploy_flags, "-o", DEPLOY],
+        "gen-solver": ["gen-solver", NET, "--snapshot-prefix", SNAPSHOT_PREFIX, *solver_flags, "-o", SOLVER],
+        "train": train_command(train_options),
+        "evaluate": ["evaluate", "--model", DEPLOY, "--weights", point.final_weights, "--train-net", NET,
+                     "--db", eval_db, "--seed", str(evaluate.get("seed", 0)), "--json", EVAL_JSON,
+                     "--roc", ROC_PNG],
+    }
+
+
+def _flags(settings: dict) -> List[str]:
+    """Options as argv: true flags bare, false ones left out, lists repeated (--stepvalue)."""
+    argv = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        elif isinstance(value, list):
+            for item in value:
+                argv += [flag, str(item)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def _overrides(doc, keys, source) -> List[dict]:
+    """The grid's combinations, then the listed points."""
+    if "grid" not in doc and "points" not in doc:
+        raise SweepError(f"{source}: the sweep has no grid and no points")
+    combos = []
+    grid = _mapping(doc, "grid", source)
+    if "grid" in doc:
+        if not grid:
+            raise SweepError(f"{source}:{line_of(doc, 'grid')}: the grid is empty")
+        _no_unknown(grid, keys, "grid: unknown override key", source)
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise SweepError(f"{source}:{line_of(grid, key)}: grid key '{key}' needs a non-empty list "
+                                 f"of values, got {values!r}")
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    listed = doc.get("points", [])
+    if not isinstance(listed, list) or ("points" in doc and not listed):
+        raise SweepError(f"{source}:{line_of(doc, 'points')}: points must be a non-empty list of mappings")
+    for i, item in enumerate(listed):
+        if not isinstance(item, dict):
+            raise SweepError(f"{source}:{line_of(doc, 'points')}: points[{i}] must be a mapping of "
+                             f"override keys, got {item!r}")
+        _no_unknown(item, keys, f"points[{i}]: unknown override key", source)
+        combos.append(dict(item))
+    return combos
+
+
+def _databases(doc, source, base_dir) -> Dict[str, Database]:
+    dbs = _required(doc, "databases", dict, source)
+    if not dbs:
+        raise SweepError(f"{source}:{line_of(doc, 'databases')}: databases is empty")
+    out = {}
+    for name, entry in dbs.items():
+        if not isinstance(entry, dict) or set(entry) != {"train", "test"}:
+            raise SweepError(f"{source}:{line_of(dbs, name)}: database '{name}' needs exactly "
+                             f"train: and test: (pair database paths)")
+        out[str(name)] = Database(_path(entry["train"], base_dir), _path(entry["test"], base_dir))
+    return out
+
+
+def _no_unknown(mapping, allowed, what, source):
+    """SweepError naming the first key of `mapping` that is not `allowed`, and its line."""
+    key = first_unknown(mapping, allowed)
+    if key is not None:
+        raise SweepError(f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {', '.join(sorted(allowed))})")
+
+
+def _required(doc, key, kind, source):
+    if key not in doc:
+        raise SweepError(f"{source}: missing '{key}'")
+    if not isinstance(doc[key], kind):
+        raise SweepError(f"{source}:{line_of(doc, key)}: '{key}' must be a {kind.__name__}")
+    return doc[key]
+
+
+def _mapping(doc, key, source) -> dict:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise SweepError(f"{source}:{line_of(doc, key)}: '{key}' must be a mapping")
+    return value
+
+
+def _path(path, base_dir: str) -> str:
+    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(os.path.expandvars(str(path)))))
+
+
+def _label(value) -> str:
+    """A value as it appears in names and plot labels."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return "+".join(map(_label, value))
+    if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml", ".prototxt"))):
+        return os.path.splitext(os.path.basename(value))[0]
+    return "default" if value is None else str(value)
+
+
+def describe(values: dict) -> str:
+    """`key=value` pairs, for labels and messages."""
+    return " ".join(f"{k}={_label(v)}" for k, v in values.items())
+
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+=-]", "_", name)

@@ -1,0 +1,114 @@
+"""A sweep's comparison: results.csv (one row per point), curves.png (every run's test loss) and
+accuracy.png (held-out pair accuracy per point)."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from caffesiam.draw.plots import plot_accuracy_bars, plot_loss_panels
+from caffesiam.files import write_text_atomic
+from caffesiam.sweep.expand import EVAL_JSON, Point, describe
+from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
+from caffesiam.train.log import parse_lines
+from caffesiam.train.run import USAGE_FILE
+
+RESULT_COLUMNS = ("accuracy", "accuracy_half_margin", "auc", "eer", "iterations", "train_seconds",
+                  "train_cpu_seconds", "iters_per_s")
+# evaluate's names for the columns it fills; accuracy is the held-out best-threshold accuracy.
+_FROM_EVAL = {"accuracy": "best_threshold_accuracy", "accuracy_half_margin": "accuracy_half_margin",
+              "auc": "auc", "eer": "eer"}
+
+
+@dataclass
+class PointResult:
+    point: Point
+    values: Dict[str, Optional[float]]
+    test_loss: List[Tuple[int, float]] = field(default_factory=list)  # (iteration, loss)
+
+    @property
+    def done(self) -> bool:
+        return self.values["accuracy"] is not None
+
+
+def collect(sweep_dir: Path) -> List[PointResult]:
+    """Each point's evaluation, training time and test-loss curve, from its run directory."""
+    return [_collect(p, Path(sweep_dir) / p.name) for p in points_of(sweep_dir)]
+
+
+def _collect(point: Point, where: Path) -> PointResult:
+    evaluation = read_json(where / EVAL_JSON) or {}
+    values = {column: evaluation.get(key) for column, key in _FROM_EVAL.items()}
+    wall = cpu = iterations = 0.0
+    curve: Dict[int, float] = {}
+    for run in train_dirs(where):  # attempts in order; a resumed one continues the curve
+        usage = read_json(run / USAGE_FILE) or {}
+        wall += usage.get("wall_seconds", 0)
+        cpu += usage.get("cpu_seconds", 0)
+        iterations += max(usage.get("last_iteration", 0) - usage.get("start_iteration", 0), 0)
+        try:
+            with open(run / "caffe.log", errors="replace") as log:
+                metrics = parse_lines(log)
+        except OSError:
+            continue
+        curve.update({t.iteration: t.outputs["loss"] for t in metrics.test if "loss" in t.outputs})
+    values.update(iterations=int(iterations) or None, train_seconds=round(wall, 1) if wall else None,
+                  train_cpu_seconds=round(cpu, 1) if cpu else None,
+                  iters_per_s=round(iterations / wall, 2) if wall else None)
+    return PointResult(point, values, sorted(curve.items()))
+
+
+def results_csv(results: List[PointResult], keys: List[str]) -> str:
+    """One row per point: its overrides, then the result columns (blank where it has none)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["index", "point", *keys, *RESULT_COLUMNS])
+    for r in results:
+        overrides = [_cell(r.point.settings.get(k)) for k in keys]
+        writer.writerow([r.point.index, r.point.name, *overrides, *(_cell(r.values[c]) for c in RESULT_COLUMNS)])
+    return out.getvalue()
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return value
+
+
+def label(point: Point, leave_out=()) -> str:
+    """What tells this point apart from the others."""
+    shown = {k: v for k, v in point.varying.items() if k not in leave_out}
+    return describe(shown) or point.name
+
+
+def curve_panels(results: List[PointResult]) -> Dict[str, List[Tuple[str, List[Tuple[int, float]]]]]:
+    """{panel title: [(line label, test-loss curve)]}: one panel per loss when losses differ
+    (their values are on different scales), each line labelled by what else differs."""
+    by_loss = "loss" in (results[0].point.varying if results else {})
+    panels: Dict[str, list] = {}
+    for r in results:
+        title = f"{r.point.settings.get('loss', '')} loss" if by_loss else "test loss"
+        panels.setdefault(title, []).append((label(r.point, ("loss",)), r.test_loss))
+    return dict(sorted(panels.items()))
+
+
+def accuracy_bars(results: List[PointResult]) -> List[Tuple[str, float]]:
+    """(label, held-out accuracy in %) of every finished point, lowest first."""
+    done = sorted((r for r in results if r.done), key=lambda r: r.values["accuracy"])
+    return [(f"{r.point.index}: {label(r.point)}", 100 * r.values["accuracy"]) for r in done]
+
+
+def write_report(sweep_dir: Path, out_dir: Path) -> List[Path]:
+    """results.csv, curves.png and accuracy.png in `out_dir`."""
+    state = read_state(sweep_dir)
+    results = collect(sweep_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "results.csv"
+    write_text_atomic(csv_path, results_csv(results, state["keys"]))
+    done = sum(r.done for r in results)
+    title = f"sweep {state['name']}: {done} of {len(results)} points evaluated"
+    return [csv_path, plot_loss_panels(curve_panels(results), out_dir / "curves.png", title),
+            plot_accuracy_bars(accuracy_bars(results), out_dir / "accuracy.png", title)]
