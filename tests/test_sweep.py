@@ -129,6 +129,10 @@ def test_paths_expand_variables_and_home_then_follow_the_sweep_file(monkeypatch)
     (BASE.replace("train: data/a_lmdb, ", "") + "    grid: {loss: [x]}\n", "database 'plain' needs exactly train:"),
     ("spec: t.yaml\ngrid: {loss: [a]}\n", "missing 'databases'"),
     (BASE + "    evaluate: {seed: one}\n    grid: {loss: [a]}\n", "evaluate takes db:"),
+    (BASE + "    grid: {database: [plain], max_iter: [100, abc]}\n", "max_iter=abc): max_iter must be a positive integer"),
+    (BASE.replace("max_iter: 300", "max_iter: 0") + "    points: [{database: plain}]\n", "max_iter must be a positive"),
+    (BASE + "    grid: {loss: [null]}\n", "s.yaml:6: grid: 'loss': None is not an option's value"),
+    (BASE + "    points: [{database: plain, margin: {a: 1}}]\n", "points[0]: 'margin': {'a': 1} is not an option's"),
 ])
 def test_bad_sweep_files_name_the_problem(text, message):
     with pytest.raises(SweepError) as caught:

@@ -127,6 +127,7 @@ def run(sweep_file, out, engine, jobs, partition, time_limit, cpus_per_task, gpu
     Each run directory holds its train net, deploy net, solver, point.json and command.sh, the exact
     commands. Nothing is made when any point is bad, and no existing run directory is overwritten.
     """
+    from caffesiam.files import read_file
     from caffesiam.sweep import rundirs
     from caffesiam.sweep.expand import expand
     from caffesiam.spec.yamlload import load_yaml
@@ -135,7 +136,7 @@ def run(sweep_file, out, engine, jobs, partition, time_limit, cpus_per_task, gpu
                        cpus_per_task=cpus_per_task, gpus=gpus, docker=docker)
     net_keys, solver_keys = option_keys()
     source = sweep_file.resolve()
-    doc = load_yaml(sweep_file.read_text(), str(sweep_file))
+    doc = load_yaml(read_file(sweep_file, SweepError, "sweep file"), str(sweep_file))
     plan = expand(doc, str(sweep_file), str(source.parent), net_keys, solver_keys, _train_options(settings))
     out = (out or source.with_suffix("")).absolute()
     if dry_run:

@@ -93,6 +93,7 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
     databases = _databases(doc, source, base_dir)
     settings = dict(_mapping(doc, "settings", source))
     _no_unknown(settings, keys, "settings: unknown override key", source)
+    _check_values(settings, "settings", source)
     overrides = _overrides(doc, keys, source)
     evaluate = dict(_mapping(doc, "evaluate", source))
     _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
@@ -106,6 +107,10 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
     points, seen = [], {}
     for index, own in enumerate(overrides):
         merged = {**settings, **own}
+        max_iter = merged.get("max_iter", SOLVER_DEFAULTS["max_iter"])
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+            raise SweepError(f"{source}: point {index} ({describe(own)}): max_iter must be a positive "
+                             f"integer, got {max_iter!r}")
         if len(databases) == 1:
             merged.setdefault("database", next(iter(databases)))
         where = f"{source}: point {index} ({describe(own)})"
@@ -183,6 +188,8 @@ def _overrides(doc, keys, source) -> List[dict]:
             if not isinstance(values, list) or not values:
                 raise SweepError(f"{source}:{line_of(grid, key)}: grid key '{key}' needs a non-empty list "
                                  f"of values, got {values!r}")
+            for value in values:
+                _check_values({key: value}, "grid", source, line_of(grid, key))
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     listed = doc.get("points", [])
     if not isinstance(listed, list) or ("points" in doc and not listed):
@@ -192,6 +199,7 @@ def _overrides(doc, keys, source) -> List[dict]:
             raise SweepError(f"{source}:{line_of(doc, 'points')}: points[{i}] must be a mapping of "
                              f"override keys, got {item!r}")
         _no_unknown(item, keys, f"points[{i}]: unknown override key", source)
+        _check_values(item, f"points[{i}]", source)
         combos.append(dict(item))
     return combos
 
@@ -214,6 +222,16 @@ def _no_unknown(mapping, allowed, what, source):
     key = first_unknown(mapping, allowed)
     if key is not None:
         raise SweepError(f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {', '.join(sorted(allowed))})")
+
+
+def _check_values(mapping, what, source, line=None):
+    """SweepError unless every value is one an option takes: a string, number or true/false, or a
+    list of those (the option repeated, as --stepvalue is)."""
+    for key, value in mapping.items():
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, (str, int, float, bool)) for v in items):
+            raise SweepError(f"{source}:{line or line_of(mapping, key)}: {what}: '{key}': {value!r} is not "
+                             f"an option's value (a string, a number, true/false, or a list of them)")
 
 
 def _required(doc, key, kind, source):
