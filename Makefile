@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup test demo doctor bench gpu-build-check docker-cpu docker-gpu clean fresh-check
+.PHONY: setup test demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,10 @@ doctor: setup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# A real one-node Slurm on 127.0.0.1 (slurm-wlm and munge, installed when missing) until Ctrl-C.
+slurm-up:
+	@python3 scripts/local_slurm.py $(SLURM_DIR)
 
 # The GPU build compiled and linked without a GPU (CUDA=13 for the CUDA 13 toolkit); slow.
 gpu-build-check:

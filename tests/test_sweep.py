@@ -370,3 +370,97 @@ def test_resume_runs_only_the_unfinished_points(local_sweep):
     assert (lost / "eval.json").exists() and not (lost / "train_2").exists()  # trained once, evaluated again
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
     assert "4 done (of 4)" in run_tool("sweep", "status", sweep_dir).stdout
+
+
+# --- a real Slurm ------------------------------------------------------------------------------
+
+sys.path.insert(0, str(REPO / "scripts"))
+import local_slurm  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """Debian's slurm-wlm and munge (installed when missing): munged, slurmctld and slurmd on
+    127.0.0.1 as children of this test process, one node with this machine's CPUs."""
+    reason = local_slurm.why_unavailable()
+    if reason:
+        pytest.skip(f"cannot run a local Slurm: {reason}")
+    cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _wait_until(ready, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_slurm_array_runs_every_point_and_a_cancelled_task_resumes(slurm, tmp_path, lmdb_pairs, monkeypatch):
+    from caffesiam.sweep.status import sweep_status
+
+    for key, value in slurm.env.items():
+        monkeypatch.setenv(key, value)
+    sweep_file = tiny_sweep(tmp_path, lmdb_pairs, grid="feature_size: [2, 3, 4]", name="onslurm", max_iter=50,
+                            snapshot=10)
+    out = run_tool("sweep", sweep_file, "--engine", "slurm", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    sweep_dir = tmp_path / "onslurm"
+    state = json.loads((sweep_dir / "sweep.json").read_text())
+    job = state["slurm_jobs"][0]["id"]
+    assert f"submitted Slurm array job {job} (3 task(s))" in out.stdout
+    assert state["slurm_jobs"][0]["indices"] == [0, 1, 2] and "--array=0-2" in state["slurm_jobs"][0]["sbatch"]
+
+    victim = sweep_dir / "1_feature_size-3"  # cancelled once it has a snapshot to continue from
+    _wait_until(lambda: (victim / "snap/net_iter_10.solverstate").exists(), "point 1's first snapshot")
+    subprocess.run(["scancel", f"{job}_1"], check=True)
+
+    def settled():
+        return not any(s.active for s in sweep_status(sweep_dir))
+
+    _wait_until(settled, "the array to finish")
+    status = run_tool("sweep", "status", sweep_dir)
+    assert status.returncode == 0, status.stderr
+    lines = {line.split()[0]: line for line in status.stdout.splitlines() if line.startswith(("0_", "1_", "2_"))}
+    assert "done" in lines["0_feature_size-2"] and "done" in lines["2_feature_size-4"], status.stdout
+    assert "cancelled" in lines["1_feature_size-3"] and "Slurm: CANCELLED" in lines["1_feature_size-3"], status.stdout
+    assert "2 done, 1 cancelled (of 3)" in status.stdout
+    assert not (victim / "eval.json").exists()
+
+    # sacct, from the job completion log (no slurmdbd here), knows the cancelled task by its own job id.
+    task = json.loads((victim / "task.json").read_text())
+    assert task["slurm_array_job_id"] == job
+    sacct = subprocess.run(engines.sacct_completion_argv("sacct", [task["slurm_job_id"]]),
+                           capture_output=True, text=True)
+    assert engines.parse_sacct(sacct.stdout)[task["slurm_job_id"]].state == "CANCELLED", sacct.stdout
+
+    finished = {p: p.stat().st_mtime_ns for p in sweep_dir.glob("*/eval.json")}
+    assert len(finished) == 2
+    out = run_tool("sweep", "resume", sweep_dir, "--wait")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "resuming 1 point(s): 1" in out.stdout and "3 done (of 3)" in out.stdout
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished points were not redone
+    jobs = json.loads((sweep_dir / "sweep.json").read_text())["slurm_jobs"]
+    assert [j["indices"] for j in jobs] == [[0, 1, 2], [1]]
+    assert json.loads((victim / "task.json").read_text())["slurm_array_job_id"] == jobs[1]["id"]
+    assert (victim / "snap/net_iter_50.caffemodel").exists()
+    resumed = _text(victim / "train_2/caffe.log")
+    assert "Resuming from snap/net_iter_" in resumed and "Iteration 0," not in resumed
+    assert not (victim / "train/usage.json").exists() or json.loads(
+        (victim / "train/usage.json").read_text())["exit_status"] != 0
+    for point in sweep_dir.glob("[0-9]_*"):
+        assert json.loads((point / "eval.json").read_text())["pairs"] == 200
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
