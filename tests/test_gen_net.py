@@ -100,17 +100,19 @@ def _color_dbs(tmp_path, fashion_test):
             for split in ("train", "test")}
 
 
-def _spec_dbs(spec, fashion_pair_dbs, tmp_path, fashion_test):
-    return _color_dbs(tmp_path, fashion_test) if "color" in spec.name else fashion_pair_dbs
+def _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test):
+    if "color" in spec.name:
+        return _color_dbs(tmp_path, fashion_test)
+    return lmdb_pairs if load_tower(spec).data.backend == "lmdb" else fashion_pair_dbs
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", TEMPLATES, ids=lambda p: p.stem)
-def test_every_template_loads_in_caffe_with_shared_memory(cli, spec, fashion_pair_dbs, tmp_path,
-                                                          fashion_test):
+def test_every_template_loads_in_caffe_with_shared_memory(cli, spec, fashion_pair_dbs, lmdb_pairs,
+                                                          tmp_path, fashion_test):
     import caffe
 
-    path = _siamese_file(cli, spec, _spec_dbs(spec, fashion_pair_dbs, tmp_path, fashion_test), tmp_path)
+    path = _siamese_file(cli, spec, _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test), tmp_path)
     net_param = read_net(path)
     pairs = _shared_pairs(net_param)
     tower = load_tower(spec)
