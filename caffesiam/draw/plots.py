@@ -130,7 +130,7 @@ def plot_accuracy_bars(bars, out_path, title: str) -> Path:
             ax.set_xlim(max(0.0, low - 0.25 * (100 - low) - 1), 100)
         else:
             ax.text(0.5, 0.5, "no point has finished yet", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel("held-out pair accuracy (%), best threshold chosen on the other half of the test pairs")
+        ax.set_xlabel("held-out pair accuracy (%)\n(the threshold chosen on the other half of the test pairs)")
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_title(title, fontsize=11)
     return Path(out_path)
