@@ -2,10 +2,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup test demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
+
+# A host that trains only in Docker (train --docker IMAGE): caffesiam and caffe_pb2, no Caffe build.
+setup-docker:
+	@bash scripts/setup.sh --proto-only
 
 test: setup
 	$(PY) -m pytest -q tests

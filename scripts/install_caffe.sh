@@ -2,7 +2,7 @@
 # Installs a real BVLC Caffe 1.0 (CPU build by default) and links it into a venv.
 #
 #   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu [--no-cudnn]] [--stock] [--no-python]
-#                            [--skip-system-packages]
+#                            [--proto-only] [--skip-system-packages]
 #
 # Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
 # -> patched CMake build in a temporary directory -> atomic move into the cache
@@ -12,6 +12,8 @@
 # nothing half-built is ever left at the cache path.
 # Downloads go through the machine's own apt and pip setup (mirrors, proxies), with retries.
 # --no-python builds the caffe binary alone (no pycaffe, no venv).
+# --proto-only builds nothing: caffe_pb2 (protoc on the pinned source's caffe.proto) and the layer
+# registry read from the source, for a host that trains only in Docker (make setup-docker).
 # Patches (scripts/patches/): compat/ to build with today's toolchains, on every build; gpu/ on
 # --gpu builds; speed/ the project's own CPU speed-ups, left out by --stock (or
 # CAFFESIAM_CAFFE_PATCHES=stock), which builds stock Caffe under a cache key of its own.
@@ -49,6 +51,9 @@ system_packages=(cmake build-essential pkg-config dpkg-dev patch protobuf-compil
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
   libgflags-dev libgoogle-glog-dev libhdf5-dev libleveldb-dev liblmdb-dev libsnappy-dev
   libopenblas-dev graphviz python3-dev python3-venv ca-certificates)
+# --proto-only: protoc, and what caffesiam itself needs (plyvel is compiled against LevelDB; draw).
+proto_system_packages=(protobuf-compiler build-essential pkg-config dpkg-dev python3-dev python3-venv
+  libleveldb-dev graphviz ca-certificates)
 # Data the tests and benchmarks read. Required on Debian; elsewhere (Ubuntu lacks it) a warning.
 data_packages=(dataset-fashion-mnist)
 data_packages_serve="Fashion-MNIST (build-db fashion-mnist, the tests and the benchmarks)"
@@ -57,7 +62,7 @@ data_packages_serve="Fashion-MNIST (build-db fashion-mnist, the tests and the be
 usage_error() { echo "install_caffe: $*" >&2; exit 2; }
 
 parse_args() {
-  venv="" python=/usr/bin/python3 gpu=0 no_cudnn=0 with_python=1 skip_system=0 stock=0
+  venv="" python=/usr/bin/python3 gpu=0 no_cudnn=0 with_python=1 skip_system=0 stock=0 proto_only=0
   case "${CAFFESIAM_CAFFE_PATCHES:-}" in
     ""|all) ;;
     stock) stock=1 ;;
@@ -74,7 +79,8 @@ parse_args() {
       --stock) stock=1; shift ;;
       --no-python) with_python=0; shift ;;
       --skip-system-packages) skip_system=1; shift ;;
-      -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      --proto-only) proto_only=1; shift ;;
+      -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) usage_error "unknown argument '$1' (see --help)" ;;
     esac
   done
@@ -85,6 +91,11 @@ parse_args() {
   python=$found
   [ "$with_python" = 0 ] && venv=""
   [ "$no_cudnn" = 0 ] || [ "$gpu" = 1 ] || usage_error "--no-cudnn needs --gpu"
+  if [ "$proto_only" = 1 ]; then
+    [ "$gpu" = 0 ] && [ "$stock" = 0 ] && [ "$with_python" = 1 ] \
+      || usage_error "--proto-only builds nothing, so --gpu, --stock and --no-python do not apply"
+    system_packages=("${proto_system_packages[@]}")
+  fi
   cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
   jobs=${CAFFESIAM_JOBS:-$(nproc)}
   logs=$cache/logs
@@ -240,6 +251,7 @@ ensure_venv() {
     rm -rf "$venv"
     "$python" -m venv "$venv"
   fi
+  [ "$proto_only" = 0 ] || return 0  # no pycaffe: caffesiam's own requirements come with it
   local stamp="$venv/.pycaffe-requirements"
   if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_requirements[*]}" ] \
       || ! "$venv/bin/python" -c 'import numpy, skimage, google.protobuf, six' 2>/dev/null; then
@@ -288,7 +300,16 @@ build_key() {
 }
 
 prefix_is_complete() {
-  [ -f "$1/.complete" ] && "$1/bin/caffe" --version >/dev/null 2>&1
+  if [ "$proto_only" = 1 ]; then
+    [ -f "$1/.complete" ] && [ -f "$1/.proto-only" ] && [ -s "$1/proto/caffe_pb2.py" ]
+  else
+    [ -f "$1/.complete" ] && "$1/bin/caffe" --version >/dev/null 2>&1
+  fi
+}
+
+# The key of a proto-only prefix: the source and the protoc that generates caffe_pb2.
+proto_key() {
+  { echo "proto-only layout 1"; sha256_of "$1"; protoc --version; } | sha256sum | cut -c1-16
 }
 
 # The source tree in `stage/src`: the Debian orig tarball has no top folder, the PyPI sdist has one.
@@ -361,6 +382,38 @@ copy_source_subset() {
   cp "$root/src/caffe/proto/caffe.proto" "$dest/src/caffe/proto/"
 }
 
+# caffe_pb2, caffe.proto and the layer registry, without building Caffe (--proto-only).
+build_proto() {
+  local src=$1 prefix=$2 stage root out
+  stage=$(mktemp -d "$cache/build-$key.XXXXXX")
+  trap 'rm -rf "$stage"' EXIT
+  trap 'rm -rf "$stage"; exit 130' INT TERM
+  step "unpack $(basename "$src")" unpack_source "$src" "$stage/src"
+  root=$(cat "$stage/src.root")
+  out=$stage/prefix
+  step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
+  mkdir -p "$out/src/src/caffe/proto"
+  cp "$root/src/caffe/proto/caffe.proto" "$out/src/src/caffe/proto/"
+  step "read the layer registry from the source" source_layer_types "$root" "$out/layer_types.txt"
+  touch "$out/.proto-only" "$out/.complete"
+  rm -rf "$prefix"
+  mv "$out" "$prefix"
+  rm -rf "$stage"
+  trap - EXIT INT TERM
+}
+
+# The layer types the source registers (REGISTER_LAYER_CLASS/CREATOR), leaving out the files that
+# are one `#ifdef USE_OPENCV ... #endif` (no build here has OpenCV): the list a build's pycaffe reports.
+source_layer_types() {
+  local root=$1 dest=$2 f
+  for f in "$root"/src/caffe/layers/*.cpp "$root"/src/caffe/layer_factory.cpp; do
+    if [ "$(head -n 1 "$f")" = "#ifdef USE_OPENCV" ] \
+        && [[ $(grep -v '^[[:space:]]*$' "$f" | tail -n 1) =~ ^#endif.*USE_OPENCV ]]; then continue; fi
+    grep -oE 'REGISTER_LAYER_(CLASS|CREATOR)\([A-Za-z0-9_]+' "$f" | sed 's/.*(//' || true
+  done | sort -u >"$dest"
+  [ -s "$dest" ] || { echo "no REGISTER_LAYER_CLASS in $root/src/caffe"; return 1; }
+}
+
 # caffe_pb2 on its own: importing it through pycaffe costs ~0.5 s, this way ~0.07 s.
 generate_caffe_pb2() {
   local root=$1 dest=$2
@@ -380,14 +433,19 @@ build_or_reuse() {
     flock "$lock_fd"
   fi
   if prefix_is_complete "$prefix"; then
-    say "caffe build cached at $prefix"
+    say "$([ "$proto_only" = 1 ] && echo caffe_pb2 || echo caffe build) cached at $prefix"
   else
     # Builds of this key killed before they finished (we hold its lock, so none is running).
     rm -rf "$cache/build-$key."*
     local start
     start=$(date +%s)
-    build_caffe "$src" "$py" "$prefix"
-    say "built caffe in $(( $(date +%s) - start )) s into $prefix"
+    if [ "$proto_only" = 1 ]; then
+      build_proto "$src" "$prefix"
+      say "made caffe_pb2 and the layer list in $(( $(date +%s) - start )) s into $prefix"
+    else
+      build_caffe "$src" "$py" "$prefix"
+      say "built caffe in $(( $(date +%s) - start )) s into $prefix"
+    fi
   fi
   exec {lock_fd}>&-
 }
@@ -395,6 +453,11 @@ build_or_reuse() {
 link_into_venv() {
   local prefix=$1 site b
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [ "$proto_only" = 1 ]; then  # and no Caffe build left linked from an earlier setup
+    rm -f "$site/caffesiam-pycaffe.pth" "$venv/bin/caffe" "$venv/bin/convert_mnist_siamese_data"
+    ln -sfn "$prefix" "$venv/caffe"
+    return
+  fi
   echo "$prefix/python" >"$site/caffesiam-pycaffe.pth"
   for b in caffe convert_mnist_siamese_data; do
     if [ -x "$prefix/bin/$b" ]; then ln -sfn "$prefix/bin/$b" "$venv/bin/$b"; fi
@@ -414,18 +477,27 @@ main() {
   [ "$skip_system" = 1 ] || install_system_packages
   py=$python
   if [ -n "$venv" ]; then
-    step "python venv $venv with pycaffe's requirements" ensure_venv
+    step "python venv $venv$([ "$proto_only" = 1 ] || echo " with pycaffe's requirements")" ensure_venv
     py=$venv/bin/python
   fi
   resolve_source
   [ "$gpu" = 0 ] || resolve_cuda_toolkit
-  key=$(build_key "$src" "$py")
-  prefix="$cache/caffe-$key"
+  if [ "$proto_only" = 1 ]; then
+    key=$(proto_key "$src")
+    prefix="$cache/caffe-proto-$key"
+  else
+    key=$(build_key "$src" "$py")
+    prefix="$cache/caffe-$key"
+  fi
   build_or_reuse
   if [ -n "$venv" ]; then
     step "link caffe into $venv" link_into_venv "$prefix"
   fi
-  say "caffe ready: $prefix/bin/caffe"
+  if [ "$proto_only" = 1 ]; then
+    say "caffe_pb2 ready (no Caffe build; train with --docker IMAGE): $prefix/proto/caffe_pb2.py"
+  else
+    say "caffe ready: $prefix/bin/caffe"
+  fi
 }
 
 # Sourcing the script (the tests do) defines its functions without running it.

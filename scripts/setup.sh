@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make setup: Caffe (system packages, build, venv links) then caffesiam itself, editable.
-# Arguments go to install_caffe.sh (the GPU image and gpu-build-check pass --gpu).
+# Arguments go to install_caffe.sh (the GPU image and gpu-build-check pass --gpu; make
+# setup-docker passes --proto-only: caffe_pb2 without a Caffe build).
 # Idempotent: a cached Caffe build and an up-to-date venv are reused. Tool output goes to the
 # step logs (shown when a step fails), so what is printed is what a person needs to read.
 set -euo pipefail
