@@ -265,53 +265,6 @@ def test_multi_gpu_run_solver_disables_layer_wise_reduce(workdir):
     assert single.solver.layer_wise_reduce  # one GPU: Caffe's default stays
 
 
-STAND_IN_DOCKER = '''#!{python}
-"""Stand-in for the docker client (no Docker engine here): checks the argv, runs the command."""
-import json, os, sys
-args = sys.argv[1:]
-assert args[:3] == ["run", "--rm", "-i"], args
-i, mounts, env, workdir = 3, [], {{}}, None
-while args[i].startswith("-"):
-    opt, val = args[i], args[i + 1]
-    i += 2
-    if opt == "-v":
-        host, inside = val.split(":")
-        assert host == inside, val
-        mounts.append(host)
-    elif opt == "-w":
-        workdir = val
-    elif opt == "-e":
-        key, value = val.split("=", 1)
-        env[key] = value
-image, inner = args[i], args[i + 1:]
-unmounted = [a for a in inner if a.startswith("/") and not any(a == m or a.startswith(m + "/") for m in mounts)]
-assert not unmounted, unmounted
-json.dump({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir}},
-          open(os.environ["STAND_IN_RECORD"], "w"))
-os.chdir(workdir)
-os.execvpe(inner[0], inner, dict(os.environ, **env))
-'''
-
-
-@pytest.mark.caffe
-@pytest.mark.slow
-def test_train_in_docker_with_a_stand_in_client(workdir, tmp_path_factory):
-    bin_dir = tmp_path_factory.mktemp("bin")
-    docker = bin_dir / "docker"
-    docker.write_text(STAND_IN_DOCKER.format(python=sys.executable))
-    docker.chmod(0o755)
-    record = workdir / "record.json"
-    env = dict(os.environ, PATH=f"{bin_dir}:{VENV_BIN}:{os.environ['PATH']}", STAND_IN_RECORD=str(record))
-    out = train("solver.prototxt", "--docker", "caffesiam:cpu", env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    seen = json.loads(record.read_text())
-    assert seen["image"] == "caffesiam:cpu" and seen["workdir"] == str(workdir)
-    assert seen["inner"][:3] == ["caffe", "train", "-solver"]
-    # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
-    assert seen["mounts"] == [str(workdir.resolve())]
-    assert "Optimization Done" in (workdir / "snap/lenet_run/caffe.log").read_text()
-
-
 def test_failure_line_names_a_leveldb_locked_by_another_training():
     """Two trainings started together on one test LevelDB (seen here): glog's lock line follows."""
     lines = [

@@ -9,17 +9,18 @@ import json
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from caffesiam.caffe import runner
 
 _MARK = "CAFFESIAM_SHAPES "
+Wrap = Callable[[List[str], dict], List[str]]  # (argv, env) -> the argv that runs it elsewhere
 _GLOG_PREFIX = re.compile(r"^[IWEF]\d{8} [\d:.]+\s+\d+ \S+\] ")
 
 
-def shapes_argv(net_path: str, phases: List[str]) -> List[str]:
+def shapes_argv(net_path: str, phases: List[str], python: str = sys.executable) -> List[str]:
     """The argv of the child that prints the shapes of `net_path` in `phases`."""
-    return [sys.executable, "-m", "caffesiam.caffe.shapes", str(net_path), *phases]
+    return [python, "-m", "caffesiam.caffe.shapes", str(net_path), *phases]
 
 
 def _merge(per_phase: List[dict]) -> dict:
@@ -50,12 +51,17 @@ def failure_reason(output: str) -> str:
     return lines[-1][-300:] if lines else "no output"
 
 
-def compute_shapes(net_path: str, phases: List[str], cwd=None) -> Tuple[Optional[dict], Optional[dict], str]:
+def compute_shapes(net_path: str, phases: List[str], cwd=None, python: str = sys.executable,
+                   wrap: Optional[Wrap] = None) -> Tuple[Optional[dict], Optional[dict], str]:
     """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up.
-    Relative data sources are opened from `cwd` (default: this process's), as Caffe would."""
+    Relative data sources are opened from `cwd` (default: this process's), as Caffe would.
+    `wrap` runs the child elsewhere (a Docker image), with that place's `python`."""
     env = dict(os.environ, GLOG_minloglevel="2")
+    argv = shapes_argv(net_path, phases, python)
+    if wrap:
+        argv = wrap(argv, env)
     try:
-        done = runner.capture(shapes_argv(net_path, phases), timeout=300, env=env, cwd=cwd)
+        done = runner.capture(argv, timeout=300, env=env, cwd=cwd)
     except (runner.Timeout, OSError) as e:  # drawing goes on without shapes
         return None, None, str(e)
     result = parse_output(done.stdout or "")

@@ -4,13 +4,14 @@ pycaffe's CopyTrainedLayersFrom aborts the whole process (CHECK / LOG(FATAL)) wh
 shape differs, so the mismatch is found here first and reported by layer name.
 """
 
+import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from google.protobuf.message import DecodeError
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.caffe.shapes import compute_shapes
+from caffesiam.caffe.shapes import Wrap, compute_shapes
 from caffesiam.errors import ModelError
 from caffesiam.files import read_file
 
@@ -107,11 +108,13 @@ def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str, fi
 
 
 def check_weights_fit_net(net_path: Path, weights_path: Path, phase: str = "TEST",
-                          fine_tune: bool = False, cwd=None):
+                          fine_tune: bool = False, cwd=None, python: str = sys.executable,
+                          wrap: Optional[Wrap] = None):
     """ModelError unless the .caffemodel fits the net, whose param shapes Caffe computes in a
-    child process in `phase` (a net Caffe cannot set up is a ModelError too)."""
+    child process in `phase` (a net Caffe cannot set up is a ModelError too); `python` and `wrap`
+    as in caffe.shapes.compute_shapes."""
     weights = read_weights(weights_path)
-    blobs, params, why = compute_shapes(str(net_path), [phase], cwd=cwd)
+    blobs, params, why = compute_shapes(str(net_path), [phase], cwd=cwd, python=python, wrap=wrap)
     if blobs is None:
         raise ModelError(f"{net_path}: Caffe cannot set up this net: {why}")
     check_weights_fit(params, weights, Path(weights_path).name, fine_tune)

@@ -15,7 +15,8 @@ from caffesiam.train.blas_threads import threads_for_run, write_choice
 from caffesiam.train.gather import plan_training
 from caffesiam.train.log import TestPoint, TrainPoint
 from caffesiam.train.plan import TrainRequest
-from caffesiam.train.run import caffe_env, in_docker, run_training, write_run_solver
+from caffesiam.train.launch import DockerLaunch, HostLaunch
+from caffesiam.train.run import caffe_env, run_training, write_run_solver
 
 _file = click.Path(dir_okay=False, path_type=Path)
 BLAS_THREADS_MAX = 1024  # OpenBLAS's own ceiling (MAX_CPU_NUMBER) is lower still
@@ -56,16 +57,16 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
         raise BadInput("--docker was given but no docker client is installed")
     request = TrainRequest(solver, gpu=gpu, force_cpu=force_cpu, weights=weights, resume=resume,
                            max_iter=max_iter, out=out)
-    plan = plan_training(request, cpu_only_build=locate.is_cpu_only_build() if not image else False)
+    # In an image, nothing of a host Caffe build is used (the host may have none, or a CPU one).
+    launch = DockerLaunch(docker, image) if image else HostLaunch()
+    plan = plan_training(request, cpu_only_build=locate.is_cpu_only_build() if not image else False,
+                         launch=launch)
     write_run_solver(plan)
-    threads, why, timings = threads_for_run(plan.gpu, blas_threads, locate.caffe_binary(),
-                                            plan.net_path, plan.cwd)
+    threads, why, timings = threads_for_run(plan, blas_threads, launch)
     write_choice(plan.run_dir / "blas_threads.json", threads, why, timings)
     env = caffe_env(threads)
-    argv = runner.caffe_train_argv("caffe" if image else locate.caffe_binary(), plan.run_solver,
-                                   plan.gpu, plan.weights, plan.resume)
-    if image:
-        argv = in_docker(plan, argv, env, docker, image)
+    argv = launch.wrap(plan, runner.caffe_train_argv(launch.caffe, plan.run_solver, plan.gpu, plan.weights,
+                                                     plan.resume), env)
     click.echo(f"run directory: {plan.run_dir}")
     if threads is not None:
         click.echo(f"OpenBLAS threads: {threads} ({why})")

@@ -2,7 +2,8 @@
 
 Caffe calls many small GEMMs, where OpenBLAS's threads can cost more than they give, and which
 wins depends on the net and on what else the machine is doing: so it is measured at the start
-of each run (about two seconds), not cached.
+of each run (about two seconds), not cached. A run in a Docker image is timed in that image,
+whose OpenBLAS and CPU share are the ones that train; a GPU run is not timed at all.
 """
 
 import json
@@ -12,28 +13,34 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from caffesiam.caffe import runner
+from caffesiam.train.plan import TrainPlan
 
 _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 
-def time_forward_backward(caffe: str, net_path: Path, cwd: Path, threads: int, iterations=10) -> Optional[float]:
-    """Average forward-backward ms of `caffe time` with this many OpenBLAS threads."""
+def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) -> Optional[float]:
+    """Average forward-backward ms of `caffe time` on the run's net with this many OpenBLAS
+    threads, where `launch` (train.launch) runs the run's Caffe."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), GLOG_minloglevel="0", GLOG_logtostderr="1")
-    out = runner.capture(runner.caffe_time_argv(caffe, net_path, iterations), timeout=300, env=env, cwd=cwd)
+    argv = launch.wrap(plan, runner.caffe_time_argv(launch.caffe, plan.net_path, iterations), env)
+    try:
+        out = runner.capture(argv, timeout=300, env=env, cwd=plan.cwd)
+    except runner.Timeout:
+        return None
     match = _AVERAGE.search(out.stdout or "")
     if out.returncode != 0 or not match:
         return None
     return float(match.group(1))
 
 
-def choose_threads(caffe: str, net_path: Path, cwd: Path, cores: int = None) -> Tuple[int, Dict[str, float]]:
+def choose_threads(plan: TrainPlan, launch, cores: int = None) -> Tuple[int, Dict[str, float]]:
     """(threads, {threads: ms}): 1 thread or all cores, whichever ran the net faster just now."""
     cores = cores or os.cpu_count() or 1
     if cores == 1:
         return 1, {}
     timings = {}
     for threads in (1, cores):
-        ms = time_forward_backward(caffe, net_path, cwd, threads)
+        ms = time_forward_backward(plan, launch, threads)
         if ms is not None:
             timings[str(threads)] = ms
     if not timings:
@@ -42,16 +49,16 @@ def choose_threads(caffe: str, net_path: Path, cwd: Path, cores: int = None) -> 
     return int(best), timings
 
 
-def threads_for_run(gpu: Optional[str], option: str, caffe: str, net_path: Path, cwd: Path):
+def threads_for_run(plan: TrainPlan, option: str, launch):
     """(threads or None, why, {threads: ms measured}): none for a GPU run, else --blas-threads N,
     else $OPENBLAS_NUM_THREADS, else whichever of 1 and all cores ran the net faster just now."""
-    if gpu is not None:
+    if plan.gpu is not None:
         return None, "GPU run", {}
     if option != "auto":
         return int(option), "--blas-threads", {}
     if "OPENBLAS_NUM_THREADS" in os.environ:
         return int(os.environ["OPENBLAS_NUM_THREADS"]), "OPENBLAS_NUM_THREADS", {}
-    threads, timings = choose_threads(caffe, net_path, cwd)
+    threads, timings = choose_threads(plan, launch)
     measured = ", ".join(f"{t} thread(s) {ms:.1f} ms" for t, ms in sorted(timings.items()))
     return threads, (f"measured forward-backward: {measured}" if measured else "default"), timings
 

@@ -5,6 +5,7 @@ its working directory, so every path here is resolved against `cwd`, where Caffe
 Input that cannot be read or is not what it should be fails here; train.plan decides the rest.
 """
 
+from functools import partial
 from pathlib import Path
 from typing import List
 
@@ -14,20 +15,22 @@ from caffesiam.data.backends import missing_data_source
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, SolverError
 from caffesiam.files import check_output_dir
+from caffesiam.train.launch import HostLaunch
 from caffesiam.train.log import snapshot_iteration
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
 
 
-def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True) -> TrainPlan:
+def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None) -> TrainPlan:
     """Gather the facts, decide, then check the weights the plan would load (a child process
-    sets the net up, so this comes last)."""
+    sets the net up where `launch` runs the run's Caffe, default this host's; so this comes last)."""
     cwd = Path(cwd or Path.cwd())
+    launch = launch or HostLaunch()
     facts = gather_facts(request, cwd, cpu_only_build)
     plan = decide(request, facts)
-    if plan.weights:
-        check_weights_fit_net(facts.net_path, plan.weights, "TRAIN", fine_tune=True, cwd=cwd)
-    if facts.resumed_weights:
-        check_weights_fit_net(facts.net_path, facts.resumed_weights, "TRAIN", fine_tune=True, cwd=cwd)
+    for weights in (plan.weights, facts.resumed_weights):
+        if weights:
+            check_weights_fit_net(facts.net_path, weights, "TRAIN", fine_tune=True, cwd=cwd,
+                                  python=launch.python, wrap=partial(launch.wrap, plan))
     return plan
 
 

@@ -20,7 +20,6 @@ from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
 
 PLOT_EVERY_S = 30.0  # while Caffe runs, loss.png is redrawn at most this often
-_CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass
@@ -43,16 +42,6 @@ def caffe_env(blas_threads: Optional[int]) -> dict:
     if blas_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     return env
-
-
-def in_docker(plan: TrainPlan, argv: List[str], env: dict, docker: str, image: str) -> List[str]:
-    """`argv` run in `image` as this user, with every path the run reads or writes mounted and
-    Caffe's own settings from `env` passed in."""
-    mounts = [plan.cwd, plan.run_dir, plan.net_path, plan.snapshot_prefix.parent, *plan.sources,
-              *(p for p in (plan.weights, plan.resume) if p)]
-    passed = {k: env[k] for k in _CAFFE_ENV if k in env}
-    return runner.docker_argv(docker, image, argv, mounts, plan.cwd, passed, plan.gpu,
-                              user=f"{os.getuid()}:{os.getgid()}")
 
 
 def write_run_solver(plan: TrainPlan):

@@ -1,0 +1,163 @@
+"""A host that trains only in Docker: `make setup-docker` (install_caffe.sh --proto-only) gives it
+caffe_pb2 and no Caffe build, and `train --docker IMAGE` runs every Caffe process in the image.
+
+There is no Docker engine here, so the docker client is a STAND-IN: it checks the argv as
+`docker run` would take it, then runs the command with the image's environment only (the -e
+values and an image PATH that has the real Caffe build and caffesiam), never the host's. The host
+side has a proto-only prefix, no `caffe` on PATH and a pycaffe that refuses to import (it writes
+a mark), so any use of a host Caffe fails the test.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from caffesiam.caffe.locate import caffe_home
+
+from conftest import REPO, VENV_BIN, run_tool
+
+SCRIPT = REPO / "scripts" / "install_caffe.sh"
+
+STAND_IN_DOCKER = '''#!{python}
+"""STAND-IN for the docker client (no Docker engine here): checks the argv, then runs the command
+with the image's environment and the -e values only."""
+import json, os, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    sys.exit(print("Docker version 0 (stand-in)"))
+assert args[:3] == ["run", "--rm", "-i"], args
+i, mounts, env, workdir = 3, [], {{}}, None
+while args[i].startswith("-"):
+    opt, val = args[i], args[i + 1]
+    i += 2
+    if opt == "-v":
+        host, inside = val.split(":")
+        assert host == inside, val
+        mounts.append(host)
+    elif opt == "-w":
+        workdir = val
+    elif opt == "-e":
+        key, value = val.split("=", 1)
+        env[key] = value
+image, inner = args[i], args[i + 1:]
+unmounted = [a for a in inner if a.startswith("/") and not any(a == m or a.startswith(m + "/") for m in mounts)]
+assert not unmounted, unmounted
+with open(os.environ["STAND_IN_RECORD"], "a") as record:
+    record.write(json.dumps({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir,
+                              "env": env}}) + "\\n")
+os.chdir(workdir)
+image_env = {{"PATH": "{image_path}", "HOME": "/tmp", "LANG": "C.UTF-8"}}
+os.execvpe(inner[0], inner, dict(image_env, **env))
+'''
+
+HOST_PYCAFFE = '''"""The host's pycaffe, refusing: a Docker-only host has none."""
+import os
+open(os.environ["HOST_CAFFE_MARK"], "a").write("pycaffe imported on the host\\n")
+raise ImportError("no pycaffe on this host (test: Docker-only host)")
+'''
+
+
+def caffe_tarball() -> Path:
+    downloads = Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")) / "downloads"
+    found = sorted(downloads.glob("caffe_*.orig.tar.gz")) + sorted(downloads.glob("brocolli-caffe-*.tar.gz"))
+    if not found:
+        pytest.fail(f"no Caffe source tarball in {downloads}; run make setup")
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def proto_only_prefix(tmp_path_factory):
+    """What `make setup-docker` installs: install_caffe.sh --proto-only, run for real."""
+    cache = tmp_path_factory.mktemp("proto-cache")
+    out = subprocess.run(
+        ["bash", str(SCRIPT), "--proto-only", "--skip-system-packages"], capture_output=True, text=True,
+        timeout=300, env=dict(os.environ, CAFFESIAM_CACHE=str(cache), CAFFESIAM_CAFFE_SOURCE=str(caffe_tarball())))
+    assert out.returncode == 0, out.stdout + out.stderr
+    (prefix,) = cache.glob("caffe-proto-*")
+    return prefix
+
+
+@pytest.fixture
+def docker_host(tmp_path_factory, proto_only_prefix):
+    """The environment of a Docker-only host, with the stand-in docker client on its PATH."""
+    root = tmp_path_factory.mktemp("docker-host")
+    (root / "bin").mkdir()
+    (root / "py/caffe").mkdir(parents=True)
+    (root / "py/caffe/__init__.py").write_text(HOST_PYCAFFE)
+    host_path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                if p and Path(p).resolve() != VENV_BIN.resolve())
+    docker = root / "bin/docker"
+    docker.write_text(STAND_IN_DOCKER.format(python=sys.executable, image_path=f"{VENV_BIN}:/usr/bin:/bin"))
+    docker.chmod(0o755)
+    env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(proto_only_prefix), PATH=f"{root / 'bin'}:{host_path}",
+               PYTHONPATH=str(root / "py"), HOST_CAFFE_MARK=str(root / "host-caffe-used"),
+               STAND_IN_RECORD=str(root / "docker-calls.jsonl"))
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    assert shutil.which("caffe", path=env["PATH"]) is None
+    return env, root
+
+
+def test_proto_only_install_matches_a_build(proto_only_prefix):
+    """caffe_pb2 and the layer list without a build equal those of the real build's setup."""
+    build = caffe_home()
+    assert (proto_only_prefix / "proto/caffe_pb2.py").read_text() == (build / "proto/caffe_pb2.py").read_text()
+    assert sorted((proto_only_prefix / "layer_types.txt").read_text().split()) == \
+        sorted((build / "layer_types.txt").read_text().split())
+    assert not (proto_only_prefix / "bin").exists() and (proto_only_prefix / ".proto-only").exists()
+
+
+@pytest.mark.caffe
+@pytest.mark.slow
+def test_train_in_docker_needs_no_caffe_on_the_host(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
+    env, root = docker_host
+    for split, db in fashion_pair_dbs.items():
+        shutil.copytree(db, tmp_path / f"{split}_leveldb")
+    monkeypatch.chdir(tmp_path)
+
+    def host(*args):
+        return run_tool(*args, env=env, cwd=tmp_path)
+
+    net = host("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
+               "--test-source", "test_leveldb", "--batch-size", 16, "--test-batch-size", 20)
+    assert net.returncode == 0, net.stderr
+    Path("net.prototxt").write_text(net.stdout)
+    for name, prefix in (("first", "snap/lenet"), ("tuned", "snap2/lenet")):
+        solver = host("gen-solver", "net.prototxt", "--max-iter", 40, "--test-interval", 20, "--test-iter", 5,
+                      "--display", 10, "--snapshot", 40, "--snapshot-prefix", prefix)
+        assert solver.returncode == 0, solver.stderr
+        Path(f"{name}.prototxt").write_text(solver.stdout)
+
+    # Control: without --docker this host cannot train (so a pass below used the image's Caffe).
+    local = host("train", "first.prototxt")
+    assert local.returncode == 1 and "no Caffe build" in local.stderr and len(local.stderr.splitlines()) == 1
+
+    first = host("train", "first.prototxt", "--docker", "caffesiam:cpu")  # --blas-threads auto
+    assert first.returncode == 0, first.stderr[-2000:]
+    tuned = host("train", "tuned.prototxt", "--docker", "caffesiam:cpu", "--blas-threads", "1",
+                 "--weights", "snap/lenet_iter_40.caffemodel")
+    assert tuned.returncode == 0, tuned.stderr[-2000:]
+
+    assert not (root / "host-caffe-used").exists()
+    calls = [json.loads(line) for line in (root / "docker-calls.jsonl").read_text().splitlines()]
+    inner = [call["inner"][:3] for call in calls]
+    cores = os.cpu_count()
+    # The BLAS timing ran in the image, once per thread count; then the run; then the weights
+    # check (pycaffe sets the net up) in the image; then the fine-tuning run.
+    assert inner == [["caffe", "time", "-model"]] * (2 if cores > 1 else 0) + [
+        ["caffe", "train", "-solver"], ["python", "-m", "caffesiam.caffe.shapes"], ["caffe", "train", "-solver"]]
+    timed = [call["env"]["OPENBLAS_NUM_THREADS"] for call in calls if call["inner"][1] == "time"]
+    assert timed == ([str(1), str(cores)] if cores > 1 else [])
+    record = json.loads((tmp_path / "snap/lenet_run/blas_threads.json").read_text())
+    assert set(record["forward_backward_ms"]) == set(timed)
+    assert all(call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls)
+    # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
+    assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
+    assert "-weights" in calls[-1]["inner"]
+    for run in ("snap/lenet_run", "snap2/lenet_run"):
+        assert "Optimization Done" in (tmp_path / run / "caffe.log").read_text()
+    assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
