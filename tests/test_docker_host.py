@@ -111,6 +111,19 @@ def test_proto_only_install_matches_a_build(proto_only_prefix):
     assert not (proto_only_prefix / "bin").exists() and (proto_only_prefix / ".proto-only").exists()
 
 
+@pytest.mark.slow
+def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
+    env, root = docker_host
+    out = run_tool("doctor", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert any(line.startswith("ok") and "caffe_pb2" in line for line in out.stdout.splitlines())
+    assert "proto-only" in out.stdout
+    assert "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE" \
+        in out.stdout
+    assert "needs a Caffe build (make setup): train without --docker, evaluate, embed" in out.stdout
+    assert not (root / "host-caffe-used").exists()
+
+
 @pytest.mark.caffe
 @pytest.mark.slow
 def test_train_in_docker_needs_no_caffe_on_the_host(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):

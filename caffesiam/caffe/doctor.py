@@ -4,9 +4,10 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, List, Optional
 
-from caffesiam.caffe import locate, runner
+from caffesiam.caffe import cuda_libs, locate, runner
 
 
 @dataclass
@@ -19,6 +20,9 @@ class Finding:
 
 
 SETUP = "make setup"
+# What a proto-only install (make setup-docker: caffe_pb2, no Caffe build) can and cannot run.
+WORKS_WITHOUT_BUILD = "gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
+NEEDS_BUILD = "train without --docker, evaluate, embed"
 
 
 def _check(name: str, probe: Callable[[], str], required: bool = True, fix: str = SETUP) -> Finding:
@@ -55,9 +59,15 @@ def _protobuf() -> str:
     return f"{__version__} ({api_implementation.Type()} backend)"
 
 
-def _blas() -> str:
+@lru_cache(maxsize=None)
+def _libcaffe_ldd():
+    """(libcaffe.so, what ldd says it links): the libraries the build loads, as resolved here."""
     lib = locate.caffe_home() / "lib" / "libcaffe.so"
-    out = runner.capture(["ldd", str(lib)], timeout=30).stdout
+    return lib, runner.capture(["ldd", str(lib)], timeout=30).stdout
+
+
+def _blas() -> str:
+    lib, out = _libcaffe_ldd()
     found = re.findall(r"lib(openblas|blas|mkl\w*|atlas)[\w.-]*\.so[\w.]* => (\S+)", out)
     if not found:
         raise OSError(f"no BLAS library linked into {lib}")
@@ -85,6 +95,11 @@ def _version_of(program: str, package: str, *args: str) -> Callable[[], str]:
     return probe
 
 
+def _cuda() -> str:
+    lib, out = _libcaffe_ldd()
+    return cuda_libs.describe(out, str(lib))
+
+
 def _gpus() -> str:
     path = shutil.which("nvidia-smi")
     if path is None:
@@ -96,19 +111,32 @@ def _gpus() -> str:
     return "; ".join(gpus)
 
 
+def _no_build(name: str, fix: Optional[str] = None) -> Finding:
+    return Finding(name, False, "none: a proto-only install (make setup-docker)", required=False, fix=fix)
+
+
 def run_checks() -> List[Finding]:
-    """Every check, required ones first."""
+    """Every check, required ones first. A proto-only install has no build to check, and needs
+    the docker client instead (it trains only in an image)."""
+    proto_only = locate.is_proto_only()
+    if proto_only:
+        binary, pycaffe, blas, cuda = (_no_build("caffe binary", f"{SETUP} builds Caffe (needed by {NEEDS_BUILD})"),
+                                       _no_build("pycaffe"), _no_build("BLAS"), _no_build("CUDA, cuDNN, NCCL"))
+    else:
+        binary, pycaffe, blas, cuda = (_check("caffe binary", _caffe_binary), _check("pycaffe", _pycaffe),
+                                       _check("BLAS", _blas), _check("CUDA, cuDNN, NCCL", _cuda))
     return [
-        _check("caffe binary", _caffe_binary),
+        binary,
         _check("caffe_pb2 (standalone)", _caffe_pb2),
-        _check("pycaffe", _pycaffe),
+        pycaffe,
         _check("protobuf runtime", _protobuf),
-        _check("BLAS", _blas),
+        blas,
+        cuda,
         _check("LevelDB", _plyvel),
         _check("LMDB", _lmdb),
         _check("Graphviz", _version_of("dot", "graphviz", "-V"), required=False,
                fix="apt-get install graphviz (needed by 'caffesiam draw')"),
-        _check("docker client", _version_of("docker", "docker.io", "--version"), required=False,
+        _check("docker client", _version_of("docker", "docker.io", "--version"), required=proto_only,
                fix="install the docker client (needed by 'train --docker')"),
         _check("GPUs", _gpus, required=False, fix="only needed for GPU training (--gpu, --docker)"),
     ]

@@ -2,7 +2,8 @@
 
 import click
 
-from caffesiam.caffe.doctor import run_checks
+from caffesiam.caffe.doctor import NEEDS_BUILD, WORKS_WITHOUT_BUILD, run_checks
+from caffesiam.caffe.locate import is_proto_only
 
 
 @click.command()
@@ -18,4 +19,8 @@ def doctor():
     if missing:
         click.echo(f"missing: {', '.join(missing)}; run 'make setup'", err=True)
         raise SystemExit(1)
-    click.echo("all required parts present")
+    if is_proto_only():
+        click.echo(f"works here: {WORKS_WITHOUT_BUILD}")
+        click.echo(f"needs a Caffe build (make setup): {NEEDS_BUILD}")
+    else:
+        click.echo("all required parts present")
