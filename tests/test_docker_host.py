@@ -30,6 +30,9 @@ import json, os, sys
 args = sys.argv[1:]
 if args == ["--version"]:
     sys.exit(print("Docker version 0 (stand-in)"))
+if "STAND_IN_FAIL" in os.environ:  # as docker does when it cannot start the image
+    print(os.environ["STAND_IN_FAIL"], file=sys.stderr)
+    sys.exit(125)
 assert args[:3] == ["run", "--rm", "-i"], args
 i, mounts, env, workdir = 3, [], {{}}, None
 while args[i].startswith("-"):
@@ -124,9 +127,10 @@ def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
     assert not (root / "host-caffe-used").exists()
 
 
-@pytest.mark.caffe
-@pytest.mark.slow
-def test_train_in_docker_needs_no_caffe_on_the_host(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
+@pytest.fixture
+def docker_workdir(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
+    """A training laid out on the Docker-only host by its own gen-net and gen-solver: two
+    solvers, `first` (snap/lenet) and `tuned` (snap2/lenet); `host(...)` runs caffesiam there."""
     env, root = docker_host
     for split, db in fashion_pair_dbs.items():
         shutil.copytree(db, tmp_path / f"{split}_leveldb")
@@ -144,7 +148,13 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_host, fashion_pair_db
                       "--display", 10, "--snapshot", 40, "--snapshot-prefix", prefix)
         assert solver.returncode == 0, solver.stderr
         Path(f"{name}.prototxt").write_text(solver.stdout)
+    return host, env, root
 
+
+@pytest.mark.caffe
+@pytest.mark.slow
+def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
+    host, env, root = docker_workdir
     # Control: without --docker this host cannot train (so a pass below used the image's Caffe).
     local = host("train", "first.prototxt")
     assert local.returncode == 1 and "no Caffe build" in local.stderr and len(local.stderr.splitlines()) == 1
@@ -174,3 +184,35 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_host, fashion_pair_db
     for run in ("snap/lenet_run", "snap2/lenet_run"):
         assert "Optimization Done" in (tmp_path / run / "caffe.log").read_text()
     assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
+
+
+@pytest.mark.parametrize("image", ["", "-v/:/host", "caffe siam", "/abs"])
+def test_an_image_name_docker_would_misread_is_bad_input(image, tmp_path):
+    out = run_tool("train", "solver.prototxt", f"--docker={image}", cwd=tmp_path)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "is not an image name" in out.stderr and not list(tmp_path.iterdir())
+
+
+def _daemon_unreachable() -> bool:
+    docker = shutil.which("docker")
+    return docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode != 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("client", [
+    "stand-in",
+    pytest.param("real", marks=pytest.mark.skipif(not _daemon_unreachable(),
+                                                  reason="needs the real docker client and no daemon")),
+])
+def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_workdir, tmp_path):
+    host, env, root = docker_workdir
+    if client == "real":  # this machine's client, with no daemon behind it
+        env["PATH"] = env["PATH"].split(os.pathsep, 1)[1]
+    else:
+        env["STAND_IN_FAIL"] = "docker: Error response from daemon: pull access denied for nosuch"
+    out = host("train", "first.prototxt", "--docker", "nosuch:1")
+    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+    said = "Cannot connect to the Docker daemon" if client == "real" else "pull access denied for nosuch"
+    assert out.stderr.startswith("caffesiam: error: docker run failed (status 125, image nosuch:1): docker: ")
+    assert said in out.stderr and "snap/lenet_run/caffe.log" in out.stderr
+    assert not (root / "host-caffe-used").exists()

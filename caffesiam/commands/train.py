@@ -1,5 +1,6 @@
 """train: the real `caffe train` with a progress bar, metrics.csv, loss.png and a safe Ctrl-C."""
 
+import re
 import shlex
 import shutil
 import sys
@@ -22,6 +23,17 @@ _file = click.Path(dir_okay=False, path_type=Path)
 BLAS_THREADS_MAX = 1024  # OpenBLAS's own ceiling (MAX_CPU_NUMBER) is lower still
 
 
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
+
+
+def _image_option(value):
+    """An image reference as docker takes it; never anything docker would read as an option."""
+    if value is None or _IMAGE.fullmatch(value):
+        return value
+    raise click.BadParameter(f"{value!r} is not an image name (e.g. caffesiam:cpu, "
+                             f"registry.example.org/caffesiam:gpu)")
+
+
 def _gpu_option(value):
     if value is None or value == "all" or all(part.isdigit() for part in value.split(",")):
         return value
@@ -37,7 +49,8 @@ def _gpu_option(value):
 @click.option("--max-iter", type=count(), help="Override the solver's max_iter.")
 @click.option("--out", "out", type=OutputDir(),
               help="Run directory (default: <snapshot_prefix>_run next to the snapshots).")
-@click.option("--docker", "image", help="Run Caffe in this Docker image.")
+@click.option("--docker", "image", callback=lambda c, p, v: _image_option(v),
+              help="Run Caffe in this Docker image (no Caffe needed on this host).")
 @click.option("--log", "log_copy", type=OutputFile(), help="Also copy the full log here.")
 @click.option("--blas-threads", default="auto", show_default=True,
               help="OpenBLAS threads for CPU runs: 'auto' measures 1 vs all cores once per net.")
@@ -70,21 +83,21 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
     click.echo(f"run directory: {plan.run_dir}")
     if threads is not None:
         click.echo(f"OpenBLAS threads: {threads} ({why})")
-    result = _run_with_progress(plan, argv, env, verbose)
+    result = _run_with_progress(plan, launch, argv, env, verbose)
     if log_copy:
         with staged() as stage:
             shutil.copyfile(result.log_path, stage(log_copy))
     _report(plan, result)
 
 
-def _run_with_progress(plan, argv, env, verbose):
+def _run_with_progress(plan, launch, argv, env, verbose):
     interrupts = runner.Interrupts(on_first=lambda: click.echo(
         "\ninterrupt: asking Caffe to snapshot and stop (Ctrl-C again to kill it)", err=True))
     if verbose:
         return run_training(plan, argv, env, on_line=lambda line: click.echo(line, nl=False, err=True),
-                            interrupts=interrupts)
+                            interrupts=interrupts, launch_failure=launch.failure)
     if not sys.stderr.isatty():  # no bar in a log file or pipe
-        return run_training(plan, argv, env, interrupts=interrupts)
+        return run_training(plan, argv, env, interrupts=interrupts, launch_failure=launch.failure)
     state = {"loss": None, "test": None, "done": plan.start_iter}
     with click.progressbar(length=plan.iterations, label="training", file=click.get_text_stream("stderr"),
                            show_pos=True, item_show_func=lambda _: _status(state)) as bar:
@@ -96,7 +109,8 @@ def _run_with_progress(plan, argv, env, verbose):
             elif isinstance(event, TestPoint) and "loss" in event.outputs:
                 state["test"] = event.outputs["loss"]
 
-        result = run_training(plan, argv, env, on_event=on_event, interrupts=interrupts)
+        result = run_training(plan, argv, env, on_event=on_event, interrupts=interrupts,
+                              launch_failure=launch.failure)
         if not result.interrupted:
             bar.update(max(plan.iterations - bar.pos, 0))
     return result

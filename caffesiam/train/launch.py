@@ -6,12 +6,15 @@ for a run (the BLAS timing, the weights check, the training) goes through the ru
 
 import os
 import sys
-from typing import List
+from typing import List, Optional
 
 from caffesiam.caffe import locate, runner
 from caffesiam.train.plan import TrainPlan
 
 _CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", "OPENBLAS_NUM_THREADS")
+# `docker run`'s own exit statuses (Caffe's are 0, 1, or 128+N for signal N).
+_DOCKER_STATUS = {125: "docker run failed", 126: "the image cannot run the command",
+                  127: "the image has no such command"}
 
 
 class HostLaunch:
@@ -24,6 +27,9 @@ class HostLaunch:
 
     def wrap(self, plan: TrainPlan, argv: List[str], env: dict) -> List[str]:
         return list(argv)
+
+    def failure(self, status: int, lines: List[str]) -> Optional[str]:
+        return None  # any failure is Caffe's own
 
 
 class DockerLaunch:
@@ -42,3 +48,12 @@ class DockerLaunch:
         passed = {k: env[k] for k in _CAFFE_ENV if k in env}
         return runner.docker_argv(self.docker, self.image, argv, mounts, plan.cwd, passed, plan.gpu,
                                   user=f"{os.getuid()}:{os.getgid()}")
+
+    def failure(self, status: int, lines: List[str]) -> Optional[str]:
+        """docker's own failure (no daemon, no such image, no caffe in it) in words, or None."""
+        what = _DOCKER_STATUS.get(status)
+        if what is None:
+            return None
+        said = [line.strip() for line in lines if line.strip()]
+        line = next((text for text in said if text.startswith("docker:")), said[0] if said else "no output")
+        return f"{what} (status {status}, image {self.image}): {line}"

@@ -83,11 +83,14 @@ class RunOutputs:
 def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable = lambda e: None,
                  on_line: Callable[[str], None] = lambda line: None,
                  interrupts: Optional[runner.Interrupts] = None,
-                 outputs: Optional[RunOutputs] = None) -> RunResult:
+                 outputs: Optional[RunOutputs] = None,
+                 launch_failure: Callable[[int, List[str]], Optional[str]] = lambda status, lines: None
+                 ) -> RunResult:
     """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default).
 
     A loss that stops being finite stops Caffe as a first Ctrl-C does (it snapshots and exits),
     and is TrainingDiverged; Caffe dying otherwise is TrainingFailed (exit 1, its status named).
+    `launch_failure(status, log lines)` names a failure of what started Caffe (docker run), if it was one.
     """
     parser = LogParser()
     log_path = plan.run_dir / "caffe.log"
@@ -116,8 +119,10 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
         with open(log_path, errors="replace") as f:
-            reason = failure_line(f) or parser.metrics.fatal or "no error line in its log"
-        raise TrainingFailed(f"{describe_status(status)}: {reason} (full log: {log_path})", status)
+            lines = f.readlines()
+        reason = launch_failure(status, lines) or (
+            f"{describe_status(status)}: {failure_line(lines) or parser.metrics.fatal or 'no error line in its log'}")
+        raise TrainingFailed(f"{reason} (full log: {log_path})", status)
     if parser.metrics.diverged and interrupts.count == 0:
         raise TrainingDiverged(diverged_message(plan, parser.metrics, log_path))
     return RunResult(parser.metrics, status, interrupts.count > 0, log_path, outputs.csv_path,
