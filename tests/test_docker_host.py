@@ -181,6 +181,7 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
     assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
     assert "-weights" in calls[-1]["inner"]
+    assert "s CPU (user+sys of the docker client; Caffe's own, in the container, is not counted)" in first.stdout
     for run in ("snap/lenet_run", "snap2/lenet_run"):
         assert "Optimization Done" in (tmp_path / run / "caffe.log").read_text()
     assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()

@@ -87,7 +87,7 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
     if log_copy:
         with staged() as stage:
             shutil.copyfile(result.log_path, stage(log_copy))
-    _report(plan, result)
+    _report(plan, launch, result)
 
 
 def _run_with_progress(plan, launch, argv, env, verbose):
@@ -125,11 +125,11 @@ def _status(state):
     return " ".join(parts)
 
 
-def _report(plan, result):
+def _report(plan, launch, result):
     m = result.metrics
     click.echo(f"log: {result.log_path}\nmetrics: {result.csv_path}\ncurve: {result.plot_path}")
     click.echo(f"time: {result.usage.wall_seconds:.1f} s wall, {result.usage.cpu_seconds:.1f} s CPU "
-               f"(user+sys of the caffe process)")
+               f"(user+sys of {launch.timed_process})")
     if m.snapshots:
         click.echo(f"last snapshot: {m.snapshots[-1]}")
     if result.interrupted:

@@ -21,6 +21,7 @@ class HostLaunch:
     """This machine's Caffe build and the Python running caffesiam (which imports its pycaffe)."""
 
     python = sys.executable
+    timed_process = "the caffe process"  # whose CPU time usage.json holds
 
     def __init__(self):
         self.caffe = locate.caffe_binary()  # CaffeNotFound before the run writes anything
@@ -38,6 +39,7 @@ class DockerLaunch:
 
     caffe = "caffe"
     python = "python"
+    timed_process = "the docker client; Caffe's own, in the container, is not counted"
 
     def __init__(self, docker: str, image: str):
         self.docker, self.image = docker, image
