@@ -217,3 +217,21 @@ def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_
     assert out.stderr.startswith("caffesiam: error: docker run failed (status 125, image nosuch:1): docker: ")
     assert said in out.stderr and "snap/lenet_run/caffe.log" in out.stderr
     assert not (root / "host-caffe-used").exists()
+
+
+def test_a_gpu_run_is_not_timed_so_no_caffe_is_started_for_it(tmp_path):
+    """GPU runs compute with cuBLAS, not OpenBLAS: no `caffe time`, in an image or on the host."""
+    from caffesiam.train.blas_threads import threads_for_run
+    from caffesiam.train.plan import TrainPlan
+
+    class NoLaunch:
+        @property
+        def caffe(self):
+            raise AssertionError("a GPU run started Caffe to time OpenBLAS")
+
+        def wrap(self, plan, argv, env):
+            raise AssertionError("a GPU run started Caffe to time OpenBLAS")
+
+    plan = TrainPlan(solver_path=tmp_path / "s", solver=None, cwd=tmp_path, net_path=tmp_path / "n", sources=[],
+                     run_dir=tmp_path / "r", snapshot_prefix=tmp_path / "p", gpu="0")
+    assert threads_for_run(plan, "auto", NoLaunch()) == (None, "GPU run", {})
