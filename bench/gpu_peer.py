@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from caffesiam.caffe import locate  # noqa: E402
 from caffesiam.net.siamese import build_siamese  # noqa: E402
-from caffesiam.caffe.proto import caffe_pb2, to_text  # noqa: E402
+from caffesiam.caffe.proto import to_text  # noqa: E402
 from caffesiam.spec.load import load_tower  # noqa: E402
 
 BATCH, ITERS, WARMUP, ROUNDS = 64, 200, 20, 3
@@ -35,7 +35,6 @@ _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 def caffe_net(template: str, channels: int, size: int, engine: str) -> str:
     """The siamese train net with an Input layer in place of the pair Data layers."""
-    pb = caffe_pb2()
     net = build_siamese(load_tower(REPO / "templates" / template), batch_size=BATCH)
     layers = [layer for layer in net.layer if layer.type != "Data"]
     del net.layer[:]
