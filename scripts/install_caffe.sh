@@ -271,6 +271,8 @@ cmake_flags() {
   else
     printf '%s\n' -DCPU_ONLY=ON
   fi
+  # The speed patches split Caffe's CPU work over OpenMP threads.
+  if [ "$stock" = 0 ]; then printf '%s\n' -DUSE_OPENMP=ON; fi
   if [ "$with_python" = 1 ]; then
     printf '%s\n' -DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON "-DPYTHON_EXECUTABLE=$py"
   else
