@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,10 @@ setup-docker:
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# Caffe's own gtest suite for what the speed patches change (minutes the first time).
+caffe-tests: setup
+	@bash scripts/caffe_tests.sh
 
 demo: setup
 	@bash scripts/demo.sh

@@ -9,6 +9,7 @@ takes that path in `make fresh-check` (a clean Debian 12 root, whose package lis
 import http.server
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -35,22 +36,36 @@ def run_script(*args, env=None, timeout=300):
                           env=env, timeout=timeout)
 
 
-def real_io_cpp() -> bytes:
-    """Caffe's src/caffe/util/io.cpp from the source setup downloaded (Debian's or PyPI's)."""
+def patched_files() -> set:
+    """Paths (in Caffe's tree) of the files our patches change."""
+    return {line[6:].split("\t")[0].strip() for patch in (REPO / "scripts/patches").glob("*/*.patch")
+            for line in patch.read_text().splitlines() if line.startswith("+++ b/")}
+
+
+def real_patched_sources() -> dict:
+    """{path: bytes} of the files our patches change, from the Caffe source setup downloaded
+    (Debian's or PyPI's), so that every patch applies to a planted tree."""
     downloads = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam"))) / "downloads"
+    wanted = patched_files()
     for tarball in sorted(downloads.glob("*.tar.gz")):
         with tarfile.open(tarball) as tar:
+            found = {}
             for member in tar.getmembers():
-                if member.name.endswith("src/caffe/util/io.cpp"):
-                    return tar.extractfile(member).read()
+                name = next((w for w in wanted if member.name.endswith(w)), None)
+                if name and member.isfile():
+                    found[name] = tar.extractfile(member).read()
+            if "src/caffe/util/io.cpp" in found:
+                return found
     pytest.fail(f"no Caffe source tarball with src/caffe/util/io.cpp in {downloads}; run make setup")
 
 
 def planted_source(tmp_path, cmakelists: str) -> Path:
-    """A source tarball with Caffe's real io.cpp (so the compat patch applies) and our CMakeLists."""
+    """A source tarball with Caffe's real files that our patches change (so they apply) and our
+    CMakeLists."""
     tree = tmp_path / "planted"
-    (tree / "src/caffe/util").mkdir(parents=True)
-    (tree / "src/caffe/util/io.cpp").write_bytes(real_io_cpp())
+    for name, data in real_patched_sources().items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data)
     (tree / "CMakeLists.txt").write_text(textwrap.dedent(cmakelists))
     tarball = tmp_path / "planted.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
@@ -218,6 +233,24 @@ def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
     out = run_script(env=script_env(tmp_path / "cache", CAFFESIAM_CAFFE_PATCHES="some"))
     assert out.returncode == 2
     assert "CAFFESIAM_CAFFE_PATCHES must be 'stock' or 'all', got 'some'" in out.stderr
+
+
+def install_plan(tmp_path, *args, env=None):
+    """(patch file names, cmake flags) that install_caffe.sh would use, from its own functions."""
+    out = bash(f'parse_args --skip-system-packages --no-python {shlex.join(args)}; selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX',
+               env=script_env(tmp_path, **(env or {})))
+    assert out.returncode == 0, out.stderr
+    patches, flags = out.stdout.split("---\n")
+    return patches.split(), flags.split()
+
+
+def test_stock_caffe_is_one_flag_away_with_the_build_key_it_always_had(tmp_path):
+    patches, flags = install_plan(tmp_path)
+    speed = sorted(p.name for p in (REPO / "scripts/patches/speed").glob("*.patch"))
+    assert speed and set(speed) <= set(patches) and "-DUSE_OPENMP=ON" in flags
+    for stock in (install_plan(tmp_path, "--stock"), install_plan(tmp_path, env={"CAFFESIAM_CAFFE_PATCHES": "stock"})):
+        # Only the speed patches and their OpenMP flag go: the stock build keeps its cache key.
+        assert stock == ([p for p in patches if p not in speed], [f for f in flags if f != "-DUSE_OPENMP=ON"])
 
 
 # ---- the build --------------------------------------------------------------------------------
