@@ -18,19 +18,15 @@ inputs can slow down). The stock build comes from install_caffe.sh --stock (cach
 """
 
 import argparse
-import ctypes
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-
-from benchutil import REPO, patched_caffe, stock_caffe, tool
+from benchutil import REPO, patched_caffe, sgemm_floor_ms, sgemm_rate, siamese_train_net, stock_caffe
 
 NETS = {
     "lenet": (REPO / "templates/lenet.yaml", "fashion"),
@@ -38,86 +34,8 @@ NETS = {
     "color_bn": (REPO / "templates/color_bn.yaml", "dummy"),
     "caffenet64": (REPO / "bench/nets/caffenet_conv64.yaml", "dummy"),
 }
-GEMM_LAYERS = ("Convolution", "Deconvolution", "InnerProduct")
 _LAYER_TIME = re.compile(r"\]\s+(\S+)\s+(forward|backward): ([\d.]+) ms")
 _ITERATION = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
-
-
-def train_net(work: Path, spec: Path, data: str) -> Path:
-    """The siamese train net of a spec, reading Fashion-MNIST pairs or DummyData."""
-    from caffesiam.caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-
-    if data == "fashion" and not (work / "fashion_mnist_siamese_train_leveldb").exists():
-        tool("build-db", "fashion-mnist", "--out", work, "--pairs", 4000, "--test-pairs", 200, cwd=work)
-    text, _ = tool("gen-net", spec, "--train-source", work / "fashion_mnist_siamese_train_leveldb",
-                   "--test-source", work / "fashion_mnist_siamese_test_leveldb", cwd=work)
-    pb = caffe_pb2()
-    net = text_format.Parse(text.stdout, pb.NetParameter())
-    if data == "dummy":
-        import yaml
-
-        d = yaml.safe_load(spec.read_text())["data"]
-        layers = [layer for layer in net.layer if layer.type != "Data"]
-        dummy = pb.LayerParameter(name="pair_data", type="DummyData", top=["pair_data", "sim"])
-        dummy.dummy_data_param.shape.add(dim=[d["batch_size"], 2 * d["channels"], d["height"], d["width"]])
-        dummy.dummy_data_param.shape.add(dim=[d["batch_size"]])
-        dummy.dummy_data_param.data_filler.add(type="uniform")
-        dummy.dummy_data_param.data_filler.add(type="constant", value=1)
-        del net.layer[:]
-        net.layer.extend([dummy] + layers)
-    path = work / f"{spec.stem}_{data}.prototxt"
-    path.write_text(text_format.MessageToString(net))
-    return path
-
-
-def multiply_adds(net_path: Path) -> int:
-    """Multiply-adds of one training iteration: per convolution, deconvolution and inner product,
-    forward, the weight gradient, and the input gradient where Caffe computes one (not for a
-    layer fed by data alone)."""
-    from caffesiam.caffe.shapes import compute_shapes
-    from caffesiam.caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-
-    blobs, params, why = compute_shapes(str(net_path), ["TRAIN"])
-    if blobs is None:
-        sys.exit(f"{net_path}: {why}")
-    net = text_format.Parse(net_path.read_text(), caffe_pb2().NetParameter())
-    needs_gradient, total = set(), 0
-    for layer in net.layer:
-        if any(r.phase == 1 for r in layer.include):  # TEST-only layers
-            continue
-        learnable = layer.name in params and layer.type not in ("BatchNorm",)
-        if learnable or any(b in needs_gradient for b in layer.bottom):
-            needs_gradient.update(layer.top)
-        if layer.type not in GEMM_LAYERS:
-            continue
-        weights = int(np.prod(params[layer.name][0]))
-        if layer.type == "Deconvolution":
-            bottom = blobs[layer.bottom[0]][0]
-            forward = int(np.prod(bottom)) * weights // bottom[1]
-        else:
-            top = blobs[layer.top[0]][0]
-            outputs = layer.convolution_param.num_output or layer.inner_product_param.num_output
-            forward = int(np.prod(top)) * weights // outputs
-        total += forward * (2 + (layer.bottom[0] in needs_gradient))
-    return total
-
-
-def sgemm_rate(threads: int, size=2048, reps=5) -> float:
-    """GFLOP/s of the system OpenBLAS (the one Caffe links) on size^3 sgemm, best of reps."""
-    blas = ctypes.CDLL("libopenblas.so.0")
-    blas.openblas_set_num_threads(threads)
-    a, b = (np.random.default_rng(0).random((size, size), dtype=np.float32) for _ in range(2))
-    c = np.empty((size, size), np.float32)
-    ptr = lambda x: x.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        blas.cblas_sgemm(101, 111, 111, size, size, size, ctypes.c_float(1), ptr(a), size, ptr(b), size,
-                         ctypes.c_float(0), ptr(c), size)  # row-major, no transposes
-        best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best / 1e9
 
 
 def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path):
@@ -138,7 +56,7 @@ def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path
 
 def bench_net(name, builds, work, args, rate):
     spec, data = NETS[name]
-    net = train_net(work, spec, data)
+    net = siamese_train_net(work, spec, data)
     runs = {label: [] for label in builds}
     for _ in range(args.rounds):
         for label, prefix in builds.items():
@@ -146,8 +64,7 @@ def bench_net(name, builds, work, args, rate):
     median = {label: ({layer: statistics.median(r[0][layer] for r in rs) for layer in rs[0][0]},
                       statistics.median(r[1] for r in rs)) for label, rs in runs.items()}
     (stock_layers, stock_it), (patched_layers, patched_it) = median["stock"], median["patched"]
-    flops = multiply_adds(net) * 2
-    floor = flops / (rate * 1e9) * 1000
+    floor, gflop = sgemm_floor_ms(net, rate)
     print(f"\n{name} ({spec.relative_to(REPO)}, {data} data): {args.threads} threads, "
           f"{args.iterations} iterations x {args.rounds} rounds, medians")
     print(f"  {'layer (both towers)':24s} {'stock ms':>9s} {'patched ms':>11s} {'patched/stock':>14s}")
@@ -155,7 +72,7 @@ def bench_net(name, builds, work, args, rate):
         if ms >= 0.05 or patched_layers[layer] >= 0.05:
             print(f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} {patched_layers[layer] / ms:14.2f}")
     print(f"  {'iteration':24s} {stock_it:9.2f} {patched_it:11.2f} {patched_it / stock_it:14.2f}")
-    print(f"  sgemm floor {floor:.2f} ms ({flops / 1e9:.2f} GFLOP at {rate:.0f} GFLOP/s); "
+    print(f"  sgemm floor {floor:.2f} ms ({gflop:.2f} GFLOP at {rate:.0f} GFLOP/s); "
           f"iteration / floor: stock {stock_it / floor:.2f}x, patched {patched_it / floor:.2f}x")
 
 

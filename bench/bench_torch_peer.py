@@ -1,14 +1,20 @@
-"""Peer: the same siamese nets in PyTorch on the CPU vs caffesiam train, per-iteration time.
+"""Peer: caffesiam train on the patched and on stock Caffe against PyTorch, the same siamese nets
+on the CPU, per-iteration time, and each against the sgemm floor.
 
-    bench/bench_torch_peer.py [--threads N] [--with-stock]
+    bench/bench_torch_peer.py [--threads N] [--nets lenet_relu,caffenet64,lenet] [--rounds N]
 
-Two nets: Caffe's example LeNet tower (templates/lenet.yaml) and make demo's (lenet_relu.yaml),
-the same layers in PyTorch. Both sides train on real Fashion-MNIST pairs at batch 64 for the
-same number of iterations, in one run, alternating, with the same threads (default all cores:
-caffesiam train --blas-threads N, torch.set_num_threads(N)). --with-stock adds caffesiam on stock
-Caffe (built by install_caffe.sh --stock, cached). PyTorch is not a caffesiam dependency:
-`pip install torch==2.13.0` first. caffesiam's time per iteration comes from its own log (iters/s
-of the displayed intervals), which leaves out Caffe's start-up, as the PyTorch loop does.
+Nets: make demo's (templates/lenet_relu.yaml) and Caffe's example LeNet (templates/lenet.yaml) on
+real Fashion-MNIST pairs at batch 64; the bigger tower, CaffeNet's conv layers on 64x64 RGB crops
+(bench/nets/caffenet_conv64.yaml, batch 32) on DummyData (uniform pixels) in Caffe and on uniform
+random tensors in PyTorch. The same layers in PyTorch (Caffe's weight init is not reproduced; the
+time does not depend on it). Every side trains the same number of iterations, with the same
+threads (default all cores: caffesiam train --blas-threads N, torch.set_num_threads(N)), in one
+run, round after round alternating. caffesiam's time per iteration comes from Caffe's own log
+(iters/s of the displayed intervals), which leaves out start-up, as the PyTorch loop (its warm-up
+excluded) does. The floor: the net's multiply-adds (convolutions and inner products, forward and
+backward) at the sgemm rate OpenBLAS reaches on 2048^3 products with the same threads, measured
+here. The stock build comes from install_caffe.sh --stock (cached). PyTorch is not a caffesiam
+dependency: `pip install torch==2.13.0` first.
 """
 
 import argparse
@@ -21,105 +27,143 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchutil import stock_caffe
+from benchutil import REPO, TOOL, patched_caffe, sgemm_floor_ms, sgemm_rate, siamese_train_net, stock_caffe, tool
 
-REPO = Path(__file__).resolve().parents[1]
-CS = str(Path(sys.executable).parent / "caffesiam")
-ITERS, BATCH, ROUNDS = 500, 64, 3
+# net: (spec, data, iterations per run, Caffe's display interval)
+NETS = {
+    "lenet_relu": (REPO / "templates/lenet_relu.yaml", "fashion", 500, 50),
+    "caffenet64": (REPO / "bench/nets/caffenet_conv64.yaml", "dummy", 100, 10),
+    "lenet": (REPO / "templates/lenet.yaml", "fashion", 500, 50),
+}
+WARM_UP = 20
 
 
 def torch_tower(net):
-    """The template's tower in PyTorch (Caffe's default weight init is not reproduced)."""
+    """The spec's tower in PyTorch."""
     from torch import nn
 
     if net == "lenet":
         return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
                              nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10), nn.Linear(10, 2))
-    return nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 32))
+    if net == "lenet_relu":
+        return nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 32))
+    # Caffe's pooling rounds its output size up: ceil_mode.
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Flatten(), nn.Linear(256, 128))
 
 
-def torch_ms_per_iter(net, threads, images_a, images_b, sims):
+def torch_inputs(net, data, work):
+    """(images_a, images_b, sims) as float tensors: the Fashion-MNIST pairs Caffe reads, scaled as
+    Caffe scales them, or uniform random 64x64 RGB pairs, all similar, as Caffe's DummyData."""
+    import torch
+
+    if data == "fashion":
+        from caffesiam.data.read import open_pairs
+
+        a, b, sims = open_pairs(work / "fashion_mnist_siamese_train_leveldb", limit=40000)
+        return (torch.from_numpy(a).float() / 256, torch.from_numpy(b).float() / 256,
+                torch.from_numpy(sims).float())
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.rand(512, 3, 64, 64, generator=generator) for _ in range(2))
+    return a, b, torch.ones(512)
+
+
+def torch_ms_per_iter(net, batch, iterations, threads, inputs):
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     tower = torch_tower(net)
     opt = torch.optim.SGD(tower.parameters(), lr=0.01, momentum=0.9)
-    a = torch.from_numpy(images_a).float() / 256
-    b = torch.from_numpy(images_b).float() / 256
-    y = torch.from_numpy(sims).float()
+    a, b, y = inputs
     n = len(y)
     start = None
-    for it in range(ITERS + 20):
-        if it == 20:  # warm-up excluded, as Caffe's first display interval is
+    for it in range(iterations + WARM_UP):
+        if it == WARM_UP:  # warm-up excluded, as Caffe's first display interval is
             start = time.perf_counter()
-        k = (it * BATCH) % (n - BATCH)
-        d = torch.norm(tower(a[k:k + BATCH]) - tower(b[k:k + BATCH]), dim=1)
-        t = y[k:k + BATCH]  # sim = 1: same class (Caffe's convention)
+        k = (it * batch) % (n - batch)
+        d = torch.norm(tower(a[k:k + batch]) - tower(b[k:k + batch]), dim=1)
+        t = y[k:k + batch]  # sim = 1: same class (Caffe's convention)
         loss = (t * d ** 2 + (1 - t) * torch.clamp(1 - d, min=0) ** 2).mean() / 2
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return (time.perf_counter() - start) / ITERS * 1000
+    return (time.perf_counter() - start) / iterations * 1000
 
 
-def caffesiam_ms_per_iter(work, net, threads, caffe_home=None):
-    shutil.rmtree(work / "snap", ignore_errors=True)
-    shutil.rmtree(work / "run", ignore_errors=True)
-    env = dict(os.environ, **({"CAFFESIAM_CAFFE_HOME": str(caffe_home)} if caffe_home else {}))
-    subprocess.run([CS, "train", f"{net}_solver.prototxt", "--out", "run", "--blas-threads", str(threads)],
-                   cwd=work, check=True, capture_output=True, env=env)
+def caffesiam_ms_per_iter(work, solver, threads, caffe_home):
     from caffesiam.train.log import parse_lines
 
-    rates = [p.iters_per_s for p in parse_lines(open(work / "run/caffe.log")).train if p.iters_per_s]
+    shutil.rmtree(work / "run", ignore_errors=True)
+    env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(caffe_home))
+    done = subprocess.run([TOOL, "train", str(solver), "--out", "run", "--blas-threads", str(threads)],
+                          cwd=work, capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"caffesiam train ({caffe_home}) failed:\n{done.stderr[-3000:]}")
+    with open(work / "run/caffe.log") as log:
+        rates = [p.iters_per_s for p in parse_lines(log).train if p.iters_per_s]
     return 1000 / statistics.median(rates)
+
+
+def bench_net(name, builds, work, args, rate):
+    import torch
+    import yaml
+
+    spec, data, iterations, display = NETS[name]
+    batch = yaml.safe_load(spec.read_text())["data"]["batch_size"]
+    net = siamese_train_net(work, spec, data)
+    solver, _ = tool("gen-solver", net, "--max-iter", iterations, "--display", display, "--test-interval", 100000,
+                     "--test-iter", 1, "--snapshot", 0, "--snapshot-prefix", work / "snap" / name, cwd=work)
+    solver_path = work / f"{name}_solver.prototxt"
+    solver_path.write_text(solver.stdout)
+    inputs = torch_inputs(name, data, work)
+    runs = {label: [] for label in (*builds, "PyTorch")}
+    for _ in range(args.rounds):
+        for label, prefix in builds.items():
+            runs[label].append(caffesiam_ms_per_iter(work, solver_path, args.threads, prefix))
+        runs["PyTorch"].append(torch_ms_per_iter(name, batch, iterations, args.threads, inputs))
+    median = {label: statistics.median(times) for label, times in runs.items()}
+    floor, gflop = sgemm_floor_ms(net, rate)
+    print(f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads on every "
+          f"side, {iterations} iterations x {args.rounds} rounds, medians:")
+    names = {"patched": "caffesiam, patched Caffe", "stock": "caffesiam, stock Caffe",
+             "PyTorch": f"PyTorch {torch.__version__}"}
+    for label, times in runs.items():
+        print(f"  {names[label]:26s} {median[label]:7.1f} ms/iteration  {median[label] / floor:5.2f}x the floor   "
+              f"runs {[round(x, 1) for x in times]}")
+    print(f"  ratios: patched / PyTorch = {median['patched'] / median['PyTorch']:.2f}, "
+          f"stock / PyTorch = {median['stock'] / median['PyTorch']:.2f}, "
+          f"patched / stock = {median['patched'] / median['stock']:.2f}")
+    print(f"  sgemm floor {floor:.2f} ms ({gflop:.3f} GFLOP per iteration at {rate:.1f} GFLOP/s)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--with-stock", action="store_true")
+    parser.add_argument("--nets", default="lenet_relu,caffenet64")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    unknown = set(args.nets.split(",")) - set(NETS)
+    if unknown:
+        sys.exit(f"--nets: unknown {', '.join(sorted(unknown))} (known: {', '.join(NETS)})")
     try:
-        import torch
+        import torch  # noqa: F401
     except ImportError:
         print("skipped: PyTorch is not installed (pip install torch==2.13.0)")
         return
-    from caffesiam.data.read import open_pairs
-
-    stock = stock_caffe() if args.with_stock else None
-    work = Path(tempfile.mkdtemp(prefix="bench_peer_"))
-    subprocess.run([CS, "build-db", "fashion-mnist", "--out", str(work), "--pairs", "40000",
-                    "--test-pairs", "1000"], check=True, capture_output=True)
-    a, b, sims = open_pairs(work / "fashion_mnist_siamese_train_leveldb", limit=ITERS * BATCH)
-    print(f"batch {BATCH}, CPU ({os.cpu_count()} cores), {args.threads} threads on every side, "
-          f"{ITERS} iterations x {ROUNDS} rounds, medians")
-    for net in ("lenet", "lenet_relu"):
-        text = subprocess.run([CS, "gen-net", str(REPO / f"templates/{net}.yaml"), "--train-source",
-                               "fashion_mnist_siamese_train_leveldb", "--test-source",
-                               "fashion_mnist_siamese_test_leveldb"], check=True, capture_output=True, text=True)
-        (work / f"{net}.prototxt").write_text(text.stdout)
-        solver = subprocess.run([CS, "gen-solver", f"{net}.prototxt", "--max-iter", str(ITERS), "--display", "50",
-                                 "--test-interval", "100000", "--test-iter", "1", "--snapshot", "0",
-                                 "--snapshot-prefix", "snap/net"], cwd=work, check=True, capture_output=True,
-                                text=True)
-        (work / f"{net}_solver.prototxt").write_text(solver.stdout)
-        runs = {"caffesiam": [], "PyTorch": []}
-        if stock:
-            runs["caffesiam on stock Caffe"] = []
-        for _ in range(ROUNDS):
-            runs["caffesiam"].append(caffesiam_ms_per_iter(work, net, args.threads))
-            runs["PyTorch"].append(torch_ms_per_iter(net, args.threads, a, b, sims))
-            if stock:
-                runs["caffesiam on stock Caffe"].append(caffesiam_ms_per_iter(work, net, args.threads, stock))
-        median = {k: statistics.median(v) for k, v in runs.items()}
-        print(f"{net} (templates/{net}.yaml), PyTorch {torch.__version__}:")
-        for label, times in runs.items():
-            print(f"  {label:26s} {median[label]:6.1f} ms/iteration   runs {[round(x, 1) for x in times]}")
-        print(f"  ratio caffesiam / PyTorch = {median['caffesiam'] / median['PyTorch']:.2f}"
-              + (f"   (stock Caffe: {median['caffesiam on stock Caffe'] / median['PyTorch']:.2f})" if stock else ""))
-    shutil.rmtree(work)
+    builds = {"patched": patched_caffe(), "stock": stock_caffe()}
+    rate = sgemm_rate(args.threads)
+    print(f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory(prefix="bench_peer_") as work:
+        for name in args.nets.split(","):
+            bench_net(name, builds, Path(work), args, rate)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def _gpu_option(value):
               help="Run Caffe in this Docker image (no Caffe needed on this host).")
 @click.option("--log", "log_copy", type=OutputFile(), help="Also copy the full log here.")
 @click.option("--blas-threads", default="auto", show_default=True,
-              help="OpenBLAS threads for CPU runs: 'auto' measures 1 vs all cores once per net.")
+              help="CPU threads (Caffe's OpenMP and OpenBLAS together): 'auto' measures 1 vs all cores once per run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Caffe's raw log instead of a progress bar.")
 def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_copy, blas_threads, verbose):
     """Train with the real `caffe train`: progress bar, metrics.csv, loss.png, safe Ctrl-C.
@@ -82,7 +82,7 @@ def train(solver, force_cpu, gpu, weights, resume, max_iter, out, image, log_cop
                                                      plan.resume), env)
     click.echo(f"run directory: {plan.run_dir}")
     if threads is not None:
-        click.echo(f"OpenBLAS threads: {threads} ({why})")
+        click.echo(f"CPU threads: {threads} ({why})")
     result = _run_with_progress(plan, launch, argv, env, verbose)
     if log_copy:
         with staged() as stage:

@@ -1,9 +1,13 @@
-"""Pick OpenBLAS's thread count for CPU training by measuring `caffe time`, not by guessing.
+"""Pick the thread count for CPU training by measuring `caffe time`, not by guessing.
 
-Caffe calls many small GEMMs, where OpenBLAS's threads can cost more than they give, and which
-wins depends on the net and on what else the machine is doing: so it is measured at the start
-of each run (about two seconds), not cached. A run in a Docker image is timed in that image,
-whose OpenBLAS and CPU share are the ones that train; a GPU run is not timed at all.
+One count covers both kinds of threads Caffe may run, so they never oversubscribe the cores:
+the patched build (scripts/patches/speed) splits its work over OMP_NUM_THREADS OpenMP threads
+and runs OpenBLAS single-threaded under them; stock Caffe leaves it to OpenBLAS's own
+OPENBLAS_NUM_THREADS threads. Both variables get the same count. Caffe's many small GEMMs and
+short loops can lose more to threads than they gain, and which wins depends on the net and on
+what else the machine is doing: so it is measured at the start of each run (about two seconds),
+not cached. A run in a Docker image is timed in that image, whose Caffe and CPU share are the
+ones that train; a GPU run is not timed at all.
 """
 
 import json
@@ -16,12 +20,19 @@ from caffesiam.caffe import runner
 from caffesiam.train.plan import TrainPlan
 
 _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
+# Read in this order, as the patched Caffe reads them.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def thread_env(threads: int) -> Dict[str, str]:
+    """The environment that runs Caffe, patched or stock, on this many threads in all."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
 
 
 def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) -> Optional[float]:
-    """Average forward-backward ms of `caffe time` on the run's net with this many OpenBLAS
-    threads, where `launch` (train.launch) runs the run's Caffe."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), GLOG_minloglevel="0", GLOG_logtostderr="1")
+    """Average forward-backward ms of `caffe time` on the run's net with this many threads,
+    where `launch` (train.launch) runs the run's Caffe."""
+    env = dict(os.environ, **thread_env(threads), GLOG_minloglevel="0", GLOG_logtostderr="1")
     argv = launch.wrap(plan, runner.caffe_time_argv(launch.caffe, plan.net_path, iterations), env)
     try:
         out = runner.capture(argv, timeout=300, env=env, cwd=plan.cwd)
@@ -51,13 +62,15 @@ def choose_threads(plan: TrainPlan, launch, cores: int = None) -> Tuple[int, Dic
 
 def threads_for_run(plan: TrainPlan, option: str, launch):
     """(threads or None, why, {threads: ms measured}): none for a GPU run, else --blas-threads N,
-    else $OPENBLAS_NUM_THREADS, else whichever of 1 and all cores ran the net faster just now."""
+    else $OMP_NUM_THREADS, else $OPENBLAS_NUM_THREADS (a positive number), else whichever of 1
+    and all cores ran the net faster just now."""
     if plan.gpu is not None:
         return None, "GPU run", {}
     if option != "auto":
         return int(option), "--blas-threads", {}
-    if "OPENBLAS_NUM_THREADS" in os.environ:
-        return int(os.environ["OPENBLAS_NUM_THREADS"]), "OPENBLAS_NUM_THREADS", {}
+    for name in THREAD_VARIABLES:
+        if os.environ.get(name, "").isdigit() and int(os.environ[name]) > 0:
+            return int(os.environ[name]), name, {}
     threads, timings = choose_threads(plan, launch)
     measured = ", ".join(f"{t} thread(s) {ms:.1f} ms" for t, ms in sorted(timings.items()))
     return threads, (f"measured forward-backward: {measured}" if measured else "default"), timings

@@ -9,9 +9,10 @@ import sys
 from typing import List, Optional
 
 from caffesiam.caffe import locate, runner
+from caffesiam.train.blas_threads import THREAD_VARIABLES
 from caffesiam.train.plan import TrainPlan
 
-_CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", "OPENBLAS_NUM_THREADS")
+_CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", *THREAD_VARIABLES)
 # `docker run`'s own exit statuses (Caffe's are 0, 1, or 128+N for signal N).
 _DOCKER_STATUS = {125: "docker run failed", 126: "the image cannot run the command",
                   127: "the image has no such command"}

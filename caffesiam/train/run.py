@@ -15,6 +15,7 @@ from caffesiam.caffe.proto import to_text
 from caffesiam.draw.plots import plot_loss_curve
 from caffesiam.errors import TrainingDiverged, TrainingFailed
 from caffesiam.files import write_text_atomic
+from caffesiam.train.blas_threads import thread_env
 from caffesiam.train.log import LogParser, Metrics, TestPoint, TrainPoint, failure_line, snapshot_iteration
 from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
@@ -36,11 +37,11 @@ class RunResult:
 USAGE_FILE = "usage.json"  # in the run directory: the Caffe process's wall and CPU seconds
 
 
-def caffe_env(blas_threads: Optional[int]) -> dict:
-    """Caffe's environment: INFO logs on stderr (we parse them), OpenBLAS threads if chosen."""
+def caffe_env(threads: Optional[int]) -> dict:
+    """Caffe's environment: INFO logs on stderr (we parse them), its threads if chosen."""
     env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
-    if blas_threads is not None:
-        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
+    if threads is not None:
+        env.update(thread_env(threads))
     return env
 
 
