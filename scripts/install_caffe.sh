@@ -272,7 +272,7 @@ cmake_flags() {
     printf '%s\n' -DCPU_ONLY=ON
   fi
   # The speed patches split Caffe's CPU work over OpenMP threads.
-  if [ "$stock" = 0 ]; then printf '%s\n' -DUSE_OPENMP=ON; fi
+  if [ "${stock:-0}" = 0 ]; then printf '%s\n' -DUSE_OPENMP=ON; fi
   if [ "$with_python" = 1 ]; then
     printf '%s\n' -DBUILD_python=ON -Dpython_version=3 -DBUILD_python_layer=ON "-DPYTHON_EXECUTABLE=$py"
   else
@@ -336,7 +336,7 @@ needs_protobuf_patch() {
 selected_patches() {
   local sets=(compat) p
   if [ "$gpu" = 1 ]; then sets+=(gpu); fi
-  if [ "$stock" = 0 ]; then sets+=(speed); fi
+  if [ "${stock:-0}" = 0 ]; then sets+=(speed); fi
   for p in "${sets[@]/#/$here/patches/}"; do
     for p in "$p"/*.patch; do
       [ -f "$p" ] || continue
