@@ -178,7 +178,8 @@ def test_slurm_argv_and_script():
                      "--cpus-per-task=1", "s.sbatch"]
     script = engines.batch_script(Path("/s"))
     assert script.startswith("#!/bin/sh\n") and script.rstrip().endswith('sweep run-point /s $SLURM_ARRAY_TASK_ID')
-    assert "\nexport OPENBLAS_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}\n" in script  # evaluate's BLAS too
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # Caffe's OpenMP pool or its BLAS; evaluate's too
+        assert f"\nexport {name}=${{SLURM_CPUS_PER_TASK:-1}}\n" in script
 
 
 def test_squeue_and_sacct_output_parsing():

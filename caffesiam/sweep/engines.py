@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 from caffesiam.caffe import runner
 from caffesiam.errors import CaffesiamError
 from caffesiam.sweep.rundirs import LOGS, caffesiam_argv, read_state, write_state
+from caffesiam.train.blas_threads import THREAD_VARIABLES, thread_env
 
 SLURM_PACKAGE = "slurm-client"  # Debian's sbatch, squeue, sacct and scancel
 ACTIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"})
@@ -40,7 +41,7 @@ def run_local(sweep_dir: Path, indices: Sequence[int], jobs: int,
 
     Ctrl-C is passed to every running point (Caffe snapshots and stops); a second one kills them.
     """
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads(os.cpu_count() or 1, jobs)))
+    env = dict(os.environ, **thread_env(blas_threads(os.cpu_count() or 1, jobs)))
     state = read_state(sweep_dir)  # so that `status` can tell waiting points from abandoned ones
     write_state(sweep_dir, {**state, "local_pool": {"host": socket.gethostname(), "pid": os.getpid(),
                                                     "indices": list(indices)}})
@@ -88,7 +89,8 @@ def batch_script(sweep_dir: Path) -> str:
     """The array job's script: task i runs point i."""
     argv = " ".join(run_point_argv(sweep_dir, "$SLURM_ARRAY_TASK_ID"))
     return (f"#!/bin/sh\n# caffesiam sweep: array task i runs point i of {sweep_dir}\n"
-            f"export OPENBLAS_NUM_THREADS=${{SLURM_CPUS_PER_TASK:-1}}\nexec {argv}\n")
+            + "".join(f"export {name}=${{SLURM_CPUS_PER_TASK:-1}}\n" for name in THREAD_VARIABLES)
+            + f"exec {argv}\n")
 
 
 @dataclass(frozen=True)
