@@ -2,12 +2,26 @@
 (stock), chosen from --blas-threads, the environment, or a measurement."""
 
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
 from caffesiam.train import blas_threads
 from caffesiam.train.blas_threads import THREAD_VARIABLES, thread_env, threads_for_run
 from caffesiam.train.run import caffe_env
+
+
+class HereLaunch:
+    """A launch that runs `caffe` as given (train.launch.HostLaunch without locating a build)."""
+
+    caffe = "caffe"
+
+    def wrap(self, plan, argv, env):
+        return list(argv)
+
+
+def cpu_plan(tmp_path=".", gpu=None):
+    return SimpleNamespace(gpu=gpu, net_path=f"{tmp_path}/net.prototxt", cwd=tmp_path)
 
 
 @pytest.fixture
@@ -45,14 +59,14 @@ def test_the_environment_decides_before_a_measurement(clean_env, env, expected):
     for name, value in env.items():
         clean_env.setenv(name, value)
     clean_env.setattr(blas_threads, "choose_threads", lambda *args: (1, {"1": 5.0, "2": 6.0}))
-    threads, why, _ = threads_for_run(None, "auto", "caffe", "net.prototxt", ".")
+    threads, why, _ = threads_for_run(cpu_plan(), "auto", HereLaunch())
     assert (threads, why.split()[0]) == expected
 
 
 def test_the_option_beats_the_environment_and_gpu_runs_get_none(clean_env):
     clean_env.setenv("OMP_NUM_THREADS", "3")
-    assert threads_for_run(None, "2", "caffe", "net", ".")[:2] == (2, "--blas-threads")
-    assert threads_for_run("0", "2", "caffe", "net", ".")[0] is None
+    assert threads_for_run(cpu_plan(), "2", HereLaunch())[:2] == (2, "--blas-threads")
+    assert threads_for_run(cpu_plan(gpu="0"), "2", HereLaunch())[0] is None
 
 
 def test_each_measurement_runs_caffe_with_both_variables_set(clean_env, tmp_path):
@@ -64,7 +78,7 @@ def test_each_measurement_runs_caffe_with_both_variables_set(clean_env, tmp_path
 
     clean_env.setenv("OMP_NUM_THREADS", "9")
     clean_env.setattr(blas_threads.runner, "capture", fake_capture)
-    threads, timings = blas_threads.choose_threads("caffe", tmp_path / "net", tmp_path, cores=2)
+    threads, timings = blas_threads.choose_threads(cpu_plan(tmp_path), HereLaunch(), cores=2)
     assert seen == [{"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
                     {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}]
     assert timings == {"1": 4.5, "2": 4.5}
