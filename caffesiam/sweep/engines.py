@@ -27,7 +27,7 @@ def run_point_argv(sweep_dir: Path, index) -> List[str]:
 
 
 def blas_threads(cores: int, jobs: int) -> int:
-    """OpenBLAS threads per training when `jobs` trainings share `cores`."""
+    """CPU threads (OpenMP and OpenBLAS) per training when `jobs` trainings share `cores`."""
     return max(1, cores // max(1, jobs))
 
 
