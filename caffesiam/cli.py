@@ -1,6 +1,7 @@
 """The command-line entry point: one group, clean errors, commands in caffesiam/commands/."""
 
 import importlib
+import os
 import re
 import sys
 import traceback
@@ -34,6 +35,8 @@ class CaffesiamGroup(click.Group):
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except BrokenPipeError:
+            reader_gone()
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "caffesiam"
             click.echo(f"{where}: error: {one_line(e.format_message()).rstrip('.')} (see {where} --help)",
@@ -58,6 +61,8 @@ class CaffesiamGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("caffesiam: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            reader_gone()
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:  # the last net under every check: still one line, never a traceback
@@ -65,6 +70,14 @@ class CaffesiamGroup(click.Group):
                 traceback.print_exception(e)
             click.echo(f"caffesiam: error: {one_line(unexpected(e))}", err=True)
             ctx.exit(1)
+
+
+def reader_gone():
+    """stdout's reader has gone (`caffesiam doctor | head`): stop quietly, as `cat` does. Output
+    still buffered goes to /dev/null, so that the exit does not fail to flush it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)  # 128 + SIGPIPE, the status a shell reports for a writer the pipe killed
 
 
 def one_line(text: str) -> str:

@@ -1,12 +1,15 @@
 """Class: raw tool output instead of our line. Names with NUL and other control characters,
 quotes, backslashes and markup are drawn by the real `dot`; a failing `dot` is one line; doctor
-facing a broken install names what is missing in one line on stderr."""
+facing a broken install names what is missing in one line on stderr; a reader that closes
+the pipe early is no error."""
 
 import os
+import subprocess
 
 import pytest
 
 from caffesiam.caffe.proto import caffe_pb2, to_text
+from conftest import VENV_BIN
 from hostile.helpers import refused, run
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
@@ -68,3 +71,13 @@ def test_doctor_with_a_broken_install(install, tmp_path):
     done = run("doctor", env=dict(os.environ, CAFFESIAM_CAFFE_HOME=str(home)))
     refused(done, 1, "missing: caffe binary", "run 'make setup'")
     assert "MISSING caffe binary" in done.stdout
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """`caffesiam doctor | head -1`: the reader closes the pipe; caffesiam stops quietly with the
+    shell's status for a writer the pipe killed (141), as `cat` would."""
+    proc = subprocess.Popen([str(VENV_BIN / "caffesiam"), "doctor"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before doctor's first line (its checks take a second or more)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert stderr == b""
