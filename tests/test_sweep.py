@@ -194,6 +194,19 @@ def test_squeue_and_sacct_output_parsing():
                          "15": engines.TaskState("TIMEOUT", "exit 0:0", "sacct")}
 
 
+def test_training_totals_sum_the_attempts_and_drop_cpu_timed_on_the_docker_client():
+    first = {"process": "caffe", "wall_seconds": 10.0, "cpu_seconds": 18.0, "start_iteration": 0, "last_iteration": 3000}
+    resumed = {"process": "caffe", "wall_seconds": 15.0, "cpu_seconds": 29.0, "start_iteration": 2000,
+               "last_iteration": 6500}
+    assert report.training_totals([first, resumed]) == {
+        "iterations": 7500, "train_seconds": 25.0, "train_cpu_seconds": 47.0, "iters_per_s": 300.0}
+    in_docker = dict(resumed, process="docker")  # train --docker times the client, not Caffe
+    totals = report.training_totals([first, in_docker])
+    assert totals["train_cpu_seconds"] is None and totals["train_seconds"] == 25.0
+    assert report.training_totals([{}]) == {"iterations": None, "train_seconds": None, "train_cpu_seconds": None,
+                                            "iters_per_s": None}
+
+
 @pytest.mark.slow
 def test_sbatch_missing_is_bad_input_naming_the_debian_package(tmp_path, lmdb_pairs):
     sweep_file = tiny_sweep(tmp_path, lmdb_pairs)

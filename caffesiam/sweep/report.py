@@ -40,23 +40,29 @@ def collect(sweep_dir: Path) -> List[PointResult]:
 def _collect(point: Point, where: Path) -> PointResult:
     evaluation = read_json(where / EVAL_JSON) or {}
     values = {column: evaluation.get(key) for column, key in _FROM_EVAL.items()}
-    wall = cpu = iterations = 0.0
-    curve: Dict[int, float] = {}
+    usages, curve = [], {}
     for run in train_dirs(where):  # attempts in order; a resumed one continues the curve
-        usage = read_json(run / USAGE_FILE) or {}
-        wall += usage.get("wall_seconds", 0)
-        cpu += usage.get("cpu_seconds", 0)
-        iterations += max(usage.get("last_iteration", 0) - usage.get("start_iteration", 0), 0)
+        usages.append(read_json(run / USAGE_FILE) or {})
         try:
             with open(run / "caffe.log", errors="replace") as log:
                 metrics = parse_lines(log)
         except OSError:
             continue
         curve.update({t.iteration: t.outputs["loss"] for t in metrics.test if "loss" in t.outputs})
-    values.update(iterations=int(iterations) or None, train_seconds=round(wall, 1) if wall else None,
-                  train_cpu_seconds=round(cpu, 1) if cpu else None,
-                  iters_per_s=round(iterations / wall, 2) if wall else None)
+    values.update(training_totals(usages))
     return PointResult(point, values, sorted(curve.items()))
+
+
+def training_totals(usages: List[dict]) -> dict:
+    """iterations, train_seconds, train_cpu_seconds and iters_per_s of a point's training
+    attempts (train's usage.json files). Under `train --docker` the timed process is the docker
+    client, not Caffe, so a point with such an attempt has no CPU time."""
+    wall = sum(u.get("wall_seconds", 0) for u in usages)
+    iterations = sum(max(u.get("last_iteration", 0) - u.get("start_iteration", 0), 0) for u in usages)
+    cpu = None if any(u.get("process") == "docker" for u in usages) else sum(u.get("cpu_seconds", 0) for u in usages)
+    return {"iterations": int(iterations) or None, "train_seconds": round(wall, 1) if wall else None,
+            "train_cpu_seconds": round(cpu, 1) if cpu else None,
+            "iters_per_s": round(iterations / wall, 2) if wall else None}
 
 
 def results_csv(results: List[PointResult], keys: List[str]) -> str:
