@@ -256,6 +256,22 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
     assert argv[-3:] == ["caffesiam:gpu", "caffe", "train"]
 
 
+def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
+    """Caffe in the container reads the solverstate's learned_net: its folder is mounted even when
+    it lies outside the working directory and the snapshot folder."""
+    from caffesiam.caffe.proto import caffe_pb2
+    from caffesiam.train.launch import DockerLaunch
+    from caffesiam.train.plan import TrainPlan
+
+    plan = TrainPlan(solver_path=tmp_path / "solver.prototxt", solver=caffe_pb2().SolverParameter(),
+                     cwd=tmp_path, net_path=tmp_path / "net.prototxt", sources=[], run_dir=tmp_path / "run",
+                     snapshot_prefix=tmp_path / "snap/net", resume=Path("/srv/old/net_iter_500.solverstate"),
+                     resumed_weights=Path("/srv/weights/net_iter_500.caffemodel"))
+    argv = DockerLaunch("docker", "caffesiam:cpu").wrap(plan, ["caffe", "train"], {})
+    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
+    assert "/srv/weights:/srv/weights" in mounts and "/srv/old:/srv/old" in mounts
+
+
 @pytest.mark.caffe
 def test_multi_gpu_run_solver_disables_layer_wise_reduce(workdir):
     text = Path("solver.prototxt").read_text().replace("layer_wise_reduce: false", "")

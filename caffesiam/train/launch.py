@@ -47,7 +47,7 @@ class DockerLaunch:
 
     def wrap(self, plan: TrainPlan, argv: List[str], env: dict) -> List[str]:
         mounts = [plan.cwd, plan.run_dir, plan.net_path, plan.snapshot_prefix.parent, *plan.sources,
-                  *(p for p in (plan.weights, plan.resume) if p)]
+                  *(p for p in (plan.weights, plan.resume, plan.resumed_weights) if p)]
         passed = {k: env[k] for k in _CAFFE_ENV if k in env}
         return runner.docker_argv(self.docker, self.image, argv, mounts, plan.cwd, passed, plan.gpu,
                                   user=f"{os.getuid()}:{os.getgid()}")

@@ -58,6 +58,7 @@ class TrainPlan:
     start_iter: int = 0
     weights: Optional[Path] = None
     resume: Optional[Path] = None
+    resumed_weights: Optional[Path] = None  # the .caffemodel the --resume solverstate names
     gpu: Optional[str] = None  # None: CPU; "0", "0,1" or "all"
     shares_params: bool = False
 
@@ -101,5 +102,5 @@ def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
                      sources=facts.sources,
                      run_dir=request.out if request.out is not None else facts.free_run_dir,
                      snapshot_prefix=facts.snapshot_prefix, start_iter=facts.start_iter,
-                     weights=request.weights, resume=request.resume,
+                     weights=request.weights, resume=request.resume, resumed_weights=facts.resumed_weights,
                      gpu=gpu if wants_gpu else None, shares_params=shares)
