@@ -119,7 +119,9 @@ def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
 
 def plot_accuracy_bars(bars, out_path, title: str) -> Path:
     """Horizontal bars of (label, accuracy in %), in the order given (the last at the top)."""
-    with _figure(out_path, 100, (10, 1.2 + 0.3 * max(len(bars), 1))) as (_, ax):
+    longest = max((len(label) for label, _ in bars), default=0)
+    width = max(10.0, 6.0 + 0.07 * longest)  # the labels (8 pt, about 0.07 in a character) and 6 in of bars
+    with _figure(out_path, 100, (width, 1.2 + 0.3 * max(len(bars), 1))) as (_, ax):
         if bars:
             labels, accuracies = zip(*bars)
             ax.barh(range(len(bars)), accuracies, color="tab:blue")
