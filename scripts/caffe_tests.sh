@@ -17,10 +17,11 @@ cd "$here/.."
 prog=caffe_tests
 
 # test_<name>.cpp files: what the patches change, and what is built on it (LRN and SPP pool,
-# the solvers' tests train inner products through caffe_cpu_gemm).
+# the solvers' tests train inner products through caffe_cpu_gemm; neuron_layer holds ReLU's and
+# PReLU's tests; only batch_norm_layer and scale_layer use BatchNorm and Scale).
 tests=(convolution_layer deconvolution_layer im2col_layer pooling_layer maxpool_dropout_layers
-  spp_layer lrn_layer neuron_layer inner_product_layer contrastive_loss_layer util_blas
-  math_functions net)
+  spp_layer lrn_layer neuron_layer batch_norm_layer scale_layer inner_product_layer
+  contrastive_loss_layer util_blas math_functions net)
 
 # Each: a label, then the environment of one run of the whole binary. The tests' blobs are
 # small, so by default most loops run on one thread; the last run threads every loop and puts

@@ -1,11 +1,13 @@
-"""Caffe's CPU convolution, deconvolution and pooling against numpy, on real Fashion-MNIST batches.
+"""Caffe's CPU convolution, deconvolution, pooling, PReLU, BatchNorm and Scale against numpy, on
+real Fashion-MNIST batches.
 
 The installed Caffe (patched or stock) runs forward and backward through one layer; an
 independent float64 numpy computation of Caffe's definitions (zero padding, CEIL-rounded pooling
 windows, average divisors that count the padding, the first maximum of a window wins) must agree.
 The speed patches batch several images per GEMM within a column budget and split images over
 threads, so each case also runs with one image per batch and a few per batch, and in child
-processes with 1 and 3 threads.
+processes with 1 and 3 threads, every loop threaded however small (the other layers split planes
+or channels over threads and sum each channel in a fixed order).
 """
 
 import os
@@ -44,6 +46,11 @@ CASES = [
     ("ave_2x2", "Pooling", pool("AVE", (2, 2), stride=(2, 2)), 2),
     ("ave_global", "Pooling", pool("AVE"), 3),
     ("max_global", "Pooling", pool("MAX"), 3),
+    ("prelu", "PReLU", {"channel_shared": False}, 3),
+    ("prelu_shared", "PReLU", {"channel_shared": True}, 2),
+    ("batch_norm", "BatchNorm", {"use_global_stats": False}, 3),
+    ("batch_norm_global", "BatchNorm", {"use_global_stats": True}, 3),
+    ("scale", "Scale", {}, 3),
 ]
 IMAGES = 7  # odd: batches and thread shares come out uneven
 # CAFFE_CONV_BATCH_BYTES: the default, one image per batch, about three images per batch.
@@ -51,6 +58,12 @@ BUDGETS = [None, "1", "60000"]
 
 
 def layer_param_text(layer_type, g):
+    if layer_type == "PReLU":
+        return f"prelu_param {{ channel_shared: {str(g['channel_shared']).lower()} }}"
+    if layer_type == "BatchNorm":
+        return f"batch_norm_param {{ use_global_stats: {str(g['use_global_stats']).lower()} }}"
+    if layer_type == "Scale":
+        return "scale_param { bias_term: false }"
     if layer_type == "Pooling":
         if g["kernel"] is None:
             return f"pooling_param {{ pool: {g['method']} global_pooling: true }}"
@@ -166,6 +179,33 @@ def pool_reference(x, top_diff, method, kernel, pad, stride):
     return top, grad
 
 
+def channel_wise_reference(layer_type, g, x, dy, params):
+    """(top, bottom diff, parameter diffs) of PReLU, BatchNorm (eps 1e-5) or Scale over axis 1."""
+    axes = (0, 2, 3)
+    if layer_type == "PReLU":
+        slope = params[0] if g["channel_shared"] else params[0][None, :, None, None]
+        top = np.maximum(x, 0) + slope * np.minimum(x, 0)
+        dx = np.where(x > 0, dy, slope * dy)
+        d_slope = (dy * x * (x <= 0)).sum(axis=None if g["channel_shared"] else axes)
+        return top, dx, [np.reshape(d_slope, params[0].shape)]
+    if layer_type == "Scale":
+        factor = params[0][None, :, None, None]
+        return x * factor, dy * factor, [(dy * x).sum(axis=axes)]
+    if g["use_global_stats"]:
+        mean, var = params[0] / params[2][0], params[1] / params[2][0]
+    else:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    std = np.sqrt(var + 1e-5)[None, :, None, None]
+    top = (x - mean[None, :, None, None]) / std
+    if g["use_global_stats"]:
+        dx = dy / std
+    else:
+        dx = (dy - dy.mean(axis=axes, keepdims=True)
+              - (dy * top).mean(axis=axes, keepdims=True) * top) / std
+    # The running statistics are no parameters: their diffs stay zero.
+    return top, dx, [np.zeros_like(p) for p in params]
+
+
 def run_case(name, layer_type, g, channels):
     """Run one layer in Caffe: its results, and numpy's, as dicts of arrays."""
     import caffe
@@ -187,6 +227,10 @@ def run_case(name, layer_type, g, channels):
     for blob in layer.blobs:
         blob.data[...] = rng.standard_normal(blob.data.shape) * 0.3
         blob.diff[...] = 0
+    if layer_type == "BatchNorm":  # running sums of the variance, and their positive weight
+        layer.blobs[1].data[...] = np.abs(layer.blobs[1].data) + 0.1
+        layer.blobs[2].data[...] = 1.5
+    params = [blob.data.astype(np.float64) for blob in layer.blobs]
     net.blobs["data"].data[...] = x
     top = net.forward()["out"].copy()
     net.blobs["out"].diff[...] = rng.standard_normal(top.shape)
@@ -195,6 +239,11 @@ def run_case(name, layer_type, g, channels):
     got.update({f"param{i}_diff": blob.diff.copy() for i, blob in enumerate(layer.blobs)})
     # numpy in float64, from the float32 values Caffe saw.
     x, dy = net.blobs["data"].data.astype(np.float64), net.blobs["out"].diff.astype(np.float64)
+    if layer_type in ("PReLU", "BatchNorm", "Scale"):
+        top, dx, param_diffs = channel_wise_reference(layer_type, g, x, dy, params)
+        want = {"top": top, "bottom_diff": dx}
+        want.update({f"param{i}_diff": d for i, d in enumerate(param_diffs)})
+        return got, want
     if layer_type == "Pooling":
         window = ((28, 28), (0, 0), (1, 1)) if g["kernel"] is None else (g["kernel"], g["pad"], g["stride"])
         top, dx = pool_reference(x, dy, g["method"], *window)
@@ -234,7 +283,7 @@ def test_layer_matches_numpy(case, budget):
 def test_layers_match_numpy_with_other_thread_counts(threads):
     """The same checks in a child process: Caffe reads its thread count once, at load."""
     done = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=threads))
+                          env=dict(os.environ, OMP_NUM_THREADS=threads, CAFFE_CPU_MIN_THREADED_WORK="0"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
