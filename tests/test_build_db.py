@@ -251,8 +251,9 @@ def test_interrupted_build_leaves_existing_db_untouched(tmp_path, sig):
     target = out / "fashion_mnist_siamese_test_leveldb"
     before = list(iter_records(target))
     exe = str(Path(sys.executable).parent / "caffesiam")
+    ignored = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 (as in a script's background job)
     proc = subprocess.Popen([exe, *base, "--test-pairs", "3000000", "--force"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ignored)
     deadline = time.monotonic() + 120  # generous: CI runs this beside a Caffe build
     while not list(out.glob(".*.tmp-*/*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -261,7 +261,7 @@ def _jitter_transform(jitter, seed):
 def _write(target, images, plan, backend, force, extra, transform=None):
     from caffesiam.data.write import write_pair_db
 
-    with _sigterm_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
+    with _signals_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
         record = write_pair_db(target, images.images, plan, backend, force, extra, advance, transform)
     if record["images_per_record"] == 3:
         click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
@@ -311,13 +311,16 @@ def _report_skipped(source):
 
 
 @contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt, so the half-built database is cleaned up."""
+def _signals_as_interrupt():
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so the half-built database is cleaned up; SIGINT
+    too when this process was started with it ignored (a background job of a script), as train
+    does."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
