@@ -2,10 +2,11 @@
 
     bench/check_patched_vs_stock.py [--iterations 500] [--batches 5]
 
-1. Same weights, same real batches: the demo net (templates/lenet_relu.yaml) on Fashion-MNIST
-   pairs, forward and backward through each build (pycaffe in a child process per build; the
-   patched one with all cores and with 1 thread). Every blob's forward output and every
-   parameter gradient must agree with stock to 1e-5 of the blob's largest magnitude.
+1. Same weights, same batches: the demo net (templates/lenet_relu.yaml) on real Fashion-MNIST
+   pairs, and templates/color_bn.yaml (BatchNorm, Scale, PReLU) on DummyData, forward and
+   backward through each build (pycaffe in a child process per build; the patched one with all
+   cores and with 1 thread). Every blob's forward output and every parameter gradient must agree
+   with stock to 1e-5 of the blob's largest magnitude.
 2. Same seed, same data: `caffe train` of that net for --iterations iterations with each build,
    on 1 and on 2 threads, against stock on 1 thread. float32 SGD amplifies any change in
    summation order, so stock on 2 threads is the yardstick: each patched curve must stay within
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchutil import REPO, patched_caffe, stock_caffe, tool
+from benchutil import REPO, patched_caffe, siamese_train_net, stock_caffe, tool
 
 FORWARD_TOLERANCE = GRADIENT_TOLERANCE = 1e-5
 LOSS_TOLERANCE = 1e-4
@@ -38,6 +39,7 @@ import sys, numpy as np
 import caffe
 caffe.set_mode_cpu()
 net_path, weights, out, batches = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+caffe.set_random_seed(1)  # DummyData's filler draws the same batches in both builds
 net = caffe.Net(net_path, weights, caffe.TRAIN)
 saved = {}
 for batch in range(batches):
@@ -104,6 +106,22 @@ def compare_batches(stock: dict, patched: dict, label: str) -> bool:
     return ok
 
 
+def compare_builds(stock: Path, patched: Path, net_path: Path, weights: Path, batches: int, out: Path) -> bool:
+    """Dump the net's blobs and gradients on each build (patched: all cores and 1 thread) and
+    compare the patched dumps with stock's."""
+    out.mkdir()
+    dumps = {}
+    for label, prefix, threads in (("stock", stock, None), ("patched", patched, None),
+                                   ("patched, 1 thread", patched, 1)):
+        path = out / f"{label.replace(' ', '_').replace(',', '')}.npz"
+        pycaffe(prefix, DUMP, net_path, weights, path, batches, threads=threads)
+        dumps[label] = dict(np.load(path))
+    ok = True
+    for label in ("patched", "patched, 1 thread"):
+        ok &= compare_batches(dumps["stock"], dumps[label], label)
+    return ok
+
+
 def losses(prefix: Path, solver: Path, cwd: Path, threads: int) -> dict:
     env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0",
                OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
@@ -155,14 +173,14 @@ def main():
         pycaffe(stock, INIT, net_path, weights)
 
         print(f"\n1. forward outputs and parameter gradients, {args.batches} real batches of 64 pairs:")
-        dumps = {}
-        for label, prefix, threads in (("stock", stock, None), ("patched", patched, None),
-                                       ("patched, 1 thread", patched, 1)):
-            out = work / f"{label.replace(' ', '_').replace(',', '')}.npz"
-            pycaffe(prefix, DUMP, net_path, weights, out, args.batches, threads=threads)
-            dumps[label] = dict(np.load(out))
-        for label in ("patched", "patched, 1 thread"):
-            ok &= compare_batches(dumps["stock"], dumps[label], label)
+        ok &= compare_builds(stock, patched, net_path, weights, args.batches, work / "lenet_relu")
+        # The patches' other layers (PReLU, BatchNorm with batch statistics, Scale): color_bn's
+        # tower on DummyData (uniform pixels, drawn from the same seed by both builds).
+        bn_net = siamese_train_net(work, REPO / "templates/color_bn.yaml", "dummy")
+        bn_weights = work / "color_bn_init.caffemodel"
+        pycaffe(stock, INIT, bn_net, bn_weights)
+        print(f"\n   color_bn (conv, BatchNorm, Scale, ReLU, PReLU), {args.batches} DummyData batches of 32 pairs:")
+        ok &= compare_builds(stock, patched, bn_net, bn_weights, args.batches, work / "color_bn")
 
         print(f"\n2. loss curves, {args.iterations} iterations of `caffe train` from random_seed 1:")
         solver, _ = tool("gen-solver", net_path, "--max-iter", args.iterations, "--display", 1,
