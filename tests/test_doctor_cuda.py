@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from caffesiam.caffe import cuda_libs
+from caffesiam.caffe import cuda_libs, locate
 
 from conftest import run_tool
 
@@ -78,6 +78,8 @@ def synthetic_build(root: Path, stems) -> Path:
                     f"-L{cuda}", f"-Wl,-rpath,{cuda}", "-Wl,--no-as-needed", *links, "-lopenblas"], check=True)
     (prefix / "bin/caffe").write_text("#!/bin/sh\necho 'caffe version 1.0.0'\n")
     (prefix / "bin/caffe").chmod(0o755)
+    (prefix / "proto").mkdir()
+    shutil.copy(locate.caffe_pb2_file(), prefix / "proto")  # the real one: doctor loads it
     return prefix
 
 
@@ -154,3 +156,6 @@ def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers():
     nccl = ".".join(_macros(include / "nccl.h", "NCCL_MAJOR", "NCCL_MINOR", "NCCL_PATCH"))
     assert f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10} (" in line
     assert f"cuDNN {cudnn} (" in line and f"NCCL {nccl} (" in line
+    # Its own caffe_pb2, and the venv's pycaffe, from the CPU build, named as another build's.
+    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{prefix}/proto/caffe_pb2.py$", out.stdout, re.M)
+    assert f"not from the build of the caffe binary ({prefix}/python/caffe)" in out.stdout

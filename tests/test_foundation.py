@@ -1,12 +1,14 @@
 """The real Caffe that make setup installs: pycaffe, the caffe binary, doctor, the install script."""
 
 import os
+import re
 import subprocess
 import textwrap
 
 import numpy as np
 import pytest
 
+from caffesiam.caffe import locate
 from caffesiam.caffe.locate import caffe_binary
 from conftest import run_tool
 
@@ -66,6 +68,8 @@ def test_doctor_reports_a_working_install():
     assert out.returncode == 0, out.stdout + out.stderr
     for part in ("caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
         assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
+    # The standalone file that gen-net loads, not pycaffe's copy (doctor imports pycaffe too).
+    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{locate.caffe_pb2_file()}$", out.stdout, re.M)
 
 
 @pytest.mark.slow

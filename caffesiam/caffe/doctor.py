@@ -41,9 +41,13 @@ def _caffe_binary() -> str:
 
 
 def _pycaffe() -> str:
-    import caffe  # noqa: F401  (the import is the check)
+    import caffe  # the import is the check
 
-    return f"imports from {os.path.dirname(caffe.__file__)}"
+    found = os.path.realpath(os.path.dirname(caffe.__file__))
+    built = os.path.realpath(locate.caffe_home() / "python" / "caffe")
+    if found != built:  # the venv's pycaffe, with CAFFESIAM_CAFFE_HOME naming another build
+        return f"imports from {found}, not from the build of the caffe binary ({built})"
+    return f"imports from {found}"
 
 
 def _caffe_pb2() -> str:
@@ -119,6 +123,8 @@ def run_checks() -> List[Finding]:
     """Every check, required ones first. A proto-only install has no build to check, and needs
     the docker client instead (it trains only in an image)."""
     proto_only = locate.is_proto_only()
+    # Before pycaffe's import, which would put its own caffe_pb2 in the standalone one's place.
+    caffe_pb2 = _check("caffe_pb2 (standalone)", _caffe_pb2)
     if proto_only:
         binary, pycaffe, blas, cuda = (_no_build("caffe binary", f"{SETUP} builds Caffe (needed by {NEEDS_BUILD})"),
                                        _no_build("pycaffe"), _no_build("BLAS"), _no_build("CUDA, cuDNN, NCCL"))
@@ -127,7 +133,7 @@ def run_checks() -> List[Finding]:
                                        _check("BLAS", _blas), _check("CUDA, cuDNN, NCCL", _cuda))
     return [
         binary,
-        _check("caffe_pb2 (standalone)", _caffe_pb2),
+        caffe_pb2,
         pycaffe,
         _check("protobuf runtime", _protobuf),
         blas,
