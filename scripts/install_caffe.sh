@@ -363,7 +363,9 @@ build_caffe() {
   mapfile -t flags < <(cmake_flags "$py" "$prefix")
   mkdir -p "$stage/build"
   step "cmake configure" configure "$root" "$stage/build" "${flags[@]}"
-  step "compile (make -j$jobs, a few minutes)" make -C "$stage/build" -j"$jobs"
+  local expect="a few minutes"
+  [ "$gpu" = 0 ] || expect="tens of minutes on two cores: nvcc compiles every kernel per architecture"
+  step "compile (make -j$jobs, $expect)" make -C "$stage/build" -j"$jobs"
   step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
   local out="$stage/dest$prefix"
   step "copy examples and models" copy_source_subset "$root" "$out/src"
