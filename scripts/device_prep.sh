@@ -24,7 +24,7 @@ limit_mib=64
 # Caffe's libraries and tools, not their own dependencies that any Linux with a C++ compiler has.
 device_debs=(protobuf-compiler libprotoc32 libprotobuf32 libprotobuf-dev
   libboost1.74-dev libboost-system1.74-dev libboost-system1.74.0 libboost-filesystem1.74-dev
-  libboost-filesystem1.74.0 libboost-thread1.74-dev libboost-thread1.74.0 libboost-atomic1.74.0
+  libboost-filesystem1.74.0 libboost-thread1.74-dev libboost-thread1.74.0 libboost-atomic1.74-dev libboost-atomic1.74.0
   libgoogle-glog-dev libgoogle-glog0v6 libunwind8 libgflags-dev libgflags2.2
   libhdf5-dev libhdf5-103-1 libhdf5-hl-100 libhdf5-cpp-103-1 libhdf5-hl-cpp-100 libsz2 libaec0
   libleveldb-dev libleveldb1d libsnappy-dev libsnappy1v5 liblmdb-dev liblmdb0
