@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,10 @@ slurm-up:
 # The GPU build compiled and linked without a GPU (CUDA=13 for the CUDA 13 toolkit); slow.
 gpu-build-check:
 	@bash scripts/gpu_build_check.sh --cuda $(or $(CUDA),12)
+
+# device_check.sh's first stages on a stand-in for the GPU device (no GPU, no network); STAGE=build compiles.
+device-rehearsal:
+	@bash scripts/device_rehearsal.sh $(or $(STAGE),configure)
 
 docker-cpu:
 	docker build -f docker/Dockerfile.cpu -t caffesiam:cpu .

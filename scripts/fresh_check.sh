@@ -15,10 +15,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+args=("$@")
 keep=0
 iters=${DEMO_ITERS:-500}
 user=newuser
-suite=bookworm
 packages=apt,git,make,python3,python3-venv,sudo
 
 while [ $# -gt 0 ]; do
@@ -30,10 +30,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $iters =~ ^[1-9][0-9]*$ ]] || { echo "fresh_check: --iters must be a positive number" >&2; exit 2; }
-if [ "$(id -u)" != 0 ]; then
-  exec sudo --preserve-env=PIP_CERT,PIP_INDEX_URL,PIP_EXTRA_INDEX_URL,PIP_FIND_LINKS,PIP_DEFAULT_TIMEOUT,http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY,DEMO_ITERS \
-    bash "$0" "$@"
-fi
+# shellcheck source=debian_root.sh
+. "$repo/scripts/debian_root.sh"
+rerun_as_root "${args[@]}"
 
 start=$(date +%s)
 stamp() { local s=$(( $(date +%s) - start )); printf '[%02d:%02d] ' $((s / 60)) $((s % 60)); }
@@ -42,80 +41,22 @@ phases=()
 phase_done() { phases+=("$1 $(( $(date +%s) - $2 )) s"); }
 
 root=""
-mounts=()
-
-# Every mount point under the root, deepest first (from the kernel's own table).
-mounted_under() {
-  awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
-}
-
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  [ -n "$root" ] || exit "$status"
-  # Processes still running inside the root (a daemon a test left) hold its mounts.
-  local pid
-  for pid in /proc/[0-9]*; do
-    if [ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ]; then kill -9 "${pid#/proc/}" 2>/dev/null || true; fi
-  done
-  local m
-  while read -r m; do
-    [ -n "$m" ] || continue
-    umount "$m" 2>/dev/null || umount -l "$m" || true
-  done < <(mounted_under "$root")
-  if [ -n "$(mounted_under "$root")" ]; then
-    echo "fresh-check: still mounted under $root, so it is left in place:" >&2
-    mounted_under "$root" >&2
-  elif [ "$keep" = 1 ]; then
-    say "root kept at $root"
-  else
-    rm -rf --one-file-system "$root"
-  fi
+  if [ -n "$root" ]; then release_root "$root" "$keep" | sed "s/^/$(stamp)fresh-check: /" || true; fi
   exit "$status"
 }
 trap cleanup EXIT
 trap 'echo; say "interrupted"; exit 130' INT TERM
 
-if ! command -v mmdebstrap >/dev/null; then
-  say "installing mmdebstrap on the host"
-  apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
-fi
-
-# The host's sources and apt settings, as mmdebstrap options (settings persist inside the root).
-host_apt_options() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    if [ -s "$f" ] && grep -qv '^[[:space:]]*\(#\|$\)' "$f"; then echo "$f"; fi
-  done
-}
-host_apt_settings() {
-  local f
-  for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
-    if [ -f "$f" ]; then echo "--aptopt=$f"; fi
-  done
-}
-
 root=$(mktemp -d /var/tmp/caffesiam-fresh.XXXXXX)
 chmod 755 "$root"
 t=$(date +%s)
 say "building a minimal Debian 12 root in $root ($packages)"
-mapfile -t sources < <(host_apt_options)
-mapfile -t settings < <(host_apt_settings)
-mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" "$suite" "$root" "${sources[@]}"
+make_debian_root "$root" "$packages"
 phase_done "root" "$t"
-
-# Everything goes in through tar run inside the chroot, so no write can follow one of the
-# root's absolute symlinks (e.g. /etc/resolv.conf) out onto the host.
 in_root() { chroot "$root" "$@"; }
-give() { tar -C / -chf - "$@" | in_root tar -xf - -C /; }
-
-# What a new machine on this network has besides: name resolution, CA certificates, pip's and
-# apt's client configuration (credentials and keyrings too).
-host_files=(etc/resolv.conf etc/hosts etc/ssl/certs)
-for f in usr/local/share/ca-certificates etc/apt/auth.conf.d etc/apt/keyrings etc/apt/trusted.gpg.d etc/pip.conf; do
-  if [ -e "/$f" ]; then host_files+=("$f"); fi
-done
-give "${host_files[@]}"
 
 home=/home/$user
 uid=1000

@@ -1,0 +1,84 @@
+# Sourced by fresh_check.sh and device_rehearsal.sh: a minimal Debian 12 root made by mmdebstrap,
+# and its safe removal. Run as root.
+#
+#   rerun_as_root "$@"               runs the calling script again under sudo, keeping the
+#                                    pip and proxy settings, unless it already runs as root
+#   make_debian_root ROOT PACKAGES   mmdebstrap ROOT with PACKAGES (comma-separated), with the host's
+#                                    apt sources and settings; then the host's name resolution and
+#                                    CA certificates, and apt's and pip's client configuration
+#   give ROOT PATH...                copies host PATHs (relative to /) into ROOT
+#   release_root ROOT KEEP           kills what runs inside ROOT, undoes every mount under it, then
+#                                    deletes it unless KEEP=1 or something is still mounted there
+
+rerun_as_root() {
+  if [ "$(id -u)" != 0 ]; then
+    exec sudo --preserve-env=PIP_CERT,PIP_INDEX_URL,PIP_EXTRA_INDEX_URL,PIP_FIND_LINKS,PIP_DEFAULT_TIMEOUT,http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY,DEMO_ITERS \
+      bash "$0" "$@"
+  fi
+}
+
+# The host's sources and apt settings, as mmdebstrap options (settings persist inside the root).
+host_apt_options() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    if [ -s "$f" ] && grep -qv '^[[:space:]]*\(#\|$\)' "$f"; then echo "$f"; fi
+  done
+}
+host_apt_settings() {
+  local f
+  for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
+    if [ -f "$f" ]; then echo "--aptopt=$f"; fi
+  done
+}
+
+# Everything goes in through tar run inside the chroot, so no write can follow one of the
+# root's absolute symlinks (e.g. /etc/resolv.conf) out onto the host.
+give() {
+  local root=$1
+  shift
+  tar -C / -chf - "$@" | chroot "$root" tar -xf - -C /
+}
+
+make_debian_root() {
+  local root=$1 packages=$2 sources settings f
+  if ! command -v mmdebstrap >/dev/null; then
+    echo "installing mmdebstrap on the host"
+    apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
+  fi
+  mapfile -t sources < <(host_apt_options)
+  mapfile -t settings < <(host_apt_settings)
+  mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" bookworm "$root" "${sources[@]}"
+  # What a new machine on this network has besides: name resolution, CA certificates, pip's and
+  # apt's client configuration (credentials and keyrings too).
+  local host_files=(etc/resolv.conf etc/hosts etc/ssl/certs)
+  for f in usr/local/share/ca-certificates etc/apt/auth.conf.d etc/apt/keyrings etc/apt/trusted.gpg.d etc/pip.conf; do
+    if [ -e "/$f" ]; then host_files+=("$f"); fi
+  done
+  give "$root" "${host_files[@]}"
+}
+
+# Every mount point under the root, deepest first (from the kernel's own table).
+mounted_under() {
+  awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+release_root() {
+  local root=$1 keep=$2 pid m
+  # Processes still running inside the root (a daemon a test left) hold its mounts.
+  for pid in /proc/[0-9]*; do
+    if [ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ]; then kill -9 "${pid#/proc/}" 2>/dev/null || true; fi
+  done
+  while read -r m; do
+    [ -n "$m" ] || continue
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done < <(mounted_under "$root")
+  if [ -n "$(mounted_under "$root")" ]; then
+    echo "still mounted under $root, so it is left in place:" >&2
+    mounted_under "$root" >&2
+    return 1
+  elif [ "$keep" = 1 ]; then
+    echo "root kept at $root"
+  else
+    rm -rf --one-file-system "$root"
+  fi
+}
