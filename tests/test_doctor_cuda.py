@@ -3,7 +3,7 @@
 No GPU here. The real CPU build must say "CPU only"; a SYNTHETIC build (a libcaffe.so that links
 small libcudart/libcudnn/libnccl stand-ins compiled here with the sonames and version calls of
 the real ones, and a `caffe` script) checks the reading of ELF links and versions; a real GPU
-build, where one was compiled on this machine (make gpu-build-check), is checked against the
+build, each one compiled on this machine (make gpu-build-check), is checked against the
 version macros of its toolkit's headers.
 """
 
@@ -144,8 +144,8 @@ def _macros(header: Path, *names):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not gpu_builds(), reason="no GPU build of Caffe on this machine (make gpu-build-check)")
-def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers():
-    prefix = gpu_builds()[0]
+@pytest.mark.parametrize("prefix", gpu_builds() or [None], ids=lambda p: p.name if p else "none")
+def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers(prefix):
     out = run_tool("doctor", env=dict(os.environ, CAFFESIAM_CAFFE_HOME=str(prefix)))
     line = cuda_line(out.stdout)
     assert line.startswith("ok"), out.stdout
