@@ -2,8 +2,8 @@
 
 No GPU here. The real CPU build must say "CPU only"; a SYNTHETIC build (a libcaffe.so that links
 small libcudart/libcudnn/libnccl stand-ins compiled here with the sonames and version calls of
-the real ones, and a `caffe` script) checks the reading of ELF links and versions; a real GPU
-build, each one compiled on this machine (make gpu-build-check), is checked against the
+the real ones, and a `caffe` script) checks the reading of ELF links and versions; every real GPU
+build compiled on this machine (make gpu-build-check) is checked against the
 version macros of its toolkit's headers.
 """
 
