@@ -48,6 +48,9 @@ deps_env() {
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$deps/usr/lib/x86_64-linux-gnu" "$deps/usr/bin/protoc.real" >"$work/bin/protoc"
   chmod +x "$work/bin/protoc"
   export PATH=$work/bin:$PATH CMAKE_PREFIX_PATH=$deps/usr
+  # Caffe's rpath names the carried libraries it links, but not what those link in turn (glog's
+  # libunwind): the loader finds them here, on a machine that has none of Debian's packages.
+  export LD_LIBRARY_PATH=$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   # The pinned source, where install_caffe.sh looks for it first.
   mkdir -p "$CAFFESIAM_CACHE/downloads"
   cp -n "$carry"/caffe_*.tar.gz "$CAFFESIAM_CACHE/downloads/" 2>/dev/null || true
