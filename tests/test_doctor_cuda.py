@@ -157,5 +157,5 @@ def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers(prefix):
     assert f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10} (" in line
     assert f"cuDNN {cudnn} (" in line and f"NCCL {nccl} (" in line
     # Its own caffe_pb2, and the venv's pycaffe, from the CPU build, named as another build's.
-    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{prefix}/proto/caffe_pb2.py$", out.stdout, re.M)
+    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(prefix / 'proto' / 'caffe_pb2.py'))}$", out.stdout, re.M)
     assert f"not from the build of the caffe binary ({prefix}/python/caffe)" in out.stdout

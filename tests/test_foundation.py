@@ -69,7 +69,7 @@ def test_doctor_reports_a_working_install():
     for part in ("caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
         assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
     # The standalone file that gen-net loads, not pycaffe's copy (doctor imports pycaffe too).
-    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{locate.caffe_pb2_file()}$", out.stdout, re.M)
+    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(locate.caffe_pb2_file()))}$", out.stdout, re.M)
 
 
 @pytest.mark.slow
