@@ -30,8 +30,9 @@ def run(argv, env=None):
     """(wall seconds, CPU seconds user+sys) of one child process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          env=env)
+    proc = subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     wall = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"failed: {' '.join(map(str, argv))}\n{proc.stderr}")
@@ -42,8 +43,13 @@ def run(argv, env=None):
 
 def peak_rss(argv, env=None):
     """Peak RSS (MiB) of one child, from /usr/bin/time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%M", *map(str, argv)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, env=env)
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *map(str, argv)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     return int(out.stderr.strip().splitlines()[-1]) / 1024
 
 
@@ -61,10 +67,21 @@ def bench_fashion(work: Path):
     raw.mkdir()
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         (raw / stem).write_bytes(gzip.decompress((FASHION / f"{stem}.gz").read_bytes()))
-    caffe = [BIN / "convert_mnist_siamese_data", raw / "train-images-idx3-ubyte",
-             raw / "train-labels-idx1-ubyte"]
-    ours = [BIN / "caffesiam", "build-db", "fashion-mnist", "--split", "train", "--pairs", "60000",
-            "--force"]
+    caffe = [
+        BIN / "convert_mnist_siamese_data",
+        raw / "train-images-idx3-ubyte",
+        raw / "train-labels-idx1-ubyte",
+    ]
+    ours = [
+        BIN / "caffesiam",
+        "build-db",
+        "fashion-mnist",
+        "--split",
+        "train",
+        "--pairs",
+        "60000",
+        "--force",
+    ]
     env = caffe_env()
     runs = {"caffe": [], "ours_raw": [], "ours_gz": []}
     for _ in range(REPEATS):  # interleaved, so machine load hits all three alike
@@ -75,28 +92,46 @@ def bench_fashion(work: Path):
         runs["ours_gz"].append(run([*ours, "--out", work / "gz_out"]))
     wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
-    print("Fashion-MNIST train, 60,000 pairs -> LevelDB "
-          f"(median of {REPEATS}, whole processes, {os.cpu_count()} cores; load average "
-          f"{os.getloadavg()[0]:.2f})")
-    for key, name in (("caffe", "caffe convert_mnist_siamese_data (unzipped IDX)"),
-                      ("ours_raw", "caffesiam build-db, same unzipped IDX          "),
-                      ("ours_gz", "caffesiam build-db, packaged .gz (gunzip incl.)")):
-        print(f"  {name} wall {wall[key]:.3f} s (ratio {wall['caffe'] / wall[key]:.2f}x)  "
-              f"cpu {cpu[key]:.3f} s (ratio {cpu['caffe'] / cpu[key]:.2f}x)")
+    print(
+        "Fashion-MNIST train, 60,000 pairs -> LevelDB "
+        f"(median of {REPEATS}, whole processes, {os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.2f})"
+    )
+    for key, name in (
+        ("caffe", "caffe convert_mnist_siamese_data (unzipped IDX)"),
+        ("ours_raw", "caffesiam build-db, same unzipped IDX          "),
+        ("ours_gz", "caffesiam build-db, packaged .gz (gunzip incl.)"),
+    ):
+        print(
+            f"  {name} wall {wall[key]:.3f} s (ratio {wall['caffe'] / wall[key]:.2f}x)  "
+            f"cpu {cpu[key]:.3f} s (ratio {cpu['caffe'] / cpu[key]:.2f}x)"
+        )
     decoded = 60000 * 28 * 28 / 2**20
     rss_caffe = peak_rss([*caffe, work / "rss_caffe"], env)
     rss_ours = peak_rss([*ours, "--source", raw, "--out", work / "raw_out"])
     rss_1m = peak_rss([*ours, "--source", raw, "--out", work / "big", "--pairs", "1000000"])
     # The baseline imports what a build-db run imports, so the difference is the build's data.
-    rss_idle = peak_rss([sys.executable, "-c", "import caffesiam.cli, caffesiam.commands.build_db, "
-                         "caffesiam.data.sources.idx, caffesiam.data.write, caffesiam.data.pairs, plyvel"])
-    print(f"Peak RSS (decoded train images: {decoded:.1f} MiB; idle interpreter with build-db's "
-          f"imports: {rss_idle:.1f} MiB)")
+    rss_idle = peak_rss(
+        [
+            sys.executable,
+            "-c",
+            "import caffesiam.cli, caffesiam.commands.build_db, "
+            "caffesiam.data.sources.idx, caffesiam.data.write, caffesiam.data.pairs, plyvel",
+        ]
+    )
+    print(
+        f"Peak RSS (decoded train images: {decoded:.1f} MiB; idle interpreter with build-db's "
+        f"imports: {rss_idle:.1f} MiB)"
+    )
     print(f"  caffe converter                 {rss_caffe:7.1f} MiB")
-    print(f"  caffesiam, 60,000 pairs         {rss_ours:7.1f} MiB  "
-          f"({(rss_ours - rss_idle) / decoded:.2f}x decoded above the idle interpreter)")
-    print(f"  caffesiam, 1,000,000 pairs      {rss_1m:7.1f} MiB  "
-          f"({(rss_1m - rss_idle) / decoded:.2f}x decoded above the idle interpreter)")
+    print(
+        f"  caffesiam, 60,000 pairs         {rss_ours:7.1f} MiB  "
+        f"({(rss_ours - rss_idle) / decoded:.2f}x decoded above the idle interpreter)"
+    )
+    print(
+        f"  caffesiam, 1,000,000 pairs      {rss_1m:7.1f} MiB  "
+        f"({(rss_1m - rss_idle) / decoded:.2f}x decoded above the idle interpreter)"
+    )
 
 
 def bench_images(work: Path, n=10_000):
@@ -120,12 +155,23 @@ def bench_images(work: Path, n=10_000):
     argv = [BIN / "caffesiam", "build-db", "images", root, "--out", work / "img_out", "--force"]
     wall = statistics.median(run(argv)[0] for _ in range(3))
     print(f"Image folder: {n} JPEGs 32x32 -> gray pairs, train+test LevelDB (median of 3)")
-    print(f"  single-image decode {single * 1e3:.3f} ms; N x decode / {cores} cores = {ideal:.3f} s")
+    print(
+        f"  single-image decode {single * 1e3:.3f} ms; N x decode / {cores} cores = {ideal:.3f} s"
+    )
     print(f"  caffesiam build-db images       {wall:.3f} s  ({wall / ideal:.2f}x the ideal)")
 
 
 def bench_augment(work: Path, pairs=200_000):
-    argv = [BIN / "caffesiam", "build-db", "digits", "--pairs", str(pairs), "--test-pairs", "1000", "--force"]
+    argv = [
+        BIN / "caffesiam",
+        "build-db",
+        "digits",
+        "--pairs",
+        str(pairs),
+        "--test-pairs",
+        "1000",
+        "--force",
+    ]
     plain, jittered = [], []
     for _ in range(3):
         plain.append(run([*argv, "--out", work / "plain"])[0])
@@ -133,8 +179,10 @@ def bench_augment(work: Path, pairs=200_000):
     plain, jittered = statistics.median(plain), statistics.median(jittered)
     print(f"Digits, {pairs:,} train pairs (median of 3, interleaved)")
     print(f"  build-db digits                 {plain:.2f} s")
-    print(f"  build-db digits --augment       {jittered:.2f} s  ({jittered / plain:.1f}x; "
-          f"{(jittered - plain) / (2 * pairs) * 1e6:.1f} us per jittered image)")
+    print(
+        f"  build-db digits --augment       {jittered:.2f} s  ({jittered / plain:.1f}x; "
+        f"{(jittered - plain) / (2 * pairs) * 1e6:.1f} us per jittered image)"
+    )
 
 
 def main():

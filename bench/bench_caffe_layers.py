@@ -26,7 +26,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchutil import REPO, patched_caffe, sgemm_floor_ms, sgemm_rate, siamese_train_net, stock_caffe
+from benchutil import (
+    REPO,
+    patched_caffe,
+    sgemm_floor_ms,
+    sgemm_rate,
+    siamese_train_net,
+    stock_caffe,
+)
 
 NETS = {
     "lenet": (REPO / "templates/lenet.yaml", "fashion"),
@@ -40,10 +47,20 @@ _ITERATION = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path):
     """({layer: forward+backward ms, towers summed}, iteration ms) of one `caffe time` run."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-               GLOG_logtostderr="1", GLOG_minloglevel="0")
-    done = subprocess.run([str(prefix / "bin/caffe"), "time", "-model", str(net), "-iterations", str(iterations)],
-                          cwd=cwd, env=env, capture_output=True, text=True)
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS=str(threads),
+        OMP_NUM_THREADS=str(threads),
+        GLOG_logtostderr="1",
+        GLOG_minloglevel="0",
+    )
+    done = subprocess.run(
+        [str(prefix / "bin/caffe"), "time", "-model", str(net), "-iterations", str(iterations)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     iteration = _ITERATION.search(done.stderr)
     if done.returncode or not iteration:
         sys.exit(f"caffe time failed ({prefix}):\n{done.stderr[-2000:]}")
@@ -61,19 +78,32 @@ def bench_net(name, builds, work, args, rate):
     for _ in range(args.rounds):
         for label, prefix in builds.items():
             runs[label].append(caffe_time(prefix, net, args.iterations, args.threads, work))
-    median = {label: ({layer: statistics.median(r[0][layer] for r in rs) for layer in rs[0][0]},
-                      statistics.median(r[1] for r in rs)) for label, rs in runs.items()}
+    median = {
+        label: (
+            {layer: statistics.median(r[0][layer] for r in rs) for layer in rs[0][0]},
+            statistics.median(r[1] for r in rs),
+        )
+        for label, rs in runs.items()
+    }
     (stock_layers, stock_it), (patched_layers, patched_it) = median["stock"], median["patched"]
     floor, gflop = sgemm_floor_ms(net, rate)
-    print(f"\n{name} ({spec.relative_to(REPO)}, {data} data): {args.threads} threads, "
-          f"{args.iterations} iterations x {args.rounds} rounds, medians")
-    print(f"  {'layer (both towers)':24s} {'stock ms':>9s} {'patched ms':>11s} {'patched/stock':>14s}")
+    print(
+        f"\n{name} ({spec.relative_to(REPO)}, {data} data): {args.threads} threads, "
+        f"{args.iterations} iterations x {args.rounds} rounds, medians"
+    )
+    print(
+        f"  {'layer (both towers)':24s} {'stock ms':>9s} {'patched ms':>11s} {'patched/stock':>14s}"
+    )
     for layer, ms in stock_layers.items():
         if ms >= 0.05 or patched_layers[layer] >= 0.05:
-            print(f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} {patched_layers[layer] / ms:14.2f}")
+            print(
+                f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} {patched_layers[layer] / ms:14.2f}"
+            )
     print(f"  {'iteration':24s} {stock_it:9.2f} {patched_it:11.2f} {patched_it / stock_it:14.2f}")
-    print(f"  sgemm floor {floor:.2f} ms ({gflop:.2f} GFLOP at {rate:.0f} GFLOP/s); "
-          f"iteration / floor: stock {stock_it / floor:.2f}x, patched {patched_it / floor:.2f}x")
+    print(
+        f"  sgemm floor {floor:.2f} ms ({gflop:.2f} GFLOP at {rate:.0f} GFLOP/s); "
+        f"iteration / floor: stock {stock_it / floor:.2f}x, patched {patched_it / floor:.2f}x"
+    )
 
 
 def main():
@@ -87,8 +117,10 @@ def main():
     for label, prefix in builds.items():
         print(f"{label:8s} {prefix}")
     rate = sgemm_rate(args.threads)
-    print(f"OpenBLAS sgemm 2048^3, {args.threads} threads: {rate:.1f} GFLOP/s "
-          f"(1 thread: {sgemm_rate(1):.1f})")
+    print(
+        f"OpenBLAS sgemm 2048^3, {args.threads} threads: {rate:.1f} GFLOP/s "
+        f"(1 thread: {sgemm_rate(1):.1f})"
+    )
     with tempfile.TemporaryDirectory(prefix="bench_layers_") as work:
         for name in args.nets.split(","):
             bench_net(name, builds, Path(work), args, rate)

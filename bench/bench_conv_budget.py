@@ -50,17 +50,28 @@ def main():
             for _ in range(args.rounds):
                 for budget in budgets:
                     os.environ["CAFFE_CONV_BATCH_BYTES"] = str(budget)
-                    runs[budget].append(caffe_time(prefix, net, args.iterations, args.threads, work))
+                    runs[budget].append(
+                        caffe_time(prefix, net, args.iterations, args.threads, work)
+                    )
             floor, gflop = sgemm_floor_ms(net, rate)
             convs = [layer for layer in runs[budgets[0]][0][0] if layer.startswith("conv")]
-            print(f"\n{name}: {args.threads} threads, {args.iterations} iterations x {args.rounds} rounds, "
-                  f"medians, ms forward+backward; floor {floor:.2f} ms ({gflop:.2f} GFLOP)")
-            print(f"  {'budget':>8s} " + " ".join(f"{c:>8s}" for c in convs) + f" {'iteration':>10s} {'/ floor':>8s}")
+            print(
+                f"\n{name}: {args.threads} threads, {args.iterations} iterations x {args.rounds} rounds, "
+                f"medians, ms forward+backward; floor {floor:.2f} ms ({gflop:.2f} GFLOP)"
+            )
+            print(
+                f"  {'budget':>8s} "
+                + " ".join(f"{c:>8s}" for c in convs)
+                + f" {'iteration':>10s} {'/ floor':>8s}"
+            )
             for budget, rs in runs.items():
                 layer_ms = {c: statistics.median(r[0][c] for r in rs) for c in convs}
                 iteration = statistics.median(r[1] for r in rs)
-                print(f"  {budget >> 10:7d}K " + " ".join(f"{layer_ms[c]:8.2f}" for c in convs)
-                      + f" {iteration:10.2f} {iteration / floor:7.2f}x")
+                print(
+                    f"  {budget >> 10:7d}K "
+                    + " ".join(f"{layer_ms[c]:8.2f}" for c in convs)
+                    + f" {iteration:10.2f} {iteration / floor:7.2f}x"
+                )
     sys.exit(0)
 
 

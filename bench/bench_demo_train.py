@@ -35,18 +35,35 @@ def train_and_evaluate(label, prefix, args, work):
     solver_path = work / f"{label}_solver.prototxt"
     solver_path.write_text(solver)
     env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(prefix))
-    argv = [str(Path(sys.executable).parent / "caffesiam"), "train", str(solver_path), "--out",
-            str(work / label / "run"), "--blas-threads", args.threads]
+    argv = [
+        str(Path(sys.executable).parent / "caffesiam"),
+        "train",
+        str(solver_path),
+        "--out",
+        str(work / label / "run"),
+        "--blas-threads",
+        args.threads,
+    ]
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"{label}: caffesiam train failed:\n{done.stderr[-3000:]}")
     report = work / f"{label}.json"
-    tool("evaluate", "--model", DEMO / "lenet_relu_deploy.prototxt",
-         "--weights", work / label / f"snap_iter_{args.iters}.caffemodel",
-         "--train-net", DEMO / "lenet_relu_train_test.prototxt",
-         "--db", DEMO / "digits_siamese_test_leveldb", "--json", report, cwd=REPO)
+    tool(
+        "evaluate",
+        "--model",
+        DEMO / "lenet_relu_deploy.prototxt",
+        "--weights",
+        work / label / f"snap_iter_{args.iters}.caffemodel",
+        "--train-net",
+        DEMO / "lenet_relu_train_test.prototxt",
+        "--db",
+        DEMO / "digits_siamese_test_leveldb",
+        "--json",
+        report,
+        cwd=REPO,
+    )
     threads = json.loads((work / label / "run" / "blas_threads.json").read_text())["threads"]
     return seconds, json.loads(report.read_text()), threads
 
@@ -60,7 +77,10 @@ def main():
     labels = args.builds.split(",")
     if not labels or set(labels) - {"stock", "patched"}:
         sys.exit(f"--builds: a list of stock and patched, got '{args.builds}'")
-    if not (DEMO / "solver.prototxt").exists() or not (DEMO / "digits_siamese_test_leveldb").exists():
+    if (
+        not (DEMO / "solver.prototxt").exists()
+        or not (DEMO / "digits_siamese_test_leveldb").exists()
+    ):
         sys.exit("no demo/ here: run `make demo` first (its databases and nets are reused)")
     find = {"stock": stock_caffe, "patched": patched_caffe}
     builds = {label: find[label]() for label in labels}
@@ -71,9 +91,11 @@ def main():
             results[label] = train_and_evaluate(label, prefix, args, Path(tmp))
     print(f"\nmake demo's training, {args.iters} iterations, {os.cpu_count()} cores:")
     for label, (seconds, report, threads) in results.items():
-        print(f"  {label:8s} {seconds / 60:6.1f} min   threads {threads}   "
-              f"accuracy at d < margin/2: {report['accuracy_half_margin']:.2%}, "
-              f"at the held-out best threshold: {report['best_threshold_accuracy']:.2%}")
+        print(
+            f"  {label:8s} {seconds / 60:6.1f} min   threads {threads}   "
+            f"accuracy at d < margin/2: {report['accuracy_half_margin']:.2%}, "
+            f"at the held-out best threshold: {report['best_threshold_accuracy']:.2%}"
+        )
     if len(results) == 2:
         print(f"  time patched / stock = {results['patched'][0] / results['stock'][0]:.2f}")
 

@@ -40,18 +40,25 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        nets = {"caffe mnist_siamese_train_test": caffe_source() / "examples/siamese/mnist_siamese_train_test.prototxt"}
+        nets = {
+            "caffe mnist_siamese_train_test": caffe_source()
+            / "examples/siamese/mnist_siamese_train_test.prototxt"
+        }
         generated = _generated_net(tmp)
         if generated:
             nets["generated lenet siamese"] = generated
         slow = False
         for label, net in nets.items():
             for ext in ("png", "dot"):
-                seconds = median_seconds([str(CAFFESIAM), "draw", str(net), "-o", str(tmp / f"out.{ext}")])
+                seconds = median_seconds(
+                    [str(CAFFESIAM), "draw", str(net), "-o", str(tmp / f"out.{ext}")]
+                )
                 verdict = "ok" if seconds < TARGET_S else "SLOW"
                 slow |= ext == "png" and seconds >= TARGET_S
-                print(f"draw {label} → .{ext}: median {seconds:.3f} s of {RUNS} runs "
-                      f"(target < {TARGET_S:g} s) {verdict}")
+                print(
+                    f"draw {label} → .{ext}: median {seconds:.3f} s of {RUNS} runs "
+                    f"(target < {TARGET_S:g} s) {verdict}"
+                )
     return 1 if slow else 0
 
 

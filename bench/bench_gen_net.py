@@ -23,7 +23,9 @@ def main():
     gen = wall([str(BIN / "caffesiam"), "gen-net", str(REPO / "templates/lenet.yaml")])
     pycaffe = wall([sys.executable, "-c", "import caffe"])
     print(f"gen-net templates/lenet.yaml: median {gen:.3f} s (target < 0.3 s)")
-    print(f"python -c 'import caffe' alone: median {pycaffe:.3f} s; ratio gen-net / pycaffe import = {gen / pycaffe:.2f}")
+    print(
+        f"python -c 'import caffe' alone: median {pycaffe:.3f} s; ratio gen-net / pycaffe import = {gen / pycaffe:.2f}"
+    )
     return 0 if gen < 0.3 else 1
 
 

@@ -27,7 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchutil import REPO, TOOL, patched_caffe, sgemm_floor_ms, sgemm_rate, siamese_train_net, stock_caffe, tool
+from benchutil import (
+    REPO,
+    TOOL,
+    patched_caffe,
+    sgemm_floor_ms,
+    sgemm_rate,
+    siamese_train_net,
+    stock_caffe,
+    tool,
+)
 
 # net: (spec, data, iterations per run, Caffe's display interval)
 NETS = {
@@ -43,20 +52,50 @@ def torch_tower(net):
     from torch import nn
 
     if net == "lenet":
-        return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10), nn.Linear(10, 2))
+        return nn.Sequential(
+            nn.Conv2d(1, 20, 5),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(800, 500),
+            nn.ReLU(),
+            nn.Linear(500, 10),
+            nn.Linear(10, 2),
+        )
     if net == "lenet_relu":
-        return nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(),
-                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 32))
+        return nn.Sequential(
+            nn.Conv2d(1, 20, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(800, 500),
+            nn.ReLU(),
+            nn.Linear(500, 32),
+        )
     # Caffe's pooling rounds its output size up: ceil_mode.
     return nn.Sequential(
-        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Conv2d(3, 96, 11, stride=4),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
         nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75),
-        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
         nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
-        nn.Flatten(), nn.Linear(256, 128))
+        nn.Conv2d(256, 384, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(256, 128),
+    )
 
 
 def torch_inputs(net, data, work):
@@ -68,8 +107,11 @@ def torch_inputs(net, data, work):
         from caffesiam.data.read import open_pairs
 
         a, b, sims = open_pairs(work / "fashion_mnist_siamese_train_leveldb", limit=40000)
-        return (torch.from_numpy(a).float() / 256, torch.from_numpy(b).float() / 256,
-                torch.from_numpy(sims).float())
+        return (
+            torch.from_numpy(a).float() / 256,
+            torch.from_numpy(b).float() / 256,
+            torch.from_numpy(sims).float(),
+        )
     generator = torch.Generator().manual_seed(0)
     a, b = (torch.rand(512, 3, 64, 64, generator=generator) for _ in range(2))
     return a, b, torch.ones(512)
@@ -89,9 +131,9 @@ def torch_ms_per_iter(net, batch, iterations, threads, inputs):
         if it == WARM_UP:  # warm-up excluded, as Caffe's first display interval is
             start = time.perf_counter()
         k = (it * batch) % (n - batch)
-        d = torch.norm(tower(a[k:k + batch]) - tower(b[k:k + batch]), dim=1)
-        t = y[k:k + batch]  # sim = 1: same class (Caffe's convention)
-        loss = (t * d ** 2 + (1 - t) * torch.clamp(1 - d, min=0) ** 2).mean() / 2
+        d = torch.norm(tower(a[k : k + batch]) - tower(b[k : k + batch]), dim=1)
+        t = y[k : k + batch]  # sim = 1: same class (Caffe's convention)
+        loss = (t * d**2 + (1 - t) * torch.clamp(1 - d, min=0) ** 2).mean() / 2
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -104,8 +146,13 @@ def caffesiam_ms_per_iter(work, solver, threads, caffe_home):
     for made in ("run", "snap"):  # train never overwrites a snapshot
         shutil.rmtree(work / made, ignore_errors=True)
     env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(caffe_home))
-    done = subprocess.run([TOOL, "train", str(solver), "--out", "run", "--blas-threads", str(threads)],
-                          cwd=work, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [TOOL, "train", str(solver), "--out", "run", "--blas-threads", str(threads)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if done.returncode:
         sys.exit(f"caffesiam train ({caffe_home}) failed:\n{done.stderr[-3000:]}")
     with open(work / "run/caffe.log") as log:
@@ -120,8 +167,23 @@ def bench_net(name, builds, work, args, rate):
     spec, data, iterations, display = NETS[name]
     batch = yaml.safe_load(spec.read_text())["data"]["batch_size"]
     net = siamese_train_net(work, spec, data)
-    solver, _ = tool("gen-solver", net, "--max-iter", iterations, "--display", display, "--test-interval", 100000,
-                     "--test-iter", 1, "--snapshot", 0, "--snapshot-prefix", work / "snap" / name, cwd=work)
+    solver, _ = tool(
+        "gen-solver",
+        net,
+        "--max-iter",
+        iterations,
+        "--display",
+        display,
+        "--test-interval",
+        100000,
+        "--test-iter",
+        1,
+        "--snapshot",
+        0,
+        "--snapshot-prefix",
+        work / "snap" / name,
+        cwd=work,
+    )
     solver_path = work / f"{name}_solver.prototxt"
     solver_path.write_text(solver.stdout)
     inputs = torch_inputs(name, data, work)
@@ -132,17 +194,29 @@ def bench_net(name, builds, work, args, rate):
             runs[label].append(caffesiam_ms_per_iter(work, solver_path, args.threads, prefix))
         runs["PyTorch"].append(torch_ms_per_iter(name, batch, iterations, args.threads, inputs))
     floor, gflop = sgemm_floor_ms(net, rate)
-    print(f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads on every "
-          f"side, {iterations} iterations x {args.rounds} rounds:")
-    names = {"patched": "caffesiam, patched Caffe", "stock": "caffesiam, stock Caffe",
-             "PyTorch": f"PyTorch {torch.__version__}"}
+    print(
+        f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads on every "
+        f"side, {iterations} iterations x {args.rounds} rounds:"
+    )
+    names = {
+        "patched": "caffesiam, patched Caffe",
+        "stock": "caffesiam, stock Caffe",
+        "PyTorch": f"PyTorch {torch.__version__}",
+    }
     # Other work on the machine only ever adds time: the best round is the least disturbed.
     for statistic, pick in (("median", statistics.median), ("best", min)):
         ms = {label: pick(times) for label, times in runs.items()}
-        print(f"  {statistic} ms/iteration: " + ", ".join(f"{names[label]} {ms[label]:.1f} "
-                                                     f"({ms[label] / floor:.2f}x the floor)" for label in ms))
-        print(f"    ratios: patched / PyTorch = {ms['patched'] / ms['PyTorch']:.2f}, "
-              f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, patched / stock = {ms['patched'] / ms['stock']:.2f}")
+        print(
+            f"  {statistic} ms/iteration: "
+            + ", ".join(
+                f"{names[label]} {ms[label]:.1f} ({ms[label] / floor:.2f}x the floor)"
+                for label in ms
+            )
+        )
+        print(
+            f"    ratios: patched / PyTorch = {ms['patched'] / ms['PyTorch']:.2f}, "
+            f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, patched / stock = {ms['patched'] / ms['stock']:.2f}"
+        )
     for label, times in runs.items():
         print(f"  runs, {names[label]}: {[round(x, 1) for x in times]}")
     print(f"  sgemm floor {floor:.2f} ms ({gflop:.3f} GFLOP per iteration at {rate:.1f} GFLOP/s)")
@@ -164,7 +238,9 @@ def main():
         return
     builds = {"patched": patched_caffe(), "stock": stock_caffe()}
     rate = sgemm_rate(args.threads)
-    print(f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} GFLOP/s")
+    print(
+        f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} GFLOP/s"
+    )
     with tempfile.TemporaryDirectory(prefix="bench_peer_") as work:
         for name in args.nets.split(","):
             bench_net(name, builds, Path(work), args, rate)

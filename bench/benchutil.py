@@ -16,8 +16,13 @@ TOOL = str(Path(sys.executable).parent / "caffesiam")
 def tool(*args, cwd):
     """Run `caffesiam ARGS` in cwd; exit with its stderr if it fails; returns (result, seconds)."""
     started = time.time()
-    done = subprocess.run([TOOL, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ, GLOG_minloglevel="2"))
+    done = subprocess.run(
+        [TOOL, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GLOG_minloglevel="2"),
+    )
     if done.returncode:
         sys.exit(f"caffesiam {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")
     return done, time.time() - started
@@ -32,7 +37,9 @@ def patched_caffe() -> Path:
     the speed patches."""
     prefix = (Path(sys.prefix) / "caffe").resolve()
     if b"caffe_cpu_threads" not in (prefix / "lib" / "libcaffe.so").read_bytes():
-        sys.exit(f"{prefix} is a stock build; run `make setup` without CAFFESIAM_CAFFE_PATCHES=stock")
+        sys.exit(
+            f"{prefix} is a stock build; run `make setup` without CAFFESIAM_CAFFE_PATCHES=stock"
+        )
     return prefix
 
 
@@ -41,8 +48,18 @@ def stock_caffe() -> Path:
     venv, in a venv of its own (build/stock-venv); cached after the first time (a build takes
     some 20 minutes on two cores)."""
     print("stock Caffe: install_caffe.sh --stock (cached after the first build) ...", flush=True)
-    done = subprocess.run(["bash", str(REPO / "scripts/install_caffe.sh"), "--stock", "--skip-system-packages",
-                           "--venv", str(STOCK_VENV)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "bash",
+            str(REPO / "scripts/install_caffe.sh"),
+            "--stock",
+            "--skip-system-packages",
+            "--venv",
+            str(STOCK_VENV),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         sys.exit(f"install_caffe.sh --stock failed:\n{done.stderr[-3000:]}")
     return (STOCK_VENV / "caffe").resolve()
@@ -59,9 +76,26 @@ def siamese_train_net(work: Path, spec: Path, data: str) -> Path:
     from caffesiam.caffe.proto import caffe_pb2
 
     if data == "fashion" and not (work / "fashion_mnist_siamese_train_leveldb").exists():
-        tool("build-db", "fashion-mnist", "--out", work, "--pairs", 40000, "--test-pairs", 200, cwd=work)
-    text, _ = tool("gen-net", spec, "--train-source", work / "fashion_mnist_siamese_train_leveldb",
-                   "--test-source", work / "fashion_mnist_siamese_test_leveldb", cwd=work)
+        tool(
+            "build-db",
+            "fashion-mnist",
+            "--out",
+            work,
+            "--pairs",
+            40000,
+            "--test-pairs",
+            200,
+            cwd=work,
+        )
+    text, _ = tool(
+        "gen-net",
+        spec,
+        "--train-source",
+        work / "fashion_mnist_siamese_train_leveldb",
+        "--test-source",
+        work / "fashion_mnist_siamese_test_leveldb",
+        cwd=work,
+    )
     pb = caffe_pb2()
     net = text_format.Parse(text.stdout, pb.NetParameter())
     if data == "dummy":
@@ -70,7 +104,9 @@ def siamese_train_net(work: Path, spec: Path, data: str) -> Path:
         d = yaml.safe_load(spec.read_text())["data"]
         layers = [layer for layer in net.layer if layer.type != "Data"]
         dummy = pb.LayerParameter(name="pair_data", type="DummyData", top=["pair_data", "sim"])
-        dummy.dummy_data_param.shape.add(dim=[d["batch_size"], 2 * d["channels"], d["height"], d["width"]])
+        dummy.dummy_data_param.shape.add(
+            dim=[d["batch_size"], 2 * d["channels"], d["height"], d["width"]]
+        )
         dummy.dummy_data_param.shape.add(dim=[d["batch_size"]])
         dummy.dummy_data_param.data_filler.add(type="uniform")
         dummy.dummy_data_param.data_filler.add(type="constant", value=1)
@@ -126,10 +162,24 @@ def sgemm_rate(threads: int, size=2048, reps=5) -> float:
     best = float("inf")
     for _ in range(reps):
         start = time.perf_counter()
-        blas.cblas_sgemm(101, 111, 111, size, size, size, ctypes.c_float(1), ptr(a), size, ptr(b), size,
-                         ctypes.c_float(0), ptr(c), size)  # row-major, no transposes
+        blas.cblas_sgemm(
+            101,
+            111,
+            111,
+            size,
+            size,
+            size,
+            ctypes.c_float(1),
+            ptr(a),
+            size,
+            ptr(b),
+            size,
+            ctypes.c_float(0),
+            ptr(c),
+            size,
+        )  # row-major, no transposes
         best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def sgemm_floor_ms(net_path: Path, rate: float) -> tuple:

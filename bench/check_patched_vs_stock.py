@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from benchutil import REPO, patched_caffe, siamese_train_net, stock_caffe, tool
 
 FORWARD_TOLERANCE = GRADIENT_TOLERANCE = 1e-5
@@ -69,8 +68,9 @@ def pycaffe(prefix: Path, script: str, *args, threads=None):
     env = dict(os.environ, PYTHONPATH=str(prefix / "python"), GLOG_minloglevel="2")
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)], env=env, capture_output=True, text=True
+    )
     if done.returncode:
         sys.exit(f"pycaffe child ({prefix}) failed:\n{done.stderr[-3000:]}")
 
@@ -98,21 +98,30 @@ def compare_batches(stock: dict, patched: dict, label: str) -> bool:
         error, key = worst[kind]
         passed = error <= tolerance
         ok &= passed
-        print(f"  {label}: {kind:8s} outputs, worst {error:.1e} of the blob's max ({key or '-'})  "
-              f"{'ok' if passed else f'FAIL (> {tolerance:g})'}")
+        print(
+            f"  {label}: {kind:8s} outputs, worst {error:.1e} of the blob's max ({key or '-'})  "
+            f"{'ok' if passed else f'FAIL (> {tolerance:g})'}"
+        )
     if zero:
-        print(f"  {label}: {len(zero)} bias gradients zero in exact arithmetic (the last layer's, per batch "
-              f"and tower): rounding noise in both, at most {max(zero):.1e} of the weight gradient")
+        print(
+            f"  {label}: {len(zero)} bias gradients zero in exact arithmetic (the last layer's, per batch "
+            f"and tower): rounding noise in both, at most {max(zero):.1e} of the weight gradient"
+        )
     return ok
 
 
-def compare_builds(stock: Path, patched: Path, net_path: Path, weights: Path, batches: int, out: Path) -> bool:
+def compare_builds(
+    stock: Path, patched: Path, net_path: Path, weights: Path, batches: int, out: Path
+) -> bool:
     """Dump the net's blobs and gradients on each build (patched: all cores and 1 thread) and
     compare the patched dumps with stock's."""
     out.mkdir()
     dumps = {}
-    for label, prefix, threads in (("stock", stock, None), ("patched", patched, None),
-                                   ("patched, 1 thread", patched, 1)):
+    for label, prefix, threads in (
+        ("stock", stock, None),
+        ("patched", patched, None),
+        ("patched, 1 thread", patched, 1),
+    ):
         path = out / f"{label.replace(' ', '_').replace(',', '')}.npz"
         pycaffe(prefix, DUMP, net_path, weights, path, batches, threads=threads)
         dumps[label] = dict(np.load(path))
@@ -123,10 +132,20 @@ def compare_builds(stock: Path, patched: Path, net_path: Path, weights: Path, ba
 
 
 def losses(prefix: Path, solver: Path, cwd: Path, threads: int) -> dict:
-    env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0",
-               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    done = subprocess.run([str(prefix / "bin/caffe"), "train", "-solver", str(solver)], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    env = dict(
+        os.environ,
+        GLOG_logtostderr="1",
+        GLOG_minloglevel="0",
+        OMP_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+    )
+    done = subprocess.run(
+        [str(prefix / "bin/caffe"), "train", "-solver", str(solver)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         sys.exit(f"caffe train failed ({prefix}):\n{done.stderr[-3000:]}")
     return {int(i): float(loss) for i, loss in _LOSS.findall(done.stderr)}
@@ -137,7 +156,9 @@ def curve_difference(reference: dict, other: dict) -> dict:
     iteration, the last iteration up to which every one agrees to LOSS_TOLERANCE, and the
     relative difference of the mean loss over the last fifth of the run."""
     if not reference or reference.keys() != other.keys():
-        sys.exit(f"the runs logged different iterations: {sorted(reference)[:5]}... vs {sorted(other)[:5]}...")
+        sys.exit(
+            f"the runs logged different iterations: {sorted(reference)[:5]}... vs {sorted(other)[:5]}..."
+        )
     iterations = sorted(reference)
     errors = {i: abs(reference[i] - other[i]) / abs(reference[i]) for i in iterations}
     worst = max(iterations, key=errors.get)
@@ -146,11 +167,15 @@ def curve_difference(reference: dict, other: dict) -> dict:
         if errors[i] > LOSS_TOLERANCE:
             break
         agree = i
-    tail = iterations[-max(1, len(iterations) // 5):]
+    tail = iterations[-max(1, len(iterations) // 5) :]
     mean_a = np.mean([reference[i] for i in tail])
     mean_b = np.mean([other[i] for i in tail])
-    return {"worst": errors[worst], "at": worst, "agree_through": agree,
-            "tail_mean": abs(mean_a - mean_b) / abs(mean_a)}
+    return {
+        "worst": errors[worst],
+        "at": worst,
+        "agree_through": agree,
+        "tail_mean": abs(mean_a - mean_b) / abs(mean_a),
+    }
 
 
 def main():
@@ -163,57 +188,115 @@ def main():
     ok = True
     with tempfile.TemporaryDirectory(prefix="check_patches_") as tmp:
         work = Path(tmp)
-        tool("build-db", "fashion-mnist", "--out", work, "--pairs", 20000, "--test-pairs", 500, cwd=work)
-        net, _ = tool("gen-net", REPO / "templates/lenet_relu.yaml",
-                      "--train-source", work / "fashion_mnist_siamese_train_leveldb",
-                      "--test-source", work / "fashion_mnist_siamese_test_leveldb", cwd=work)
+        tool(
+            "build-db",
+            "fashion-mnist",
+            "--out",
+            work,
+            "--pairs",
+            20000,
+            "--test-pairs",
+            500,
+            cwd=work,
+        )
+        net, _ = tool(
+            "gen-net",
+            REPO / "templates/lenet_relu.yaml",
+            "--train-source",
+            work / "fashion_mnist_siamese_train_leveldb",
+            "--test-source",
+            work / "fashion_mnist_siamese_test_leveldb",
+            cwd=work,
+        )
         net_path = work / "net.prototxt"
         net_path.write_text(net.stdout)
         weights = work / "init.caffemodel"
         pycaffe(stock, INIT, net_path, weights)
 
-        print(f"\n1. forward outputs and parameter gradients, {args.batches} real batches of 64 pairs:")
+        print(
+            f"\n1. forward outputs and parameter gradients, {args.batches} real batches of 64 pairs:"
+        )
         ok &= compare_builds(stock, patched, net_path, weights, args.batches, work / "lenet_relu")
         # The patches' other layers (PReLU, BatchNorm with batch statistics, Scale): color_bn's
         # tower on DummyData (uniform pixels, drawn from the same seed by both builds).
         bn_net = siamese_train_net(work, REPO / "templates/color_bn.yaml", "dummy")
         bn_weights = work / "color_bn_init.caffemodel"
         pycaffe(stock, INIT, bn_net, bn_weights)
-        print(f"\n   color_bn (conv, BatchNorm, Scale, ReLU, PReLU), {args.batches} DummyData batches of 32 pairs:")
+        print(
+            f"\n   color_bn (conv, BatchNorm, Scale, ReLU, PReLU), {args.batches} DummyData batches of 32 pairs:"
+        )
         ok &= compare_builds(stock, patched, bn_net, bn_weights, args.batches, work / "color_bn")
 
-        print(f"\n2. loss curves, {args.iterations} iterations of `caffe train` from random_seed 1:")
-        solver, _ = tool("gen-solver", net_path, "--max-iter", args.iterations, "--display", 1,
-                         "--test-interval", 100000, "--test-iter", 1, "--snapshot", 0,
-                         "--random-seed", 1, "--snapshot-prefix", work / "snap/net", cwd=work)
+        print(
+            f"\n2. loss curves, {args.iterations} iterations of `caffe train` from random_seed 1:"
+        )
+        solver, _ = tool(
+            "gen-solver",
+            net_path,
+            "--max-iter",
+            args.iterations,
+            "--display",
+            1,
+            "--test-interval",
+            100000,
+            "--test-iter",
+            1,
+            "--snapshot",
+            0,
+            "--random-seed",
+            1,
+            "--snapshot-prefix",
+            work / "snap/net",
+            cwd=work,
+        )
         solver_path = work / "solver.prototxt"
         solver_path.write_text(solver.stdout)
         (work / "snap").mkdir()  # plain caffe train writes its final snapshot there
         # Stock against itself on another thread count is the yardstick: float32 SGD amplifies
         # any change in summation order, the patches' or OpenBLAS's own.
-        runs = (("stock, 1 thread", stock, 1), ("stock, 2 threads", stock, 2),
-                ("patched, 1 thread", patched, 1), ("patched, 2 threads", patched, 2))
-        curves = {label: losses(prefix, solver_path, work, threads) for label, prefix, threads in runs}
+        runs = (
+            ("stock, 1 thread", stock, 1),
+            ("stock, 2 threads", stock, 2),
+            ("patched, 1 thread", patched, 1),
+            ("patched, 2 threads", patched, 2),
+        )
+        curves = {
+            label: losses(prefix, solver_path, work, threads) for label, prefix, threads in runs
+        }
         reference = curves["stock, 1 thread"]
-        print(f"  {len(reference)} logged iterations; stock, 1 thread: loss {reference[min(reference)]:.4f} -> "
-              f"{reference[max(reference)]:.4f}. Against it (relative differences):")
+        print(
+            f"  {len(reference)} logged iterations; stock, 1 thread: loss {reference[min(reference)]:.4f} -> "
+            f"{reference[max(reference)]:.4f}. Against it (relative differences):"
+        )
         found = {}
         for label, _, _ in runs[1:]:
             found[label] = d = curve_difference(reference, curves[label])
-            print(f"    {label:18s} worst {d['worst']:.1e} (iteration {d['at']}); every iteration within "
-                  f"{LOSS_TOLERANCE:g} through {d['agree_through']}; mean loss of the last fifth {d['tail_mean']:.1e}")
+            print(
+                f"    {label:18s} worst {d['worst']:.1e} (iteration {d['at']}); every iteration within "
+                f"{LOSS_TOLERANCE:g} through {d['agree_through']}; mean loss of the last fifth {d['tail_mean']:.1e}"
+            )
         # The 1e-4 asked holds for the first iterations only, for stock against itself too; the
         # verdict: the patched curves stay as close to stock's as stock's own 2-thread curve does.
         yardstick = found["stock, 2 threads"]
         for label in ("patched, 1 thread", "patched, 2 threads"):
             d = found[label]
-            passed = d["worst"] <= SLACK * yardstick["worst"] and d["agree_through"] >= yardstick["agree_through"]
+            passed = (
+                d["worst"] <= SLACK * yardstick["worst"]
+                and d["agree_through"] >= yardstick["agree_through"]
+            )
             ok &= passed
-            print(f"  {label}: {'within' if passed else 'FAIL: beyond'} stock's own spread (worst "
-                  f"{d['worst']:.1e} vs {yardstick['worst']:.1e}, x{SLACK:g} allowed; within {LOSS_TOLERANCE:g} "
-                  f"through iteration {d['agree_through']} vs {yardstick['agree_through']})")
-        print(f"  every iteration within {LOSS_TOLERANCE:g}: "
-              + ", ".join(f"{label} {'yes' if found[label]['worst'] <= LOSS_TOLERANCE else 'no'}" for label in found))
+            print(
+                f"  {label}: {'within' if passed else 'FAIL: beyond'} stock's own spread (worst "
+                f"{d['worst']:.1e} vs {yardstick['worst']:.1e}, x{SLACK:g} allowed; within {LOSS_TOLERANCE:g} "
+                f"through iteration {d['agree_through']} vs {yardstick['agree_through']})"
+            )
+        print(
+            f"  every iteration within {LOSS_TOLERANCE:g}: "
+            + ", ".join(
+                f"{label} {'yes' if found[label]['worst'] <= LOSS_TOLERANCE else 'no'}"
+                for label in found
+            )
+        )
     print("\nall checks passed" if ok else "\nSOME CHECKS FAILED")
     sys.exit(0 if ok else 1)
 

@@ -23,13 +23,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from caffesiam.caffe import locate  # noqa: E402
-from caffesiam.net.siamese import build_siamese  # noqa: E402
 from caffesiam.caffe.proto import to_text  # noqa: E402
+from caffesiam.net.siamese import build_siamese  # noqa: E402
 from caffesiam.spec.load import load_tower  # noqa: E402
 
 BATCH, ITERS, WARMUP, ROUNDS = 64, 200, 20, 3
-NETS = {"lenet_relu 28x28x1": ("lenet_relu.yaml", 1, 28), "color_bn 64x64x3": ("color_bn.yaml", 3, 64)}
-ENGINE_FIELDS = {"Convolution": "convolution_param", "Pooling": "pooling_param", "ReLU": "relu_param"}
+NETS = {
+    "lenet_relu 28x28x1": ("lenet_relu.yaml", 1, 28),
+    "color_bn 64x64x3": ("color_bn.yaml", 3, 64),
+}
+ENGINE_FIELDS = {
+    "Convolution": "convolution_param",
+    "Pooling": "pooling_param",
+    "ReLU": "relu_param",
+}
 _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 
@@ -54,9 +61,21 @@ def caffe_net(template: str, channels: int, size: int, engine: str) -> str:
 def caffe_ms(prototxt: str, work: Path) -> float:
     path = work / "net.prototxt"
     path.write_text(prototxt)
-    out = subprocess.run([locate.caffe_binary(), "time", "-model", str(path), "-gpu", "0",
-                          "-iterations", str(ITERS)], capture_output=True, text=True,
-                         env=dict(os.environ, GLOG_logtostderr="1"))
+    out = subprocess.run(
+        [
+            locate.caffe_binary(),
+            "time",
+            "-model",
+            str(path),
+            "-gpu",
+            "0",
+            "-iterations",
+            str(ITERS),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GLOG_logtostderr="1"),
+    )
     match = _AVERAGE.search(out.stdout + out.stderr)
     if out.returncode != 0 or not match:
         sys.exit(f"gpu_peer: caffe time failed:\n{(out.stdout + out.stderr)[-2000:]}")
@@ -67,12 +86,30 @@ def torch_tower(template: str, channels: int):
     from torch import nn
 
     if template == "lenet_relu.yaml":
-        return nn.Sequential(nn.Conv2d(channels, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5),
-                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
-                             nn.Linear(500, 32))
-    return nn.Sequential(nn.Conv2d(channels, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64),
-                         nn.PReLU(64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 16))
+        return nn.Sequential(
+            nn.Conv2d(channels, 20, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(800, 500),
+            nn.ReLU(),
+            nn.Linear(500, 32),
+        )
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, padding=1, bias=False),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.PReLU(64),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 16),
+    )
 
 
 def torch_ms(template: str, channels: int, size: int) -> float:
@@ -88,7 +125,7 @@ def torch_ms(template: str, channels: int, size: int) -> float:
 
     def step():
         d = torch.norm(tower(a) - tower(b), dim=1)
-        loss = (sim * d ** 2 + (1 - sim) * torch.clamp(1 - d, min=0) ** 2).sum() / (2 * BATCH)
+        loss = (sim * d**2 + (1 - sim) * torch.clamp(1 - d, min=0) ** 2).sum() / (2 * BATCH)
         tower.zero_grad(set_to_none=False)
         loss.backward()
 
@@ -107,21 +144,33 @@ def main():
 
     if not torch.cuda.is_available():
         sys.exit("gpu_peer: no CUDA GPU visible to PyTorch")
-    print(f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} (CUDA {torch.version.cuda}, "
-          f"cuDNN {torch.backends.cudnn.version()}), caffe {locate.caffe_binary()}")
+    print(
+        f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} (CUDA {torch.version.cuda}, "
+        f"cuDNN {torch.backends.cudnn.version()}), caffe {locate.caffe_binary()}"
+    )
     print(f"forward+backward ms per iteration, batch {BATCH}, median of {ROUNDS} rounds of {ITERS}")
-    print(f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} {'PyTorch/cuDNN':>14} {'PyTorch/CAFFE':>14}")
+    print(
+        f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} {'PyTorch/cuDNN':>14} {'PyTorch/CAFFE':>14}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for label, (template, channels, size) in NETS.items():
             runs = {"cudnn": [], "caffe": [], "torch": []}
             for _ in range(ROUNDS):
-                runs["cudnn"].append(caffe_ms(caffe_net(template, channels, size, "CUDNN"), Path(tmp)))
-                runs["caffe"].append(caffe_ms(caffe_net(template, channels, size, "CAFFE"), Path(tmp)))
+                runs["cudnn"].append(
+                    caffe_ms(caffe_net(template, channels, size, "CUDNN"), Path(tmp))
+                )
+                runs["caffe"].append(
+                    caffe_ms(caffe_net(template, channels, size, "CAFFE"), Path(tmp))
+                )
                 runs["torch"].append(torch_ms(template, channels, size))
             ms = {k: statistics.median(v) for k, v in runs.items()}
-            print(f"{label:20} {ms['cudnn']:12.3f} {ms['caffe']:12.3f} {ms['torch']:9.3f} "
-                  f"{ms['torch'] / ms['cudnn']:14.2f} {ms['torch'] / ms['caffe']:14.2f}")
-    print("ratio > 1: Caffe is faster. A --no-cudnn build runs the CAFFE engine in both Caffe columns.")
+            print(
+                f"{label:20} {ms['cudnn']:12.3f} {ms['caffe']:12.3f} {ms['torch']:9.3f} "
+                f"{ms['torch'] / ms['cudnn']:14.2f} {ms['torch'] / ms['caffe']:14.2f}"
+            )
+    print(
+        "ratio > 1: Caffe is faster. A --no-cudnn build runs the CAFFE engine in both Caffe columns."
+    )
 
 
 if __name__ == "__main__":

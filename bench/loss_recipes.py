@@ -26,30 +26,76 @@ PAIRS = {split: f"fashion_mnist_siamese_{split}_lmdb" for split in ("train", "te
 TRIPLETS = {split: f"fashion_mnist_triplet_{split}_lmdb" for split in ("train", "test")}
 
 
-
-
 def build_databases(root: Path):
     """Fashion-MNIST pairs and triplets, one record per image (60,000 train, 10,000 test)."""
     for flags, names in (([], PAIRS), (["--triplets"], TRIPLETS)):
         if not all((root / n).exists() for n in names.values()):
-            tool("build-db", "fashion-mnist", *flags, "--backend", "lmdb", "--out", ".", "--force", cwd=root)
+            tool(
+                "build-db",
+                "fashion-mnist",
+                *flags,
+                "--backend",
+                "lmdb",
+                "--out",
+                ".",
+                "--force",
+                cwd=root,
+            )
 
 
 def run(loss: str, root: Path, iters: int) -> dict:
     work = root / loss
     work.mkdir(parents=True, exist_ok=True)
     dbs = TRIPLETS if loss == "triplet" else PAIRS
-    tool("gen-net", LENET, "--loss", loss, "--backend", "lmdb", "--train-source", root / dbs["train"],
-         "--test-source", root / dbs["test"], "-o", "net.prototxt", cwd=work)
+    tool(
+        "gen-net",
+        LENET,
+        "--loss",
+        loss,
+        "--backend",
+        "lmdb",
+        "--train-source",
+        root / dbs["train"],
+        "--test-source",
+        root / dbs["test"],
+        "-o",
+        "net.prototxt",
+        cwd=work,
+    )
     tool("gen-net", LENET, "--deploy", "-o", "deploy.prototxt", cwd=work)
-    tool("gen-solver", "net.prototxt", "--max-iter", iters, "--snapshot-prefix", "snap/net",
-         "-o", "solver.prototxt", cwd=work)
-    for old in list((work / "snap").glob("net_iter_*")) + list(work.glob("snap/net_run*/caffe.log")):
+    tool(
+        "gen-solver",
+        "net.prototxt",
+        "--max-iter",
+        iters,
+        "--snapshot-prefix",
+        "snap/net",
+        "-o",
+        "solver.prototxt",
+        cwd=work,
+    )
+    for old in list((work / "snap").glob("net_iter_*")) + list(
+        work.glob("snap/net_run*/caffe.log")
+    ):
         old.unlink()
     _, train_s = tool("train", "solver.prototxt", "--blas-threads", "1", cwd=work)
     weights = work / "snap" / f"net_iter_{iters}.caffemodel"
-    tool("evaluate", "--model", "deploy.prototxt", "--weights", weights, "--scale", 0.00390625,
-         "--db", root / PAIRS["test"], "--json", "eval.json", "--roc", "roc.png", cwd=work)
+    tool(
+        "evaluate",
+        "--model",
+        "deploy.prototxt",
+        "--weights",
+        weights,
+        "--scale",
+        0.00390625,
+        "--db",
+        root / PAIRS["test"],
+        "--json",
+        "eval.json",
+        "--roc",
+        "roc.png",
+        cwd=work,
+    )
     result = json.loads((work / "eval.json").read_text())
     result["train_seconds"] = round(train_s, 1)
     return result
@@ -72,9 +118,11 @@ def main(argv):
     summary = {loss: {k: r.get(k) for k in keys} for loss, r in results.items()}
     (root / "summary.json").write_text(json.dumps({"iterations": args.iters, **summary}, indent=2))
     for loss, r in results.items():
-        print(f"{loss}: {args.iters} iterations, best-threshold pair accuracy (held out) "
-              f"{r['best_threshold_accuracy']:.2%}, AUC {r['auc']:.4f}, EER {r['eer']:.2%}, "
-              f"{r['pairs']} test pairs, train {r['train_seconds']:.0f} s")
+        print(
+            f"{loss}: {args.iters} iterations, best-threshold pair accuracy (held out) "
+            f"{r['best_threshold_accuracy']:.2%}, AUC {r['auc']:.4f}, EER {r['eer']:.2%}, "
+            f"{r['pairs']} test pairs, train {r['train_seconds']:.0f} s"
+        )
 
 
 if __name__ == "__main__":

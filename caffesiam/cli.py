@@ -39,8 +39,10 @@ class CaffesiamGroup(click.Group):
             reader_gone()
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "caffesiam"
-            click.echo(f"{where}: error: {one_line(e.format_message()).rstrip('.')} (see {where} --help)",
-                       err=True)
+            click.echo(
+                f"{where}: error: {one_line(e.format_message()).rstrip('.')} (see {where} --help)",
+                err=True,
+            )
             sys.exit(e.exit_code)
         except click.ClickException as e:
             e.show()
@@ -93,8 +95,10 @@ def unexpected(e: BaseException) -> str:
     if isinstance(e, MemoryError):
         return "out of memory"
     detail = one_line(str(e))[:200]
-    return (f"internal error ({type(e).__name__}{': ' + detail if detail else ''}); this is a bug: "
-            f"rerun with 'caffesiam --debug' for the traceback and report it")
+    return (
+        f"internal error ({type(e).__name__}{': ' + detail if detail else ''}); this is a bug: "
+        f"rerun with 'caffesiam --debug' for the traceback and report it"
+    )
 
 
 @click.group(cls=CaffesiamGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,20 +15,46 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict
 
 from caffesiam.errors import BadInput, CaffesiamError
 from caffesiam.limits import LOG_LINE_CHARS, PROTO_BYTES, TEXT_BYTES, size_text
 
-_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                (stat.S_ISSOCK, "a socket"))
-_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
-         (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 # Kernel filesystems, whose files are not files: writing there changes the system, not an output.
-KERNEL_FILESYSTEMS = frozenset({"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs",
-                                "tracefs", "securityfs", "configfs", "pstore", "bpf", "efivarfs",
-                                "mqueue", "fusectl", "binfmt_misc", "autofs", "hugetlbfs"})
+KERNEL_FILESYSTEMS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "configfs",
+        "pstore",
+        "bpf",
+        "efivarfs",
+        "mqueue",
+        "fusectl",
+        "binfmt_misc",
+        "autofs",
+        "hugetlbfs",
+    }
+)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\Z")
 
 
@@ -68,16 +94,21 @@ def decode_text(data: bytes, source, error) -> str:
     """`data` as UTF-8 text (a UTF-8 byte-order mark is dropped); `error` naming the line otherwise."""
     for bom, name in _BOMS:
         if data.startswith(bom):
-            raise error(f"{source}: is {name} text (it starts with a byte-order mark); save it as UTF-8")
+            raise error(
+                f"{source}: is {name} text (it starts with a byte-order mark); save it as UTF-8"
+            )
     if b"\0" in data:
         line = data.count(b"\n", 0, data.index(b"\0")) + 1
-        raise error(f"{source}:{line}: a NUL byte: this is a binary file (or UTF-16), not UTF-8 text")
+        raise error(
+            f"{source}:{line}: a NUL byte: this is a binary file (or UTF-16), not UTF-8 text"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise error(f"{source}:{line}: byte 0x{data[e.start]:02x} is not UTF-8; save the file as "
-                    f"UTF-8 text") from None
+        raise error(
+            f"{source}:{line}: byte 0x{data[e.start]:02x} is not UTF-8; save the file as UTF-8 text"
+        ) from None
 
 
 def read_file(path, error, what: str = "file", binary: bool = False, limit: int = 0):
@@ -101,7 +132,9 @@ def open_lines(path, error, what: str = "file"):
     """Yields the lines of a regular file as text (undecodable bytes replaced), each at most
     LOG_LINE_CHARS long (a longer one is split), read as they are needed."""
     with _open_regular(Path(path), error, what) as f:
-        yield (raw.decode("utf-8", "replace") for raw in iter(lambda: f.readline(LOG_LINE_CHARS), b""))
+        yield (
+            raw.decode("utf-8", "replace") for raw in iter(lambda: f.readline(LOG_LINE_CHARS), b"")
+        )
 
 
 def _mounts():
@@ -118,16 +151,21 @@ def _mounts():
 
 def kernel_filesystem(resolved: Path):
     """(mount point, type) when `resolved` lies on a kernel filesystem (/proc, /sys, /dev...), else None."""
-    point, kind = max(((p, k) for p, k in _mounts() if p == resolved or p in resolved.parents),
-                      key=lambda mount: len(mount[0].parts), default=(None, None))
+    point, kind = max(
+        ((p, k) for p, k in _mounts() if p == resolved or p in resolved.parents),
+        key=lambda mount: len(mount[0].parts),
+        default=(None, None),
+    )
     return (point, kind) if kind in KERNEL_FILESYSTEMS else None
 
 
 def _refuse_kernel_filesystem(path: Path, resolved: Path, error):
     found = kernel_filesystem(resolved)
     if found:
-        raise error(f"cannot write {path}: it lies on {found[0]} ({found[1]}), a kernel "
-                    f"filesystem, not a place for output files")
+        raise error(
+            f"cannot write {path}: it lies on {found[0]} ({found[1]}), a kernel "
+            f"filesystem, not a place for output files"
+        )
 
 
 def _writable_folder(path: Path, folder: Path, error, create: bool):
@@ -141,8 +179,14 @@ def _writable_folder(path: Path, folder: Path, error, create: bool):
         raise error(f"cannot write {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
-        raise error(f"cannot write {path}: "
-                    + (f"{folder} is on a read-only filesystem" if read_only else f"no permission to write in {folder}"))
+        raise error(
+            f"cannot write {path}: "
+            + (
+                f"{folder} is on a read-only filesystem"
+                if read_only
+                else f"no permission to write in {folder}"
+            )
+        )
 
 
 def check_output(path, error=BadInput, parents: bool = False) -> Path:
@@ -158,7 +202,9 @@ def check_output(path, error=BadInput, parents: bool = False) -> Path:
     if resolved.is_dir():
         raise error(f"cannot write {path}: it is a directory; give a file name")
     if os.path.lexists(resolved) and not resolved.is_file():
-        raise error(f"cannot write {path}: it is {_kind(os.stat(resolved).st_mode)}, not a file to replace")
+        raise error(
+            f"cannot write {path}: it is {_kind(os.stat(resolved).st_mode)}, not a file to replace"
+        )
     _writable_folder(path, resolved.parent, error, parents)
     return path
 
@@ -186,13 +232,14 @@ class _Staging:
     """Callable: stage(target) -> a new temporary sibling of target with the same suffix."""
 
     def __init__(self):
-        self.temps: Dict[Path, Path] = {}
+        self.temps: dict[Path, Path] = {}
 
     def __call__(self, target) -> Path:
         target = Path(target)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix,
-                                       dir=target.parent)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
+            )
         except OSError as e:
             raise CaffesiamError(f"cannot write {target}: {e.strerror}") from e
         os.close(fd)
@@ -240,6 +287,8 @@ def safe_name(name: str, what: str = "name") -> str:
     """`name` when it is one plain path component (letters, digits, . _ + -, not starting with a
     dot or dash, at most 100 characters); BadInput otherwise."""
     if not _NAME.match(name or ""):
-        raise BadInput(f"{what} {name!r} is not a plain name: use letters, digits and . _ + - "
-                       f"(no '/', not starting with '.' or '-', at most 100 characters)")
+        raise BadInput(
+            f"{what} {name!r} is not a plain name: use letters, digits and . _ + - "
+            f"(no '/', not starting with '.' or '-', at most 100 characters)"
+        )
     return name

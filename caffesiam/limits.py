@@ -64,13 +64,16 @@ def require_memory(needed: int, what: str):
     """BadInput when `what` needs more memory than is available now."""
     have = available_memory()
     if needed > have:
-        raise BadInput(f"{what} needs {size_text(needed)} of memory; this machine has "
-                       f"{size_text(have)} available")
+        raise BadInput(
+            f"{what} needs {size_text(needed)} of memory; this machine has "
+            f"{size_text(have)} available"
+        )
 
 
 def require_space(path, needed: int, what: str):
     """BadInput when `what` needs more disk than is free where `path` goes."""
     have = free_space(path)
     if needed > have:
-        raise BadInput(f"{what} needs {size_text(needed)} of disk; {size_text(have)} is free "
-                       f"where {path} goes")
+        raise BadInput(
+            f"{what} needs {size_text(needed)} of disk; {size_text(have)} is free where {path} goes"
+        )

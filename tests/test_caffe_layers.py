@@ -23,8 +23,15 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def conv(num_output, kernel, pad=(0, 0), stride=(1, 1), dilation=1, group=1, bias=True):
-    return dict(num_output=num_output, kernel=kernel, pad=pad, stride=stride, dilation=dilation,
-                group=group, bias=bias)
+    return dict(
+        num_output=num_output,
+        kernel=kernel,
+        pad=pad,
+        stride=stride,
+        dilation=dilation,
+        group=group,
+        bias=bias,
+    )
 
 
 def pool(method, kernel=None, pad=(0, 0), stride=(1, 1)):
@@ -68,12 +75,16 @@ def layer_param_text(layer_type, g):
         if g["kernel"] is None:
             return f"pooling_param {{ pool: {g['method']} global_pooling: true }}"
         (kh, kw), (ph, pw), (sh, sw) = g["kernel"], g["pad"], g["stride"]
-        return (f"pooling_param {{ pool: {g['method']} kernel_h: {kh} kernel_w: {kw} "
-                f"pad_h: {ph} pad_w: {pw} stride_h: {sh} stride_w: {sw} }}")
+        return (
+            f"pooling_param {{ pool: {g['method']} kernel_h: {kh} kernel_w: {kw} "
+            f"pad_h: {ph} pad_w: {pw} stride_h: {sh} stride_w: {sw} }}"
+        )
     (kh, kw), (ph, pw), (sh, sw) = g["kernel"], g["pad"], g["stride"]
-    return (f"convolution_param {{ num_output: {g['num_output']} kernel_h: {kh} kernel_w: {kw} "
-            f"pad_h: {ph} pad_w: {pw} stride_h: {sh} stride_w: {sw} dilation: {g['dilation']} "
-            f"group: {g['group']} bias_term: {str(g['bias']).lower()} }}")
+    return (
+        f"convolution_param {{ num_output: {g['num_output']} kernel_h: {kh} kernel_w: {kw} "
+        f"pad_h: {ph} pad_w: {pw} stride_h: {sh} stride_w: {sw} dilation: {g['dilation']} "
+        f"group: {g['group']} bias_term: {str(g['bias']).lower()} }}"
+    )
 
 
 def fashion_batch(channels, start):
@@ -82,7 +93,7 @@ def fashion_batch(channels, start):
 
     raw = gzip.open(FASHION / "t10k-images-idx3-ubyte.gz").read()
     images = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
-    return (images[start:start + IMAGES * channels] / 255.0).reshape(IMAGES, channels, 28, 28)
+    return (images[start : start + IMAGES * channels] / 255.0).reshape(IMAGES, channels, 28, 28)
 
 
 def taps(x_shape, g, out_shape):
@@ -93,14 +104,23 @@ def taps(x_shape, g, out_shape):
         rows = np.arange(out_shape[0]) * sh - ph + i * d
         for j in range(kw):
             cols = np.arange(out_shape[1]) * sw - pw + j * d
-            inside = ((rows >= 0) & (rows < x_shape[0]))[:, None] & ((cols >= 0) & (cols < x_shape[1]))
-            yield (i, j, np.clip(rows, 0, x_shape[0] - 1)[:, None], np.clip(cols, 0, x_shape[1] - 1),
-                   inside.astype(float))
+            inside = ((rows >= 0) & (rows < x_shape[0]))[:, None] & (
+                (cols >= 0) & (cols < x_shape[1])
+            )
+            yield (
+                i,
+                j,
+                np.clip(rows, 0, x_shape[0] - 1)[:, None],
+                np.clip(cols, 0, x_shape[1] - 1),
+                inside.astype(float),
+            )
 
 
 def conv_output_shape(shape, g):
-    return tuple((size + 2 * p - (g["dilation"] * (k - 1) + 1)) // s + 1
-                 for size, k, p, s in zip(shape, g["kernel"], g["pad"], g["stride"]))
+    return tuple(
+        (size + 2 * p - (g["dilation"] * (k - 1) + 1)) // s + 1
+        for size, k, p, s in zip(shape, g["kernel"], g["pad"], g["stride"])
+    )
 
 
 def conv_forward(x, w, g):
@@ -122,9 +142,15 @@ def conv_backward(x_shape, x, w, dy, g):
     for k in range(groups):
         o, c = slice(k * rows, (k + 1) * rows), slice(k * cols, (k + 1) * cols)
         for i, j, hi, wi, inside in taps(x_shape[2:], g, dy.shape[2:]):
-            np.add.at(dx, (slice(None), c, hi, wi), np.einsum("mc,nmyx->ncyx", w[o, :, i, j], dy[:, o]) * inside)
+            np.add.at(
+                dx,
+                (slice(None), c, hi, wi),
+                np.einsum("mc,nmyx->ncyx", w[o, :, i, j], dy[:, o]) * inside,
+            )
             if x is not None:
-                dw[o, :, i, j] += np.einsum("nmyx,ncyx->mc", dy[:, o], x[:, c][:, :, hi, wi] * inside)
+                dw[o, :, i, j] += np.einsum(
+                    "nmyx,ncyx->mc", dy[:, o], x[:, c][:, :, hi, wi] * inside
+                )
     return dx, dw
 
 
@@ -135,8 +161,10 @@ def conv_reference(layer_type, x, w, b, dy, g):
         top = conv_forward(x, w, g)
         dx, dw = conv_backward(x.shape, x, w, dy, g)
     else:
-        out_shape = tuple(s * (size - 1) + g["dilation"] * (k - 1) + 1 - 2 * p
-                          for size, k, p, s in zip(x.shape[2:], g["kernel"], g["pad"], g["stride"]))
+        out_shape = tuple(
+            s * (size - 1) + g["dilation"] * (k - 1) + 1 - 2 * p
+            for size, k, p, s in zip(x.shape[2:], g["kernel"], g["pad"], g["stride"])
+        )
         top_shape = (x.shape[0], w.shape[1] * g["group"]) + out_shape
         top, _ = conv_backward(top_shape, None, w, x, g)
         dx = conv_forward(dy, w, g)
@@ -163,19 +191,27 @@ def pool_reference(x, top_diff, method, kernel, pad, stride):
         for xx in range(ow):
             h0, w0 = y * sh - ph, xx * sw - pw
             h1, w1 = min(h0 + kh, h), min(w0 + kw, w)
-            window = x[:, :, max(h0, 0):h1, max(w0, 0):w1]
+            window = x[:, :, max(h0, 0) : h1, max(w0, 0) : w1]
             diff = top_diff[:, :, y, xx]
             if method == "MAX":
                 flat = window.reshape(n, c, -1)
                 first = flat.argmax(axis=2)  # the first maximum in scan order, as Caffe's strict >
                 top[:, :, y, xx] = flat.max(axis=2)
                 rows, cols = np.unravel_index(first, window.shape[2:])
-                np.add.at(grad, (np.arange(n)[:, None], np.arange(c)[None, :],
-                                 rows + max(h0, 0), cols + max(w0, 0)), diff)
+                np.add.at(
+                    grad,
+                    (
+                        np.arange(n)[:, None],
+                        np.arange(c)[None, :],
+                        rows + max(h0, 0),
+                        cols + max(w0, 0),
+                    ),
+                    diff,
+                )
             else:
                 size = (min(h0 + kh, h + ph) - h0) * (min(w0 + kw, w + pw) - w0)
                 top[:, :, y, xx] = window.sum(axis=(2, 3)) / size
-                grad[:, :, max(h0, 0):h1, max(w0, 0):w1] += (diff / size)[:, :, None, None]
+                grad[:, :, max(h0, 0) : h1, max(w0, 0) : w1] += (diff / size)[:, :, None, None]
     return top, grad
 
 
@@ -200,8 +236,9 @@ def channel_wise_reference(layer_type, g, x, dy, params):
     if g["use_global_stats"]:
         dx = dy / std
     else:
-        dx = (dy - dy.mean(axis=axes, keepdims=True)
-              - (dy * top).mean(axis=axes, keepdims=True) * top) / std
+        dx = (
+            dy - dy.mean(axis=axes, keepdims=True) - (dy * top).mean(axis=axes, keepdims=True) * top
+        ) / std
     # The running statistics are no parameters: their diffs stay zero.
     return top, dx, [np.zeros_like(p) for p in params]
 
@@ -212,11 +249,13 @@ def run_case(name, layer_type, g, channels):
 
     rng = np.random.default_rng(sum(map(ord, name)))
     x = fashion_batch(channels, start=channels * 100)
-    spec = (f'name: "{name}" force_backward: true\n'
-            f'layer {{ name: "data" type: "Input" top: "data" '
-            f'input_param {{ shape {{ dim: {IMAGES} dim: {channels} dim: 28 dim: 28 }} }} }}\n'
-            f'layer {{ name: "{name}" type: "{layer_type}" bottom: "data" top: "out" '
-            f'{layer_param_text(layer_type, g)} }}\n')
+    spec = (
+        f'name: "{name}" force_backward: true\n'
+        f'layer {{ name: "data" type: "Input" top: "data" '
+        f"input_param {{ shape {{ dim: {IMAGES} dim: {channels} dim: 28 dim: 28 }} }} }}\n"
+        f'layer {{ name: "{name}" type: "{layer_type}" bottom: "data" top: "out" '
+        f"{layer_param_text(layer_type, g)} }}\n"
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
         f.write(spec)
     try:
@@ -245,7 +284,11 @@ def run_case(name, layer_type, g, channels):
         want.update({f"param{i}_diff": d for i, d in enumerate(param_diffs)})
         return got, want
     if layer_type == "Pooling":
-        window = ((28, 28), (0, 0), (1, 1)) if g["kernel"] is None else (g["kernel"], g["pad"], g["stride"])
+        window = (
+            ((28, 28), (0, 0), (1, 1))
+            if g["kernel"] is None
+            else (g["kernel"], g["pad"], g["stride"])
+        )
         top, dx = pool_reference(x, dy, g["method"], *window)
         return got, {"top": top, "bottom_diff": dx}
     w = layer.blobs[0].data.astype(np.float64)
@@ -269,8 +312,13 @@ def check_case(case, budget):
     assert got.keys() == want.keys()
     for key in want:
         scale = np.abs(want[key]).max()
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5 * scale,
-                                   err_msg=f"{case[0]}, budget {budget}: {key}")
+        np.testing.assert_allclose(
+            got[key],
+            want[key],
+            rtol=1e-4,
+            atol=1e-5 * scale,
+            err_msg=f"{case[0]}, budget {budget}: {key}",
+        )
 
 
 @pytest.mark.parametrize("budget", BUDGETS, ids=["default-budget", "one-image", "few-images"])
@@ -282,8 +330,12 @@ def test_layer_matches_numpy(case, budget):
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_layers_match_numpy_with_other_thread_counts(threads):
     """The same checks in a child process: Caffe reads its thread count once, at load."""
-    done = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=threads, CAFFE_CPU_MIN_THREADED_WORK="0"))
+    done = subprocess.run(
+        [sys.executable, __file__],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS=threads, CAFFE_CPU_MIN_THREADED_WORK="0"),
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 

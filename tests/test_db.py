@@ -27,8 +27,13 @@ def test_hand_encoded_datum_parses_like_caffe_pb2(digits):
     sims = np.array([1, 0, 1])
     rows = encode_stacked_datums((a, b), sims)
     for k in range(3):
-        expected = caffe_pb2().Datum(channels=2, height=28, width=28,
-                                     data=a[k].tobytes() + b[k].tobytes(), label=int(sims[k]))
+        expected = caffe_pb2().Datum(
+            channels=2,
+            height=28,
+            width=28,
+            data=a[k].tobytes() + b[k].tobytes(),
+            label=int(sims[k]),
+        )
         assert rows[k].tobytes() == expected.SerializeToString()
 
 

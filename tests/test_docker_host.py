@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, VENV_BIN, run_tool
 
 from caffesiam.caffe.locate import caffe_home
-
-from conftest import REPO, VENV_BIN, run_tool
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
 
@@ -66,8 +65,12 @@ raise ImportError("no pycaffe on this host (test: Docker-only host)")
 
 
 def caffe_tarball() -> Path:
-    downloads = Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")) / "downloads"
-    found = sorted(downloads.glob("caffe_*.orig.tar.gz")) + sorted(downloads.glob("brocolli-caffe-*.tar.gz"))
+    downloads = (
+        Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")) / "downloads"
+    )
+    found = sorted(downloads.glob("caffe_*.orig.tar.gz")) + sorted(
+        downloads.glob("brocolli-caffe-*.tar.gz")
+    )
     if not found:
         pytest.fail(f"no Caffe source tarball in {downloads}; run make setup")
     return found[0]
@@ -78,8 +81,14 @@ def proto_only_prefix(tmp_path_factory):
     """What `make setup-docker` installs: install_caffe.sh --proto-only, run for real."""
     cache = tmp_path_factory.mktemp("proto-cache")
     out = subprocess.run(
-        ["bash", str(SCRIPT), "--proto-only", "--skip-system-packages"], capture_output=True, text=True,
-        timeout=300, env=dict(os.environ, CAFFESIAM_CACHE=str(cache), CAFFESIAM_CAFFE_SOURCE=str(caffe_tarball())))
+        ["bash", str(SCRIPT), "--proto-only", "--skip-system-packages"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(
+            os.environ, CAFFESIAM_CACHE=str(cache), CAFFESIAM_CAFFE_SOURCE=str(caffe_tarball())
+        ),
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     (prefix,) = cache.glob("caffe-proto-*")
     return prefix
@@ -92,14 +101,24 @@ def docker_host(tmp_path_factory, proto_only_prefix):
     (root / "bin").mkdir()
     (root / "py/caffe").mkdir(parents=True)
     (root / "py/caffe/__init__.py").write_text(HOST_PYCAFFE)
-    host_path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
-                                if p and Path(p).resolve() != VENV_BIN.resolve())
+    host_path = os.pathsep.join(
+        p
+        for p in os.environ["PATH"].split(os.pathsep)
+        if p and Path(p).resolve() != VENV_BIN.resolve()
+    )
     docker = root / "bin/docker"
-    docker.write_text(STAND_IN_DOCKER.format(python=sys.executable, image_path=f"{VENV_BIN}:/usr/bin:/bin"))
+    docker.write_text(
+        STAND_IN_DOCKER.format(python=sys.executable, image_path=f"{VENV_BIN}:/usr/bin:/bin")
+    )
     docker.chmod(0o755)
-    env = dict(os.environ, CAFFESIAM_CAFFE_HOME=str(proto_only_prefix), PATH=f"{root / 'bin'}:{host_path}",
-               PYTHONPATH=str(root / "py"), HOST_CAFFE_MARK=str(root / "host-caffe-used"),
-               STAND_IN_RECORD=str(root / "docker-calls.jsonl"))
+    env = dict(
+        os.environ,
+        CAFFESIAM_CAFFE_HOME=str(proto_only_prefix),
+        PATH=f"{root / 'bin'}:{host_path}",
+        PYTHONPATH=str(root / "py"),
+        HOST_CAFFE_MARK=str(root / "host-caffe-used"),
+        STAND_IN_RECORD=str(root / "docker-calls.jsonl"),
+    )
     env.pop("OPENBLAS_NUM_THREADS", None)
     assert shutil.which("caffe", path=env["PATH"]) is None
     return env, root
@@ -108,9 +127,12 @@ def docker_host(tmp_path_factory, proto_only_prefix):
 def test_proto_only_install_matches_a_build(proto_only_prefix):
     """caffe_pb2 and the layer list without a build equal those of the real build's setup."""
     build = caffe_home()
-    assert (proto_only_prefix / "proto/caffe_pb2.py").read_text() == (build / "proto/caffe_pb2.py").read_text()
-    assert sorted((proto_only_prefix / "layer_types.txt").read_text().split()) == \
-        sorted((build / "layer_types.txt").read_text().split())
+    assert (proto_only_prefix / "proto/caffe_pb2.py").read_text() == (
+        build / "proto/caffe_pb2.py"
+    ).read_text()
+    assert sorted((proto_only_prefix / "layer_types.txt").read_text().split()) == sorted(
+        (build / "layer_types.txt").read_text().split()
+    )
     assert not (proto_only_prefix / "bin").exists() and (proto_only_prefix / ".proto-only").exists()
 
 
@@ -121,8 +143,10 @@ def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
     assert out.returncode == 0, out.stdout + out.stderr
     assert any(line.startswith("ok") and "caffe_pb2" in line for line in out.stdout.splitlines())
     assert "proto-only" in out.stdout
-    assert "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE" \
+    assert (
+        "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
         in out.stdout
+    )
     assert "needs a Caffe build (make setup): train without --docker, evaluate, embed" in out.stdout
     assert not (root / "host-caffe-used").exists()
 
@@ -139,13 +163,37 @@ def docker_workdir(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
     def host(*args):
         return run_tool(*args, env=env, cwd=tmp_path)
 
-    net = host("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
-               "--test-source", "test_leveldb", "--batch-size", 16, "--test-batch-size", 20)
+    net = host(
+        "gen-net",
+        REPO / "templates/lenet.yaml",
+        "--train-source",
+        "train_leveldb",
+        "--test-source",
+        "test_leveldb",
+        "--batch-size",
+        16,
+        "--test-batch-size",
+        20,
+    )
     assert net.returncode == 0, net.stderr
     Path("net.prototxt").write_text(net.stdout)
     for name, prefix in (("first", "snap/lenet"), ("tuned", "snap2/lenet")):
-        solver = host("gen-solver", "net.prototxt", "--max-iter", 40, "--test-interval", 20, "--test-iter", 5,
-                      "--display", 10, "--snapshot", 40, "--snapshot-prefix", prefix)
+        solver = host(
+            "gen-solver",
+            "net.prototxt",
+            "--max-iter",
+            40,
+            "--test-interval",
+            20,
+            "--test-iter",
+            5,
+            "--display",
+            10,
+            "--snapshot",
+            40,
+            "--snapshot-prefix",
+            prefix,
+        )
         assert solver.returncode == 0, solver.stderr
         Path(f"{name}.prototxt").write_text(solver.stdout)
     return host, env, root
@@ -157,12 +205,24 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     host, env, root = docker_workdir
     # Control: without --docker this host cannot train (so a pass below used the image's Caffe).
     local = host("train", "first.prototxt")
-    assert local.returncode == 1 and "no Caffe build" in local.stderr and len(local.stderr.splitlines()) == 1
+    assert (
+        local.returncode == 1
+        and "no Caffe build" in local.stderr
+        and len(local.stderr.splitlines()) == 1
+    )
 
     first = host("train", "first.prototxt", "--docker", "caffesiam:cpu")  # --blas-threads auto
     assert first.returncode == 0, first.stderr[-2000:]
-    tuned = host("train", "tuned.prototxt", "--docker", "caffesiam:cpu", "--blas-threads", "1",
-                 "--weights", "snap/lenet_iter_40.caffemodel")
+    tuned = host(
+        "train",
+        "tuned.prototxt",
+        "--docker",
+        "caffesiam:cpu",
+        "--blas-threads",
+        "1",
+        "--weights",
+        "snap/lenet_iter_40.caffemodel",
+    )
     assert tuned.returncode == 0, tuned.stderr[-2000:]
 
     assert not (root / "host-caffe-used").exists()
@@ -172,16 +232,24 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     # The BLAS timing ran in the image, once per thread count; then the run; then the weights
     # check (pycaffe sets the net up) in the image; then the fine-tuning run.
     assert inner == [["caffe", "time", "-model"]] * (2 if cores > 1 else 0) + [
-        ["caffe", "train", "-solver"], ["python", "-m", "caffesiam.caffe.shapes"], ["caffe", "train", "-solver"]]
+        ["caffe", "train", "-solver"],
+        ["python", "-m", "caffesiam.caffe.shapes"],
+        ["caffe", "train", "-solver"],
+    ]
     timed = [call["env"]["OPENBLAS_NUM_THREADS"] for call in calls if call["inner"][1] == "time"]
     assert timed == ([str(1), str(cores)] if cores > 1 else [])
     record = json.loads((tmp_path / "snap/lenet_run/blas_threads.json").read_text())
     assert set(record["forward_backward_ms"]) == set(timed)
-    assert all(call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls)
+    assert all(
+        call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls
+    )
     # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
     assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
     assert "-weights" in calls[-1]["inner"]
-    assert "s CPU (user+sys of the docker client; Caffe's own, in the container, is not counted)" in first.stdout
+    assert (
+        "s CPU (user+sys of the docker client; Caffe's own, in the container, is not counted)"
+        in first.stdout
+    )
     for run in ("snap/lenet_run", "snap2/lenet_run"):
         assert "Optimization Done" in (tmp_path / run / "caffe.log").read_text()
     assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
@@ -196,15 +264,24 @@ def test_an_image_name_docker_would_misread_is_bad_input(image, tmp_path):
 
 def _daemon_unreachable() -> bool:
     docker = shutil.which("docker")
-    return docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode != 0
+    return (
+        docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode != 0
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("client", [
-    "stand-in",
-    pytest.param("real", marks=pytest.mark.skipif(not _daemon_unreachable(),
-                                                  reason="needs the real docker client and no daemon")),
-])
+@pytest.mark.parametrize(
+    "client",
+    [
+        "stand-in",
+        pytest.param(
+            "real",
+            marks=pytest.mark.skipif(
+                not _daemon_unreachable(), reason="needs the real docker client and no daemon"
+            ),
+        ),
+    ],
+)
 def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_workdir, tmp_path):
     host, env, root = docker_workdir
     if client == "real":  # this machine's client, with no daemon behind it
@@ -212,9 +289,17 @@ def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_
     else:
         env["STAND_IN_FAIL"] = "docker: Error response from daemon: pull access denied for nosuch"
     out = host("train", "first.prototxt", "--docker", "nosuch:1")
-    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
-    said = "Cannot connect to the Docker daemon" if client == "real" else "pull access denied for nosuch"
-    assert out.stderr.startswith("caffesiam: error: docker run failed (status 125, image nosuch:1): docker: ")
+    assert (
+        out.returncode == 1 and len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+    )
+    said = (
+        "Cannot connect to the Docker daemon"
+        if client == "real"
+        else "pull access denied for nosuch"
+    )
+    assert out.stderr.startswith(
+        "caffesiam: error: docker run failed (status 125, image nosuch:1): docker: "
+    )
     assert said in out.stderr and "snap/lenet_run/caffe.log" in out.stderr
     assert not (root / "host-caffe-used").exists()
 
@@ -232,6 +317,14 @@ def test_a_gpu_run_is_not_timed_so_no_caffe_is_started_for_it(tmp_path):
         def wrap(self, plan, argv, env):
             raise AssertionError("a GPU run started Caffe to time OpenBLAS")
 
-    plan = TrainPlan(solver_path=tmp_path / "s", solver=None, cwd=tmp_path, net_path=tmp_path / "n", sources=[],
-                     run_dir=tmp_path / "r", snapshot_prefix=tmp_path / "p", gpu="0")
+    plan = TrainPlan(
+        solver_path=tmp_path / "s",
+        solver=None,
+        cwd=tmp_path,
+        net_path=tmp_path / "n",
+        sources=[],
+        run_dir=tmp_path / "r",
+        snapshot_prefix=tmp_path / "p",
+        gpu="0",
+    )
     assert threads_for_run(plan, "auto", NoLaunch()) == (None, "GPU run", {})

@@ -14,10 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_tool
 
 from caffesiam.caffe import cuda_libs, locate
-
-from conftest import run_tool
 
 LDD = """\tlinux-vdso.so.1 (0x00007ffd)
 \tlibcudart.so.12 => /opt/cuda/lib64/libcudart.so.12 (0x00007f01)
@@ -34,14 +33,24 @@ def test_ldd_lines_name_each_library_and_where_it_resolves():
     assert "nccl" not in found and "vdso" not in " ".join(found)
     with pytest.raises(OSError, match="links libcudnn.so.9, which the loader cannot find"):
         cuda_libs.describe(LDD, "libcaffe.so", version_of=lambda lib, path: "x")
-    assert cuda_libs.describe(LDD.replace("libcudart", "libfoo"), "libcaffe.so").startswith("CPU only")
+    assert cuda_libs.describe(LDD.replace("libcudart", "libfoo"), "libcaffe.so").startswith(
+        "CPU only"
+    )
 
 
-@pytest.mark.parametrize("lib,code,shown", [
-    ("CUDA runtime", 12040, "12.4"), ("CUDA runtime", 13000, "13.0"), ("CUDA runtime", 10020, "10.2"),
-    ("cuDNN", 90100, "9.1.0"), ("cuDNN", 91300, "9.13.0"), ("cuDNN", 8907, "8.9.7"),
-    ("NCCL", 22105, "2.21.5"), ("NCCL", 2804, "2.8.4"),
-])
+@pytest.mark.parametrize(
+    "lib,code,shown",
+    [
+        ("CUDA runtime", 12040, "12.4"),
+        ("CUDA runtime", 13000, "13.0"),
+        ("CUDA runtime", 10020, "10.2"),
+        ("cuDNN", 90100, "9.1.0"),
+        ("cuDNN", 91300, "9.13.0"),
+        ("cuDNN", 8907, "8.9.7"),
+        ("NCCL", 22105, "2.21.5"),
+        ("NCCL", 2804, "2.8.4"),
+    ],
+)
 def test_version_codes_read_as_nvidia_headers_define_them(lib, code, shown):
     """cudnn_version.h: CUDNN_VERSION is major*10000+minor*100+patch from 9, major*1000+... in 8;
     nccl.h: NCCL_VERSION(X,Y,Z) is X*10000+Y*100+Z from 2.9, X*1000+Y*100+Z before; CUDART_VERSION
@@ -52,7 +61,10 @@ def test_version_codes_read_as_nvidia_headers_define_them(lib, code, shown):
 
 FAKE_LIBS = {
     "cudart": ("libcudart.so.12", "int cudaRuntimeGetVersion(int *v) { *v = 12040; return 0; }"),
-    "cudnn": ("libcudnn.so.9", "#include <stddef.h>\nsize_t cudnnGetVersion(void) { return 90100; }"),
+    "cudnn": (
+        "libcudnn.so.9",
+        "#include <stddef.h>\nsize_t cudnnGetVersion(void) { return 90100; }",
+    ),
     "nccl": ("libnccl.so.2", "int ncclGetVersion(int *v) { *v = 22105; return 0; }"),
 }
 
@@ -70,12 +82,36 @@ def synthetic_build(root: Path, stems) -> Path:
     for stem in stems:
         soname, code = FAKE_LIBS[stem]
         (root / f"{stem}.c").write_text(code + "\n")
-        subprocess.run(["gcc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(cuda / soname),
-                        str(root / f"{stem}.c")], check=True)
+        subprocess.run(
+            [
+                "gcc",
+                "-shared",
+                "-fPIC",
+                f"-Wl,-soname,{soname}",
+                "-o",
+                str(cuda / soname),
+                str(root / f"{stem}.c"),
+            ],
+            check=True,
+        )
         links.append(f"-l:{soname}")
     (root / "caffe.c").write_text("int caffe_stand_in(void) { return 0; }\n")
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(prefix / "lib/libcaffe.so"), str(root / "caffe.c"),
-                    f"-L{cuda}", f"-Wl,-rpath,{cuda}", "-Wl,--no-as-needed", *links, "-lopenblas"], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(prefix / "lib/libcaffe.so"),
+            str(root / "caffe.c"),
+            f"-L{cuda}",
+            f"-Wl,-rpath,{cuda}",
+            "-Wl,--no-as-needed",
+            *links,
+            "-lopenblas",
+        ],
+        check=True,
+    )
     (prefix / "bin/caffe").write_text("#!/bin/sh\necho 'caffe version 1.0.0'\n")
     (prefix / "bin/caffe").chmod(0o755)
     (prefix / "proto").mkdir()
@@ -96,7 +132,8 @@ def test_doctor_reads_versions_from_the_libraries_a_build_links(tmp_path):
     cuda = tmp_path / "cuda"
     assert cuda_line(out.stdout) == (
         f"ok      CUDA, cuDNN, NCCL        CUDA runtime 12.4 ({cuda}/libcudart.so.12); "
-        f"cuDNN 9.1.0 ({cuda}/libcudnn.so.9); NCCL 2.21.5 ({cuda}/libnccl.so.2)")
+        f"cuDNN 9.1.0 ({cuda}/libcudnn.so.9); NCCL 2.21.5 ({cuda}/libnccl.so.2)"
+    )
 
 
 @pytest.mark.slow
@@ -124,10 +161,17 @@ def test_doctor_on_the_real_cpu_build_says_cpu_only_and_no_gpus():
 
 def gpu_builds():
     """Caffe GPU builds compiled on this machine (make gpu-build-check), wherever their cache is."""
-    caches = {Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")), Path("/tmp/gpuw/cache")}
-    return [p for cache in caches for p in sorted(cache.glob("caffe-*"))
-            if "set(Caffe_CPU_ONLY OFF)" in _read(p / "share/Caffe/CaffeConfig.cmake")
-            and (p / "lib/libcaffe.so").exists()]
+    caches = {
+        Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")),
+        Path("/tmp/gpuw/cache"),
+    }
+    return [
+        p
+        for cache in caches
+        for p in sorted(cache.glob("caffe-*"))
+        if "set(Caffe_CPU_ONLY OFF)" in _read(p / "share/Caffe/CaffeConfig.cmake")
+        and (p / "lib/libcaffe.so").exists()
+    ]
 
 
 def _read(path: Path) -> str:
@@ -143,7 +187,9 @@ def _macros(header: Path, *names):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not gpu_builds(), reason="no GPU build of Caffe on this machine (make gpu-build-check)")
+@pytest.mark.skipif(
+    not gpu_builds(), reason="no GPU build of Caffe on this machine (make gpu-build-check)"
+)
 @pytest.mark.parametrize("prefix", gpu_builds() or [None], ids=lambda p: p.name if p else "none")
 def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers(prefix):
     out = run_tool("doctor", env=dict(os.environ, CAFFESIAM_CAFFE_HOME=str(prefix)))
@@ -152,10 +198,16 @@ def test_doctor_on_a_real_gpu_build_matches_its_toolkits_headers(prefix):
     cudart = re.search(r"CUDA runtime \S+ \((\S+)\)", line).group(1)
     include = Path(cudart).parent.parent / "include"  # the toolkit view the build's rpath names
     runtime = int(_macros(include / "cuda_runtime_api.h", "CUDART_VERSION")[0])
-    cudnn = ".".join(_macros(include / "cudnn_version.h", "CUDNN_MAJOR", "CUDNN_MINOR", "CUDNN_PATCHLEVEL"))
+    cudnn = ".".join(
+        _macros(include / "cudnn_version.h", "CUDNN_MAJOR", "CUDNN_MINOR", "CUDNN_PATCHLEVEL")
+    )
     nccl = ".".join(_macros(include / "nccl.h", "NCCL_MAJOR", "NCCL_MINOR", "NCCL_PATCH"))
     assert f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10} (" in line
     assert f"cuDNN {cudnn} (" in line and f"NCCL {nccl} (" in line
     # Its own caffe_pb2, and the venv's pycaffe, from the CPU build, named as another build's.
-    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(prefix / 'proto' / 'caffe_pb2.py'))}$", out.stdout, re.M)
+    assert re.search(
+        rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(prefix / 'proto' / 'caffe_pb2.py'))}$",
+        out.stdout,
+        re.M,
+    )
     assert f"not from the build of the caffe binary ({prefix}/python/caffe)" in out.stdout

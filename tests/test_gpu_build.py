@@ -12,9 +12,13 @@ from conftest import REPO
 
 def bash(script: str, cache: Path, **env) -> str:
     """Runs SCRIPT with install_caffe.sh's functions defined (sourced, not run)."""
-    out = subprocess.run(["bash", "-c", f'set -euo pipefail; . "{REPO}/scripts/install_caffe.sh"\n{script}'],
-                         capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, CAFFESIAM_CACHE=str(cache), **env))
+    out = subprocess.run(
+        ["bash", "-c", f'set -euo pipefail; . "{REPO}/scripts/install_caffe.sh"\n{script}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, CAFFESIAM_CACHE=str(cache), **env),
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -32,9 +36,17 @@ def fake_piece(root: Path, headers, libs, bins=()):
 
 
 def test_view_joins_pieces_first_one_wins_and_adds_linker_names(tmp_path):
-    fake_piece(tmp_path / "toolkit", ["cuda_runtime.h", "cccl/thrust/version.h"], ["libcudart.so.13"],
-               ["nvcc", "nvcc.profile"])
-    fake_piece(tmp_path / "wheels", ["cuda_runtime.h", "cublas_v2.h"], ["libcublas.so.13", "libcudart.so.13"])
+    fake_piece(
+        tmp_path / "toolkit",
+        ["cuda_runtime.h", "cccl/thrust/version.h"],
+        ["libcudart.so.13"],
+        ["nvcc", "nvcc.profile"],
+    )
+    fake_piece(
+        tmp_path / "wheels",
+        ["cuda_runtime.h", "cublas_v2.h"],
+        ["libcublas.so.13", "libcudart.so.13"],
+    )
     view = tmp_path / "view"
     bash(f'assemble_view "{view}" "{tmp_path}/toolkit" "{tmp_path}/wheels"', tmp_path / "cache")
     assert (view / "include/cuda_runtime.h").read_text() == "// toolkit\n"  # the first piece wins
@@ -51,28 +63,43 @@ def test_view_joins_pieces_first_one_wins_and_adds_linker_names(tmp_path):
 def test_components_are_found_in_a_root(tmp_path):
     fake_piece(tmp_path / "cudnn", ["cudnn.h"], ["libcudnn.so.9"])
     fake_piece(tmp_path / "headers_only", ["nccl.h"], [])
-    found = bash(f'for c in cudnn nccl cublas; do for r in "{tmp_path}/cudnn" "{tmp_path}/headers_only"; do '
-                 f'if has_component "$r" $c; then echo "$c $(basename $r)"; fi; done; done', tmp_path / "cache")
+    found = bash(
+        f'for c in cudnn nccl cublas; do for r in "{tmp_path}/cudnn" "{tmp_path}/headers_only"; do '
+        f'if has_component "$r" $c; then echo "$c $(basename $r)"; fi; done; done',
+        tmp_path / "cache",
+    )
     assert found.split("\n")[:-1] == ["cudnn cudnn"]  # a header without its library is not NCCL
 
 
 def test_gpu_flags_sass_list_ptx_of_the_newest_cudnn_and_nccl(tmp_path):
     view = tmp_path / "view"
     (view / "include").mkdir(parents=True)
-    flags = bash(f'gpu=1 no_cudnn=0 with_python=0 cuda_view="{view}"; cmake_flags py PREFIX', tmp_path / "cache")
+    flags = bash(
+        f'gpu=1 no_cudnn=0 with_python=0 cuda_view="{view}"; cmake_flags py PREFIX',
+        tmp_path / "cache",
+    )
     assert "-DCUDA_ARCH_BIN=75 80 86 89 90" in flags.splitlines()
     assert "-DCUDA_ARCH_PTX=90" in flags.splitlines()
     assert "-DUSE_CUDNN=ON" in flags.splitlines() and "-DCPU_ONLY=OFF" in flags.splitlines()
     assert "-DUSE_NCCL=ON" not in flags  # no nccl.h in the view
     (view / "include/nccl.h").write_text("")
-    flags = bash(f'gpu=1 no_cudnn=1 with_python=0 cuda_view="{view}"; cmake_flags py PREFIX', tmp_path / "cache",
-                 CAFFESIAM_CUDA_ARCH="80")
-    assert {"-DUSE_CUDNN=OFF", "-DUSE_NCCL=ON", "-DCUDA_ARCH_BIN=80", "-DCUDA_ARCH_PTX=80"} <= set(flags.splitlines())
+    flags = bash(
+        f'gpu=1 no_cudnn=1 with_python=0 cuda_view="{view}"; cmake_flags py PREFIX',
+        tmp_path / "cache",
+        CAFFESIAM_CUDA_ARCH="80",
+    )
+    assert {"-DUSE_CUDNN=OFF", "-DUSE_NCCL=ON", "-DCUDA_ARCH_BIN=80", "-DCUDA_ARCH_PTX=80"} <= set(
+        flags.splitlines()
+    )
 
 
 def test_no_cudnn_needs_gpu(tmp_path):
-    out = subprocess.run(["bash", str(REPO / "scripts/install_caffe.sh"), "--no-cudnn", "--skip-system-packages"],
-                         capture_output=True, text=True, env=dict(os.environ, CAFFESIAM_CACHE=str(tmp_path)))
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts/install_caffe.sh"), "--no-cudnn", "--skip-system-packages"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, CAFFESIAM_CACHE=str(tmp_path)),
+    )
     assert out.returncode == 2
     assert out.stderr == "install_caffe: --no-cudnn needs --gpu\n"
 
@@ -92,5 +119,5 @@ def test_gpu_image_builds_with_the_commands_gpu_build_check_runs():
     image = (REPO / "docker/Dockerfile.gpu").read_text()
     check = (REPO / "scripts/gpu_build_check.sh").read_text()
     assert re.search(r"CAFFESIAM_CUDA=12\b", image) and re.search(r"^cuda=12$", check, re.M)
-    assert 'bash scripts/setup.sh --gpu' in image
+    assert "bash scripts/setup.sh --gpu" in image
     assert 'bash "$repo/scripts/setup.sh" --gpu' in check

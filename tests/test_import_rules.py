@@ -4,18 +4,26 @@ another caffesiam module, and each of those is imported in its one place only.""
 
 import ast
 from pathlib import Path
-from typing import Dict, List, Optional, Set
 
 import pytest
-
 from conftest import REPO
 
 PURE = [  # a name covers the package's modules, or is one module
-    "caffesiam.spec", "caffesiam.net", "caffesiam.data.pairs", "caffesiam.data.augment",
-    "caffesiam.data.datum", "caffesiam.data.backends", "caffesiam.data.manifest",
-    "caffesiam.train.log", "caffesiam.train.metrics_csv", "caffesiam.train.plan",
-    "caffesiam.evaluate.metrics", "caffesiam.draw.structure", "caffesiam.draw.labels",
-    "caffesiam.draw.graph", "caffesiam.sweep.expand",
+    "caffesiam.spec",
+    "caffesiam.net",
+    "caffesiam.data.pairs",
+    "caffesiam.data.augment",
+    "caffesiam.data.datum",
+    "caffesiam.data.backends",
+    "caffesiam.data.manifest",
+    "caffesiam.train.log",
+    "caffesiam.train.metrics_csv",
+    "caffesiam.train.plan",
+    "caffesiam.evaluate.metrics",
+    "caffesiam.draw.structure",
+    "caffesiam.draw.labels",
+    "caffesiam.draw.graph",
+    "caffesiam.sweep.expand",
 ]
 FORBIDDEN_IN_PURE = {"click", "caffe", "subprocess", "plyvel", "lmdb"}
 ONLY_IN = {  # external module -> the caffesiam modules (or packages) that may import it directly
@@ -33,8 +41,8 @@ class ImportGraph:
     def __init__(self, root: Path):
         self.package = root.name
         self.files = {self._name(p, root): p for p in sorted(root.rglob("*.py"))}
-        self.internal: Dict[str, Set[str]] = {}
-        self.external: Dict[str, Set[str]] = {}
+        self.internal: dict[str, set[str]] = {}
+        self.external: dict[str, set[str]] = {}
         for name, path in self.files.items():
             self.internal[name], self.external[name] = self._imports(name, path)
 
@@ -54,24 +62,29 @@ class ImportGraph:
                     up = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(up + ([base] if base else []))
                 # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in self.files else base
-                           for a in node.names]
+                targets = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in self.files else base
+                    for a in node.names
+                ]
             else:
                 continue
             for target in targets:
                 if target.split(".")[0] == self.package:
                     parts = target.split(".")  # importing a.b.c runs a and a.b first
-                    internal |= {".".join(parts[:k]) for k in range(1, len(parts) + 1)
-                                 if ".".join(parts[:k]) in self.files}
+                    internal |= {
+                        ".".join(parts[:k])
+                        for k in range(1, len(parts) + 1)
+                        if ".".join(parts[:k]) in self.files
+                    }
                 else:
                     external.add(target.split(".")[0])
         internal.discard(name)
         return internal, external
 
-    def modules_under(self, name: str) -> List[str]:
+    def modules_under(self, name: str) -> list[str]:
         return [m for m in self.files if m == name or m.startswith(name + ".")]
 
-    def reach(self, start: str, forbidden: Set[str]) -> Optional[str]:
+    def reach(self, start: str, forbidden: set[str]) -> str | None:
         """The first import chain from `start` to a forbidden external module, or None."""
         chains, seen = [[start]], {start}
         while chains:
@@ -85,15 +98,22 @@ class ImportGraph:
         return None
 
 
-def pure_violations(graph: ImportGraph, pure: List[str], forbidden: Set[str]) -> List[str]:
-    return [why for root in pure for module in graph.modules_under(root)
-            if (why := graph.reach(module, forbidden))]
+def pure_violations(graph: ImportGraph, pure: list[str], forbidden: set[str]) -> list[str]:
+    return [
+        why
+        for root in pure
+        for module in graph.modules_under(root)
+        if (why := graph.reach(module, forbidden))
+    ]
 
 
-def placement_violations(graph: ImportGraph, only_in: Dict[str, List[str]]) -> List[str]:
-    return [f"{module} imports {external} (only {', '.join(homes)} may)"
-            for external, homes in only_in.items() for module, names in graph.external.items()
-            if external in names and not any(module == h or module.startswith(h + ".") for h in homes)]
+def placement_violations(graph: ImportGraph, only_in: dict[str, list[str]]) -> list[str]:
+    return [
+        f"{module} imports {external} (only {', '.join(homes)} may)"
+        for external, homes in only_in.items()
+        for module, names in graph.external.items()
+        if external in names and not any(module == h or module.startswith(h + ".") for h in homes)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -140,5 +160,6 @@ def test_the_checks_catch_direct_nested_and_transitive_imports(tmp_path):
         "pkg.transitive -> pkg.helper -> pkg.nested imports plyvel",
         "pkg.pycaffe_user imports caffe",
     ]
-    assert placement_violations(toy, {"subprocess": ["pkg.caffe.runner"], "plyvel": ["pkg.store"]}) == [
-        "pkg.nested imports plyvel (only pkg.store may)"]
+    assert placement_violations(
+        toy, {"subprocess": ["pkg.caffe.runner"], "plyvel": ["pkg.store"]}
+    ) == ["pkg.nested imports plyvel (only pkg.store may)"]

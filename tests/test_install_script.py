@@ -18,7 +18,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
@@ -27,25 +26,38 @@ STEPS = REPO / "scripts" / "steps.sh"
 
 def bash(snippet, env=None, source=SCRIPT, timeout=120):
     """Run `snippet` after sourcing `source` (which defines functions and runs nothing)."""
-    return subprocess.run(["bash", "-c", f'set -euo pipefail\n. "{source}"\n{snippet}'],
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        ["bash", "-c", f'set -euo pipefail\n. "{source}"\n{snippet}'],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def run_script(*args, env=None, timeout=300):
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def patched_files() -> set:
     """Paths (in Caffe's tree) of the files our patches change."""
-    return {line[6:].split("\t")[0].strip() for patch in (REPO / "scripts/patches").glob("*/*.patch")
-            for line in patch.read_text().splitlines() if line.startswith("+++ b/")}
+    return {
+        line[6:].split("\t")[0].strip()
+        for patch in (REPO / "scripts/patches").glob("*/*.patch")
+        for line in patch.read_text().splitlines()
+        if line.startswith("+++ b/")
+    }
 
 
 def real_patched_sources() -> dict:
     """{path: bytes} of the files our patches change, from the Caffe source setup downloaded
     (Debian's or PyPI's), so that every patch applies to a planted tree."""
-    downloads = Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam"))) / "downloads"
+    downloads = (
+        Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
+        / "downloads"
+    )
     wanted = patched_files()
     for tarball in sorted(downloads.glob("*.tar.gz")):
         with tarfile.open(tarball) as tar:
@@ -56,7 +68,9 @@ def real_patched_sources() -> dict:
                     found[name] = tar.extractfile(member).read()
             if "src/caffe/util/io.cpp" in found:
                 return found
-    pytest.fail(f"no Caffe source tarball with src/caffe/util/io.cpp in {downloads}; run make setup")
+    pytest.fail(
+        f"no Caffe source tarball with src/caffe/util/io.cpp in {downloads}; run make setup"
+    )
 
 
 def planted_source(tmp_path, cmakelists: str) -> Path:
@@ -82,22 +96,28 @@ def script_env(cache, source=None, **extra):
 
 # ---- steps ------------------------------------------------------------------------------------
 
+
 def test_a_long_step_name_gets_a_short_log_and_its_failure_is_reported(tmp_path):
     name = "system packages: install " + " ".join(f"libpackage{i}-dev" for i in range(40))
     out = bash(f'logs="{tmp_path}"; step "{name}" sh -c "echo apt says no; exit 100"', source=STEPS)
     assert out.returncode == 1
-    assert f"step '{name}' failed: `sh -c echo apt says no; exit 100` exited with status 100" \
+    assert (
+        f"step '{name}' failed: `sh -c echo apt says no; exit 100` exited with status 100"
         in out.stderr
+    )
     assert "    apt says no" in out.stderr  # the log's tail
     (log,) = tmp_path.glob("*.log")
     assert len(log.name) < 80 and log.name.startswith("system-packages-install-libpackage0")
 
 
 def test_a_step_stops_at_its_first_failing_command_and_names_it(tmp_path):
-    out = bash(f'''logs="{tmp_path}"
+    out = bash(
+        f'''logs="{tmp_path}"
 f() {{ echo started; cp /nonexistent/a "{tmp_path}/b"; echo finished; }}
 step "copy things" f
-echo "after the step"''', source=STEPS)
+echo "after the step"''',
+        source=STEPS,
+    )
     assert out.returncode == 1
     assert "step 'copy things' failed: `cp /nonexistent/a" in out.stderr
     assert "exited with status 1" in out.stderr
@@ -106,10 +126,13 @@ echo "after the step"''', source=STEPS)
 
 
 def test_soft_step_reports_and_lets_the_caller_fall_back(tmp_path):
-    out = bash(f'''logs="{tmp_path}"
+    out = bash(
+        f'''logs="{tmp_path}"
 f() {{ false; echo never; }}
 soft_step "first try" f
-echo "status $status, falling back"''', source=STEPS)
+echo "status $status, falling back"''',
+        source=STEPS,
+    )
     assert out.returncode == 0
     assert "step 'first try' failed: `false`" in out.stderr
     assert "status 1, falling back" in out.stdout and "never" not in out.stdout
@@ -117,9 +140,12 @@ echo "status $status, falling back"''', source=STEPS)
 
 def test_retry_tries_three_times(tmp_path):
     counter = tmp_path / "count"
-    out = bash(f'''logs="{tmp_path}"; retry_delay=0
+    out = bash(
+        f'''logs="{tmp_path}"; retry_delay=0
 flaky() {{ echo x >>"{counter}"; [ "$(wc -l <"{counter}")" -ge 3 ]; }}
-step "flaky download" retry flaky''', source=STEPS)
+step "flaky download" retry flaky''',
+        source=STEPS,
+    )
     assert out.returncode == 0, out.stderr
     assert counter.read_text().count("x") == 3
 
@@ -157,17 +183,22 @@ def apt(tmp_path):
     state.mkdir()
     for name, body in APT_STUBS.items():
         path = bin_dir / name
-        path.write_text(f'#!/bin/bash\necho "{name} $*" >>"$STATE/calls"\n{textwrap.dedent(body)}\n')
+        path.write_text(
+            f'#!/bin/bash\necho "{name} $*" >>"$STATE/calls"\n{textwrap.dedent(body)}\n'
+        )
         path.chmod(0o755)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", STATE=str(state))
     return env, state
 
 
 def install_packages(tmp_path, env, debian=True):
-    return bash(f'''logs="{tmp_path}/logs"; retry_delay=0
+    return bash(
+        f'''logs="{tmp_path}/logs"; retry_delay=0
 as_root() {{ "$@"; }}
 is_debian() {{ {"true" if debian else "false"}; }}
-install_system_packages''', env=env)
+install_system_packages''',
+        env=env,
+    )
 
 
 def test_empty_package_lists_are_updated_before_deciding_what_apt_offers(tmp_path, apt):
@@ -177,10 +208,12 @@ def test_empty_package_lists_are_updated_before_deciding_what_apt_offers(tmp_pat
     assert out.returncode == 0, out.stderr
     calls = (state / "calls").read_text().splitlines()
     update = next(i for i, c in enumerate(calls) if c.startswith("apt-get") and " update" in c)
-    query = next(i for i, c in enumerate(calls) if c.startswith("apt-cache") and "dataset-fashion-mnist" in c)
+    query = next(
+        i for i, c in enumerate(calls) if c.startswith("apt-cache") and "dataset-fashion-mnist" in c
+    )
     assert update < query
     argv = (state / "installed").read_text().split()
-    installed = argv[argv.index("--no-install-recommends") + 1:]
+    installed = argv[argv.index("--no-install-recommends") + 1 :]
     assert "dataset-fashion-mnist" in installed and "libopenblas-dev" in installed
     assert f"==> system packages: install {len(installed)} (cmake" in out.stdout
 
@@ -208,21 +241,31 @@ def test_a_failing_install_of_many_packages_is_that_steps_failure_with_its_tail(
     (state / "fail-install").touch()
     out = install_packages(tmp_path, env)
     assert out.returncode == 1
-    assert re.search(r"step 'system packages: install \d+ \(cmake .*dataset-fashion-mnist\)' failed: "
-                     r"`.*apt-get .* install .*` exited with status 100", out.stderr), out.stderr
+    assert re.search(
+        r"step 'system packages: install \d+ \(cmake .*dataset-fashion-mnist\)' failed: "
+        r"`.*apt-get .* install .*` exited with status 100",
+        out.stderr,
+    ), out.stderr
     assert "    E: Unable to locate package libfoo-dev" in out.stderr
     assert all(len(p.name) < 80 for p in (tmp_path / "logs").iterdir())
 
 
 # ---- arguments --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--venv"], "install_caffe: --venv needs a value (see --help)"),
-    (["--venv", "--gpu"], "install_caffe: --venv needs a value (see --help)"),
-    (["--python"], "install_caffe: --python needs a value (see --help)"),
-    (["--python", "/no/such/python3"], "install_caffe: --python: no interpreter '/no/such/python3' found"),
-    (["--frobnicate"], "install_caffe: unknown argument '--frobnicate' (see --help)"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--venv"], "install_caffe: --venv needs a value (see --help)"),
+        (["--venv", "--gpu"], "install_caffe: --venv needs a value (see --help)"),
+        (["--python"], "install_caffe: --python needs a value (see --help)"),
+        (
+            ["--python", "/no/such/python3"],
+            "install_caffe: --python: no interpreter '/no/such/python3' found",
+        ),
+        (["--frobnicate"], "install_caffe: unknown argument '--frobnicate' (see --help)"),
+    ],
+)
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, message):
     out = run_script(*args, env=script_env(tmp_path / "cache"))
     assert out.returncode == 2
@@ -237,8 +280,10 @@ def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
 
 def install_plan(tmp_path, *args, env=None):
     """(patch file names, cmake flags) that install_caffe.sh would use, from its own functions."""
-    out = bash(f'parse_args --skip-system-packages --no-python {shlex.join(args)}; selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX',
-               env=script_env(tmp_path, **(env or {})))
+    out = bash(
+        f"parse_args --skip-system-packages --no-python {shlex.join(args)}; selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX",
+        env=script_env(tmp_path, **(env or {})),
+    )
     assert out.returncode == 0, out.stderr
     patches, flags = out.stdout.split("---\n")
     return patches.split(), flags.split()
@@ -248,12 +293,19 @@ def test_stock_caffe_is_one_flag_away_with_the_build_key_it_always_had(tmp_path)
     patches, flags = install_plan(tmp_path)
     speed = sorted(p.name for p in (REPO / "scripts/patches/speed").glob("*.patch"))
     assert speed and set(speed) <= set(patches) and "-DUSE_OPENMP=ON" in flags
-    for stock in (install_plan(tmp_path, "--stock"), install_plan(tmp_path, env={"CAFFESIAM_CAFFE_PATCHES": "stock"})):
+    for stock in (
+        install_plan(tmp_path, "--stock"),
+        install_plan(tmp_path, env={"CAFFESIAM_CAFFE_PATCHES": "stock"}),
+    ):
         # Only the speed patches and their OpenMP flag go: the stock build keeps its cache key.
-        assert stock == ([p for p in patches if p not in speed], [f for f in flags if f != "-DUSE_OPENMP=ON"])
+        assert stock == (
+            [p for p in patches if p not in speed],
+            [f for f in flags if f != "-DUSE_OPENMP=ON"],
+        )
 
 
 # ---- the build --------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_a_tarball_without_cmakelists_is_named(tmp_path):
@@ -263,8 +315,12 @@ def test_a_tarball_without_cmakelists_is_named(tmp_path):
     tarball = tmp_path / "odd.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
         tar.add(tmp_path / "tree", arcname=".")
-    out = run_script("--skip-system-packages", "--python", sys.executable,
-                     env=script_env(tmp_path / "cache", tarball))
+    out = run_script(
+        "--skip-system-packages",
+        "--python",
+        sys.executable,
+        env=script_env(tmp_path / "cache", tarball),
+    )
     assert out.returncode == 1
     assert "step 'unpack odd.tar.gz' failed" in out.stderr
     assert "no CMakeLists.txt at the top of" in out.stderr
@@ -273,13 +329,17 @@ def test_a_tarball_without_cmakelists_is_named(tmp_path):
 @pytest.mark.slow
 def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path):
     seen = tmp_path / "prefix-seen-by-cmake"
-    source = planted_source(tmp_path, f"""
+    source = planted_source(
+        tmp_path,
+        f"""
         file(WRITE "{seen}" "${{CMAKE_INSTALL_PREFIX}}")
         message(FATAL_ERROR "planted configure failure")
-    """)
+    """,
+    )
     cache = tmp_path / "my cache"
-    out = run_script("--skip-system-packages", "--python", sys.executable,
-                     env=script_env(cache, source))
+    out = run_script(
+        "--skip-system-packages", "--python", sys.executable, env=script_env(cache, source)
+    )
     assert out.returncode == 1
     assert "step 'cmake configure' failed" in out.stderr
     assert "planted configure failure" in out.stderr
@@ -290,7 +350,9 @@ def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path)
 @pytest.mark.slow
 def test_setups_running_at_once_take_turns_on_a_build(tmp_path):
     stamps = tmp_path / "stamps"
-    source = planted_source(tmp_path, f"""
+    source = planted_source(
+        tmp_path,
+        f"""
         execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE started)
         execute_process(COMMAND sleep 2)
         execute_process(COMMAND date +%s.%N OUTPUT_VARIABLE ended)
@@ -298,32 +360,42 @@ def test_setups_running_at_once_take_turns_on_a_build(tmp_path):
         string(STRIP "${{ended}}" ended)
         file(APPEND "{stamps}" "${{started}} ${{ended}}\\n")
         message(FATAL_ERROR "planted configure failure")
-    """)
+    """,
+    )
     env = script_env(tmp_path / "cache", source)
     argv = ["bash", str(SCRIPT), "--skip-system-packages", "--python", sys.executable]
-    runs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    runs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [run.communicate(timeout=300) for run in runs]
     assert all(run.returncode == 1 for run in runs)
     (a_start, a_end), (b_start, b_end) = sorted(
-        tuple(map(float, line.split())) for line in stamps.read_text().splitlines())
+        tuple(map(float, line.split())) for line in stamps.read_text().splitlines()
+    )
     assert a_end <= b_start, "the two configures overlapped"
     assert any("waiting for another setup that is building" in out for out, _ in outs)
 
 
 # ---- downloads through the machine's own package clients ---------------------------------------
 
+
 def test_the_debian_source_comes_from_the_systems_mirror_and_is_signature_checked(tmp_path, apt):
     env, state = apt
     (state / "indextargets").write_text("Debian|Debian|http://mirror.test/debian/\n")
-    out = bash('''parse_args --skip-system-packages
+    out = bash(
+        """parse_args --skip-system-packages
 retry_delay=0
 debian_mirror
-soft_step "fetch" fetch_debian_source''', env=dict(env, CAFFESIAM_CACHE=str(tmp_path / "cache")))
+soft_step "fetch" fetch_debian_source""",
+        env=dict(env, CAFFESIAM_CACHE=str(tmp_path / "cache")),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("http://mirror.test/debian/\n")
-    assert ("deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-            "http://mirror.test/debian/ bullseye main") in out.stderr
+    assert (
+        "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+        "http://mirror.test/debian/ bullseye main"
+    ) in out.stderr
     assert "trusted=yes" not in SCRIPT.read_text()
 
 
@@ -343,17 +415,26 @@ def test_the_pypi_fallback_goes_through_pips_configured_index_and_checks_the_has
     with tarfile.open(fake, "w:gz") as tar:
         tar.add(__file__, arcname="brocolli-caffe-9.0.2/setup.py")
     (project / "index.html").write_text(
-        '<a href="../../brocolli-caffe-9.0.2.tar.gz">brocolli-caffe-9.0.2.tar.gz</a>\n')
+        '<a href="../../brocolli-caffe-9.0.2.tar.gz">brocolli-caffe-9.0.2.tar.gz</a>\n'
+    )
     handler = lambda *a, **k: _Index(*a, directory=str(tmp_path / "www"), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS="", PIP_EXTRA_INDEX_URL="",
-                   PIP_INDEX_URL=f"http://127.0.0.1:{server.server_port}/simple",
-                   CAFFESIAM_CACHE=str(tmp_path / "cache"))
-        out = bash(f'''parse_args --skip-system-packages --python "{sys.executable}"
+        env = dict(
+            os.environ,
+            PIP_CONFIG_FILE=os.devnull,
+            PIP_FIND_LINKS="",
+            PIP_EXTRA_INDEX_URL="",
+            PIP_INDEX_URL=f"http://127.0.0.1:{server.server_port}/simple",
+            CAFFESIAM_CACHE=str(tmp_path / "cache"),
+        )
+        out = bash(
+            f'''parse_args --skip-system-packages --python "{sys.executable}"
 retry_delay=0
-step "fetch source: PyPI" fetch_pypi_source''', env=env)
+step "fetch source: PyPI" fetch_pypi_source''',
+            env=env,
+        )
     finally:
         server.shutdown()
     assert out.returncode == 1

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import REPO, dot_source
 from PIL import Image
 
 from caffesiam.caffe.proto import caffe_pb2, parse_text
@@ -11,8 +12,6 @@ from caffesiam.draw.labels import summary
 from caffesiam.net.params import shared_param_names
 from caffesiam.net.siamese import build_deploy
 from caffesiam.spec.load import load_tower
-
-from conftest import REPO, dot_source
 
 LENET = REPO / "templates/lenet.yaml"
 
@@ -69,14 +68,17 @@ def test_legacy_loss_flag_still_works(cli):
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("args, message", [
-    (["--loss", "chopra2005", "--q", 0], "--q"),
-    (["--loss", "chopra2005", "--q", -1], "--q"),
-    (["--loss", "triplet", "--margin", -0.5], "--margin"),
-    (["--q", 3], "--q applies to --loss chopra2005"),
-    (["--loss", "triplet", "--legacy-loss"], "--legacy-loss"),
-    (["--loss", "hinge"], "--loss"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--loss", "chopra2005", "--q", 0], "--q"),
+        (["--loss", "chopra2005", "--q", -1], "--q"),
+        (["--loss", "triplet", "--margin", -0.5], "--margin"),
+        (["--q", 3], "--q applies to --loss chopra2005"),
+        (["--loss", "triplet", "--legacy-loss"], "--legacy-loss"),
+        (["--loss", "hinge"], "--loss"),
+    ],
+)
 def test_bad_loss_options_exit_2(cli, args, message):
     result = cli("gen-net", LENET, *args)
     assert result.exit_code == 2
@@ -93,7 +95,10 @@ def test_spec_q_and_loss_type(cli, tmp_path):
     (tmp_path / "bad.yaml").write_text(text.replace("q: 2", "q: 0"))
     result = cli("gen-net", tmp_path / "bad.yaml")
     assert result.exit_code == 2
-    assert "loss.q must be a finite number > 0" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        "loss.q must be a finite number > 0" in result.stderr
+        and len(result.stderr.strip().splitlines()) == 1
+    )
 
 
 @pytest.mark.caffe
@@ -107,6 +112,7 @@ def test_third_tower_name_collision_is_refused(cli, tmp_path):
 
 # ---- build-db --triplets ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def image_folder(tmp_path):
     """3 classes x 5 images whose pixels say which class and image they are."""
@@ -114,7 +120,9 @@ def image_folder(tmp_path):
     for c in range(3):
         (root / f"class{c}").mkdir(parents=True)
         for k in range(5):
-            Image.fromarray(np.full((4, 4), 16 * c + k + 1, np.uint8)).save(root / f"class{c}/{k}.png")
+            Image.fromarray(np.full((4, 4), 16 * c + k + 1, np.uint8)).save(
+                root / f"class{c}/{k}.png"
+            )
     return root
 
 
@@ -128,14 +136,25 @@ def read_records(path):
         for key, value in db:
             datum = pb2().Datum()
             datum.ParseFromString(value)
-            pixels = np.frombuffer(datum.data, np.uint8).reshape(datum.channels, datum.height, datum.width)
+            pixels = np.frombuffer(datum.data, np.uint8).reshape(
+                datum.channels, datum.height, datum.width
+            )
             out.append((key, datum.channels, datum.label, [int(p[0, 0]) for p in pixels]))
     return out
 
 
 @pytest.mark.caffe
 def test_build_db_triplets(cli, image_folder, tmp_path):
-    args = ("build-db", "images", image_folder, "--triplets", "--pairs", 200, "--test-fraction", 0.4)
+    args = (
+        "build-db",
+        "images",
+        image_folder,
+        "--triplets",
+        "--pairs",
+        200,
+        "--test-fraction",
+        0.4,
+    )
     result = cli(*args, "--out", tmp_path / "a")
     assert result.exit_code == 0, result.stderr
     assert "200 triplets" in result.stdout
@@ -143,9 +162,13 @@ def test_build_db_triplets(cli, image_folder, tmp_path):
     assert len(records) == 200
     for _, channels, label, (a, p, n) in records:
         assert channels == 3 and label == 0
-        assert (a - 1) // 16 == (p - 1) // 16 and a != p  # anchor and positive: same class, two images
+        assert (a - 1) // 16 == (
+            p - 1
+        ) // 16 and a != p  # anchor and positive: same class, two images
         assert (a - 1) // 16 != (n - 1) // 16  # negative: another class
-    assert len({(a, n) for *_, (a, p, n) in records}) > 25  # sampled: 9 train anchors x 6 negatives possible
+    assert (
+        len({(a, n) for *_, (a, p, n) in records}) > 25
+    )  # sampled: 9 train anchors x 6 negatives possible
     assert cli(*args, "--out", tmp_path / "b").exit_code == 0  # seeded: same bytes again
     assert read_records(tmp_path / "b/shapes_triplet_train_leveldb") == records
     shown = cli("inspect-db", tmp_path / "a/shapes_triplet_train_leveldb").stdout
@@ -162,21 +185,31 @@ def test_triplets_refuse_pair_only_flags(cli, image_folder, tmp_path, flag):
 
 # ---- a pair database for a triplet net, and the reverse -------------------------------------
 
+
 @pytest.fixture
 def both_dbs(cli, image_folder, tmp_path):
     for extra in ([], ["--triplets"]):
-        result = cli("build-db", "images", image_folder, "--size", "28x28", "--out", tmp_path, *extra)
+        result = cli(
+            "build-db", "images", image_folder, "--size", "28x28", "--out", tmp_path, *extra
+        )
         assert result.exit_code == 0, result.stderr
-    return {kind: {split: tmp_path / f"shapes_{kind}_{split}_leveldb" for split in ("train", "test")}
-            for kind in ("siamese", "triplet")}
+    return {
+        kind: {split: tmp_path / f"shapes_{kind}_{split}_leveldb" for split in ("train", "test")}
+        for kind in ("siamese", "triplet")
+    }
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("loss, dbs, hint", [
-    ("triplet", "siamese", "this is a pair database: build triplets with"),
-    ("contrastive", "triplet", "this is a triplet database"),
-])
-def test_wrong_database_kind_is_named_by_gen_net_and_train(cli, both_dbs, tmp_path, loss, dbs, hint):
+@pytest.mark.parametrize(
+    "loss, dbs, hint",
+    [
+        ("triplet", "siamese", "this is a pair database: build triplets with"),
+        ("contrastive", "triplet", "this is a triplet database"),
+    ],
+)
+def test_wrong_database_kind_is_named_by_gen_net_and_train(
+    cli, both_dbs, tmp_path, loss, dbs, hint
+):
     sources = ["--train-source", both_dbs[dbs]["train"], "--test-source", both_dbs[dbs]["test"]]
     result = cli("gen-net", LENET, "--loss", loss, *sources)
     assert result.exit_code == 2 and hint in result.stderr
@@ -187,13 +220,16 @@ def test_wrong_database_kind_is_named_by_gen_net_and_train(cli, both_dbs, tmp_pa
     net = tmp_path / "net.prototxt"
     assert cli("gen-net", LENET, "--loss", loss, *ok, "-o", net).exit_code == 0
     net.write_text(net.read_text().replace(f"shapes_{right}_", f"shapes_{dbs}_"))
-    assert cli("gen-solver", net, "-o", tmp_path / "solver.prototxt", "--max-iter", 1).exit_code == 0
+    assert (
+        cli("gen-solver", net, "-o", tmp_path / "solver.prototxt", "--max-iter", 1).exit_code == 0
+    )
     result = cli("train", tmp_path / "solver.prototxt", "--blas-threads", 1)
     assert result.exit_code == 2 and hint in result.stderr
     assert not list(tmp_path.rglob("caffe.log"))
 
 
 # ---- draw -------------------------------------------------------------------------------------
+
 
 def clusters(source):
     """{cluster name: layer names inside} of a dot source."""
@@ -211,7 +247,7 @@ def test_triplet_net_draws_three_towers_and_one_loss_group(cli):
     assert {"conv1", "feat"} <= groups["tower"] and {"conv1_n", "feat_n"} <= groups["tower_n"]
     loss_layers = {layer.name for layer in net.layer if layer.name.startswith("loss")}
     assert len(loss_layers) == 8 and loss_layers <= groups["pair_out"]
-    assert 'label=loss' in dot_source(net)
+    assert "label=loss" in dot_source(net)
     share_labels = re.findall(r'label="?([a-z0-9_, ]+)"? [^\]]*style=dashed', dot_source(net))
     assert share_labels.count("conv1_w, conv1_b") == 2  # tower–_p and _p–_n
 

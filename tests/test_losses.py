@@ -7,6 +7,7 @@ Cross-check: contrastive loss composed the same way equals Caffe's ContrastiveLo
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from caffesiam.caffe.proto import caffe_pb2, to_text
 from caffesiam.data.pairs import sample_triplets
@@ -14,8 +15,6 @@ from caffesiam.data.write import write_pair_db
 from caffesiam.net import losses
 from caffesiam.net.siamese import build_siamese
 from caffesiam.spec.load import load_tower, tower_from_yaml
-
-from conftest import REPO
 
 pytestmark = pytest.mark.caffe
 
@@ -37,7 +36,11 @@ def numpy_loss(kind, blobs, margin=MARGIN, q=Q):
     sim = blobs["sim"].astype(np.float64)
     if kind == "chopra2005":  # paper's Y = 1 - sim
         return (sim * (2 / q) * d2 + (1 - sim) * 2 * q * np.exp(-2.77 * d / q)).mean()
-    far = np.maximum(margin - d2, 0) if kind == "contrastive-legacy" else np.maximum(margin - d, 0) ** 2
+    far = (
+        np.maximum(margin - d2, 0)
+        if kind == "contrastive-legacy"
+        else np.maximum(margin - d, 0) ** 2
+    )
     return (sim * d2 + (1 - sim) * far).mean() / 2  # ContrastiveLossLayer divides by 2N
 
 
@@ -66,8 +69,15 @@ def test_forward_equals_numpy_on_a_real_batch(kind, fashion_pair_dbs, triplet_db
 
     dbs = triplet_dbs if kind == "triplet" else fashion_pair_dbs
     tower = load_tower(REPO / "templates/lenet.yaml")
-    net_param = build_siamese(tower, train_source=str(dbs["train"]), test_source=str(dbs["test"]),
-                              batch_size=16, loss=kind, margin=MARGIN, q=Q)
+    net_param = build_siamese(
+        tower,
+        train_source=str(dbs["train"]),
+        test_source=str(dbs["test"]),
+        batch_size=16,
+        loss=kind,
+        margin=MARGIN,
+        q=Q,
+    )
     caffe.set_random_seed(1)
     net = caffe.Net(_net_file(net_param, tmp_path), caffe.TRAIN)
     for _ in range(2):  # two different batches
@@ -79,7 +89,8 @@ def test_forward_equals_numpy_on_a_real_batch(kind, fashion_pair_dbs, triplet_db
 
 def tiny_net(kind, tmp_path, loss_layers=None, margin=MARGIN, batch=6):
     """A 3x3-pixel, two-InnerProduct tower with Input data (set by the test) and force_backward."""
-    tower = tower_from_yaml("""
+    tower = tower_from_yaml(
+        """
 name: tiny
 data: {channels: 1, height: 3, width: 3}
 tower:
@@ -88,7 +99,9 @@ tower:
   - {name: tanh1, type: TanH}
   - {name: feat, type: InnerProduct, inner_product_param: {num_output: 3,
        weight_filler: {type: gaussian, std: 0.6}, bias_filler: {type: gaussian, std: 0.3}}}
-""", "tiny.yaml")
+""",
+        "tiny.yaml",
+    )
     built = build_siamese(tower, loss=kind, margin=margin, q=Q)
     images = 3 if kind == "triplet" else 2
     net_param = caffe_pb2().NetParameter(name="tiny", force_backward=True)
@@ -97,13 +110,15 @@ tower:
     data.input_param.shape.add(dim=[batch])
     net_param.layer.extend(layer for layer in built.layer if layer.type != "Data")
     if loss_layers is not None:
-        del net_param.layer[-len(losses_of(net_param)):]
+        del net_param.layer[-len(losses_of(net_param)) :]
         net_param.layer.extend(loss_layers)
     return _net_file(net_param, tmp_path, f"tiny_{kind}.prototxt")
 
 
 def losses_of(net_param):
-    return [layer for layer in net_param.layer if layer.name == "loss" or layer.name.startswith("loss_")]
+    return [
+        layer for layer in net_param.layer if layer.name == "loss" or layer.name.startswith("loss_")
+    ]
 
 
 def _load(path, seed=3, batch=6):
@@ -124,7 +139,9 @@ def param_gradients(net):
             blob.diff[...] = 0
     net.forward()
     net.backward()
-    return np.concatenate([b.diff.ravel().copy() for name in ("ip1", "feat") for b in net.params[name]])
+    return np.concatenate(
+        [b.diff.ravel().copy() for name in ("ip1", "feat") for b in net.params[name]]
+    )
 
 
 def finite_differences(net, step):
@@ -165,14 +182,21 @@ def test_backward_equals_finite_differences(kind, tmp_path):
 def composed_contrastive(margin, legacy):
     """Caffe's ContrastiveLoss written with the same stock layers as the composed losses."""
     if legacy:  # max(margin - d^2, 0)
-        far = [losses.affine("loss_gap", "loss_dist2", scale=-1, shift=margin),
-               losses.layer("loss_far", "ReLU", ["loss_gap"])]
+        far = [
+            losses.affine("loss_gap", "loss_dist2", scale=-1, shift=margin),
+            losses.layer("loss_far", "ReLU", ["loss_gap"]),
+        ]
     else:  # max(margin - d, 0)^2
-        far = losses.distance() + [losses.affine("loss_gap", "loss_dist", scale=-1, shift=margin),
-                                   losses.layer("loss_hinge", "ReLU", ["loss_gap"]),
-                                   losses.affine("loss_far", "loss_hinge", power=2)]
-    return (losses.squared_distance("feat", "feat_p") + far
-            + losses.label_weighted_mean("sim", "loss_dist2", "loss_far", coeff=0.5))
+        far = losses.distance() + [
+            losses.affine("loss_gap", "loss_dist", scale=-1, shift=margin),
+            losses.layer("loss_hinge", "ReLU", ["loss_gap"]),
+            losses.affine("loss_far", "loss_hinge", power=2),
+        ]
+    return (
+        losses.squared_distance("feat", "feat_p")
+        + far
+        + losses.label_weighted_mean("sim", "loss_dist2", "loss_far", coeff=0.5)
+    )
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -180,15 +204,21 @@ def test_composed_contrastive_equals_caffes_layer(legacy, tmp_path):
     kind = "contrastive-legacy" if legacy else "contrastive"
     theirs = _load(tiny_net(kind, tmp_path, margin=2.0))
     (tmp_path / "composed").mkdir()
-    ours = _load(tiny_net(kind, tmp_path / "composed", composed_contrastive(2.0, legacy), margin=2.0))
+    ours = _load(
+        tiny_net(kind, tmp_path / "composed", composed_contrastive(2.0, legacy), margin=2.0)
+    )
     assert [layer.type for layer in ours.layers].count("ContrastiveLoss") == 0
     for name in ("ip1", "feat"):
         for mine, caffes in zip(ours.params[name], theirs.params[name]):
             mine.data[...] = caffes.data
     g_theirs, g_ours = param_gradients(theirs), param_gradients(ours)
-    assert float(ours.blobs["loss"].data) == pytest.approx(float(theirs.blobs["loss"].data), rel=1e-5)
+    assert float(ours.blobs["loss"].data) == pytest.approx(
+        float(theirs.blobs["loss"].data), rel=1e-5
+    )
     a, p = ours.blobs["feat"].data, ours.blobs["feat_p"].data
     far = np.sqrt(((a - p) ** 2).sum(1))[ours.blobs["sim"].data == 0]
-    assert (far < 2.0).any() and (far > 2.0).any()  # different-class pairs on both sides of the margin
+    assert (far < 2.0).any() and (
+        far > 2.0
+    ).any()  # different-class pairs on both sides of the margin
     # Caffe's non-legacy backward divides by (d + 1e-4) rather than d (measured 1e-5 here).
     assert relative_error(g_ours, g_theirs) < (1e-6 if legacy else 1e-4)

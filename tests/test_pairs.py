@@ -8,12 +8,17 @@ from caffesiam.errors import DatasetError
 
 # Label vectors with at least two classes and one class of two or more images.
 trainable_labels = st.lists(st.integers(0, 6), min_size=3, max_size=60).filter(
-    lambda ls: len(set(ls)) >= 2 and max(ls.count(v) for v in set(ls)) >= 2)
+    lambda ls: len(set(ls)) >= 2 and max(ls.count(v) for v in set(ls)) >= 2
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(labels=trainable_labels, n=st.integers(1, 400), ratio=st.floats(0, 1),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    labels=trainable_labels,
+    n=st.integers(1, 400),
+    ratio=st.floats(0, 1),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_plan_is_balanced_labelled_and_free_of_self_pairs(labels, n, ratio, seed):
     labels = np.array(labels)
     plan = sample_pairs(labels, n, ratio, seed)
@@ -60,8 +65,9 @@ def test_allow_self_lets_single_image_classes_pair_with_themselves():
     assert (plan[:, 0] == plan[:, 1]).all()
 
 
-@pytest.mark.parametrize("labels, needed", [([0, 0, 0], "negative"), ([0, 1, 2], "positive"),
-                                             ([5], "at least 2")])
+@pytest.mark.parametrize(
+    "labels, needed", [([0, 0, 0], "negative"), ([0, 1, 2], "positive"), ([5], "at least 2")]
+)
 def test_untrainable_labels_raise_a_clear_error(labels, needed):
     with pytest.raises(DatasetError) as e:
         sample_pairs(labels, 10)

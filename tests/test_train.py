@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, VENV_BIN, run_tool
 from PIL import Image
 
 from caffesiam.caffe import runner
@@ -20,8 +21,6 @@ from caffesiam.train.gather import plan_training
 from caffesiam.train.log import failure_line, parse_lines
 from caffesiam.train.plan import TrainRequest
 
-from conftest import REPO, VENV_BIN, run_tool
-
 
 @pytest.fixture
 def workdir(tmp_path, fashion_pair_dbs, cli, monkeypatch):
@@ -29,11 +28,35 @@ def workdir(tmp_path, fashion_pair_dbs, cli, monkeypatch):
     for split, db in fashion_pair_dbs.items():  # copies: a LevelDB admits one process at a time
         shutil.copytree(db, tmp_path / f"{split}_leveldb")
     monkeypatch.chdir(tmp_path)
-    net = cli("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
-              "--test-source", "test_leveldb", "--batch-size", 16, "--test-batch-size", 20)
+    net = cli(
+        "gen-net",
+        REPO / "templates/lenet.yaml",
+        "--train-source",
+        "train_leveldb",
+        "--test-source",
+        "test_leveldb",
+        "--batch-size",
+        16,
+        "--test-batch-size",
+        20,
+    )
     Path("net.prototxt").write_text(net.stdout)
-    solver = cli("gen-solver", "net.prototxt", "--max-iter", 60, "--test-interval", 20,
-                 "--test-iter", 5, "--display", 10, "--snapshot", 30, "--snapshot-prefix", "snap/lenet")
+    solver = cli(
+        "gen-solver",
+        "net.prototxt",
+        "--max-iter",
+        60,
+        "--test-interval",
+        20,
+        "--test-iter",
+        5,
+        "--display",
+        10,
+        "--snapshot",
+        30,
+        "--snapshot-prefix",
+        "snap/lenet",
+    )
     Path("solver.prototxt").write_text(solver.stdout)
     return tmp_path
 
@@ -63,7 +86,9 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
     assert (workdir / "snap/lenet_iter_60.caffemodel").exists()
     assert "metrics:" in out.stdout and "Traceback" not in out.stderr
     usage = json.loads((run / "usage.json").read_text())
-    assert usage["process"] == "caffe" and usage["exit_status"] == 0 and usage["last_iteration"] == 60
+    assert (
+        usage["process"] == "caffe" and usage["exit_status"] == 0 and usage["last_iteration"] == 60
+    )
     assert 0 < usage["cpu_seconds"] and 0 < usage["wall_seconds"]
     assert f"{usage['cpu_seconds']:.1f} s CPU (user+sys of the caffe process)" in out.stdout
 
@@ -71,21 +96,31 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
 def test_stream_measures_the_childs_own_cpu_time():
     """A child that spins for 0.6 s of its own CPU time, then sleeps 0.5 s: CPU time counts the
     spinning only; wall time both (load on the machine can only add to the wall time)."""
-    spin = ("import time; t = time.process_time()\n"
-            "while time.process_time() - t < 0.6: pass\n"
-            "time.sleep(0.5)")
+    spin = (
+        "import time; t = time.process_time()\n"
+        "while time.process_time() - t < 0.6: pass\n"
+        "time.sleep(0.5)"
+    )
     finished = runner.stream([sys.executable, "-c", spin], lambda line: None)
     assert finished.status == 0
     assert 0.6 <= finished.cpu_seconds < 0.6 + 0.3  # + interpreter start-up
     assert finished.wall_seconds >= 1.1
-    assert runner.stream([sys.executable, "-c", "import sys; sys.exit(3)"], lambda line: None).status == 3
+    assert (
+        runner.stream([sys.executable, "-c", "import sys; sys.exit(3)"], lambda line: None).status
+        == 3
+    )
 
 
 @pytest.mark.caffe
 @pytest.mark.slow
 def test_auto_blas_threads_runs_the_faster_setting_it_measured(workdir):
-    out = run_tool("train", "solver.prototxt", "--max-iter", 10,
-                   env={k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES})
+    out = run_tool(
+        "train",
+        "solver.prototxt",
+        "--max-iter",
+        10,
+        env={k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     record = json.loads((workdir / "snap/lenet_run/blas_threads.json").read_text())
     timings = {int(t): ms for t, ms in record["forward_backward_ms"].items()}
@@ -98,15 +133,21 @@ def test_auto_blas_threads_runs_the_faster_setting_it_measured(workdir):
 @pytest.mark.slow
 def test_plot_log_reads_a_plain_caffe_log(workdir):
     Path("snap").mkdir()  # plain caffe refuses to start without it; train creates it
-    result = subprocess.run([caffe_binary(), "train", "-solver", "solver.prototxt"], capture_output=True,
-                            text=True, env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"))
+    result = subprocess.run(
+        [caffe_binary(), "train", "-solver", "solver.prototxt"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"),
+    )
     Path("plain.log").write_text(result.stderr)
     assert result.returncode == 0, result.stderr[-1500:]
     out = run_tool("plot-log", "plain.log", "-o", "curve.png", "--csv", "m.csv")
     assert out.returncode == 0, out.stderr
     assert "7 train points, 4 test phases" in out.stdout  # 6 displays and the final loss line
     assert Image.open("curve.png").format == "PNG"
-    assert len(Path("m.csv").read_text().splitlines()) == 1 + 7 + 4  # header, 6 shown + final, 4 tests
+    assert (
+        len(Path("m.csv").read_text().splitlines()) == 1 + 7 + 4
+    )  # header, 6 shown + final, 4 tests
 
 
 def test_parser_reads_old_and_new_glog_dates():
@@ -119,10 +160,14 @@ def test_parser_reads_old_and_new_glog_dates():
         "F20261122 10:00:03.000000 123 data_layer.cpp:40] Check failed: status.ok() IO error: lock\n",
     ]
     m = parse_lines(lines)
-    assert [(p.iteration, p.loss, p.iters_per_s, p.lr) for p in m.train] == [(100, 0.25, 15.5, 0.0099)]
+    assert [(p.iteration, p.loss, p.iters_per_s, p.lr) for p in m.train] == [
+        (100, 0.25, 15.5, 0.0099)
+    ]
     assert m.test[0].iteration == 200 and str(m.test[0].outputs["loss"]) == "nan"
     assert m.fatal.startswith("Check failed: status.ok()")
-    assert failure_line(lines).startswith("data_layer.cpp:40] Check failed: status.ok() IO error: lock (the database is locked")
+    assert failure_line(lines).startswith(
+        "data_layer.cpp:40] Check failed: status.ok() IO error: lock (the database is locked"
+    )
 
 
 def _wait_for(path: Path, pattern: str, timeout=120):
@@ -135,8 +180,20 @@ def _wait_for(path: Path, pattern: str, timeout=120):
 
 
 def _start(workdir, *args):
-    return subprocess.Popen([str(VENV_BIN / "caffesiam"), "train", "solver.prototxt", "--blas-threads", "1",
-                             *map(str, args)], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "caffesiam"),
+            "train",
+            "solver.prototxt",
+            "--blas-threads",
+            "1",
+            *map(str, args),
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.caffe
@@ -159,8 +216,17 @@ def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
     assert stopped_at >= 40
     for name, mtime in before.items():  # earlier snapshots untouched
         assert (workdir / "snap" / name).stat().st_mtime_ns == mtime
-    out = run_tool("train", resume.group(1), "--resume", state, "--max-iter", stopped_at + 20,
-                   "--blas-threads", "1", cwd=workdir)
+    out = run_tool(
+        "train",
+        resume.group(1),
+        "--resume",
+        state,
+        "--max-iter",
+        stopped_at + 20,
+        "--blas-threads",
+        "1",
+        cwd=workdir,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     log = (workdir / "snap/lenet_run2/caffe.log").read_text()
     assert f"Resuming from {state}" in log
@@ -172,8 +238,16 @@ def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
 @pytest.mark.slow
 def test_second_ctrl_c_stops_at_once(workdir, cli):
     """Iterations of ~1 s (batch 1024): the second Ctrl-C must not wait for Caffe to finish one."""
-    net = cli("gen-net", REPO / "templates/lenet.yaml", "--train-source", "train_leveldb",
-              "--test-source", "test_leveldb", "--batch-size", 1024)
+    net = cli(
+        "gen-net",
+        REPO / "templates/lenet.yaml",
+        "--train-source",
+        "train_leveldb",
+        "--test-source",
+        "test_leveldb",
+        "--batch-size",
+        1024,
+    )
     Path("net.prototxt").write_text(net.stdout)
     proc = _start(workdir, "--max-iter", 100000)
     try:
@@ -204,14 +278,22 @@ def test_existing_snapshots_are_never_overwritten(workdir):
 
 @pytest.mark.caffe
 @pytest.mark.slow
-@pytest.mark.parametrize("edit,message", [
-    (lambda: Path("solver.prototxt").unlink(), "solver.prototxt: no such file"),
-    (lambda: Path("solver.prototxt").write_text('net: "net.prototxt"\nbase_lr: [\n'), "solver.prototxt:2:"),
-    (lambda: Path("net.prototxt").unlink(), "net file named by solver.prototxt not found"),
-    (lambda: (shutil.rmtree("train_leveldb"), Path("train_leveldb").mkdir()),
-     "data source of layer 'pair_data' is not a leveldb database"),
-    (lambda: shutil.rmtree("test_leveldb"), "data source of layer 'pair_data' not found"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda: Path("solver.prototxt").unlink(), "solver.prototxt: no such file"),
+        (
+            lambda: Path("solver.prototxt").write_text('net: "net.prototxt"\nbase_lr: [\n'),
+            "solver.prototxt:2:",
+        ),
+        (lambda: Path("net.prototxt").unlink(), "net file named by solver.prototxt not found"),
+        (
+            lambda: (shutil.rmtree("train_leveldb"), Path("train_leveldb").mkdir()),
+            "data source of layer 'pair_data' is not a leveldb database",
+        ),
+        (lambda: shutil.rmtree("test_leveldb"), "data source of layer 'pair_data' not found"),
+    ],
+)
 def test_bad_input_is_caught_before_caffe_starts(workdir, edit, message):
     edit()
     out = train("solver.prototxt")
@@ -226,7 +308,9 @@ def test_bad_flags(workdir):
     assert "CPU-only build" in train("solver.prototxt", "--gpu", "0").stderr
     out = train("solver.prototxt", "--resume", "missing.solverstate")
     assert out.returncode == 2 and "missing.solverstate: no such solverstate" in out.stderr
-    out = run_tool("train", "solver.prototxt", "--docker", "img", env=dict(os.environ, PATH="/nonexistent"))
+    out = run_tool(
+        "train", "solver.prototxt", "--docker", "img", env=dict(os.environ, PATH="/nonexistent")
+    )
     assert out.returncode == 2 and "no docker client" in out.stderr
 
 
@@ -245,9 +329,16 @@ def test_caffe_dying_is_reported_with_its_line_and_status(workdir):
 
 def test_docker_argv_mounts_every_needed_path(tmp_path):
     (tmp_path / "data").mkdir()
-    argv = runner.docker_argv("docker", "caffesiam:gpu", ["caffe", "train"],
-                              [tmp_path, tmp_path / "data", Path("/srv/db/x_leveldb")],
-                              tmp_path, {"GLOG_logtostderr": "1"}, gpu="0,1", user="1000:1000")
+    argv = runner.docker_argv(
+        "docker",
+        "caffesiam:gpu",
+        ["caffe", "train"],
+        [tmp_path, tmp_path / "data", Path("/srv/db/x_leveldb")],
+        tmp_path,
+        {"GLOG_logtostderr": "1"},
+        gpu="0,1",
+        user="1000:1000",
+    )
     assert argv[:6] == ["docker", "run", "--rm", "-i", "--user", "1000:1000"]
     assert argv[6:8] == ["--gpus", '"device=0,1"']
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
@@ -263,10 +354,17 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
     from caffesiam.train.launch import DockerLaunch
     from caffesiam.train.plan import TrainPlan
 
-    plan = TrainPlan(solver_path=tmp_path / "solver.prototxt", solver=caffe_pb2().SolverParameter(),
-                     cwd=tmp_path, net_path=tmp_path / "net.prototxt", sources=[], run_dir=tmp_path / "run",
-                     snapshot_prefix=tmp_path / "snap/net", resume=Path("/srv/old/net_iter_500.solverstate"),
-                     resumed_weights=Path("/srv/weights/net_iter_500.caffemodel"))
+    plan = TrainPlan(
+        solver_path=tmp_path / "solver.prototxt",
+        solver=caffe_pb2().SolverParameter(),
+        cwd=tmp_path,
+        net_path=tmp_path / "net.prototxt",
+        sources=[],
+        run_dir=tmp_path / "run",
+        snapshot_prefix=tmp_path / "snap/net",
+        resume=Path("/srv/old/net_iter_500.solverstate"),
+        resumed_weights=Path("/srv/weights/net_iter_500.caffemodel"),
+    )
     argv = DockerLaunch("docker", "caffesiam:cpu").wrap(plan, ["caffe", "train"], {})
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
     assert "/srv/weights:/srv/weights" in mounts and "/srv/old:/srv/old" in mounts
@@ -292,11 +390,17 @@ def test_failure_line_names_a_leveldb_locked_by_another_training():
         "*** Check failure stack trace: ***\n",
     ]
     reason = failure_line(lines)
-    assert reason.startswith("db_leveldb.cpp:16] Check failed: status.ok() Failed to open leveldb ../digits")
+    assert reason.startswith(
+        "db_leveldb.cpp:16] Check failed: status.ok() Failed to open leveldb ../digits"
+    )
     assert reason.endswith("is another caffe training on it? wait, or copy it)")
-    assert failure_line(lines[:2]).endswith("../digits_siamese_test_leveldb")  # no lock line, no hint
+    assert failure_line(lines[:2]).endswith(
+        "../digits_siamese_test_leveldb"
+    )  # no lock line, no hint
     other = "F20261122 22:57:22.9 1 net.cpp:9] Check failed: blocks == 2 (3 vs. 2) unlocked\n"
-    assert failure_line([other, lines[3]]) == "net.cpp:9] Check failed: blocks == 2 (3 vs. 2) unlocked"
+    assert (
+        failure_line([other, lines[3]]) == "net.cpp:9] Check failed: blocks == 2 (3 vs. 2) unlocked"
+    )
 
 
 @pytest.mark.caffe
@@ -304,19 +408,39 @@ def test_failure_line_names_a_leveldb_locked_by_another_training():
 def test_gen_solver_lr_schedules_are_the_ones_caffe_runs(workdir, cli):
     """multistep and step solvers from gen-solver: the lr Caffe logs equals base_lr * gamma^k."""
     schedules = {
-        "multistep": (["--stepvalue", 20, "--stepvalue", 40, "--gamma", 0.5],
-                      lambda it: 0.01 * 0.5 ** ((it >= 20) + (it >= 40))),
+        "multistep": (
+            ["--stepvalue", 20, "--stepvalue", 40, "--gamma", 0.5],
+            lambda it: 0.01 * 0.5 ** ((it >= 20) + (it >= 40)),
+        ),
         "step": (["--stepsize", 25], lambda it: 0.01 * 0.1 ** (it // 25)),
     }
     for policy, (args, expected) in schedules.items():
-        solver = cli("gen-solver", "net.prototxt", "--max-iter", 60, "--test-interval", 100, "--test-iter", 1,
-                     "--display", 10, "--snapshot-prefix", f"snap/{policy}", "--lr-policy", policy, *args,
-                     "-o", f"{policy}.prototxt")
+        solver = cli(
+            "gen-solver",
+            "net.prototxt",
+            "--max-iter",
+            60,
+            "--test-interval",
+            100,
+            "--test-iter",
+            1,
+            "--display",
+            10,
+            "--snapshot-prefix",
+            f"snap/{policy}",
+            "--lr-policy",
+            policy,
+            *args,
+            "-o",
+            f"{policy}.prototxt",
+        )
         assert solver.exit_code == 0, solver.stderr
         out = train(f"{policy}.prototxt", "--out", f"run_{policy}")
         assert out.returncode == 0, out.stderr[-2000:]
         logged = parse_lines((workdir / f"run_{policy}/caffe.log").read_text().splitlines())
-        lrs = {p.iteration: p.lr for p in logged.train if p.lr is not None}  # not the final loss line
+        lrs = {
+            p.iteration: p.lr for p in logged.train if p.lr is not None
+        }  # not the final loss line
         assert sorted(lrs) == [0, 10, 20, 30, 40, 50], policy
         for iteration, lr in lrs.items():
             assert lr == pytest.approx(expected(iteration), rel=1e-5), (policy, iteration)

@@ -22,11 +22,19 @@ RUNNABLE = 'base_lr: 0.01 lr_policy: "fixed" max_iter: 100 '  # what check_solve
 
 def _facts(solver_text="solver_mode: CPU", net_text=SHARED_NET, **changes) -> TrainFacts:
     pb = caffe_pb2()
-    facts = dict(cwd=Path("/work"), solver=parse_text(RUNNABLE + solver_text, pb.SolverParameter()),
-                 net_path=Path("/work/net.prototxt"), net=parse_text(net_text, pb.NetParameter()),
-                 sources=[Path("/work/train_leveldb")], start_iter=0,
-                 snapshot_prefix=Path("/work/snap/net"), later_snapshots=[], run_dir_taken=False,
-                 free_run_dir=Path("/work/snap/net_run2"), cpu_only_build=True)
+    facts = dict(
+        cwd=Path("/work"),
+        solver=parse_text(RUNNABLE + solver_text, pb.SolverParameter()),
+        net_path=Path("/work/net.prototxt"),
+        net=parse_text(net_text, pb.NetParameter()),
+        sources=[Path("/work/train_leveldb")],
+        start_iter=0,
+        snapshot_prefix=Path("/work/snap/net"),
+        later_snapshots=[],
+        run_dir_taken=False,
+        free_run_dir=Path("/work/snap/net_run2"),
+        cpu_only_build=True,
+    )
     return TrainFacts(**{**facts, **changes})
 
 
@@ -46,10 +54,17 @@ def test_decide_copies_the_solver_and_sets_what_a_run_needs():
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("request_, solver, message", [
-    (TrainRequest(Path("s.prototxt"), gpu="0"), "solver_mode: CPU", "CPU-only build, but --gpu was given"),
-    (REQUEST, "solver_mode: GPU", "solver.prototxt says solver_mode: GPU (pass --cpu)"),
-])
+@pytest.mark.parametrize(
+    "request_, solver, message",
+    [
+        (
+            TrainRequest(Path("s.prototxt"), gpu="0"),
+            "solver_mode: CPU",
+            "CPU-only build, but --gpu was given",
+        ),
+        (REQUEST, "solver_mode: GPU", "solver.prototxt says solver_mode: GPU (pass --cpu)"),
+    ],
+)
 def test_gpu_on_a_cpu_only_build_is_bad_input(request_, solver, message):
     with pytest.raises(BadInput) as e:
         decide(request_, _facts(solver))
@@ -61,8 +76,10 @@ def test_multi_gpu_turns_off_layer_wise_reduce_only_when_params_are_shared():
     multi = decide(TrainRequest(Path("s"), gpu="all"), _facts(cpu_only_build=False))
     assert multi.solver.HasField("layer_wise_reduce") and not multi.solver.layer_wise_reduce
     assert multi.gpu == "all"
-    unshared = decide(TrainRequest(Path("s"), gpu="0,1"),
-                      _facts(net_text=SHARED_NET.replace('name: "w"', 'name: "a"', 1), cpu_only_build=False))
+    unshared = decide(
+        TrainRequest(Path("s"), gpu="0,1"),
+        _facts(net_text=SHARED_NET.replace('name: "w"', 'name: "a"', 1), cpu_only_build=False),
+    )
     assert not unshared.solver.HasField("layer_wise_reduce") and not unshared.shares_params
 
 
@@ -75,7 +92,9 @@ def test_a_run_never_overwrites_snapshots_or_an_earlier_run():
     with pytest.raises(OutputExists) as e:
         decide(TrainRequest(Path("s"), out=Path("/work/mine")), _facts(run_dir_taken=True))
     assert "/work/mine already holds a run" in str(e.value)
-    assert decide(TrainRequest(Path("s"), out=Path("/work/mine")), _facts()).run_dir == Path("/work/mine")
+    assert decide(TrainRequest(Path("s"), out=Path("/work/mine")), _facts()).run_dir == Path(
+        "/work/mine"
+    )
 
 
 LOG = [
@@ -87,9 +106,13 @@ LOG = [
 
 def test_metrics_follow_every_test_phase_and_the_curve_a_bounded_cadence(tmp_path, monkeypatch):
     renders = []
-    monkeypatch.setattr(run, "plot_loss_curve", lambda metrics, path, title: renders.append(metrics.iteration))
+    monkeypatch.setattr(
+        run, "plot_loss_curve", lambda metrics, path, title: renders.append(metrics.iteration)
+    )
     now = [0.0]
-    plan = TrainPlan(Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p")
+    plan = TrainPlan(
+        Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p"
+    )
     outputs = run.RunOutputs(plan, plot_every=30, clock=lambda: now[0])
     lines = []
     for i, t in ((0, 0), (10, 5), (20, 20), (30, 31)):
@@ -113,23 +136,28 @@ def test_metrics_follow_every_test_phase_and_the_curve_a_bounded_cadence(tmp_pat
 
 
 def test_run_outputs_write_a_real_png(tmp_path):
-    plan = TrainPlan(Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p")
+    plan = TrainPlan(
+        Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p"
+    )
     run.RunOutputs(plan).finish(parse_lines([line.format(i=0) for line in LOG]))
     assert Image.open(tmp_path / "loss.png").format == "PNG"
 
 
 @pytest.mark.caffe
-@pytest.mark.parametrize("solver,message", [
-    ("base_lr: -0.01", "base_lr must be > 0, got -0.01"),
-    ("base_lr: nan", "base_lr must be a finite number, got nan"),
-    ("momentum: inf", "momentum must be a finite number, got inf"),
-    ("momentum: 1.5", "momentum must be in [0, 1), got 1.5"),
-    ("max_iter: 0", "max_iter must be >= 1 (0 trains nothing), got 0"),
-    ('lr_policy: "step"', "stepsize must be >= 1 for lr_policy step"),
-    ('lr_policy: "warmup"', "lr_policy must be one of fixed, step"),
-    ('type: "LBFGS"', "type must be one of SGD"),
-    ("iter_size: 0", "iter_size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "solver,message",
+    [
+        ("base_lr: -0.01", "base_lr must be > 0, got -0.01"),
+        ("base_lr: nan", "base_lr must be a finite number, got nan"),
+        ("momentum: inf", "momentum must be a finite number, got inf"),
+        ("momentum: 1.5", "momentum must be in [0, 1), got 1.5"),
+        ("max_iter: 0", "max_iter must be >= 1 (0 trains nothing), got 0"),
+        ('lr_policy: "step"', "stepsize must be >= 1 for lr_policy step"),
+        ('lr_policy: "warmup"', "lr_policy must be one of fixed, step"),
+        ('type: "LBFGS"', "type must be one of SGD"),
+        ("iter_size: 0", "iter_size must be >= 1"),
+    ],
+)
 def test_solver_values_caffe_would_train_nonsense_with(solver, message):
     with pytest.raises(SolverError) as e:
         decide(REQUEST, _facts(solver))
@@ -142,5 +170,9 @@ def test_a_resume_at_max_iter_trains_nothing():
     with pytest.raises(SolverError) as e:
         decide(request, _facts(start_iter=100))
     assert "is at iteration 100 and max_iter is 100: nothing would be trained" in str(e.value)
-    assert decide(TrainRequest(Path("s"), resume=request.resume, max_iter=150),
-                  _facts(start_iter=100)).iterations == 50
+    assert (
+        decide(
+            TrainRequest(Path("s"), resume=request.resume, max_iter=150), _facts(start_iter=100)
+        ).iterations
+        == 50
+    )

@@ -46,15 +46,18 @@ def test_a_count_in_the_environment_replaces_the_other_variable(clean_env):
     assert caffe_env(1)["OMP_NUM_THREADS"] == caffe_env(1)["OPENBLAS_NUM_THREADS"] == "1"
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({"OMP_NUM_THREADS": "3"}, (3, "OMP_NUM_THREADS")),
-    ({"OPENBLAS_NUM_THREADS": "2"}, (2, "OPENBLAS_NUM_THREADS")),
-    # The order the patched Caffe reads them in.
-    ({"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "2"}, (3, "OMP_NUM_THREADS")),
-    # Not a count (OpenMP's own syntax allows lists): measured instead.
-    ({"OMP_NUM_THREADS": "2,1"}, (1, "measured")),
-    ({"OPENBLAS_NUM_THREADS": "0"}, (1, "measured")),
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"OMP_NUM_THREADS": "3"}, (3, "OMP_NUM_THREADS")),
+        ({"OPENBLAS_NUM_THREADS": "2"}, (2, "OPENBLAS_NUM_THREADS")),
+        # The order the patched Caffe reads them in.
+        ({"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "2"}, (3, "OMP_NUM_THREADS")),
+        # Not a count (OpenMP's own syntax allows lists): measured instead.
+        ({"OMP_NUM_THREADS": "2,1"}, (1, "measured")),
+        ({"OPENBLAS_NUM_THREADS": "0"}, (1, "measured")),
+    ],
+)
 def test_the_environment_decides_before_a_measurement(clean_env, env, expected):
     for name, value in env.items():
         clean_env.setenv(name, value)
@@ -79,6 +82,8 @@ def test_each_measurement_runs_caffe_with_both_variables_set(clean_env, tmp_path
     clean_env.setenv("OMP_NUM_THREADS", "9")
     clean_env.setattr(blas_threads.runner, "capture", fake_capture)
     threads, timings = blas_threads.choose_threads(cpu_plan(tmp_path), HereLaunch(), cores=2)
-    assert seen == [{"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-                    {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}]
+    assert seen == [
+        {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"},
+    ]
     assert timings == {"1": 4.5, "2": 4.5}

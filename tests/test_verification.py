@@ -19,7 +19,9 @@ def test_small_distance_means_same_class():
     assert r["accuracy_half_margin"] == 1.0 and r["auc"] == 1.0 and r["eer"] == 0.0
     assert (r["positives"], r["negatives"], r["positive_ratio"]) == (2, 2, 0.5)
     flipped = v.verification_report(d, 1 - sims, margin=1.0)
-    assert flipped["accuracy_half_margin"] == 0.0 and flipped["auc"] == 0.0 and flipped["eer"] == 1.0
+    assert (
+        flipped["accuracy_half_margin"] == 0.0 and flipped["auc"] == 0.0 and flipped["eer"] == 1.0
+    )
 
 
 def test_all_ties_are_chance():
@@ -29,7 +31,9 @@ def test_all_ties_are_chance():
 
 def test_one_kind_of_pair_has_no_roc():
     r = v.verification_report(np.array([0.1, 0.7, 0.3]), np.array([1, 1, 1]))
-    assert r["auc"] is None and r["eer"] is None and r["accuracy_half_margin"] == pytest.approx(2 / 3)
+    assert (
+        r["auc"] is None and r["eer"] is None and r["accuracy_half_margin"] == pytest.approx(2 / 3)
+    )
 
 
 def test_distances_are_euclidean():
@@ -46,7 +50,10 @@ def test_split_halves_is_seeded_and_disjoint():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 12), st.booleans()), min_size=4, max_size=60), st.integers(0, 5))
+@given(
+    st.lists(st.tuples(st.integers(0, 12), st.booleans()), min_size=4, max_size=60),
+    st.integers(0, 5),
+)
 def test_auc_eer_and_best_threshold_agree_with_independent_computations(rows, seed):
     d = np.array([r[0] for r in rows], dtype=float) / 4  # many ties on purpose
     sims = np.array([int(r[1]) for r in rows])
@@ -61,12 +68,14 @@ def test_auc_eer_and_best_threshold_agree_with_independent_computations(rows, se
     # Each fold threshold is a best one on the half it was chosen on (brute force over all cuts).
     halves = v.split_halves(len(d), seed)
     cuts = np.concatenate([np.unique(d), [d.max() + 1]])
-    for (fit, held), threshold in zip((halves, halves[::-1]), r["best_threshold_folds"]):
+    for (fit, _held), threshold in zip((halves, halves[::-1]), r["best_threshold_folds"]):
         best = max(np.mean((d[fit] < c) == (sims[fit] == 1)) for c in cuts)
         assert np.mean((d[fit] < threshold) == (sims[fit] == 1)) == pytest.approx(best)
     # ... and the held-out accuracy scores each half with the other half's threshold.
-    correct = sum(np.sum((d[held] < t) == (sims[held] == 1))
-                  for (_, held), t in zip((halves, halves[::-1]), r["best_threshold_folds"]))
+    correct = sum(
+        np.sum((d[held] < t) == (sims[held] == 1))
+        for (_, held), t in zip((halves, halves[::-1]), r["best_threshold_folds"])
+    )
     assert r["best_threshold_accuracy"] == pytest.approx(correct / len(d))
     assert r["accuracy_half_margin"] == pytest.approx(np.mean((d < 0.5) == (sims == 1)))
 

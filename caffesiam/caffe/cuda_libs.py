@@ -4,9 +4,12 @@ needs no GPU and no driver (cudaRuntimeGetVersion, cudnnGetVersion, ncclGetVersi
 
 import ctypes
 import re
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from collections.abc import Callable
+from typing import NamedTuple
 
-_LDD_LINE = re.compile(r"^\s*(lib([A-Za-z0-9_]+)\.so[.\d]*)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$")
+_LDD_LINE = re.compile(
+    r"^\s*(lib([A-Za-z0-9_]+)\.so[.\d]*)\s+=>\s+(.+?)(?:\s+\(0x[0-9a-f]+\))?\s*$"
+)
 
 
 def _cuda(v: int) -> str:
@@ -40,7 +43,7 @@ LIBS = (
 )
 
 
-def linked(ldd_output: str) -> Dict[str, Tuple[str, Optional[str]]]:
+def linked(ldd_output: str) -> dict[str, tuple[str, str | None]]:
     """{stem: (soname, path, or None where ldd says 'not found')} for every library ldd lists."""
     found = {}
     for line in ldd_output.splitlines():
@@ -73,7 +76,7 @@ def describe(ldd_output: str, where: str, version_of=library_version) -> str:
     libs = linked(ldd_output)
     if "cudart" not in libs:
         return "CPU only (links no CUDA runtime)"
-    parts: List[str] = []
+    parts: list[str] = []
     for lib in LIBS:
         if lib.stem not in libs:
             parts.append(f"{lib.label}: not linked")

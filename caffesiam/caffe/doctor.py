@@ -3,9 +3,9 @@
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, List, Optional
+from functools import cache
 
 from caffesiam.caffe import cuda_libs, locate, runner
 
@@ -16,12 +16,14 @@ class Finding:
     ok: bool
     detail: str
     required: bool = True
-    fix: Optional[str] = None
+    fix: str | None = None
 
 
 SETUP = "make setup"
 # What a proto-only install (make setup-docker: caffe_pb2, no Caffe build) can and cannot run.
-WORKS_WITHOUT_BUILD = "gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
+WORKS_WITHOUT_BUILD = (
+    "gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
+)
 NEEDS_BUILD = "train without --docker, evaluate, embed"
 
 
@@ -63,7 +65,7 @@ def _protobuf() -> str:
     return f"{__version__} ({api_implementation.Type()} backend)"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _libcaffe_ldd():
     """(libcaffe.so, what ldd says it links): the libraries the build loads, as resolved here."""
     lib = locate.caffe_home() / "lib" / "libcaffe.so"
@@ -115,22 +117,32 @@ def _gpus() -> str:
     return "; ".join(gpus)
 
 
-def _no_build(name: str, fix: Optional[str] = None) -> Finding:
-    return Finding(name, False, "none: a proto-only install (make setup-docker)", required=False, fix=fix)
+def _no_build(name: str, fix: str | None = None) -> Finding:
+    return Finding(
+        name, False, "none: a proto-only install (make setup-docker)", required=False, fix=fix
+    )
 
 
-def run_checks() -> List[Finding]:
+def run_checks() -> list[Finding]:
     """Every check, required ones first. A proto-only install has no build to check, and needs
     the docker client instead (it trains only in an image)."""
     proto_only = locate.is_proto_only()
     # Before pycaffe's import, which would put its own caffe_pb2 in the standalone one's place.
     caffe_pb2 = _check("caffe_pb2 (standalone)", _caffe_pb2)
     if proto_only:
-        binary, pycaffe, blas, cuda = (_no_build("caffe binary", f"{SETUP} builds Caffe (needed by {NEEDS_BUILD})"),
-                                       _no_build("pycaffe"), _no_build("BLAS"), _no_build("CUDA, cuDNN, NCCL"))
+        binary, pycaffe, blas, cuda = (
+            _no_build("caffe binary", f"{SETUP} builds Caffe (needed by {NEEDS_BUILD})"),
+            _no_build("pycaffe"),
+            _no_build("BLAS"),
+            _no_build("CUDA, cuDNN, NCCL"),
+        )
     else:
-        binary, pycaffe, blas, cuda = (_check("caffe binary", _caffe_binary), _check("pycaffe", _pycaffe),
-                                       _check("BLAS", _blas), _check("CUDA, cuDNN, NCCL", _cuda))
+        binary, pycaffe, blas, cuda = (
+            _check("caffe binary", _caffe_binary),
+            _check("pycaffe", _pycaffe),
+            _check("BLAS", _blas),
+            _check("CUDA, cuDNN, NCCL", _cuda),
+        )
     return [
         binary,
         caffe_pb2,
@@ -140,9 +152,17 @@ def run_checks() -> List[Finding]:
         cuda,
         _check("LevelDB", _plyvel),
         _check("LMDB", _lmdb),
-        _check("Graphviz", _version_of("dot", "graphviz", "-V"), required=False,
-               fix="apt-get install graphviz (needed by 'caffesiam draw')"),
-        _check("docker client", _version_of("docker", "docker.io", "--version"), required=proto_only,
-               fix="install the docker client (needed by 'train --docker')"),
+        _check(
+            "Graphviz",
+            _version_of("dot", "graphviz", "-V"),
+            required=False,
+            fix="apt-get install graphviz (needed by 'caffesiam draw')",
+        ),
+        _check(
+            "docker client",
+            _version_of("docker", "docker.io", "--version"),
+            required=proto_only,
+            fix="install the docker client (needed by 'train --docker')",
+        ),
         _check("GPUs", _gpus, required=False, fix="only needed for GPU training (--gpu, --docker)"),
     ]

@@ -41,8 +41,10 @@ def caffe_home() -> Path:
     """The prefix of a Caffe build (binary, libcaffe, pycaffe); CaffeNotFound for a proto-only one."""
     home = caffe_prefix()
     if not (home / "bin" / "caffe").exists():
-        raise CaffeNotFound(f"{home} holds caffe_pb2 only (make setup-docker): no Caffe build to run "
-                            f"here; {SETUP_HINT}, or train in an image (train --docker IMAGE)")
+        raise CaffeNotFound(
+            f"{home} holds caffe_pb2 only (make setup-docker): no Caffe build to run "
+            f"here; {SETUP_HINT}, or train in an image (train --docker IMAGE)"
+        )
     return home
 
 

@@ -12,9 +12,18 @@ from caffesiam.files import read_file
 # V1 LayerType names whose current type string is not the plain CamelCase of the enum name
 # (UpgradeV1LayerType in upgrade_proto.cpp).
 _V1_TYPE_EXCEPTIONS = {
-    "NONE": "", "ABSVAL": "AbsVal", "ARGMAX": "ArgMax", "BNLL": "BNLL",
-    "HDF5_DATA": "HDF5Data", "HDF5_OUTPUT": "HDF5Output", "IM2COL": "Im2col", "LRN": "LRN",
-    "MVN": "MVN", "RELU": "ReLU", "TANH": "TanH", "SOFTMAX_LOSS": "SoftmaxWithLoss",
+    "NONE": "",
+    "ABSVAL": "AbsVal",
+    "ARGMAX": "ArgMax",
+    "BNLL": "BNLL",
+    "HDF5_DATA": "HDF5Data",
+    "HDF5_OUTPUT": "HDF5Output",
+    "IM2COL": "Im2col",
+    "LRN": "LRN",
+    "MVN": "MVN",
+    "RELU": "ReLU",
+    "TANH": "TanH",
+    "SOFTMAX_LOSS": "SoftmaxWithLoss",
 }
 _SOLVER_NET_FIELDS = ("net", "train_net", "test_net")
 
@@ -29,8 +38,9 @@ def v1_type_name(enum_name: str) -> str:
 def upgrade_v1_layer(v1):
     """A LayerParameter equivalent to a V1LayerParameter (UpgradeV1LayerParameter)."""
     pb = caffe_pb2()
-    layer = pb.LayerParameter(name=v1.name, bottom=v1.bottom, top=v1.top,
-                              loss_weight=v1.loss_weight)
+    layer = pb.LayerParameter(
+        name=v1.name, bottom=v1.bottom, top=v1.top, loss_weight=v1.loss_weight
+    )
     layer.type = v1_type_name(pb.V1LayerParameter.LayerType.Name(v1.type))
     layer.include.extend(v1.include)
     layer.exclude.extend(v1.exclude)
@@ -47,7 +57,11 @@ def upgrade_v1_layer(v1):
     current = layer.DESCRIPTOR.fields_by_name
     for field, value in v1.ListFields():
         same = current.get(field.name)
-        if field.name.endswith("_param") and same is not None and same.message_type is field.message_type:
+        if (
+            field.name.endswith("_param")
+            and same is not None
+            and same.message_type is field.message_type
+        ):
             getattr(layer, field.name).CopyFrom(value)
     return layer
 
@@ -63,7 +77,7 @@ def upgrade_net(net):
             if i < len(net.input_shape):
                 shape.CopyFrom(net.input_shape[i])
             else:
-                shape.dim.extend(net.input_dim[4 * i:4 * i + 4])
+                shape.dim.extend(net.input_dim[4 * i : 4 * i + 4])
         layers.insert(0, inputs)
     for field in ("layers", "layer", "input", "input_shape", "input_dim"):
         net.ClearField(field)
@@ -95,8 +109,11 @@ def parse_net(text: str, source: str = "<text>"):
         refers = _solver_net(text)
         if refers is None:
             raise
-        hint = (f"it refers to the net file '{refers}'; draw that file instead" if refers
-                else "its net is inline (net_param); copy that into a net prototxt to draw it")
+        hint = (
+            f"it refers to the net file '{refers}'; draw that file instead"
+            if refers
+            else "its net is inline (net_param); copy that into a net prototxt to draw it"
+        )
         raise SpecError(f"{source}: this is a solver, not a net; {hint}") from None
     upgrade_net(net)
     if not net.layer:

@@ -2,7 +2,7 @@
 
 import importlib.util
 import sys
-from functools import lru_cache
+from functools import cache
 
 from google.protobuf import text_format
 from google.protobuf.message import Message
@@ -16,7 +16,7 @@ from caffesiam.files import read_file
 _MODULE_NAME = "caffe.proto.caffe_pb2"
 
 
-@lru_cache(maxsize=None)
+@cache
 def caffe_pb2():
     """The caffe_pb2 module, loaded from its file without importing pycaffe (fast)."""
     if _MODULE_NAME in sys.modules:
@@ -39,9 +39,13 @@ def parse_text(text: str, message: Message, source: str = "<text>", error=SpecEr
         line, col = e.GetLine(), e.GetColumn()
         where = f"{source}:{line}:{col}" if line else source
         detail = str(e).split(" : ", 1)[-1] if line else str(e)
-        quoted = f"'{text.splitlines()[line - 1]}': " if 0 < line <= len(text.splitlines()) else None
-        if quoted and detail.startswith(quoted):  # protobuf repeats the whole line; the column says where
-            detail = detail[len(quoted):]
+        quoted = (
+            f"'{text.splitlines()[line - 1]}': " if 0 < line <= len(text.splitlines()) else None
+        )
+        if quoted and detail.startswith(
+            quoted
+        ):  # protobuf repeats the whole line; the column says where
+            detail = detail[len(quoted) :]
         raise error(f"{where}: {detail}") from e
     return message
 

@@ -6,9 +6,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from caffesiam.errors import ToolMissing
 
@@ -21,20 +21,41 @@ def require(program: str, package: str) -> str:
     """Full path of `program`, or ToolMissing naming the package that provides it."""
     path = shutil.which(program)
     if path is None:
-        raise ToolMissing(f"'{program}' not found on PATH; install it (Debian: apt-get install {package})")
+        raise ToolMissing(
+            f"'{program}' not found on PATH; install it (Debian: apt-get install {package})"
+        )
     return path
 
 
-def capture(argv: Sequence[str], timeout: float = 60, env=None, cwd=None) -> subprocess.CompletedProcess:
+def capture(
+    argv: Sequence[str], timeout: float = 60, env=None, cwd=None
+) -> subprocess.CompletedProcess:
     """Run argv to completion and capture its output as text (stdout and stderr merged)."""
-    return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout, env=env, cwd=cwd, check=False)
+    return subprocess.run(
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
 
 
-def caffe_train_argv(caffe: str, solver, gpu=None, weights=None, resume=None) -> List[str]:
+def caffe_train_argv(caffe: str, solver, gpu=None, weights=None, resume=None) -> list[str]:
     """`caffe train` argv. The first SIGINT stops after a snapshot (Caffe's 'stop' effect with
     snapshot_after_train); SIGHUP snapshots and carries on."""
-    argv = [caffe, "train", "-solver", str(solver), "-sigint_effect", "stop", "-sighup_effect", "snapshot"]
+    argv = [
+        caffe,
+        "train",
+        "-solver",
+        str(solver),
+        "-sigint_effect",
+        "stop",
+        "-sighup_effect",
+        "snapshot",
+    ]
     if gpu is not None:
         argv += ["-gpu", gpu]
     if weights is not None:
@@ -44,12 +65,20 @@ def caffe_train_argv(caffe: str, solver, gpu=None, weights=None, resume=None) ->
     return argv
 
 
-def caffe_time_argv(caffe: str, model, iterations: int) -> List[str]:
+def caffe_time_argv(caffe: str, model, iterations: int) -> list[str]:
     return [caffe, "time", "-model", str(model), "-iterations", str(iterations)]
 
 
-def docker_argv(docker: str, image: str, inner: Sequence[str], mounts: Iterable[Path], workdir: Path,
-                env: Dict[str, str], gpu=None, user: Optional[str] = None) -> List[str]:
+def docker_argv(
+    docker: str,
+    image: str,
+    inner: Sequence[str],
+    mounts: Iterable[Path],
+    workdir: Path,
+    env: dict[str, str],
+    gpu=None,
+    user: str | None = None,
+) -> list[str]:
     """`docker run --rm` with each host directory mounted at the same path, so every path in the
     solver and net means the same inside the container."""
     argv = [docker, "run", "--rm", "-i"]
@@ -65,10 +94,10 @@ def docker_argv(docker: str, image: str, inner: Sequence[str], mounts: Iterable[
     return argv + [image, *inner]
 
 
-def minimal_mounts(paths: Iterable[Path]) -> List[Path]:
+def minimal_mounts(paths: Iterable[Path]) -> list[Path]:
     """Absolute directories covering `paths`, without any that another one already contains."""
     dirs = sorted({(p if p.is_dir() else p.parent).resolve() for p in map(Path, paths)})
-    kept: List[Path] = []
+    kept: list[Path] = []
     for d in dirs:
         if not any(d == k or k in d.parents for k in kept):
             kept.append(d)
@@ -83,7 +112,7 @@ class Interrupts:
         self.count = 0
         self.on_first = on_first
         self.stopped = False
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
     def interrupt(self):
         self.count += 1
@@ -129,9 +158,16 @@ def spawn(argv: Sequence[str], log_path, cwd=None, env=None) -> subprocess.Popen
     """Start argv in its own session with its output appended to log_path; the caller polls it
     and decides what a Ctrl-C sends it. It dies with us whatever kills us."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_dies_with(os.getpid()))
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_dies_with(os.getpid()),
+        )
 
 
 @dataclass
@@ -144,21 +180,37 @@ class Finished:
     cpu_seconds: float
 
 
-def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=None,
-           interrupts: Optional[Interrupts] = None) -> Finished:
+def stream(
+    argv: Sequence[str],
+    on_line: Callable[[str], None],
+    cwd=None,
+    env=None,
+    interrupts: Interrupts | None = None,
+) -> Finished:
     """Run argv, handing each output line (stdout and stderr merged) to on_line. The child runs
     in its own session, so a terminal's Ctrl-C reaches only us and we decide what the child gets;
     it dies with us whatever kills us. The handlers are in place before the child starts, so no
     Ctrl-C can orphan it."""
     policy = interrupts or Interrupts()
-    previous = {s: signal.signal(s, lambda signum, frame: policy.interrupt())
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, lambda signum, frame: policy.interrupt())
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
     started = time.monotonic()
     proc = None
     try:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
-                                errors="replace", preexec_fn=_dies_with(os.getpid()))
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            errors="replace",
+            preexec_fn=_dies_with(os.getpid()),
+        )
         policy.attach(proc)
         for line in proc.stdout:
             on_line(line)
@@ -171,5 +223,8 @@ def stream(argv: Sequence[str], on_line: Callable[[str], None], cwd=None, env=No
             proc.kill()
             proc.wait()
     status = proc.returncode
-    return Finished(128 - status if status < 0 else status, time.monotonic() - started,
-                    usage.ru_utime + usage.ru_stime)
+    return Finished(
+        128 - status if status < 0 else status,
+        time.monotonic() - started,
+        usage.ru_utime + usage.ru_stime,
+    )

@@ -9,21 +9,21 @@ import json
 import os
 import re
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
 
 from caffesiam.caffe import runner
 
 _MARK = "CAFFESIAM_SHAPES "
-Wrap = Callable[[List[str], dict], List[str]]  # (argv, env) -> the argv that runs it elsewhere
+Wrap = Callable[[list[str], dict], list[str]]  # (argv, env) -> the argv that runs it elsewhere
 _GLOG_PREFIX = re.compile(r"^[IWEF]\d{8} [\d:.]+\s+\d+ \S+\] ")
 
 
-def shapes_argv(net_path: str, phases: List[str], python: str = sys.executable) -> List[str]:
+def shapes_argv(net_path: str, phases: list[str], python: str = sys.executable) -> list[str]:
     """The argv of the child that prints the shapes of `net_path` in `phases`."""
     return [python, "-m", "caffesiam.caffe.shapes", str(net_path), *phases]
 
 
-def _merge(per_phase: List[dict]) -> dict:
+def _merge(per_phase: list[dict]) -> dict:
     """One shape per name; where phases disagree (batch sizes), the shapes are joined with ' | '."""
     merged = {}
     for shapes in per_phase:
@@ -34,11 +34,11 @@ def _merge(per_phase: List[dict]) -> dict:
     return merged
 
 
-def parse_output(output: str) -> Optional[dict]:
+def parse_output(output: str) -> dict | None:
     """The JSON the child printed after its marker, or None."""
     for line in reversed(output.splitlines()):
         if line.startswith(_MARK):
-            return json.loads(line[len(_MARK):])
+            return json.loads(line[len(_MARK) :])
     return None
 
 
@@ -51,8 +51,13 @@ def failure_reason(output: str) -> str:
     return lines[-1][-300:] if lines else "no output"
 
 
-def compute_shapes(net_path: str, phases: List[str], cwd=None, python: str = sys.executable,
-                   wrap: Optional[Wrap] = None) -> Tuple[Optional[dict], Optional[dict], str]:
+def compute_shapes(
+    net_path: str,
+    phases: list[str],
+    cwd=None,
+    python: str = sys.executable,
+    wrap: Wrap | None = None,
+) -> tuple[dict | None, dict | None, str]:
     """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up.
     Relative data sources are opened from `cwd` (default: this process's), as Caffe would.
     `wrap` runs the child elsewhere (a Docker image), with that place's `python`."""
@@ -71,17 +76,22 @@ def compute_shapes(net_path: str, phases: List[str], cwd=None, python: str = sys
     return result["blobs"], {k: v[0] for k, v in result["params"].items()}, ""
 
 
-def _child(net_path: str, phases: List[str]) -> None:
+def _child(net_path: str, phases: list[str]) -> None:
     import caffe  # pycaffe only here, in the child
 
     caffe.set_mode_cpu()
-    blobs: List[Dict[str, list]] = []
-    params: List[Dict[str, list]] = []
+    blobs: list[dict[str, list]] = []
+    params: list[dict[str, list]] = []
     for phase in phases:
         net = caffe.Net(net_path, getattr(caffe, phase))
         blobs.append({name: list(blob.shape) for name, blob in net.blobs.items()})
-        params.append({name: [list(b.shape) for b in layer.blobs]
-                       for name, layer in zip(net._layer_names, net.layers) if len(layer.blobs)})
+        params.append(
+            {
+                name: [list(b.shape) for b in layer.blobs]
+                for name, layer in zip(net._layer_names, net.layers)
+                if len(layer.blobs)
+            }
+        )
     print(_MARK + json.dumps({"blobs": _merge(blobs), "params": _merge(params)}), flush=True)
 
 

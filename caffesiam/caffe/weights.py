@@ -6,7 +6,6 @@ shape differs, so the mismatch is found here first and reported by layer name.
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from google.protobuf.message import DecodeError
 
@@ -15,10 +14,10 @@ from caffesiam.caffe.shapes import Wrap, compute_shapes
 from caffesiam.errors import ModelError
 from caffesiam.files import read_file
 
-Shapes = Dict[str, List[List[int]]]
+Shapes = dict[str, list[list[int]]]
 
 
-def blob_shape(blob) -> List[int]:
+def blob_shape(blob) -> list[int]:
     """Dimensions of a BlobProto: `shape`, or the legacy num/channels/height/width."""
     if blob.HasField("shape"):
         return list(blob.shape.dim)
@@ -54,18 +53,23 @@ def _refuse_solverstate(data: bytes, source: str):
         return
     if state.history or state.learned_net:
         hint = f"; its weights are in {state.learned_net}" if state.learned_net else ""
-        raise ModelError(f"{source}: this is a .solverstate (iteration {state.iter}), not a "
-                         f".caffemodel{hint}")
+        raise ModelError(
+            f"{source}: this is a .solverstate (iteration {state.iter}), not a .caffemodel{hint}"
+        )
 
 
 def read_solverstate(path):
     """The SolverState of a binary .solverstate; ModelError for a .caffemodel, HDF5 or anything else."""
     data = read_file(path, ModelError, "solverstate", binary=True)
     if data.startswith(b"\x89HDF"):
-        raise ModelError(f"{path}: HDF5 snapshots are not supported; resume from a binary .solverstate")
+        raise ModelError(
+            f"{path}: HDF5 snapshots are not supported; resume from a binary .solverstate"
+        )
     if _layer_shapes(data):
-        raise ModelError(f"{path}: this is a .caffemodel (weights), not a .solverstate; give it to "
-                         f"--weights, or --resume the .solverstate saved beside it")
+        raise ModelError(
+            f"{path}: this is a .caffemodel (weights), not a .solverstate; give it to "
+            f"--weights, or --resume the .solverstate saved beside it"
+        )
     state = caffe_pb2().SolverState()
     try:
         state.ParseFromString(data)
@@ -85,7 +89,9 @@ def read_weights(path) -> Shapes:
     return shapes_from_bytes(data, str(path))
 
 
-def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str, fine_tune: bool = False):
+def check_weights_fit(
+    net_params: Shapes, weights: Shapes, weights_name: str, fine_tune: bool = False
+):
     """ModelError naming the first layer of the net whose weights are missing or shaped differently.
 
     Layers only in the weights (the `_p` tower, losses) are ignored, as Caffe ignores them. With
@@ -93,23 +99,35 @@ def check_weights_fit(net_params: Shapes, weights: Shapes, weights_name: str, fi
     its initialisation, but the weights must share at least one layer with the net.
     """
     if fine_tune and not set(net_params) & set(weights):
-        raise ModelError(f"{weights_name} shares no layer name with the net, so Caffe would copy "
-                         f"nothing (it has: {', '.join(weights)})")
+        raise ModelError(
+            f"{weights_name} shares no layer name with the net, so Caffe would copy "
+            f"nothing (it has: {', '.join(weights)})"
+        )
     for layer, expected in net_params.items():
         found = weights.get(layer)
         if found is None and fine_tune:
             continue
         if found is None:
-            raise ModelError(f"{weights_name} has no weights for layer '{layer}'; were they "
-                             f"trained with this model? (they have: {', '.join(weights)})")
+            raise ModelError(
+                f"{weights_name} has no weights for layer '{layer}'; were they "
+                f"trained with this model? (they have: {', '.join(weights)})"
+            )
         if len(found) != len(expected) or not all(map(_same_shape, expected, found)):
-            raise ModelError(f"weights do not match the model at layer '{layer}': the model "
-                             f"wants {_show(expected)}, {weights_name} has {_show(found)}")
+            raise ModelError(
+                f"weights do not match the model at layer '{layer}': the model "
+                f"wants {_show(expected)}, {weights_name} has {_show(found)}"
+            )
 
 
-def check_weights_fit_net(net_path: Path, weights_path: Path, phase: str = "TEST",
-                          fine_tune: bool = False, cwd=None, python: str = sys.executable,
-                          wrap: Optional[Wrap] = None):
+def check_weights_fit_net(
+    net_path: Path,
+    weights_path: Path,
+    phase: str = "TEST",
+    fine_tune: bool = False,
+    cwd=None,
+    python: str = sys.executable,
+    wrap: Wrap | None = None,
+):
     """ModelError unless the .caffemodel fits the net, whose param shapes Caffe computes in a
     child process in `phase` (a net Caffe cannot set up is a ModelError too); `python` and `wrap`
     as in caffe.shapes.compute_shapes."""
@@ -120,12 +138,16 @@ def check_weights_fit_net(net_path: Path, weights_path: Path, phase: str = "TEST
     check_weights_fit(params, weights, Path(weights_path).name, fine_tune)
 
 
-def _same_shape(expected: List[int], found: List[int]) -> bool:
+def _same_shape(expected: list[int], found: list[int]) -> bool:
     """Caffe's Blob::ShapeEquals: a legacy 4-D blob matches its shape padded with leading 1s."""
     if list(expected) == list(found):
         return True
-    return len(expected) <= 4 and len(found) == 4 and [1] * (4 - len(expected)) + list(expected) == list(found)
+    return (
+        len(expected) <= 4
+        and len(found) == 4
+        and [1] * (4 - len(expected)) + list(expected) == list(found)
+    )
 
 
-def _show(shapes: List[List[int]]) -> str:
+def _show(shapes: list[list[int]]) -> str:
     return ", ".join("x".join(map(str, s)) for s in shapes)

@@ -21,6 +21,7 @@ TEST_FRACTION = 0.2  # embed --digits --split test reads the images these defaul
 
 def _parsed_by(parse):
     """A click callback: no value stays None, else parse(value); a ValueError is the option's error."""
+
     def callback(ctx, param, value):
         if value is None:
             return None
@@ -49,51 +50,110 @@ def _jitter(value: str):
 
 
 output_options = option_group(
-    click.option("--out", "out", type=OutputDir(), default=Path("."),
-                 show_default=True, help="Directory that receives the databases and their .json manifests."),
-    click.option("--backend", type=click.Choice(BACKENDS), default=DEFAULT_BACKEND, show_default=True,
-                 help="Database format; Caffe's Data layer reads both."),
+    click.option(
+        "--out",
+        "out",
+        type=OutputDir(),
+        default=Path("."),
+        show_default=True,
+        help="Directory that receives the databases and their .json manifests.",
+    ),
+    click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default=DEFAULT_BACKEND,
+        show_default=True,
+        help="Database format; Caffe's Data layer reads both.",
+    ),
     click.option("--force", is_flag=True, help="Replace existing databases."),
 )
 
 
 sampling_options = option_group(
-    click.option("--pairs", "n_pairs", type=click.IntRange(min=1), default=None,
-                 help="Pairs in the train database [default: one per train image]."),
-    click.option("--test-pairs", type=click.IntRange(min=1), default=None,
-                 help="Pairs in the test database [default: one per test image]."),
+    click.option(
+        "--pairs",
+        "n_pairs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Pairs in the train database [default: one per train image].",
+    ),
+    click.option(
+        "--test-pairs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Pairs in the test database [default: one per test image].",
+    ),
     click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself."),
-    click.option("--positive-ratio", type=number(0, 1), default=0.5,
-                 show_default=True, help="Fraction of pairs with sim=1 (same class)."),
-    click.option("--caffe-compat", is_flag=True,
-                 help="Draw both images uniformly at random as Caffe's converter does "
-                      "(about 10% positives); ignores --positive-ratio."),
-    click.option("--seed", type=click.IntRange(min=0), default=SEED, show_default=True,
-                 help="The same seed and inputs give a byte-identical database."),
-    click.option("--triplets", is_flag=True,
-                 help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
-                      "positive of its class, negative of another), OUT/<name>_triplet_*; "
-                      "--pairs counts triplets."),
-    click.option("--augment", is_flag=True,
-                 help="Train database only: every image of every record gets its own random "
-                      "shift, rotation and scaling (seeded), so few images give many distinct "
-                      "pairs. The test database is never augmented."),
-    click.option("--jitter", callback=_parsed_by(_jitter), default=None, metavar="SPEC",
-                 help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
-                      "scale as a fraction [default: shift=2,rotate=10,scale=0.1]."),
+    click.option(
+        "--positive-ratio",
+        type=number(0, 1),
+        default=0.5,
+        show_default=True,
+        help="Fraction of pairs with sim=1 (same class).",
+    ),
+    click.option(
+        "--caffe-compat",
+        is_flag=True,
+        help="Draw both images uniformly at random as Caffe's converter does "
+        "(about 10% positives); ignores --positive-ratio.",
+    ),
+    click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=SEED,
+        show_default=True,
+        help="The same seed and inputs give a byte-identical database.",
+    ),
+    click.option(
+        "--triplets",
+        is_flag=True,
+        help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
+        "positive of its class, negative of another), OUT/<name>_triplet_*; "
+        "--pairs counts triplets.",
+    ),
+    click.option(
+        "--augment",
+        is_flag=True,
+        help="Train database only: every image of every record gets its own random "
+        "shift, rotation and scaling (seeded), so few images give many distinct "
+        "pairs. The test database is never augmented.",
+    ),
+    click.option(
+        "--jitter",
+        callback=_parsed_by(_jitter),
+        default=None,
+        metavar="SPEC",
+        help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
+        "scale as a fraction [default: shift=2,rotate=10,scale=0.1].",
+    ),
 )
 
 
 test_fraction_option = click.option(
-    "--test-fraction", type=number(0, 1, max_open=True), default=TEST_FRACTION,
-    show_default=True, help="Fraction of images held out for the test database (split by image: none is in both).")
+    "--test-fraction",
+    type=number(0, 1, max_open=True),
+    default=TEST_FRACTION,
+    show_default=True,
+    help="Fraction of images held out for the test database (split by image: none is in both).",
+)
 
 decode_options = option_group(
-    click.option("--size", callback=_parsed_by(_size), default=None, metavar="WxH",
-                 help="Resize every image to W x H pixels (required for mixed sizes)."),
-    click.option("--gray/--rgb", default=True, show_default=True,
-                 help="1 channel per image, or 3 (RGB pairs have 6 channels)."),
-    click.option("--strict", is_flag=True, help="Fail on an unreadable image instead of skipping it."),
+    click.option(
+        "--size",
+        callback=_parsed_by(_size),
+        default=None,
+        metavar="WxH",
+        help="Resize every image to W x H pixels (required for mixed sizes).",
+    ),
+    click.option(
+        "--gray/--rgb",
+        default=True,
+        show_default=True,
+        help="1 channel per image, or 3 (RGB pairs have 6 channels).",
+    ),
+    click.option(
+        "--strict", is_flag=True, help="Fail on an unreadable image instead of skipping it."
+    ),
 )
 
 
@@ -109,11 +169,22 @@ def build_db():
 def _idx_options(source_help: str):
     """--source, --split, then the output and sampling options: the IDX datasets' commands."""
     return option_group(
-        click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help=source_help),
-        click.option("--split", type=click.Choice(["both", "train", "test"]), default="both",
-                     show_default=True, help="Which databases to build."),
-        output_options, sampling_options)
+        click.option(
+            "--source",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help=source_help,
+        ),
+        click.option(
+            "--split",
+            type=click.Choice(["both", "train", "test"]),
+            default="both",
+            show_default=True,
+            help="Which databases to build.",
+        ),
+        output_options,
+        sampling_options,
+    )
 
 
 @build_db.command("mnist")
@@ -149,8 +220,12 @@ def digits(test_fraction, **opts):
 
 
 def _name_option(default: str):
-    return click.option("--name", type=NAME, default=None,
-                        help=f"Database name prefix (a plain name) [default: {default}].")
+    return click.option(
+        "--name",
+        type=NAME,
+        default=None,
+        help=f"Database name prefix (a plain name) [default: {default}].",
+    )
 
 
 @build_db.command("images")
@@ -208,7 +283,9 @@ def _build_split_sets(prefix, source, test_fraction, opts):
     from caffesiam.data.pairs import split_by_image
 
     train, test = split_by_image(len(source.labels), test_fraction, opts["seed"])
-    sets = [("train", source.subset(train))] + ([("test", source.subset(test))] if len(test) else [])
+    sets = [("train", source.subset(train))] + (
+        [("test", source.subset(test))] if len(test) else []
+    )
     _build_sets(prefix, sets, opts)
 
 
@@ -221,33 +298,66 @@ def _build_sets(prefix, sets, opts):
     _check_outputs(opts, prefix, [s for s, _ in sets])
     for flag in ("caffe_compat", "allow_self"):
         if opts["triplets"] and opts[flag]:
-            raise click.BadParameter("does not apply to --triplets", param_hint="--" + flag.replace("_", "-"))
+            raise click.BadParameter(
+                "does not apply to --triplets", param_hint="--" + flag.replace("_", "-")
+            )
     if opts["jitter"] and not opts["augment"]:
         raise click.BadParameter("sets --augment's ranges; add --augment", param_hint="--jitter")
     if opts["augment"] and not any(split == "train" for split, _ in sets):
-        raise click.BadParameter("augments the train database only; none is built", param_hint="--augment")
-    wanted = [(opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
-              for split, images in sets]
-    _check_room(opts["out"], sets[0][1], wanted, 3 if opts["triplets"] else 2,
-                " and ".join(f"--{'pairs' if split == 'train' else 'test-pairs'} {n:,}"
-                             for (split, _), n in zip(sets, wanted)))
+        raise click.BadParameter(
+            "augments the train database only; none is built", param_hint="--augment"
+        )
+    wanted = [
+        (opts["n_pairs"] if split == "train" else opts["test_pairs"]) or len(images.labels)
+        for split, images in sets
+    ]
+    _check_room(
+        opts["out"],
+        sets[0][1],
+        wanted,
+        3 if opts["triplets"] else 2,
+        " and ".join(
+            f"--{'pairs' if split == 'train' else 'test-pairs'} {n:,}"
+            for (split, _), n in zip(sets, wanted)
+        ),
+    )
     plans = []
     for offset, ((split, images), wanted) in enumerate(zip(sets, wanted)):
         if opts["triplets"]:
             plan = sample_triplets(images.labels, wanted, opts["seed"] + offset)
         else:
-            plan = sample_pairs(images.labels, wanted, opts["positive_ratio"],
-                                opts["seed"] + offset, opts["allow_self"], opts["caffe_compat"])
+            plan = sample_pairs(
+                images.labels,
+                wanted,
+                opts["positive_ratio"],
+                opts["seed"] + offset,
+                opts["allow_self"],
+                opts["caffe_compat"],
+            )
         plans.append(plan)
     for (split, images), plan in zip(sets, plans):
         jitter = (opts["jitter"] or Jitter()) if opts["augment"] and split == "train" else None
-        extra = {"source": images.source, "split": split, "seed": opts["seed"],
-                 "augment": jitter.describe() if jitter else None,
-                 "positive_ratio": None if opts["caffe_compat"] or opts["triplets"] else opts["positive_ratio"],
-                 "caffe_compat": opts["caffe_compat"], "skipped_images": images.skipped,
-                 "per_class": per_class(images, plan)}
-        _write(_target(opts, prefix, split), images, plan, opts["backend"], opts["force"], extra,
-               _jitter_transform(jitter, opts["seed"]))
+        extra = {
+            "source": images.source,
+            "split": split,
+            "seed": opts["seed"],
+            "augment": jitter.describe() if jitter else None,
+            "positive_ratio": None
+            if opts["caffe_compat"] or opts["triplets"]
+            else opts["positive_ratio"],
+            "caffe_compat": opts["caffe_compat"],
+            "skipped_images": images.skipped,
+            "per_class": per_class(images, plan),
+        }
+        _write(
+            _target(opts, prefix, split),
+            images,
+            plan,
+            opts["backend"],
+            opts["force"],
+            extra,
+            _jitter_transform(jitter, opts["seed"]),
+        )
 
 
 def _jitter_transform(jitter, seed):
@@ -262,14 +372,20 @@ def _write(target, images, plan, backend, force, extra, transform=None):
     from caffesiam.data.write import write_pair_db
 
     with _signals_as_interrupt(), progress_bar(len(plan), f"writing {target.name}") as advance:
-        record = write_pair_db(target, images.images, plan, backend, force, extra, advance, transform)
+        record = write_pair_db(
+            target, images.images, plan, backend, force, extra, advance, transform
+        )
     if record["images_per_record"] == 3:
-        click.echo(f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
-                   f"negative of another), images {'x'.join(map(str, record['image_shape']))}")
+        click.echo(
+            f"wrote {target}: {record['records']} triplets (anchor, positive of its class, "
+            f"negative of another), images {'x'.join(map(str, record['image_shape']))}"
+        )
         return
     share = record["positives"] / record["records"]
-    click.echo(f"wrote {target}: {record['records']} pairs, {share:.1%} positive (sim=1, same "
-               f"class), images {'x'.join(map(str, record['image_shape']))}")
+    click.echo(
+        f"wrote {target}: {record['records']} pairs, {share:.1%} positive (sim=1, same "
+        f"class), images {'x'.join(map(str, record['image_shape']))}"
+    )
 
 
 def _target(opts, prefix, split) -> Path:
@@ -306,8 +422,10 @@ def _check_room(out, images, rows, per_record, asked):
 
 def _report_skipped(source):
     if source.skipped:
-        click.echo(f"skipped {source.skipped} unreadable image file(s); --strict makes this an "
-                   f"error", err=True)
+        click.echo(
+            f"skipped {source.skipped} unreadable image file(s); --strict makes this an error",
+            err=True,
+        )
 
 
 @contextmanager
@@ -315,6 +433,7 @@ def _signals_as_interrupt():
     """SIGINT and SIGTERM raise KeyboardInterrupt, so the half-built database is cleaned up; SIGINT
     too when this process was started with it ignored (a background job of a script), as train
     does."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 

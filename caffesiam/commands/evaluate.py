@@ -13,20 +13,52 @@ from caffesiam.files import staged
 
 @click.command()
 @model_options
-@click.option("--db", "db_path", type=click.Path(path_type=Path), required=True,
-              help="Pair database (LevelDB or LMDB, as build-db writes), read only.")
-@click.option("--margin", type=number(min=0, min_open=True), default=None,
-              help="ContrastiveLoss margin; accuracy is reported at distance margin/2 "
-                   "[default: --train-net's margin, else 1].")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the split into the two halves used for the best threshold.")
-@click.option("--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Pair database (LevelDB or LMDB, as build-db writes), read only.",
+)
+@click.option(
+    "--margin",
+    type=number(min=0, min_open=True),
+    default=None,
+    help="ContrastiveLoss margin; accuracy is reported at distance margin/2 "
+    "[default: --train-net's margin, else 1].",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the split into the two halves used for the best threshold.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs."
+)
 @click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON.")
-@click.option("--roc", "roc_out", type=OutputFile(),
-              help="Write the ROC curve and the distance histograms here (PNG). With --json: both "
-                   "files are written, or neither.")
-def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin, seed, limit,
-             json_out, roc_out):
+@click.option(
+    "--roc",
+    "roc_out",
+    type=OutputFile(),
+    help="Write the ROC curve and the distance histograms here (PNG). With --json: both "
+    "files are written, or neither.",
+)
+def evaluate(
+    model,
+    weights,
+    blob,
+    train_net,
+    scale,
+    batch_size,
+    db_path,
+    margin,
+    seed,
+    limit,
+    json_out,
+    roc_out,
+):
     """Verification accuracy of a trained siamese net on a pair database.
 
     A pair is called "same" when the Euclidean distance of its two features is below a
@@ -46,8 +78,15 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
     with progress_bar(2 * len(sims), "features") as advance:
         pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)
     report = verification_report(pairs.distances, sims, margin, seed)
-    report.update(model=str(model), weights=str(weights), db=str(db_path), blob=net.blob,
-                  scale=prep.scale, mean=list(prep.mean), feature_dims=int(pairs.features_a.shape[1]))
+    report.update(
+        model=str(model),
+        weights=str(weights),
+        db=str(db_path),
+        blob=net.blob,
+        scale=prep.scale,
+        mean=list(prep.mean),
+        feature_dims=int(pairs.features_a.shape[1]),
+    )
     click.echo(format_report(report))
     with staged() as stage:
         if json_out:
@@ -67,6 +106,7 @@ def evaluate(model, weights, blob, train_net, scale, batch_size, db_path, margin
 
 def format_report(r: dict) -> str:
     """The short human-readable report."""
+
     def pct(value):
         return "n/a (needs both same and different pairs)" if value is None else f"{value:.2%}"
 

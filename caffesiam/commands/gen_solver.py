@@ -14,7 +14,9 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
 
 @click.command("gen-solver")
 @click.argument("net", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout.")
+@click.option(
+    "-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout."
+)
 @click.option("--snapshot-prefix", help="Default: the net's name, next to the net file.")
 @click.option("--max-iter", type=count())
 @click.option("--base-lr", type=number(min=0, min_open=True))
@@ -24,15 +26,27 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
 @click.option("--snapshot", type=count(min=0), help="Snapshot every N iterations.")
 @click.option("--momentum", type=number(min=0))
 @click.option("--weight-decay", type=number(min=0))
-@click.option("--lr-policy", type=click.Choice(list(LR_POLICY_FIELDS)),
-              help="Learning-rate schedule [default: inv, as Caffe's example].")
-@click.option("--gamma", type=number(min=0, min_open=True),
-              help="[default: 1e-4 for inv, 0.1 for step and multistep]")
-@click.option("--power", type=number(min=0, min_open=True), help="inv and poly [default: 0.75 for inv].")
+@click.option(
+    "--lr-policy",
+    type=click.Choice(list(LR_POLICY_FIELDS)),
+    help="Learning-rate schedule [default: inv, as Caffe's example].",
+)
+@click.option(
+    "--gamma",
+    type=number(min=0, min_open=True),
+    help="[default: 1e-4 for inv, 0.1 for step and multistep]",
+)
+@click.option(
+    "--power", type=number(min=0, min_open=True), help="inv and poly [default: 0.75 for inv]."
+)
 @click.option("--stepsize", type=count(), help="step and sigmoid.")
-@click.option("--stepvalue", type=count(), multiple=True,
-              help="multistep: the iterations where lr is multiplied by gamma (repeat the option).")
-@click.option("--random-seed", type=click.IntRange(-2**63, 2**63 - 1))
+@click.option(
+    "--stepvalue",
+    type=count(),
+    multiple=True,
+    help="multistep: the iterations where lr is multiplied by gamma (repeat the option).",
+)
+@click.option("--random-seed", type=click.IntRange(-(2**63), 2**63 - 1))
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
 def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
     """Write a solver for NET with the defaults of Caffe's siamese example.
@@ -43,6 +57,7 @@ def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
     """
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
-    solver = build_solver(net, prefix, shares_params=bool(shared_param_names(net_param)),
-                          gpu=not cpu, **overrides)
+    solver = build_solver(
+        net, prefix, shares_params=bool(shared_param_names(net_param)), gpu=not cpu, **overrides
+    )
     emit(to_text(solver), output)

@@ -11,8 +11,14 @@ SHOW_MAX = 100  # rows of pairs in one picture; matplotlib's 65,536-pixel limit 
 
 @click.command("inspect-db")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--show", nargs=2, type=(click.IntRange(1, SHOW_MAX), OutputFile()),
-              default=None, metavar="K OUT.png", help=f"Write a grid of the first K pairs (K <= {SHOW_MAX}).")
+@click.option(
+    "--show",
+    nargs=2,
+    type=(click.IntRange(1, SHOW_MAX), OutputFile()),
+    default=None,
+    metavar="K OUT.png",
+    help=f"Write a grid of the first K pairs (K <= {SHOW_MAX}).",
+)
 def inspect_db(path, show):
     """Print a pair database's count, record shape, positive ratio (sim=1: same class) and keys."""
     from caffesiam.data.manifest import images_per_record
@@ -23,11 +29,15 @@ def inspect_db(path, show):
     images = images_per_record(path)
     kind = "triplets (anchor, positive, negative)" if images == 3 else "pairs"
     click.echo(f"{path}: {summary.backend}, {summary.count} records")
-    click.echo(f"record: {s.channels} channels x {s.height} x {s.width} "
-               f"({kind} of {s.channels // images}-channel images)")
+    click.echo(
+        f"record: {s.channels} channels x {s.height} x {s.width} "
+        f"({kind} of {s.channels // images}-channel images)"
+    )
     if images == 2:
-        click.echo(f"positives: {summary.positives} ({summary.positives / summary.count:.1%}, "
-                   f"sim=1 means same class)")
+        click.echo(
+            f"positives: {summary.positives} ({summary.positives / summary.count:.1%}, "
+            f"sim=1 means same class)"
+        )
     click.echo(f"first keys: {' '.join(summary.first_keys)}")
     if show:
         from caffesiam.draw.plots import plot_pair_grid

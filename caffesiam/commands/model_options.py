@@ -12,18 +12,36 @@ _path = click.Path(dir_okay=False, path_type=Path)
 
 
 model_options = option_group(  # --model, --weights, --blob, --train-net, --scale, --batch-size
-    click.option("--model", type=_path, required=True,
-                 help="Deploy net with one Input layer (caffesiam gen-net SPEC --deploy)."),
+    click.option(
+        "--model",
+        type=_path,
+        required=True,
+        help="Deploy net with one Input layer (caffesiam gen-net SPEC --deploy).",
+    ),
     click.option("--weights", type=_path, required=True, help="Trained .caffemodel."),
-    click.option("--blob", default=None, help="Feature blob [default: the model's single output blob]."),
-    click.option("--train-net", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                 help="The train_test net the weights were trained with: its transform_param "
-                      "(scale, mean_value) is applied to the pixels."),
-    click.option("--scale", type=number(min=0, min_open=True), default=None,
-                 help="Multiply uint8 pixels by this, as the Data layer's transform_param.scale "
-                      f"did in training [default: read from --train-net, else {INPUT_SCALE}]."),
-    click.option("--batch-size", type=count(), default=256, show_default=True,
-                 help="Images per forward pass."),
+    click.option(
+        "--blob", default=None, help="Feature blob [default: the model's single output blob]."
+    ),
+    click.option(
+        "--train-net",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The train_test net the weights were trained with: its transform_param "
+        "(scale, mean_value) is applied to the pixels.",
+    ),
+    click.option(
+        "--scale",
+        type=number(min=0, min_open=True),
+        default=None,
+        help="Multiply uint8 pixels by this, as the Data layer's transform_param.scale "
+        f"did in training [default: read from --train-net, else {INPUT_SCALE}].",
+    ),
+    click.option(
+        "--batch-size",
+        type=count(),
+        default=256,
+        show_default=True,
+        help="Images per forward pass.",
+    ),
 )
 
 

@@ -3,6 +3,7 @@
 
 def option_group(*options):
     """One decorator applying click `options`; --help lists them in the order given."""
+
     def apply(f):
         for option in reversed(options):
             f = option(f)

@@ -33,5 +33,7 @@ def plot_log(log, output, csv_path):
             stage(csv_path).write_text(metrics_csv(metrics))
     bad = metrics.diverged
     diverged = f"; diverged at iteration {bad.iteration} (loss = {bad.loss})" if bad else ""
-    click.echo(f"{output}: {len(metrics.train)} train points, {len(metrics.test)} test phases, "
-               f"last iteration {metrics.iteration}{diverged}")
+    click.echo(
+        f"{output}: {len(metrics.train)} train points, {len(metrics.test)} test phases, "
+        f"last iteration {metrics.iteration}{diverged}"
+    )

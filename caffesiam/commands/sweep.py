@@ -14,8 +14,17 @@ from caffesiam.data.backends import is_database
 from caffesiam.errors import SweepError
 
 # gen-net and gen-solver options the sweep sets itself, per point
-_MANAGED = {"spec", "output", "deploy", "deploy_batch", "train_source", "test_source", "net",
-            "snapshot_prefix", "cpu"}
+_MANAGED = {
+    "spec",
+    "output",
+    "deploy",
+    "deploy_batch",
+    "train_source",
+    "test_source",
+    "net",
+    "snapshot_prefix",
+    "cpu",
+}
 _ENGINE_FIELDS = ("engine", "jobs", "partition", "time", "cpus_per_task", "gpus", "docker")
 
 
@@ -53,32 +62,49 @@ def option_keys():
 
 # Options of run and resume (resume's default: what the sweep was started with).
 engine_options = option_group(
-    click.option("--engine", type=click.Choice(["local", "slurm"]),
-                 help="local: a pool on this machine; slurm: one sbatch --array job [default: local]."),
-    click.option("--jobs", type=count(),
-                 help="Points at once: the local pool's size [default: 1], or Slurm's array throttle "
-                      "(--array=...%N) [default: none]. Local BLAS threads: cores / jobs."),
+    click.option(
+        "--engine",
+        type=click.Choice(["local", "slurm"]),
+        help="local: a pool on this machine; slurm: one sbatch --array job [default: local].",
+    ),
+    click.option(
+        "--jobs",
+        type=count(),
+        help="Points at once: the local pool's size [default: 1], or Slurm's array throttle "
+        "(--array=...%N) [default: none]. Local BLAS threads: cores / jobs.",
+    ),
     click.option("--partition", help="Slurm partition."),
     click.option("--time", "time_limit", help="Slurm time limit per task (sbatch --time)."),
-    click.option("--cpus-per-task", type=count(),
-                 help="Slurm CPUs per task, also the task's BLAS threads [default: 1]."),
-    click.option("--gpus", type=count(min=0),
-                 help="GPUs per task: sbatch --gres=gpu:N and train --gpu [default: 0]."),
+    click.option(
+        "--cpus-per-task",
+        type=count(),
+        help="Slurm CPUs per task, also the task's BLAS threads [default: 1].",
+    ),
+    click.option(
+        "--gpus",
+        type=count(min=0),
+        help="GPUs per task: sbatch --gres=gpu:N and train --gpu [default: 0].",
+    ),
     click.option("--docker", help="Run each point's Caffe in this Docker image (train --docker)."),
 )
 
 
 def _engine(recorded: dict, **given) -> dict:
-    merged = {**{k: None for k in _ENGINE_FIELDS}, **recorded,
-              **{k: v for k, v in given.items() if v is not None}}
+    merged = {
+        **{k: None for k in _ENGINE_FIELDS},
+        **recorded,
+        **{k: v for k, v in given.items() if v is not None},
+    }
     merged["engine"] = merged["engine"] or "local"
     merged["cpus_per_task"] = merged["cpus_per_task"] or 1
     merged["gpus"] = merged["gpus"] or 0
     if merged["engine"] == "local":
         merged["jobs"] = merged["jobs"] or 1
         if merged["gpus"] or merged["partition"] or merged["time"]:
-            raise click.BadParameter("--partition, --time and --gpus are Slurm's; add --engine slurm",
-                                     param_hint="--engine")
+            raise click.BadParameter(
+                "--partition, --time and --gpus are Slurm's; add --engine slurm",
+                param_hint="--engine",
+            )
     return merged
 
 
@@ -99,8 +125,10 @@ def _require_engine(engine: dict):
     from caffesiam.sweep.engines import SLURM_PACKAGE
 
     if engine["engine"] == "slurm" and shutil.which("sbatch") is None:
-        raise SweepError(f"--engine slurm needs sbatch, which is not on PATH "
-                         f"(Debian: apt-get install {SLURM_PACKAGE})")
+        raise SweepError(
+            f"--engine slurm needs sbatch, which is not on PATH "
+            f"(Debian: apt-get install {SLURM_PACKAGE})"
+        )
     if engine["engine"] == "local" and engine["docker"] and shutil.which("docker") is None:
         raise SweepError("--docker was given but no docker client is installed")
 
@@ -110,34 +138,52 @@ def _check_leveldb(sweep, engine: dict):
     concurrent = engine["jobs"] != 1
     for path in sweep.database_paths:
         if concurrent and is_database(Path(path), "leveldb"):
-            raise SweepError(f"{path} is a LevelDB, which only one training can open at a time; build "
-                             f"the databases with --backend lmdb, or run with --jobs 1")
+            raise SweepError(
+                f"{path} is a LevelDB, which only one training can open at a time; build "
+                f"the databases with --backend lmdb, or run with --jobs 1"
+            )
 
 
 @sweep.command("run")
 @click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--out", type=OutputDir(),
-              help="Sweep directory [default: the sweep file's name without .yaml, next to it].")
+@click.option(
+    "-o",
+    "--out",
+    type=OutputDir(),
+    help="Sweep directory [default: the sweep file's name without .yaml, next to it].",
+)
 @engine_options
 @click.option("--wait", is_flag=True, help="Slurm: wait for the array to finish, showing progress.")
 @click.option("--dry-run", is_flag=True, help="Print the points and their commands; make nothing.")
-def run(sweep_file, out, engine, jobs, partition, time_limit, cpus_per_task, gpus, docker, wait, dry_run):
+def run(
+    sweep_file, out, engine, jobs, partition, time_limit, cpus_per_task, gpus, docker, wait, dry_run
+):
     """Expand SWEEP_FILE into a run directory per point and run every point (train, then evaluate).
 
     Each run directory holds its train net, deploy net, solver, point.json and command.sh, the exact
     commands. Nothing is made when any point is bad, and no existing run directory is overwritten.
     """
     from caffesiam.files import read_file
+    from caffesiam.spec.yamlload import load_yaml
     from caffesiam.sweep import rundirs
     from caffesiam.sweep.expand import expand
-    from caffesiam.spec.yamlload import load_yaml
 
-    settings = _engine({}, engine=engine, jobs=jobs, partition=partition, time=time_limit,
-                       cpus_per_task=cpus_per_task, gpus=gpus, docker=docker)
+    settings = _engine(
+        {},
+        engine=engine,
+        jobs=jobs,
+        partition=partition,
+        time=time_limit,
+        cpus_per_task=cpus_per_task,
+        gpus=gpus,
+        docker=docker,
+    )
     net_keys, solver_keys = option_keys()
     source = sweep_file.resolve()
     doc = load_yaml(read_file(sweep_file, SweepError, "sweep file"), str(sweep_file))
-    plan = expand(doc, str(sweep_file), str(source.parent), net_keys, solver_keys, _train_options(settings))
+    plan = expand(
+        doc, str(sweep_file), str(source.parent), net_keys, solver_keys, _train_options(settings)
+    )
     out = (out or source.with_suffix("")).absolute()
     if dry_run:
         _print_plan(plan, out)
@@ -167,22 +213,37 @@ def resume(sweep_dir, engine, jobs, partition, time_limit, cpus_per_task, gpus, 
 
     sweep_dir = sweep_dir.absolute()
     state = rundirs.read_state(sweep_dir)
-    settings = _engine(state["engine"], engine=engine, jobs=jobs, partition=partition, time=time_limit,
-                       cpus_per_task=cpus_per_task, gpus=gpus, docker=docker)
+    settings = _engine(
+        state["engine"],
+        engine=engine,
+        jobs=jobs,
+        partition=partition,
+        time=time_limit,
+        cpus_per_task=cpus_per_task,
+        gpus=gpus,
+        docker=docker,
+    )
     _require_engine(settings)
     statuses = sweep_status(sweep_dir)
     busy = [s for s in statuses if s.active]
     todo = [s for s in statuses if s.state != DONE and not s.active]
     if busy:
-        click.echo(f"left alone, still {', '.join(sorted({s.state for s in busy}))}: "
-                   f"{', '.join(str(s.point.index) for s in busy)}", err=True)
+        click.echo(
+            f"left alone, still {', '.join(sorted({s.state for s in busy}))}: "
+            f"{', '.join(str(s.point.index) for s in busy)}",
+            err=True,
+        )
     if not todo:
-        click.echo("nothing to resume: every point is done" + (" or still queued/running" if busy else ""))
+        click.echo(
+            "nothing to resume: every point is done" + (" or still queued/running" if busy else "")
+        )
         return
     options = _train_options(settings)
     for s in todo:  # the engine may differ from last time: the commands say what will run
         s.point.commands["train"] = train_command(options)
-        rundirs.write_point(s.point, sweep_dir / s.point.name, sweep_dir / s.point.name, state["name"])
+        rundirs.write_point(
+            s.point, sweep_dir / s.point.name, sweep_dir / s.point.name, state["name"]
+        )
     rundirs.write_state(sweep_dir, {**state, "engine": settings})
     click.echo(f"resuming {len(todo)} point(s): {', '.join(str(s.point.index) for s in todo)}")
     _launch(sweep_dir, settings, [s.point.index for s in todo], wait)
@@ -202,20 +263,29 @@ def _run_local(sweep_dir, settings, indices):
     names = {p.index: p.name for p in points_of(sweep_dir)}
     failed = []
     threads = _train_options(settings)
-    click.echo(f"running {len(indices)} point(s), {settings['jobs']} at a time ({' '.join(threads)})", err=True)
+    click.echo(
+        f"running {len(indices)} point(s), {settings['jobs']} at a time ({' '.join(threads)})",
+        err=True,
+    )
     with progress_bar(len(indices), "points") as advance:
+
         def on_done(index, status):
             if advance:
                 advance(1)
             if status != 0:
                 failed.append(index)
-                click.echo(f"\npoint {index} ({names[index]}) failed with status {status}; "
-                           f"see {sweep_dir / names[index] / 'task.log'}", err=True)
+                click.echo(
+                    f"\npoint {index} ({names[index]}) failed with status {status}; "
+                    f"see {sweep_dir / names[index] / 'task.log'}",
+                    err=True,
+                )
 
         try:
             run_local(sweep_dir, indices, settings["jobs"], on_done)
         except KeyboardInterrupt:
-            click.echo(f"\ninterrupted; continue with: caffesiam sweep resume {sweep_dir}", err=True)
+            click.echo(
+                f"\ninterrupted; continue with: caffesiam sweep resume {sweep_dir}", err=True
+            )
             raise SystemExit(130)
     _summary(sweep_dir)
     if failed:
@@ -229,15 +299,30 @@ def _submit(sweep_dir, settings, indices, wait):
     state = rundirs.read_state(sweep_dir)
     script = sweep_dir / "sweep.sbatch"
     write_text_atomic(script, engines.batch_script(sweep_dir))
-    options = engines.SlurmOptions(settings["partition"], settings["time"], settings["cpus_per_task"],
-                                   settings["gpus"], settings["jobs"])
-    argv = engines.sbatch_argv(shutil.which("sbatch"), script, indices, f"caffesiam-{state['name']}",
-                               sweep_dir / rundirs.LOGS, options)
+    options = engines.SlurmOptions(
+        settings["partition"],
+        settings["time"],
+        settings["cpus_per_task"],
+        settings["gpus"],
+        settings["jobs"],
+    )
+    argv = engines.sbatch_argv(
+        shutil.which("sbatch"),
+        script,
+        indices,
+        f"caffesiam-{state['name']}",
+        sweep_dir / rundirs.LOGS,
+        options,
+    )
     job_id = engines.submit(argv)
-    state["slurm_jobs"].append({"id": job_id, "indices": indices, "sbatch": argv, "submitted": time.time()})
+    state["slurm_jobs"].append(
+        {"id": job_id, "indices": indices, "sbatch": argv, "submitted": time.time()}
+    )
     rundirs.write_state(sweep_dir, state)
-    click.echo(f"submitted Slurm array job {job_id} ({len(indices)} task(s)); "
-               f"follow it with: caffesiam sweep status {sweep_dir}")
+    click.echo(
+        f"submitted Slurm array job {job_id} ({len(indices)} task(s)); "
+        f"follow it with: caffesiam sweep status {sweep_dir}"
+    )
     if wait:
         _wait(sweep_dir, len(indices))
 
@@ -287,8 +372,12 @@ def _summary(sweep_dir, every_point=False):
 
 @sweep.command("report")
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--out", type=OutputDir(),
-              help="Directory for results.csv, curves.png and accuracy.png [default: SWEEP_DIR].")
+@click.option(
+    "-o",
+    "--out",
+    type=OutputDir(),
+    help="Directory for results.csv, curves.png and accuracy.png [default: SWEEP_DIR].",
+)
 def report(sweep_dir, out):
     """results.csv (one row per point: its overrides, held-out accuracy, AUC, EER, training time
     and iterations/s), curves.png (every run's test loss) and accuracy.png."""

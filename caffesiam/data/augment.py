@@ -63,9 +63,14 @@ def warp(images: np.ndarray, maps: np.ndarray) -> np.ndarray:
     """
     n, channels, height, width = images.shape
     centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
-    grid_y, grid_x = (g.ravel() for g in np.meshgrid(np.arange(height, dtype=np.float32) - centre_y,
-                                                      np.arange(width, dtype=np.float32) - centre_x,
-                                                      indexing="ij"))
+    grid_y, grid_x = (
+        g.ravel()
+        for g in np.meshgrid(
+            np.arange(height, dtype=np.float32) - centre_y,
+            np.arange(width, dtype=np.float32) - centre_x,
+            indexing="ij",
+        )
+    )
     m = maps.astype(np.float32)[..., None]
     source_y = m[:, 0, 0] * grid_y + m[:, 0, 1] * grid_x + (m[:, 0, 2] + centre_y)
     source_x = m[:, 1, 0] * grid_y + m[:, 1, 1] * grid_x + (m[:, 1, 2] + centre_x)
@@ -80,7 +85,10 @@ def warp(images: np.ndarray, maps: np.ndarray) -> np.ndarray:
     flat = padded.reshape(-1)
 
     def row(r):  # one row of neighbours, blended across x
-        return flat[(r + cols[0])[:, None] + first] * (1 - right) + flat[(r + cols[1])[:, None] + first] * right
+        return (
+            flat[(r + cols[0])[:, None] + first] * (1 - right)
+            + flat[(r + cols[1])[:, None] + first] * right
+        )
 
     out = row(rows[0]) * (1 - down) + row(rows[1]) * down
     return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(images.shape)

@@ -4,7 +4,6 @@ recognised on disk and named in a DataParameter (no database module is imported 
 import fcntl
 import os
 from pathlib import Path
-from typing import Optional
 
 from caffesiam.errors import DatabaseError
 
@@ -23,7 +22,7 @@ def is_database(path, backend: str) -> bool:
     return (Path(path) / _MARKER[backend]).is_file()
 
 
-def open_elsewhere(path) -> Optional[Path]:
+def open_elsewhere(path) -> Path | None:
     """The lock file proving that another process has the database at `path` open (a running
     `caffe train`, say), or None. Tested with the fcntl lock LevelDB and LMDB themselves take."""
     for name in _OPEN_LOCK.values():
@@ -52,7 +51,7 @@ def detect_backend(path) -> str:
     raise DatabaseError(f"{path}: neither a LevelDB nor an LMDB database")
 
 
-def missing_data_source(net, cwd: Path) -> Optional[str]:
+def missing_data_source(net, cwd: Path) -> str | None:
     """What is wrong with the first Data layer source of `net` that is not a database of its
     layer's backend (relative sources start at `cwd`, as Caffe resolves them), or None."""
     for layer in net.layer:

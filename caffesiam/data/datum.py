@@ -17,8 +17,16 @@ def _varint(value: int) -> bytes:
 
 def datum_prefix(channels: int, height: int, width: int) -> bytes:
     """Wire bytes of Datum fields 1-3 and the tag and length of field 4 (data)."""
-    return (b"\x08" + _varint(channels) + b"\x10" + _varint(height) + b"\x18" + _varint(width)
-            + b"\x22" + _varint(channels * height * width))
+    return (
+        b"\x08"
+        + _varint(channels)
+        + b"\x10"
+        + _varint(height)
+        + b"\x18"
+        + _varint(width)
+        + b"\x22"
+        + _varint(channels * height * width)
+    )
 
 
 def encode_stacked_datums(stacks, labels) -> np.ndarray:
@@ -31,10 +39,10 @@ def encode_stacked_datums(stacks, labels) -> np.ndarray:
     k, size = len(stacks), c * h * w
     prefix = np.frombuffer(datum_prefix(k * c, h, w), dtype=np.uint8)
     rows = np.empty((n, len(prefix) + k * size + 2), dtype=np.uint8)
-    rows[:, :len(prefix)] = prefix
-    body = rows[:, len(prefix):len(prefix) + k * size]
+    rows[:, : len(prefix)] = prefix
+    body = rows[:, len(prefix) : len(prefix) + k * size]
     for part, images in enumerate(stacks):
-        body[:, part * size:(part + 1) * size] = images.reshape(n, size)
+        body[:, part * size : (part + 1) * size] = images.reshape(n, size)
     rows[:, -2] = 0x28  # field 5 (label), varint; 0 and 1 are one byte each
     rows[:, -1] = labels
     return rows
@@ -51,10 +59,14 @@ def decode_datum(value: bytes, where: str = "record"):
     except DecodeError as e:
         raise DatabaseError(f"{where}: not a Caffe Datum ({e})") from e
     if datum.encoded:
-        raise DatabaseError(f"{where}: an encoded (JPEG/PNG) Datum; caffesiam reads raw pixel records")
+        raise DatabaseError(
+            f"{where}: an encoded (JPEG/PNG) Datum; caffesiam reads raw pixel records"
+        )
     size = datum.channels * datum.height * datum.width
     found = len(datum.data) if datum.data else len(datum.float_data)
     if found != size or not size:
-        raise DatabaseError(f"{where}: a Datum of {datum.channels}x{datum.height}x{datum.width} "
-                            f"with {found} values; the record is corrupt")
+        raise DatabaseError(
+            f"{where}: a Datum of {datum.channels}x{datum.height}x{datum.width} "
+            f"with {found} values; the record is corrupt"
+        )
     return datum

@@ -19,11 +19,18 @@ def manifest_path_for(db_path) -> Path:
 def describe(images: np.ndarray, plan: np.ndarray, backend: str, extra: dict) -> dict:
     """The manifest of a database of `plan`'s records of `images` (pure)."""
     sims, per_record = plan[:, -1], plan.shape[1] - 1
-    labels = ({"positives": int(sims.sum()), "negatives": int(len(plan) - sims.sum()),
-               "label_convention": "sim=1 means the two images show the same class"}
-              if per_record == 2 else
-              {"label_convention": "unused (0); channels hold anchor, positive (same class), "
-                                   "negative (another class)"})
+    labels = (
+        {
+            "positives": int(sims.sum()),
+            "negatives": int(len(plan) - sims.sum()),
+            "label_convention": "sim=1 means the two images show the same class",
+        }
+        if per_record == 2
+        else {
+            "label_convention": "unused (0); channels hold anchor, positive (same class), "
+            "negative (another class)"
+        }
+    )
     return {
         **extra,
         "backend": backend,
@@ -43,8 +50,11 @@ def per_class(images, plan) -> dict:
     firsts = plan[:, 0] if triplets else plan[plan[:, 2] == 1, 0]
     pos = np.bincount(images.labels[firsts], minlength=len(counts))
     key = "anchors" if triplets else "positive_pairs"
-    return {images.class_name(c): {"images": int(n), key: int(pos[c])}
-            for c, n in enumerate(counts) if n}
+    return {
+        images.class_name(c): {"images": int(n), key: int(pos[c])}
+        for c, n in enumerate(counts)
+        if n
+    }
 
 
 def write_manifest(path, record: dict):

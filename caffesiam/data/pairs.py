@@ -10,8 +10,14 @@ from caffesiam.errors import DatasetError
 CHUNK = 1 << 16
 
 
-def sample_pairs(labels, n_pairs: int, positive_ratio: float = 0.5, seed: int = 0,
-                 allow_self: bool = False, caffe_compat: bool = False) -> np.ndarray:
+def sample_pairs(
+    labels,
+    n_pairs: int,
+    positive_ratio: float = 0.5,
+    seed: int = 0,
+    allow_self: bool = False,
+    caffe_compat: bool = False,
+) -> np.ndarray:
     """Plan of `n_pairs` rows [i, j, sim] (int32 or int64); sim = 1 when labels[i] == labels[j].
 
     Balanced to `positive_ratio` by default; `caffe_compat` draws both images uniformly at
@@ -90,8 +96,9 @@ class _ClassGroups:
     def __init__(self, labels: np.ndarray):
         self.n = len(labels)
         self.order = np.argsort(labels, kind="stable")
-        _, self.starts, self.counts = np.unique(labels[self.order], return_index=True,
-                                                return_counts=True)
+        _, self.starts, self.counts = np.unique(
+            labels[self.order], return_index=True, return_counts=True
+        )
         self.cls = np.empty(self.n, dtype=np.int64)  # class number of each image
         self.cls[self.order] = np.repeat(np.arange(len(self.counts)), self.counts)
         self.rank = np.empty(self.n, dtype=np.int64)  # position of each image within its class
@@ -103,7 +110,9 @@ class _ClassGroups:
         if len(self.counts) < 2:
             raise DatasetError("all images are of one class: no negative (sim=0) pair is possible")
         if not allow_self and self.counts.max() < 2:
-            raise DatasetError("every class has a single image: no positive (sim=1) pair is possible")
+            raise DatasetError(
+                "every class has a single image: no positive (sim=1) pair is possible"
+            )
 
     def positives(self, rng, n, allow_self):
         """n same-class pairs; the first image is uniform over images whose class can pair."""

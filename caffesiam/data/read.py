@@ -1,7 +1,6 @@
 """Reading pair databases: the first record's shape, pairs in batches or all at once, a summary."""
 
 from dataclasses import dataclass
-from typing import List, Optional
 
 import numpy as np
 
@@ -33,7 +32,7 @@ def peek_record(path) -> RecordShape:
     raise DatabaseError(f"{path}: the database is empty")
 
 
-def iter_pair_batches(path, batch_size: int = 1024, limit: Optional[int] = None):
+def iter_pair_batches(path, batch_size: int = 1024, limit: int | None = None):
     """Yield (images_a, images_b, labels) batches: uint8 N x C x H x W twice and int64 sims."""
     a, b, labels, first = [], [], [], None
     for count, (key, value) in enumerate(iter_records(path)):
@@ -43,12 +42,15 @@ def iter_pair_batches(path, batch_size: int = 1024, limit: Optional[int] = None)
         if d.channels % 2:
             raise DatabaseError(f"{path}: record with {d.channels} channels is not a pair")
         if not d.data:
-            raise DatabaseError(f"{_where(path, key)}: float pixels (float_data); pair databases "
-                                f"hold uint8 images")
+            raise DatabaseError(
+                f"{_where(path, key)}: float pixels (float_data); pair databases hold uint8 images"
+            )
         first = first or (d.channels, d.height, d.width)
         if (d.channels, d.height, d.width) != first:
-            raise DatabaseError(f"{_where(path, key)}: {d.channels}x{d.height}x{d.width}, but the "
-                                f"first record is {'x'.join(map(str, first))}")
+            raise DatabaseError(
+                f"{_where(path, key)}: {d.channels}x{d.height}x{d.width}, but the "
+                f"first record is {'x'.join(map(str, first))}"
+            )
         half = d.channels // 2
         pixels = np.frombuffer(d.data, dtype=np.uint8).reshape(d.channels, d.height, d.width)
         a.append(pixels[:half])
@@ -61,7 +63,7 @@ def iter_pair_batches(path, batch_size: int = 1024, limit: Optional[int] = None)
         yield np.stack(a), np.stack(b), np.asarray(labels, dtype=np.int64)
 
 
-def open_pairs(path, limit: Optional[int] = None):
+def open_pairs(path, limit: int | None = None):
     """All (or the first `limit`) pairs as (images_a, images_b, labels) arrays."""
     batches = list(iter_pair_batches(path, limit=limit))
     if not batches:
@@ -77,7 +79,7 @@ class DbSummary:
     count: int
     shape: RecordShape
     positives: int
-    first_keys: List[str]
+    first_keys: list[str]
 
 
 def summarize_db(path, n_keys: int = 5) -> DbSummary:

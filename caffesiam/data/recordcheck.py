@@ -4,13 +4,13 @@ A pair net handed a triplet database (or the reverse) would otherwise fail deep 
 with a shape check on a shared param.
 """
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Tuple
 
 from caffesiam.errors import DatabaseError
 
 
-def sliced_sources(net) -> List[Tuple[str, str, int, int]]:
+def sliced_sources(net) -> list[tuple[str, str, int, int]]:
     """(Data layer source, Slice layer name, images per record, channels per image) per source.
 
     Only Slices on channels with evenly spaced points (C, 2C, ...), as gen-net writes them.
@@ -20,11 +20,19 @@ def sliced_sources(net) -> List[Tuple[str, str, int, int]]:
         p = layer.slice_param
         axis = p.slice_dim if p.HasField("slice_dim") else p.axis
         points = list(p.slice_point)
-        if (layer.type == "Slice" and axis == 1 and points and len(points) == len(layer.top) - 1
-                and points == [points[0] * (k + 1) for k in range(len(points))]):
+        if (
+            layer.type == "Slice"
+            and axis == 1
+            and points
+            and len(points) == len(layer.top) - 1
+            and points == [points[0] * (k + 1) for k in range(len(points))]
+        ):
             slices[layer.bottom[0]] = (layer.name, len(layer.top), points[0])
-    return [(layer.data_param.source, *slices[layer.top[0]])
-            for layer in net.layer if layer.type == "Data" and layer.top and layer.top[0] in slices]
+    return [
+        (layer.data_param.source, *slices[layer.top[0]])
+        for layer in net.layer
+        if layer.type == "Data" and layer.top and layer.top[0] in slices
+    ]
 
 
 def check_record_channels(net, resolve: Callable[[str], Path] = Path, only_existing: bool = False):
@@ -44,12 +52,18 @@ def check_record_channels(net, resolve: Callable[[str], Path] = Path, only_exist
             if only_existing:  # advisory (gen-net): a database in use by a training is locked
                 continue
             raise
-        if found == images * channels or found % channels:  # other misfits: Caffe's own check says it
+        if (
+            found == images * channels or found % channels
+        ):  # other misfits: Caffe's own check says it
             continue
         hint = ""
         if images == 3 and found == 2 * channels:
-            hint = "; this is a pair database: build triplets with `caffesiam build-db ... --triplets`"
+            hint = (
+                "; this is a pair database: build triplets with `caffesiam build-db ... --triplets`"
+            )
         elif images == 2 and found == 3 * channels:
             hint = "; this is a triplet database: use it with a `gen-net --loss triplet` net"
-        raise DatabaseError(f"{path}: records have {found} channels, but Slice '{slice_name}' cuts "
-                            f"{images} images of {channels} channel(s) = {images * channels}{hint}")
+        raise DatabaseError(
+            f"{path}: records have {found} channels, but Slice '{slice_name}' cuts "
+            f"{images} images of {channels} channel(s) = {images * channels}{hint}"
+        )

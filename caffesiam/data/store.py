@@ -6,9 +6,9 @@ The one module (with doctor's version check) that imports plyvel and lmdb. Keys 
 
 import errno
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Tuple
 
 import numpy as np
 
@@ -27,9 +27,13 @@ def leveldb_write_buffer(image_bytes: int, rows: int) -> int:
     return min(64 << 20, max(4 << 20, (image_bytes - 16 * rows) // 4))
 
 
-_ERRNO_WORDS = ((errno.ENOSPC, "No space left"), (errno.ENOSPC, "MDB_MAP_FULL"),
-                (errno.EDQUOT, "quota"), (errno.EROFS, "Read-only file system"),
-                (errno.EACCES, "Permission denied"))
+_ERRNO_WORDS = (
+    (errno.ENOSPC, "No space left"),
+    (errno.ENOSPC, "MDB_MAP_FULL"),
+    (errno.EDQUOT, "quota"),
+    (errno.EROFS, "Read-only file system"),
+    (errno.EACCES, "Permission denied"),
+)
 
 
 @contextmanager
@@ -40,7 +44,11 @@ def _as_os_error(errors, target: Path, writing: int = 0):
     try:
         yield
     except errors as e:
-        text = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        text = (
+            e.args[0].decode(errors="replace")
+            if e.args and isinstance(e.args[0], bytes)
+            else str(e)
+        )
         code = next((c for c, words in _ERRNO_WORDS if words in text), errno.EIO)
         if code == errno.EIO and free_space(target) < writing:
             code = errno.ENOSPC
@@ -51,7 +59,9 @@ class RecordWriter:
     """Context manager yielding put_batch(first_index, encoded_rows) for the chosen backend;
     the backends' errors come out as OSError (a full disk: errno ENOSPC)."""
 
-    def __init__(self, target: Path, backend: str, images: np.ndarray, rows: int, per_record: int = 2):
+    def __init__(
+        self, target: Path, backend: str, images: np.ndarray, rows: int, per_record: int = 2
+    ):
         self.target, self.backend = target, backend
         record = per_record * images[0].nbytes + 64
         self.map_size = max(1 << 24, 2 * rows * (record + 64))  # LMDB's file only grows as used
@@ -67,16 +77,23 @@ class RecordWriter:
             # No snappy: it cost ~0.1 s CPU for 30% less disk on Fashion-MNIST; Caffe's converter
             # leaves an uncompressed log of the same size.
             with _as_os_error(self.errors, self.target):
-                self.db = plyvel.DB(str(self.target), create_if_missing=True, error_if_exists=False,
-                                    write_buffer_size=self.write_buffer, block_size=64 << 10,
-                                    max_open_files=100, compression=None)
+                self.db = plyvel.DB(
+                    str(self.target),
+                    create_if_missing=True,
+                    error_if_exists=False,
+                    write_buffer_size=self.write_buffer,
+                    block_size=64 << 10,
+                    max_open_files=100,
+                    compression=None,
+                )
             return self._put_leveldb
         import lmdb
 
         self.errors = lmdb.Error
         with _as_os_error(self.errors, self.target):
-            self.db = lmdb.open(str(self.target), map_size=self.map_size, subdir=True, sync=False,
-                                metasync=False)
+            self.db = lmdb.open(
+                str(self.target), map_size=self.map_size, subdir=True, sync=False, metasync=False
+            )
         return self._put_lmdb
 
     def __exit__(self, *exc):
@@ -100,12 +117,15 @@ class RecordWriter:
                 batch.put(b"%08d" % (first + k), row.tobytes())
 
     def _put_lmdb(self, first, encoded):
-        with _as_os_error(self.errors, self.target, encoded.nbytes), self.db.begin(write=True) as txn:
+        with (
+            _as_os_error(self.errors, self.target, encoded.nbytes),
+            self.db.begin(write=True) as txn,
+        ):
             for k, row in enumerate(encoded):
                 txn.put(b"%08d" % (first + k), row.tobytes(), append=True)
 
 
-def iter_records(path) -> Iterator[Tuple[bytes, bytes]]:
+def iter_records(path) -> Iterator[tuple[bytes, bytes]]:
     """(key, serialized Datum) in key order; the database is only read."""
     path = Path(path)
     if detect_backend(path) == "lmdb":

@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import List
 
 from caffesiam.data.backends import BACKENDS, is_database, open_elsewhere
 from caffesiam.data.manifest import manifest_path_for
@@ -51,8 +50,10 @@ def _check_replaceable(path: Path, force: bool):
         raise OutputExists(f"{path} exists and is not a database; --force replaces only databases")
     lock = open_elsewhere(path)
     if lock:
-        raise DatabaseError(f"{path} is open in another process ({lock} is locked, e.g. by a "
-                            f"running caffe train); wait for it to finish, or build elsewhere")
+        raise DatabaseError(
+            f"{path} is open in another process ({lock} is locked, e.g. by a "
+            f"running caffe train); wait for it to finish, or build elsewhere"
+        )
 
 
 @contextmanager
@@ -81,7 +82,7 @@ def _writer_gone(directory: Path) -> bool:
         os.close(fd)
 
 
-def clear_stale(path: Path) -> List[Path]:
+def clear_stale(path: Path) -> list[Path]:
     """Remove what dead builds of `path` left beside it; returns what went. Hold folder_lock.
 
     A temporary whose writer is gone is removed with its manifest. A replaced database left

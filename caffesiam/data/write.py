@@ -1,8 +1,8 @@
 """A plan of (i, j, sim) rows and its images -> a pair (or triplet) database with its manifest."""
 
 import errno
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -23,10 +23,16 @@ def db_bytes(image_bytes: int, rows: int, per_record: int) -> int:
     return rows * (per_record * image_bytes + RECORD_OVERHEAD)
 
 
-def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEFAULT_BACKEND,
-                  force: bool = False, manifest: Optional[dict] = None,
-                  progress: Optional[Callable[[int], None]] = None,
-                  transform: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> dict:
+def write_pair_db(
+    path,
+    images: np.ndarray,
+    plan: np.ndarray,
+    backend: str = DEFAULT_BACKEND,
+    force: bool = False,
+    manifest: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    transform: Callable[[np.ndarray, int], np.ndarray] | None = None,
+) -> dict:
     """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
 
     `transform(images, key)`, if given, replaces each gathered batch of images before encoding
@@ -49,9 +55,11 @@ def write_pair_db(path, images: np.ndarray, plan: np.ndarray, backend: str = DEF
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         need = db_bytes(images[0].nbytes, len(plan), plan.shape[1] - 1)
-        raise DiskFull(f"disk full while writing {path}: its {len(plan):,} records take about "
-                       f"{size_text(need)} and {backend} needs working room beyond them; "
-                       f"{size_text(free)} was free when it started; nothing was left behind") from e
+        raise DiskFull(
+            f"disk full while writing {path}: its {len(plan):,} records take about "
+            f"{size_text(need)} and {backend} needs working room beyond them; "
+            f"{size_text(free)} was free when it started; nothing was left behind"
+        ) from e
     return record
 
 
@@ -59,11 +67,13 @@ def _write_records(target: Path, backend, images, plan, progress, transform=None
     rows, per_record = len(plan), plan.shape[1] - 1
     with RecordWriter(target, backend, images, rows, per_record) as put_batch:
         for start in range(0, rows, BATCH):
-            part = plan[start:start + BATCH]
+            part = plan[start : start + BATCH]
             # plan rows: image indices (2 for a pair, 3 for a triplet), then the label
             stacks = [images[col] for col in part[:, :-1].T]
             if transform:
-                stacks = [transform(stack, start * per_record + k) for k, stack in enumerate(stacks)]
+                stacks = [
+                    transform(stack, start * per_record + k) for k, stack in enumerate(stacks)
+                ]
             encoded = encode_stacked_datums(stacks, part[:, -1])
             put_batch(start, encoded)
             if progress:

@@ -1,6 +1,5 @@
 """One line per layer of the settings that define it, for diagrams and listings (no I/O)."""
 
-from typing import List
 
 from caffesiam.caffe.proto import caffe_pb2
 
@@ -10,7 +9,7 @@ def dims(values) -> str:
     return "×".join(str(v) for v in values)
 
 
-def _kernel(p, name: str, default) -> List[int]:
+def _kernel(p, name: str, default) -> list[int]:
     """A 2-D conv/pool geometry field (kernel, stride, pad) from its repeated, _h/_w or plain form."""
     h, w = getattr(p, f"{name}_h", 0), getattr(p, f"{name}_w", 0)
     if h or w:
@@ -26,8 +25,10 @@ def summary(layer) -> str:
     if kind in ("Convolution", "Deconvolution"):
         p = layer.convolution_param
         k = _kernel(p, "kernel", 0)
-        text = (f"kernel {dims(k * 2 if len(k) == 1 else k)}  stride {dims(_kernel(p, 'stride', 1))}  "
-                f"pad {dims(_kernel(p, 'pad', 0))}  → {p.num_output}")
+        text = (
+            f"kernel {dims(k * 2 if len(k) == 1 else k)}  stride {dims(_kernel(p, 'stride', 1))}  "
+            f"pad {dims(_kernel(p, 'pad', 0))}  → {p.num_output}"
+        )
         return text + (f"  group {p.group}" if p.group > 1 else "")
     if kind == "Pooling":
         p = layer.pooling_param
@@ -42,15 +43,23 @@ def summary(layer) -> str:
         p = layer.contrastive_loss_param
         return f"margin {p.margin:g}" + ("  legacy" if p.legacy_version else "")
     if kind in ("Data", "ImageData", "WindowData", "HDF5Data"):
-        batch = {"Data": layer.data_param, "ImageData": layer.image_data_param,
-                 "WindowData": layer.window_data_param, "HDF5Data": layer.hdf5_data_param}[kind].batch_size
+        batch = {
+            "Data": layer.data_param,
+            "ImageData": layer.image_data_param,
+            "WindowData": layer.window_data_param,
+            "HDF5Data": layer.hdf5_data_param,
+        }[kind].batch_size
         return f"batch {batch}"
     if kind == "Input":
         return ", ".join(dims(s.dim) for s in layer.input_param.shape)
     if kind == "Slice":
         p = layer.slice_param
         axis = p.slice_dim if p.HasField("slice_dim") else p.axis
-        return f"axis {axis} at {', '.join(map(str, p.slice_point))}" if p.slice_point else f"axis {axis}"
+        return (
+            f"axis {axis} at {', '.join(map(str, p.slice_point))}"
+            if p.slice_point
+            else f"axis {axis}"
+        )
     if kind == "Dropout":
         return f"{layer.dropout_param.dropout_ratio:g}"
     if kind == "LRN":

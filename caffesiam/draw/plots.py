@@ -49,30 +49,43 @@ def plot_loss_curve(metrics, out_path, title: str = "") -> Path:
             ax.plot(*zip(*train), color="tab:blue", lw=1.2, label="train loss")
         names = sorted({name for point in metrics.test for name in point.outputs})
         for name, color in zip(names, ("tab:orange", "tab:green", "tab:red", "tab:purple")):
-            points = [(p.iteration, p.outputs[name]) for p in metrics.test
-                      if np.isfinite(p.outputs.get(name, np.nan))]
+            points = [
+                (p.iteration, p.outputs[name])
+                for p in metrics.test
+                if np.isfinite(p.outputs.get(name, np.nan))
+            ]
             if points:
                 ax.plot(*zip(*points), "o-", color=color, ms=4, lw=1.5, label=f"test {name}")
         if metrics.diverged:
-            ax.axvline(metrics.diverged.iteration, color="tab:red", lw=1.5,
-                       label=f"diverged (loss {metrics.diverged.loss})")
+            ax.axvline(
+                metrics.diverged.iteration,
+                color="tab:red",
+                lw=1.5,
+                label=f"diverged (loss {metrics.diverged.loss})",
+            )
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         if train and min(loss for _, loss in train) > 0:
             ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_title(f"{title}\n{_run_summary(metrics)}" if title else _run_summary(metrics), fontsize=10)
+        ax.set_title(
+            f"{title}\n{_run_summary(metrics)}" if title else _run_summary(metrics), fontsize=10
+        )
         _add_lr_axis_and_legend(ax, metrics)
     return Path(out_path)
 
 
 def _run_summary(metrics) -> str:
     last = metrics.train[-1] if metrics.train else None
-    summary = f"iteration {metrics.iteration}" + (f", last train loss {last.loss:.4g}" if last else "")
+    summary = f"iteration {metrics.iteration}" + (
+        f", last train loss {last.loss:.4g}" if last else ""
+    )
     if metrics.diverged:
         summary += f", diverged at iteration {metrics.diverged.iteration}"
     if metrics.test and metrics.test[-1].outputs:
-        summary += ", last test " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.test[-1].outputs.items())
+        summary += ", last test " + ", ".join(
+            f"{k} {v:.4g}" for k, v in metrics.test[-1].outputs.items()
+        )
     return summary
 
 
@@ -102,7 +115,9 @@ def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
         for ax, (name, lines) in zip(axes[0], panels.items()):
             for k, (label, curve) in enumerate(lines):
                 if curve:
-                    ax.plot(*zip(*curve), "o-", ms=3, lw=1.2, color=colors(k % colors.N), label=label)
+                    ax.plot(
+                        *zip(*curve), "o-", ms=3, lw=1.2, color=colors(k % colors.N), label=label
+                    )
             ax.set_title(name, fontsize=11)
             ax.set_xlabel("iteration")
             ax.set_ylabel("test loss")
@@ -120,7 +135,9 @@ def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
 def plot_accuracy_bars(bars, out_path, title: str) -> Path:
     """Horizontal bars of (label, accuracy in %), in the order given (the last at the top)."""
     longest = max((len(label) for label, _ in bars), default=0)
-    width = max(10.0, 6.0 + 0.07 * longest)  # the labels (8 pt, about 0.07 in a character) and 6 in of bars
+    width = max(
+        10.0, 6.0 + 0.07 * longest
+    )  # the labels (8 pt, about 0.07 in a character) and 6 in of bars
     with _figure(out_path, 100, (width, 1.2 + 0.3 * max(len(bars), 1))) as (_, ax):
         if bars:
             labels, accuracies = zip(*bars)
@@ -131,8 +148,17 @@ def plot_accuracy_bars(bars, out_path, title: str) -> Path:
             low = min(accuracies)
             ax.set_xlim(max(0.0, low - 0.25 * (100 - low) - 1), 100)
         else:
-            ax.text(0.5, 0.5, "no point has finished yet", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel("held-out pair accuracy (%)\n(the threshold chosen on the other half of the test pairs)")
+            ax.text(
+                0.5,
+                0.5,
+                "no point has finished yet",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+        ax.set_xlabel(
+            "held-out pair accuracy (%)\n(the threshold chosen on the other half of the test pairs)"
+        )
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_title(title, fontsize=11)
     return Path(out_path)
@@ -143,11 +169,11 @@ def project_2d(features: np.ndarray):
     features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
     if features.shape[1] <= 2:
         points = np.zeros((len(features), 2))
-        points[:, :features.shape[1]] = features
+        points[:, : features.shape[1]] = features
         return points, ("feature 1", "feature 2")
     centred = features - features.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    share = s ** 2 / max((s ** 2).sum(), 1e-12)
+    share = s**2 / max((s**2).sum(), 1e-12)
     return centred @ vt[:2].T, tuple(f"PC{k + 1} ({share[k]:.0%} of variance)" for k in range(2))
 
 
@@ -163,11 +189,19 @@ def plot_embedding(features: np.ndarray, labels, class_names, out_path, title: s
     # One scatter in a shuffled order, so no class is painted over by the ones drawn after it.
     order = np.random.default_rng(0).permutation(len(labels))
     with _figure(out_path, 100, (8, 7)) as (_, ax):
-        ax.scatter(points[order, 0], points[order, 1], s=4 if len(labels) > 3000 else 10, alpha=0.6,
-                   lw=0, c=[colour[label] for label in labels[order]])
+        ax.scatter(
+            points[order, 0],
+            points[order, 1],
+            s=4 if len(labels) > 3000 else 10,
+            alpha=0.6,
+            lw=0,
+            c=[colour[label] for label in labels[order]],
+        )
         for label in classes:
             name = class_names[label] if 0 <= label < len(class_names) else str(label)
-            ax.scatter([], [], s=30, color=colour[label], label=f"{name} ({(labels == label).sum()})")
+            ax.scatter(
+                [], [], s=30, color=colour[label], label=f"{name} ({(labels == label).sum()})"
+            )
         ax.set_aspect("equal", adjustable="datalim")  # distances look like distances
         ax.set_xlabel(x_name)
         ax.set_ylabel(y_name)
@@ -191,8 +225,14 @@ def _draw_roc(roc, fpr, tpr, report: dict):
     roc.plot(fpr, tpr, color="tab:blue", lw=2, label=f"ROC, AUC = {report['auc']:.3f}")
     roc.plot([0, 1], [0, 1], color="gray", ls=":", lw=1, label="chance")
     eer = report["eer"]
-    roc.plot([eer], [1 - eer], "o", color="tab:red", ms=8,
-             label=f"equal error rate {eer:.1%} (distance {report['eer_threshold']:.3g})")
+    roc.plot(
+        [eer],
+        [1 - eer],
+        "o",
+        color="tab:red",
+        ms=8,
+        label=f"equal error rate {eer:.1%} (distance {report['eer_threshold']:.3g})",
+    )
     roc.set_xlabel("false positive rate (different pairs called same)")
     roc.set_ylabel("true positive rate (same pairs called same)")
     roc.set_xlim(0, 1)
@@ -203,17 +243,34 @@ def _draw_roc(roc, fpr, tpr, report: dict):
 
 def _draw_distance_histograms(hist, distances: np.ndarray, sims: np.ndarray, report: dict):
     bins = np.linspace(0, np.percentile(distances, 99.5) * 1.05 + 1e-9, 60)
-    for mask, name, color in ((sims == 1, "same class (sim=1)", "tab:green"),
-                              (sims != 1, "different class (sim=0)", "tab:orange")):
-        hist.hist(np.minimum(distances[mask], bins[-1]), bins=bins, alpha=0.55, color=color,
-                  label=f"{name}: {mask.sum()}")
+    for mask, name, color in (
+        (sims == 1, "same class (sim=1)", "tab:green"),
+        (sims != 1, "different class (sim=0)", "tab:orange"),
+    ):
+        hist.hist(
+            np.minimum(distances[mask], bins[-1]),
+            bins=bins,
+            alpha=0.55,
+            color=color,
+            label=f"{name}: {mask.sum()}",
+        )
     half = report["threshold_half_margin"]
-    hist.axvline(half, color="black", ls="--", lw=1.2,
-                 label=f"margin/2 = {half:.3g}: accuracy {report['accuracy_half_margin']:.1%}")
+    hist.axvline(
+        half,
+        color="black",
+        ls="--",
+        lw=1.2,
+        label=f"margin/2 = {half:.3g}: accuracy {report['accuracy_half_margin']:.1%}",
+    )
     best = report["best_threshold_all_pairs"]
-    hist.axvline(best, color="tab:purple", ls="-.", lw=1.2,
-                 label=f"best threshold {best:.3g}: held-out accuracy "
-                       f"{report['best_threshold_accuracy']:.1%}")
+    hist.axvline(
+        best,
+        color="tab:purple",
+        ls="-.",
+        lw=1.2,
+        label=f"best threshold {best:.3g}: held-out accuracy "
+        f"{report['best_threshold_accuracy']:.1%}",
+    )
     hist.set_xlabel("Euclidean distance between the two features")
     hist.set_ylabel("pairs")
     hist.legend(fontsize=9)

@@ -2,8 +2,8 @@
 `draw_file` alone touches files (the last two layers of Caffe's python/caffe/draw.py)."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import graphviz
 
@@ -23,8 +23,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def dot_text(graph: graphviz.Digraph) -> str:
     """The DOT source of `graph`, control characters shown as their Unicode pictures (NUL: \u2400)."""
-    return _CONTROL.sub(lambda m: chr(0x2421 if m.group() == "\x7f" else 0x2400 + ord(m.group())),
-                        graph.source)
+    return _CONTROL.sub(
+        lambda m: chr(0x2421 if m.group() == "\x7f" else 0x2400 + ord(m.group())), graph.source
+    )
 
 
 def render(source: str, fmt: str) -> bytes:
@@ -34,10 +35,14 @@ def render(source: str, fmt: str) -> bytes:
     try:
         return graphviz.pipe("dot", fmt, source.encode(), quiet=True)
     except graphviz.ExecutableNotFound as e:
-        raise CaffesiamError("Graphviz 'dot' could not be run; install it (Debian: apt-get install graphviz)") from e
+        raise CaffesiamError(
+            "Graphviz 'dot' could not be run; install it (Debian: apt-get install graphviz)"
+        ) from e
     except graphviz.CalledProcessError as e:
         lines = [line.strip() for line in (e.stderr or b"").decode(errors="replace").splitlines()]
-        first = next((line for line in lines if "rror" in line), next(filter(None, lines), "no message"))
+        first = next(
+            (line for line in lines if "rror" in line), next(filter(None, lines), "no message")
+        )
         raise CaffesiamError(f"dot failed (exit {e.returncode}): {first[:300]}") from e
 
 
@@ -45,13 +50,22 @@ def output_format(out_path) -> str:
     """png, svg, pdf or dot, from the output file's extension."""
     fmt = Path(out_path).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise BadInput(f"{out_path}: unknown output type '.{fmt}'; use one of "
-                       + ", ".join("." + f for f in FORMATS))
+        raise BadInput(
+            f"{out_path}: unknown output type '.{fmt}'; use one of "
+            + ", ".join("." + f for f in FORMATS)
+        )
     return fmt
 
 
-def draw_file(net_path, out_path, rankdir: str = "TB", phase: str = "ALL", detail: str = "low",
-              shapes: bool = False, warn: Callable[[str], None] = lambda msg: None) -> Path:
+def draw_file(
+    net_path,
+    out_path,
+    rankdir: str = "TB",
+    phase: str = "ALL",
+    detail: str = "low",
+    shapes: bool = False,
+    warn: Callable[[str], None] = lambda msg: None,
+) -> Path:
     """Draw the net at `net_path` into `out_path` (format from its extension); returns the path."""
     fmt = output_format(out_path)
     net = load_net(net_path)
@@ -65,8 +79,16 @@ def draw_file(net_path, out_path, rankdir: str = "TB", phase: str = "ALL", detai
         blob_shapes, param_shapes, why = compute_shapes(str(net_path), phases)
         if why:
             warn(f"drawing without shapes: the net cannot be set up in Caffe ({why})")
-    source = dot_text(build_graph(net, rankdir=rankdir, phase=phase, detail=detail,
-                                  blob_shapes=blob_shapes, param_shapes=param_shapes))
+    source = dot_text(
+        build_graph(
+            net,
+            rankdir=rankdir,
+            phase=phase,
+            detail=detail,
+            blob_shapes=blob_shapes,
+            param_shapes=param_shapes,
+        )
+    )
     data = source.encode() if fmt == "dot" else render(source, fmt)
     out = Path(out_path)
     with staged() as stage:

@@ -6,8 +6,8 @@ Net::AppendParam does: one name, same shape, same lr_mult.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.net.names import TWIN_SUFFIXES
@@ -16,7 +16,7 @@ from caffesiam.net.params import PARAM_MESSAGE, SHAPE_FIELDS
 PHASES = ("TRAIN", "TEST")
 
 
-def layer_phases(layer) -> Set[str]:
+def layer_phases(layer) -> set[str]:
     """Phases a layer runs in, by its include/exclude rules (mirrors Net::StateMeetsRule for phase)."""
     pb = caffe_pb2()
 
@@ -25,7 +25,9 @@ def layer_phases(layer) -> Set[str]:
 
     if layer.include:
         return {p for p in PHASES if any(meets(r, p) for r in layer.include)}
-    return {p for p in PHASES if not any(meets(r, p) and r.HasField("phase") for r in layer.exclude)}
+    return {
+        p for p in PHASES if not any(meets(r, p) and r.HasField("phase") for r in layer.exclude)
+    }
 
 
 def select_phase(net, phase: str) -> list:
@@ -44,24 +46,24 @@ def is_in_place(layer) -> bool:
 class Towers:
     """Layer names grouped by tower; `suffixes[0]` is '' (the base tower)."""
 
-    suffixes: List[str]
-    members: Dict[str, List[str]]            # suffix → layer names in net order
-    twins: List[Tuple[str, str]]             # (base layer, twin layer)
+    suffixes: list[str]
+    members: dict[str, list[str]]  # suffix → layer names in net order
+    twins: list[tuple[str, str]]  # (base layer, twin layer)
 
-    def tower_of(self, name: str) -> Optional[str]:
+    def tower_of(self, name: str) -> str | None:
         for suffix, names in self.members.items():
             if name in names:
                 return suffix
         return None
 
 
-def _between(layers, seeds: Set[str]) -> Set[str]:
+def _between(layers, seeds: set[str]) -> set[str]:
     """Seeds plus layers that are both downstream and upstream of some seed (a tower's gaps)."""
     producers = defaultdict(set)
     for layer in layers:
         for top in layer.top:
             producers[top].add(layer.name)
-    up = defaultdict(set)      # layer → layers feeding it
+    up = defaultdict(set)  # layer → layers feeding it
     for layer in layers:
         for bottom in layer.bottom:
             up[layer.name] |= producers[bottom] - {layer.name}
@@ -82,11 +84,14 @@ def _between(layers, seeds: Set[str]) -> Set[str]:
     return seeds | (closure(seeds, up) & closure(seeds, down))
 
 
-def find_towers(layers, suffixes: Sequence[str] = TWIN_SUFFIXES) -> Optional[Towers]:
+def find_towers(layers, suffixes: Sequence[str] = TWIN_SUFFIXES) -> Towers | None:
     """Towers of a multi-tower net, found by twin names (conv1 / conv1_p / conv1_n); else None."""
     by_name = {layer.name: layer for layer in layers}
-    found = [s for s in suffixes
-             if any(n + s in by_name and by_name[n + s].type == by_name[n].type for n in by_name)]
+    found = [
+        s
+        for s in suffixes
+        if any(n + s in by_name and by_name[n + s].type == by_name[n].type for n in by_name)
+    ]
     if not found:
         return None
     # Twins form a chain (conv1–conv1_p–conv1_n) so that share edges join neighbouring towers.
@@ -100,8 +105,11 @@ def find_towers(layers, suffixes: Sequence[str] = TWIN_SUFFIXES) -> Optional[Tow
     for s in found:
         members[s] = _between(layers, {n for n in by_name if n.endswith(s)}) - base
     order = [layer.name for layer in layers]
-    return Towers(suffixes=[""] + found, twins=twins,
-                  members={s: [n for n in order if n in names] for s, names in members.items()})
+    return Towers(
+        suffixes=[""] + found,
+        twins=twins,
+        members={s: [n for n in order if n in names] for s, names in members.items()},
+    )
 
 
 @dataclass
@@ -110,8 +118,8 @@ class Share:
 
     a: str
     b: str
-    names: List[str]
-    problems: List[str] = field(default_factory=list)
+    names: list[str]
+    problems: list[str] = field(default_factory=list)
 
 
 def _shape_key(layer, index: int, param_shapes) -> tuple:
@@ -128,7 +136,7 @@ def _lr_mult(spec) -> float:
     return spec.lr_mult if spec.HasField("lr_mult") else 1.0
 
 
-def _param_uses(layers) -> Dict[str, List[Tuple[object, int]]]:
+def _param_uses(layers) -> dict[str, list[tuple[object, int]]]:
     """Param name → [(layer, blob index)] in net order."""
     uses = defaultdict(list)
     for layer in layers:
@@ -138,7 +146,7 @@ def _param_uses(layers) -> Dict[str, List[Tuple[object, int]]]:
     return uses
 
 
-def param_problems(layers, towers: Optional[Towers], param_shapes=None) -> Dict[str, str]:
+def param_problems(layers, towers: Towers | None, param_shapes=None) -> dict[str, str]:
     """{param name: problem}: shared with another shape or lr_mult, or (in a net of towers) not shared."""
     bad = {}
     for name, where in _param_uses(layers).items():
@@ -151,7 +159,7 @@ def param_problems(layers, towers: Optional[Towers], param_shapes=None) -> Dict[
     return bad
 
 
-def _sharing_pairs(layers, towers: Optional[Towers]) -> List[Tuple[str, str]]:
+def _sharing_pairs(layers, towers: Towers | None) -> list[tuple[str, str]]:
     """(layer, layer) pairs that should or do share: name twins, then any two using one param name."""
     pairs = list(towers.twins) if towers else []
     chain = {}  # layer → first layer of its twin chain (conv1_n → conv1)
@@ -160,12 +168,15 @@ def _sharing_pairs(layers, towers: Optional[Towers]) -> List[Tuple[str, str]]:
     # Sharing between layers that are not name twins (e.g. conv1_a / conv1_b) is drawn too.
     for where in _param_uses(layers).values():
         first = where[0][0].name
-        pairs += [(first, l.name) for l, _ in where[1:]
-                  if l.name != first and chain.get(l.name, l.name) != chain.get(first, first)]
+        pairs += [
+            (first, l.name)
+            for l, _ in where[1:]
+            if l.name != first and chain.get(l.name, l.name) != chain.get(first, first)
+        ]
     return list(dict.fromkeys(pairs))
 
 
-def find_shares(layers, towers: Optional[Towers], problems: Dict[str, str]) -> List[Share]:
+def find_shares(layers, towers: Towers | None, problems: dict[str, str]) -> list[Share]:
     """A Share per sharing pair, with the param names it shares and, from `problems`, what is wrong."""
     by_name = {layer.name: layer for layer in layers}
     shares = []
@@ -175,8 +186,11 @@ def find_shares(layers, towers: Optional[Towers], problems: Dict[str, str]) -> L
         common = [n for n in names_a if n and n in names_b]
         # A name on one side only; two unnamed blobs are a deliberate pseudo-siamese, not a slip.
         lonely = [n for n in names_a + names_b if n and n not in common]
-        wrong = [f"{n}: {problems.get(n, 'not shared')}" for n in dict.fromkeys(common + lonely)
-                 if n in problems or n in lonely]
+        wrong = [
+            f"{n}: {problems.get(n, 'not shared')}"
+            for n in dict.fromkeys(common + lonely)
+            if n in problems or n in lonely
+        ]
         if common or wrong:
             shares.append(Share(a, b, common, wrong))
     return shares

@@ -6,9 +6,10 @@ computes) and only then imports pycaffe, here alone, so the other commands start
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -34,14 +35,16 @@ def check_deploy_net(model: Path):
     """ModelError when the net at `model` reads a database (a train net, not a deploy net)."""
     data = [layer.name for layer in load_net(model).layer if layer.type in SOURCE_LAYERS]
     if data:
-        raise ModelError(f"{model}: reads data from a database (layer '{data[0]}'); pass the "
-                         f"deploy net (caffesiam gen-net SPEC --deploy)")
+        raise ModelError(
+            f"{model}: reads data from a database (layer '{data[0]}'); pass the "
+            f"deploy net (caffesiam gen-net SPEC --deploy)"
+        )
 
 
 class FeatureNet:
     """A pycaffe deploy net (one Input) and its feature blob; `features` runs it in batches."""
 
-    def __init__(self, net, blob: Optional[str] = None, name: str = "model"):
+    def __init__(self, net, blob: str | None = None, name: str = "model"):
         self.net = net
         self.input = self._single(list(net.inputs), "input", name)
         self.blob = blob or self._single(list(net.outputs), "output blob", name)
@@ -49,7 +52,7 @@ class FeatureNet:
             raise ModelError(f"{name}: no blob '{self.blob}' (blobs: {', '.join(net.blobs)})")
 
     @classmethod
-    def load(cls, model, weights, blob: Optional[str] = None) -> "FeatureNet":
+    def load(cls, model, weights, blob: str | None = None) -> "FeatureNet":
         """The deploy net at `model` with `weights`, both checked before pycaffe loads them."""
         model, weights = Path(model), Path(weights)
         check_deploy_net(model)
@@ -61,8 +64,9 @@ class FeatureNet:
     def _single(names, what, model):
         if len(names) != 1:
             hint = "; choose one with --blob" if what == "output blob" else ""
-            raise ModelError(f"{model}: {len(names)} {what}s ({', '.join(names) or 'none'}), "
-                             f"expected one{hint}")
+            raise ModelError(
+                f"{model}: {len(names)} {what}s ({', '.join(names) or 'none'}), expected one{hint}"
+            )
         return names[0]
 
     @property
@@ -73,17 +77,23 @@ class FeatureNet:
     def check_images(self, shape, where: str):
         """ModelError when images of `shape` (C, H, W) cannot go into this net."""
         if tuple(shape) != self.input_shape:
-            raise ModelError(f"{where}: images are {_dims(shape)} but the model takes "
-                             f"{_dims(self.input_shape)}")
+            raise ModelError(
+                f"{where}: images are {_dims(shape)} but the model takes {_dims(self.input_shape)}"
+            )
 
-    def features(self, images: np.ndarray, preprocess: Preprocess, batch_size: int = 256,
-                 progress: Progress = None) -> np.ndarray:
+    def features(
+        self,
+        images: np.ndarray,
+        preprocess: Preprocess,
+        batch_size: int = 256,
+        progress: Progress = None,
+    ) -> np.ndarray:
         """float32 N x D features (the blob flattened) of uint8 N x C x H x W images."""
         self.check_images(images.shape[1:], "input")
         data = self.net.blobs[self.input]
         out = []
         for start in range(0, len(images), batch_size):
-            chunk = preprocess.apply(images[start:start + batch_size])
+            chunk = preprocess.apply(images[start : start + batch_size])
             if data.data.shape[0] != len(chunk):
                 data.reshape(*chunk.shape)
                 self.net.reshape()
@@ -91,9 +101,11 @@ class FeatureNet:
             self.net.forward()
             features = self.net.blobs[self.blob].data.reshape(len(chunk), -1).copy()
             if not np.isfinite(features).all():
-                raise ModelError(f"the features of images {start} to {start + len(chunk) - 1} are "
-                                 f"not finite (nan or inf); are the weights from a training that "
-                                 f"diverged?")
+                raise ModelError(
+                    f"the features of images {start} to {start + len(chunk) - 1} are "
+                    f"not finite (nan or inf); are the weights from a training that "
+                    f"diverged?"
+                )
             out.append(features)
             if progress:
                 progress(len(chunk))
@@ -119,27 +131,44 @@ def check_pair_db(path, image_shape):
     record = peek_record(path)  # empty or locked databases fail here, with their own message
     channels = image_shape[0]
     if record.channels != 2 * channels or (record.height, record.width) != tuple(image_shape[1:]):
-        singles = record.channels == channels and (record.height, record.width) == tuple(image_shape[1:])
-        why = ("; this looks like a database of single images, not pairs (caffesiam build-db "
-               "writes pairs)" if singles else "")
-        raise DatabaseError(f"{path}: records are {record.channels}x{record.height}x{record.width}"
-                            f" but a pair for this model is {2 * channels}x{_dims(image_shape[1:])}"
-                            f"{why}")
+        singles = record.channels == channels and (record.height, record.width) == tuple(
+            image_shape[1:]
+        )
+        why = (
+            "; this looks like a database of single images, not pairs (caffesiam build-db "
+            "writes pairs)"
+            if singles
+            else ""
+        )
+        raise DatabaseError(
+            f"{path}: records are {record.channels}x{record.height}x{record.width}"
+            f" but a pair for this model is {2 * channels}x{_dims(image_shape[1:])}"
+            f"{why}"
+        )
 
 
-def load_pairs(path, image_shape, limit: Optional[int] = None):
+def load_pairs(path, image_shape, limit: int | None = None):
     """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape`."""
     check_pair_db(path, image_shape)
     images_a, images_b, sims = open_pairs(path, limit=limit)
     strange = sorted(set(np.unique(sims).tolist()) - {0, 1})
     if strange:
-        raise DatabaseError(f"{path}: labels {strange[:5]} are not sim 0/1 (1 = same class); "
-                            f"is this a database of single images with class labels?")
+        raise DatabaseError(
+            f"{path}: labels {strange[:5]} are not sim 0/1 (1 = same class); "
+            f"is this a database of single images with class labels?"
+        )
     return images_a, images_b, sims
 
 
-def pair_features(net: FeatureNet, images_a, images_b, sims, preprocess: Preprocess,
-                  batch_size: int = 256, progress: Progress = None) -> PairFeatures:
+def pair_features(
+    net: FeatureNet,
+    images_a,
+    images_b,
+    sims,
+    preprocess: Preprocess,
+    batch_size: int = 256,
+    progress: Progress = None,
+) -> PairFeatures:
     """Features of both images of every pair, and their Euclidean distances."""
     fa = net.features(images_a, preprocess, batch_size, progress)
     fb = net.features(images_b, preprocess, batch_size, progress)

@@ -4,7 +4,6 @@ Labels follow Caffe's convention: sim = 1 means the two images show the same cla
 SMALL distance predicts "same". Every rule here is "same if distance < threshold".
 """
 
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -22,7 +21,7 @@ def accuracy_at(distances: np.ndarray, sims: np.ndarray, threshold: float) -> fl
     return float(np.mean(predicted_same == (np.asarray(sims) == 1)))
 
 
-def threshold_sweep(distances, sims) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def threshold_sweep(distances, sims) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(thresholds, positives below, negatives below) for every distinct decision.
 
     Thresholds rise from "nothing is same" (the smallest distance) through the midpoints of
@@ -39,7 +38,7 @@ def threshold_sweep(distances, sims) -> Tuple[np.ndarray, np.ndarray, np.ndarray
     return thresholds, pos_below, neg_below
 
 
-def roc_curve(distances, sims) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(distances, sims) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate, threshold) from (0, 0) to (1, 1).
 
     A positive is a same-class pair (sim = 1) predicted same, i.e. distance < threshold.
@@ -53,7 +52,7 @@ def auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
 
 
-def equal_error_rate(fpr, tpr, thresholds) -> Tuple[float, float]:
+def equal_error_rate(fpr, tpr, thresholds) -> tuple[float, float]:
     """(rate, threshold) where false accepts equal false rejects, linearly interpolated."""
     gap = fpr - (1 - tpr)  # rises from -1 to +1 along the curve
     i = int(np.argmax(gap >= 0))
@@ -64,7 +63,7 @@ def equal_error_rate(fpr, tpr, thresholds) -> Tuple[float, float]:
     return float(rate), float(thresholds[i - 1] + t * (thresholds[i] - thresholds[i - 1]))
 
 
-def best_threshold(distances, sims) -> Tuple[float, float]:
+def best_threshold(distances, sims) -> tuple[float, float]:
     """(threshold, accuracy) of the threshold with the highest accuracy on these pairs."""
     thresholds, pos_below, neg_below = threshold_sweep(distances, sims)
     correct = pos_below + (neg_below[-1] - neg_below)
@@ -72,10 +71,10 @@ def best_threshold(distances, sims) -> Tuple[float, float]:
     return float(thresholds[k]), float(correct[k] / len(np.asarray(sims)))
 
 
-def split_halves(n: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint index halves of range(n), shuffled by `seed` (the same seed, the same split)."""
     order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[: n // 2]), np.sort(order[n // 2:])
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
 def held_out_accuracy(distances, sims, seed: int = 0) -> dict:
@@ -102,19 +101,28 @@ def verification_report(distances, sims, margin: float = 1.0, seed: int = 0) -> 
     positives = int((sims == 1).sum())
     negatives = len(sims) - positives
     report = {
-        "pairs": len(sims), "positives": positives, "negatives": negatives,
+        "pairs": len(sims),
+        "positives": positives,
+        "negatives": negatives,
         "positive_ratio": positives / len(sims),
         "chance_accuracy": max(positives, negatives) / len(sims),
-        "margin": margin, "threshold_half_margin": margin / 2,
+        "margin": margin,
+        "threshold_half_margin": margin / 2,
         "accuracy_half_margin": accuracy_at(distances, sims, margin / 2),
         "mean_distance_same": _mean_or_none(distances[sims == 1]),
         "mean_distance_different": _mean_or_none(distances[sims != 1]),
-        "auc": None, "eer": None, "eer_threshold": None,
+        "auc": None,
+        "eer": None,
+        "eer_threshold": None,
     }
     held = held_out_accuracy(distances, sims, seed)
     threshold, _ = best_threshold(distances, sims)
-    report.update(best_threshold_accuracy=held["accuracy"], best_threshold_folds=held["thresholds"],
-                  best_threshold_all_pairs=threshold, split_seed=seed)
+    report.update(
+        best_threshold_accuracy=held["accuracy"],
+        best_threshold_folds=held["thresholds"],
+        best_threshold_all_pairs=threshold,
+        split_seed=seed,
+    )
     if positives and negatives:  # ROC needs both kinds of pair
         fpr, tpr, thresholds = roc_curve(distances, sims)
         report["auc"] = auc(fpr, tpr)
@@ -122,5 +130,5 @@ def verification_report(distances, sims, margin: float = 1.0, seed: int = 0) -> 
     return report
 
 
-def _mean_or_none(values: np.ndarray) -> Optional[float]:
+def _mean_or_none(values: np.ndarray) -> float | None:
     return float(values.mean()) if len(values) else None

@@ -1,8 +1,8 @@
 """How training fed the net, reproduced for evaluation: the Data layer's transform (scale, mean)
 and the ContrastiveLoss margin, read from the train_test net."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -43,13 +43,14 @@ def preprocess_from_train_net(path) -> Preprocess:
     layer = _data_layer(load_net(path), path)
     t = layer.transform_param
     if t.mean_file or t.crop_size:
-        raise ModelError(f"{path}: transform_param mean_file/crop_size are not supported; "
-                         f"pass --scale")
+        raise ModelError(
+            f"{path}: transform_param mean_file/crop_size are not supported; pass --scale"
+        )
     scale = t.scale if t.HasField("scale") else 1.0  # Caffe's default
     return Preprocess(scale, tuple(t.mean_value), f"{path}, layer '{layer.name}'")
 
 
-def margin_from_train_net(path) -> Optional[float]:
+def margin_from_train_net(path) -> float | None:
     """The ContrastiveLoss margin of a train net, or None when it has no such layer."""
     for layer in load_net(path).layer:
         if layer.type == "ContrastiveLoss":

@@ -5,14 +5,12 @@ top and bottom, and one shared `param { name: ... }` per learnable blob in both 
 """
 
 import dataclasses
-from typing import Dict, List
 
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.data.backends import DEFAULT_BACKEND, caffe_backend
 from caffesiam.errors import SpecError
 from caffesiam.net.losses import loss_layers
-from caffesiam.net.names import (INPUT_BLOB, NEGATIVE_SUFFIX, PAIR_DATA, SIM, SLICE,
-                                 TWIN_SUFFIX)
+from caffesiam.net.names import INPUT_BLOB, NEGATIVE_SUFFIX, PAIR_DATA, SIM, SLICE, TWIN_SUFFIX
 from caffesiam.net.params import param_roles
 from caffesiam.spec.tower import Tower, resolve_loss
 
@@ -41,7 +39,7 @@ def _twin(layer, suffix: str, blobs: set):
     return twin
 
 
-def _data_layers(net, tower: Tower, sources: Dict[str, str], batch: Dict[str, int]):
+def _data_layers(net, tower: Tower, sources: dict[str, str], batch: dict[str, int]):
     pb = caffe_pb2()
     for phase in ("TRAIN", "TEST"):
         layer = net.layer.add(name=PAIR_DATA, type="Data", top=[PAIR_DATA, SIM])
@@ -53,7 +51,7 @@ def _data_layers(net, tower: Tower, sources: Dict[str, str], batch: Dict[str, in
             layer.data_param.backend = caffe_backend(tower.data.backend)
 
 
-def _slice_layer(net, channels: int, tops: List[str]):
+def _slice_layer(net, channels: int, tops: list[str]):
     layer = net.layer.add(name=SLICE, type="Slice", bottom=[PAIR_DATA], top=tops)
     layer.slice_param.slice_dim = 1
     for k in range(1, len(tops)):
@@ -64,20 +62,32 @@ def tower_blobs(tower: Tower) -> set:
     return {INPUT_BLOB} | {b for layer in tower.layers for b in layer.top}
 
 
-def build_siamese(tower: Tower, pseudo: bool = False, train_source: str = None,
-                  test_source: str = None, batch_size: int = None, test_batch_size: int = None,
-                  margin: float = None, legacy: bool = None, loss: str = None, q: float = None):
+def build_siamese(
+    tower: Tower,
+    pseudo: bool = False,
+    train_source: str = None,
+    test_source: str = None,
+    batch_size: int = None,
+    test_batch_size: int = None,
+    margin: float = None,
+    legacy: bool = None,
+    loss: str = None,
+    q: float = None,
+):
     """The full siamese (or triplet) train_test NetParameter, in the order of Caffe's example."""
     data = tower.data
     loss_spec = resolve_loss(tower.loss, loss, margin, q, legacy)
-    suffixes = [TWIN_SUFFIX, NEGATIVE_SUFFIX][:loss_spec.towers - 1]
+    suffixes = [TWIN_SUFFIX, NEGATIVE_SUFFIX][: loss_spec.towers - 1]
     head = loss_layers(tower.output, loss_spec)
     blobs = tower_blobs(tower)
     _check_names(tower, blobs, suffixes, head)
     net = caffe_pb2().NetParameter(name=f"{tower.name}_train_test")
-    _data_layers(net, tower,
-                 {"TRAIN": train_source or data.train_source, "TEST": test_source or data.test_source},
-                 {"TRAIN": batch_size or data.batch_size, "TEST": test_batch_size or data.test_batch_size})
+    _data_layers(
+        net,
+        tower,
+        {"TRAIN": train_source or data.train_source, "TEST": test_source or data.test_source},
+        {"TRAIN": batch_size or data.batch_size, "TEST": test_batch_size or data.test_batch_size},
+    )
     _slice_layer(net, data.channels, [INPUT_BLOB] + [INPUT_BLOB + s for s in suffixes])
     base = []
     for layer in tower.layers:
@@ -92,33 +102,47 @@ def build_siamese(tower: Tower, pseudo: bool = False, train_source: str = None,
     return net
 
 
-def _check_names(tower: Tower, blobs: set, suffixes: List[str], head: list):
+def _check_names(tower: Tower, blobs: set, suffixes: list[str], head: list):
     """Tower names must not collide with a third tower's names or the loss's helper layers."""
     names = blobs | {layer.name for layer in tower.layers}
     for suffix in suffixes[1:]:
         for name in sorted(names):
             if name + suffix in names:
-                raise SpecError(f"{tower.name}: '{name}{suffix}' already exists, so the third "
-                                f"tower's copy of '{name}' would collide; rename it")
+                raise SpecError(
+                    f"{tower.name}: '{name}{suffix}' already exists, so the third "
+                    f"tower's copy of '{name}' would collide; rename it"
+                )
     taken = {n for layer in head for n in [layer.name, *layer.top]}
     clash = sorted(names & taken)
     if clash:
-        raise SpecError(f"{tower.name}: the name '{clash[0]}' is used by the generated loss; rename it")
+        raise SpecError(
+            f"{tower.name}: the name '{clash[0]}' is used by the generated loss; rename it"
+        )
 
 
-_NUM_OUTPUT = {"InnerProduct": "inner_product_param", "Convolution": "convolution_param",
-               "Deconvolution": "convolution_param", "Embed": "embed_param"}
+_NUM_OUTPUT = {
+    "InnerProduct": "inner_product_param",
+    "Convolution": "convolution_param",
+    "Deconvolution": "convolution_param",
+    "Embed": "embed_param",
+}
 
 
 def with_feature_size(tower: Tower, size: int) -> Tower:
     """A copy of `tower` whose output layer has `size` outputs (the embedding's dimensions)."""
     layers = list(tower.layers)
     # The layer that makes the output, past any in-place layer (a final ReLU) that rewrites it.
-    i = max(k for k, layer in enumerate(layers) if tower.output in layer.top and tower.output not in layer.bottom)
+    i = max(
+        k
+        for k, layer in enumerate(layers)
+        if tower.output in layer.top and tower.output not in layer.bottom
+    )
     if layers[i].type not in _NUM_OUTPUT:
-        raise SpecError(f"{tower.name}: --feature-size sets num_output of the output layer, but "
-                        f"'{layers[i].name}' ({layers[i].type}) has none; end the tower with one of "
-                        f"{', '.join(sorted(_NUM_OUTPUT))}")
+        raise SpecError(
+            f"{tower.name}: --feature-size sets num_output of the output layer, but "
+            f"'{layers[i].name}' ({layers[i].type}) has none; end the tower with one of "
+            f"{', '.join(sorted(_NUM_OUTPUT))}"
+        )
     resized = caffe_pb2().LayerParameter()
     resized.CopyFrom(layers[i])
     getattr(resized, _NUM_OUTPUT[resized.type]).num_output = size
@@ -130,7 +154,9 @@ def build_deploy(tower: Tower, batch: int = 1):
     """One tower behind an Input layer; weights load from the trained net by layer name."""
     net = caffe_pb2().NetParameter(name=tower.name)
     layer = net.layer.add(name=INPUT_BLOB, type="Input", top=[INPUT_BLOB])
-    layer.input_param.shape.add(dim=[batch, tower.data.channels, tower.data.height, tower.data.width])
+    layer.input_param.shape.add(
+        dim=[batch, tower.data.channels, tower.data.height, tower.data.width]
+    )
     for tower_layer in tower.layers:
         copy = net.layer.add()
         copy.CopyFrom(tower_layer)

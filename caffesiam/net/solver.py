@@ -6,21 +6,39 @@ from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import SolverError
 
 SOLVER_DEFAULTS = dict(  # examples/siamese/mnist_siamese_solver.prototxt
-    test_iter=100, test_interval=500, base_lr=0.01, momentum=0.9, weight_decay=0.0,
-    lr_policy="inv", gamma=0.0001, power=0.75, display=100, max_iter=50000, snapshot=5000,
+    test_iter=100,
+    test_interval=500,
+    base_lr=0.01,
+    momentum=0.9,
+    weight_decay=0.0,
+    lr_policy="inv",
+    gamma=0.0001,
+    power=0.75,
+    display=100,
+    max_iter=50000,
+    snapshot=5000,
 )
 # What each of Caffe's lr_policy values reads (SGDSolver::GetLearningRate); gamma defaults to
 # the example's 1e-4 for inv and to 0.1 for the step policies.
 LR_POLICY_FIELDS = {
-    "fixed": (), "step": ("gamma", "stepsize"), "multistep": ("gamma", "stepvalue"),
-    "exp": ("gamma",), "inv": ("gamma", "power"), "poly": ("power",), "sigmoid": ("gamma", "stepsize"),
+    "fixed": (),
+    "step": ("gamma", "stepsize"),
+    "multistep": ("gamma", "stepvalue"),
+    "exp": ("gamma",),
+    "inv": ("gamma", "power"),
+    "poly": ("power",),
+    "sigmoid": ("gamma", "stepsize"),
 }
-_POLICY_DEFAULTS = {"inv": {k: SOLVER_DEFAULTS[k] for k in ("gamma", "power")},
-                    "step": dict(gamma=0.1), "multistep": dict(gamma=0.1)}
+_POLICY_DEFAULTS = {
+    "inv": {k: SOLVER_DEFAULTS[k] for k in ("gamma", "power")},
+    "step": dict(gamma=0.1),
+    "multistep": dict(gamma=0.1),
+}
 
 
-def build_solver(net_path: str, snapshot_prefix: str, shares_params: bool, gpu: bool = False,
-                 **overrides):
+def build_solver(
+    net_path: str, snapshot_prefix: str, shares_params: bool, gpu: bool = False, **overrides
+):
     """A SolverParameter with the siamese example's defaults; None overrides are ignored.
 
     SolverError when a learning-rate setting does not fit `lr_policy` or one it needs is missing.
@@ -50,14 +68,18 @@ def _check_lr_schedule(policy: str, given: dict, settings: dict):
     wanted = LR_POLICY_FIELDS[policy]
     for key in ("gamma", "power", "stepsize", "stepvalue"):
         if key in given and key not in wanted:
-            raise SolverError(f"--{key} does not apply to lr_policy {policy} "
-                              f"(it reads {', '.join(wanted) or 'nothing but base_lr'})")
+            raise SolverError(
+                f"--{key} does not apply to lr_policy {policy} "
+                f"(it reads {', '.join(wanted) or 'nothing but base_lr'})"
+            )
         if key in wanted and key not in settings:
             raise SolverError(f"lr_policy {policy} needs --{key}")
     steps = list(settings.get("stepvalue", ()))
     if steps != sorted(set(steps)) or (steps and steps[-1] >= settings["max_iter"]):
-        raise SolverError(f"--stepvalue must increase and stay below --max-iter "
-                          f"{settings['max_iter']}, got {', '.join(map(str, steps))}")
+        raise SolverError(
+            f"--stepvalue must increase and stay below --max-iter "
+            f"{settings['max_iter']}, got {', '.join(map(str, steps))}"
+        )
 
 
 SOLVER_TYPES = ("SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam")  # Caffe's registry
@@ -81,6 +103,7 @@ _RANGES = (  # field, test, what it must be: values Caffe would train nonsense w
 def check_solver(solver, source: str):
     """SolverError naming the first setting of `solver` that Caffe would train nonsense with
     (nan, inf, a negative rate) or abort on (an unknown policy or type), before Caffe starts."""
+
     def fail(field, value, must):
         shown = f"{value:.7g}" if isinstance(value, float) else value  # float32 as it was written
         raise SolverError(f"{source}: {field} must be {must}, got {shown}")

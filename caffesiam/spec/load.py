@@ -8,7 +8,6 @@ activation-like layers (ReLU, Dropout, BatchNorm, Scale, ...) default to in plac
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import FrozenSet, Optional
 
 from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.data.backends import BACKENDS
@@ -17,12 +16,33 @@ from caffesiam.files import read_file
 from caffesiam.limits import INT32_MAX
 from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.net.params import param_count
-from caffesiam.spec.pbdict import ValueBudget, fill_message, first_unknown, is_utf8_text, line_of, short_repr
+from caffesiam.spec.pbdict import (
+    ValueBudget,
+    fill_message,
+    first_unknown,
+    is_utf8_text,
+    line_of,
+    short_repr,
+)
 from caffesiam.spec.tower import LOSSES, DataSpec, LossSpec, Tower, resolve_loss
 from caffesiam.spec.yamlload import load_yaml
 
-IN_PLACE_BY_DEFAULT = frozenset({"ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL",
-                                 "Dropout", "BatchNorm", "Scale", "Power", "Threshold"})
+IN_PLACE_BY_DEFAULT = frozenset(
+    {
+        "ReLU",
+        "PReLU",
+        "ELU",
+        "Sigmoid",
+        "TanH",
+        "AbsVal",
+        "BNLL",
+        "Dropout",
+        "BatchNorm",
+        "Scale",
+        "Power",
+        "Threshold",
+    }
+)
 INPUT_TYPES = frozenset({"Input", "Data", "DummyData", "ImageData", "MemoryData", "HDF5Data"})
 
 _DATA_KEYS = {f for f in DataSpec.__dataclass_fields__}
@@ -30,7 +50,7 @@ _LOSS_KEYS = {"type", "margin", "legacy_version", "q"}
 _TOP_KEYS = {"name", "data", "loss", "tower"}
 
 
-def load_tower(path, layer_types: Optional[FrozenSet[str]] = None) -> Tower:
+def load_tower(path, layer_types: frozenset[str] | None = None) -> Tower:
     """Read a YAML spec or a single-tower prototxt (by extension) into a Tower."""
     path = Path(path)
     text = read_file(path, SpecError, "spec file")
@@ -42,12 +62,15 @@ def load_tower(path, layer_types: Optional[FrozenSet[str]] = None) -> Tower:
 def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
     doc = load_yaml(text, source)
     if not isinstance(doc, dict) or not doc:
-        raise SpecError(f"{source}: the spec must be a non-empty YAML mapping "
-                        f"with a 'tower' list of layers")
+        raise SpecError(
+            f"{source}: the spec must be a non-empty YAML mapping with a 'tower' list of layers"
+        )
     _no_unknown_keys(doc, _TOP_KEYS, "spec", source)
     layers_doc = doc.get("tower")
     if not isinstance(layers_doc, list) or not layers_doc:
-        raise SpecError(f"{source}:{line_of(doc, 'tower')}: 'tower' must be a non-empty list of layers")
+        raise SpecError(
+            f"{source}:{line_of(doc, 'tower')}: 'tower' must be a non-empty list of layers"
+        )
     pb = caffe_pb2()
     layers = []
     previous_top = INPUT_BLOB
@@ -58,7 +81,9 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
             where += f" ({item['name'][:60]})"
         layer = fill_message(item, pb.LayerParameter(), where, source, budget)
         if not layer.name or not layer.type:
-            raise SpecError(f"{source}:{line_of(item)}: {where}: every layer needs a name and a type")
+            raise SpecError(
+                f"{source}:{line_of(item)}: {where}: every layer needs a name and a type"
+            )
         if not layer.bottom:
             layer.bottom.append(previous_top)
         if not layer.top:
@@ -68,10 +93,15 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
         layers.append(layer)
     name = doc.get("name", Path(source).stem)
     if not isinstance(name, (str, int)) or isinstance(name, bool) or not is_utf8_text(str(name)):
-        raise SpecError(f"{source}:{line_of(doc, 'name')}: name: expected a string, got {short_repr(name)}")
-    tower = Tower(name=str(name), layers=layers,
-                  data=_data_spec(doc.get("data", {}), source),
-                  loss=_loss_spec(doc.get("loss", {}), source))
+        raise SpecError(
+            f"{source}:{line_of(doc, 'name')}: name: expected a string, got {short_repr(name)}"
+        )
+    tower = Tower(
+        name=str(name),
+        layers=layers,
+        data=_data_spec(doc.get("data", {}), source),
+        loss=_loss_spec(doc.get("loss", {}), source),
+    )
     validate(tower, source, layer_types, lines=[line_of(item) for item in layers_doc])
     return tower
 
@@ -79,8 +109,10 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
 def _no_unknown_keys(mapping, allowed, where, source):
     key = first_unknown(mapping, allowed)
     if key is not None:
-        raise SpecError(f"{source}:{line_of(mapping, key)}: {where}: unknown key '{key}' "
-                        f"(expected one of {', '.join(sorted(allowed))})")
+        raise SpecError(
+            f"{source}:{line_of(mapping, key)}: {where}: unknown key '{key}' "
+            f"(expected one of {', '.join(sorted(allowed))})"
+        )
 
 
 def _check_section(doc, name: str, keys, source):
@@ -98,16 +130,21 @@ def _data_spec(doc, source) -> DataSpec:
         if isinstance(default, str):
             fits, expected = isinstance(value, str) and is_utf8_text(value), "a string"
         elif isinstance(default, int):
-            fits = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT32_MAX
+            fits = (
+                isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= INT32_MAX
+            )
             expected = f"an integer from 1 to {INT32_MAX}"
         else:
             fits, expected = is_finite_number(value) and value > 0, "a finite number > 0"
         if not fits:
-            raise SpecError(f"{source}:{line_of(doc, key)}: data.{key}: expected {expected}, "
-                            f"got {short_repr(value)}")
+            raise SpecError(
+                f"{source}:{line_of(doc, key)}: data.{key}: expected {expected}, "
+                f"got {short_repr(value)}"
+            )
     if spec.backend not in BACKENDS:
-        raise SpecError(f"{source}:{line_of(doc, 'backend')}: data.backend must be "
-                        f"{' or '.join(BACKENDS)}")
+        raise SpecError(
+            f"{source}:{line_of(doc, 'backend')}: data.backend must be {' or '.join(BACKENDS)}"
+        )
     return spec
 
 
@@ -116,9 +153,13 @@ def _loss_spec(doc, source) -> LossSpec:
     kind = resolve_loss(LossSpec(), doc.get("type"), legacy=doc.get("legacy_version")).kind
     margin = doc.get("margin", 1.0)
     if kind not in LOSSES:
-        raise SpecError(f"{source}:{line_of(doc, 'type')}: loss.type must be one of {', '.join(LOSSES)}")
+        raise SpecError(
+            f"{source}:{line_of(doc, 'type')}: loss.type must be one of {', '.join(LOSSES)}"
+        )
     if not is_finite_number(margin) or margin < 0:
-        raise SpecError(f"{source}:{line_of(doc, 'margin')}: loss.margin must be a finite number >= 0")
+        raise SpecError(
+            f"{source}:{line_of(doc, 'margin')}: loss.margin must be a finite number >= 0"
+        )
     q = doc.get("q", LossSpec.q)
     if not is_finite_number(q) or not q > 0:
         raise SpecError(f"{source}:{line_of(doc, 'q')}: loss.q must be a finite number > 0")
@@ -139,14 +180,19 @@ def tower_from_prototxt(text: str, source: str, layer_types=None) -> Tower:
     """A deploy-style net (Input layer or `input:` fields); its input becomes the pair data."""
     pb = caffe_pb2()
     net = parse_text(text, pb.NetParameter(), source)
-    inputs = [(layer.top[0], list(layer.input_param.shape[0].dim) if layer.input_param.shape else [])
-              for layer in net.layer if layer.type in INPUT_TYPES]
+    inputs = [
+        (layer.top[0], list(layer.input_param.shape[0].dim) if layer.input_param.shape else [])
+        for layer in net.layer
+        if layer.type in INPUT_TYPES
+    ]
     if net.input:
-        dims = (list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4]))
+        dims = list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4])
         inputs.insert(0, (net.input[0], dims))
     if len(inputs) != 1 or len(net.input) > 1:
-        raise SpecError(f"{source}: expected exactly one input (an Input layer or 'input:'), "
-                        f"found {len(inputs)}")
+        raise SpecError(
+            f"{source}: expected exactly one input (an Input layer or 'input:'), "
+            f"found {len(inputs)}"
+        )
     input_blob, dims = inputs[0]
     layers = []
     for layer in net.layer:
@@ -174,6 +220,7 @@ def _rename_blobs(layer, mapping):
 
 def validate(tower: Tower, source: str, layer_types=None, lines=None):
     """Checks that make a tower safe to twin: types, names, bottoms, learnable layers."""
+
     def fail(i, message):
         line = lines[i] if lines and lines[i] else None
         raise SpecError(f"{source}:{line}: {message}" if line else f"{source}: {message}")
@@ -181,8 +228,11 @@ def validate(tower: Tower, source: str, layer_types=None, lines=None):
     seen, produced = set(), {INPUT_BLOB}
     for i, layer in enumerate(tower.layers):
         if layer_types is not None and layer.type not in layer_types:
-            fail(i, f"layer '{layer.name}': unknown layer type '{layer.type}' "
-                    f"(not in this Caffe's layer registry)")
+            fail(
+                i,
+                f"layer '{layer.name}': unknown layer type '{layer.type}' "
+                f"(not in this Caffe's layer registry)",
+            )
         if layer.name in seen:
             fail(i, f"duplicate layer name '{layer.name}'")
         seen.add(layer.name)
@@ -195,7 +245,9 @@ def validate(tower: Tower, source: str, layer_types=None, lines=None):
         if name in RESERVED:
             raise SpecError(f"{source}: the name '{name}' is reserved for the siamese wrapper")
         if name + TWIN_SUFFIX in names:
-            raise SpecError(f"{source}: '{name}{TWIN_SUFFIX}' already exists, so the twin of "
-                            f"'{name}' would collide; rename it")
+            raise SpecError(
+                f"{source}: '{name}{TWIN_SUFFIX}' already exists, so the twin of "
+                f"'{name}' would collide; rename it"
+            )
     if not any(param_count(layer) for layer in tower.layers):
         raise SpecError(f"{source}: the tower has no learnable layer, so there is nothing to share")

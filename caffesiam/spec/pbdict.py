@@ -19,9 +19,13 @@ from caffesiam.limits import SPEC_VALUES
 
 # Field type -> (name, lowest, highest): YAML integers have no bounds, Caffe's fields do.
 _INT_RANGES = {
-    **dict.fromkeys((FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32), ("int32", -2**31, 2**31 - 1)),
+    **dict.fromkeys(
+        (FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32), ("int32", -(2**31), 2**31 - 1)
+    ),
     **dict.fromkeys((FD.TYPE_UINT32, FD.TYPE_FIXED32), ("uint32", 0, 2**32 - 1)),
-    **dict.fromkeys((FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64), ("int64", -2**63, 2**63 - 1)),
+    **dict.fromkeys(
+        (FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64), ("int64", -(2**63), 2**63 - 1)
+    ),
     **dict.fromkeys((FD.TYPE_UINT64, FD.TYPE_FIXED64), ("uint64", 0, 2**64 - 1)),
 }
 _FLOAT_MAX = {FD.TYPE_FLOAT: 3.4028234663852886e38, FD.TYPE_DOUBLE: 1.7976931348623157e308}
@@ -37,8 +41,12 @@ def _int_within(low: int, high: int):
 
 def _finite_within(top: float):
     """A YAML int or float that is finite (not .inf or .nan) and within the field's range."""
-    return lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and not (isinstance(v, float) and not math.isfinite(v)) and abs(v) <= top)
+    return lambda v: (
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and not (isinstance(v, float) and not math.isfinite(v))
+        and abs(v) <= top
+    )
 
 
 def is_utf8_text(text: str) -> bool:
@@ -53,11 +61,21 @@ def is_utf8_text(text: str) -> bool:
 # Field type -> (is the YAML value acceptable, how it becomes the field's value, what was expected)
 _SCALARS = {
     FD.TYPE_BOOL: (lambda v: isinstance(v, bool), bool, "true or false"),
-    FD.TYPE_STRING: (lambda v: isinstance(v, str) and is_utf8_text(v), str, "a string of valid Unicode"),
-    FD.TYPE_FLOAT: (_finite_within(_FLOAT_MAX[FD.TYPE_FLOAT]), float, "a finite number within float range"),
+    FD.TYPE_STRING: (
+        lambda v: isinstance(v, str) and is_utf8_text(v),
+        str,
+        "a string of valid Unicode",
+    ),
+    FD.TYPE_FLOAT: (
+        _finite_within(_FLOAT_MAX[FD.TYPE_FLOAT]),
+        float,
+        "a finite number within float range",
+    ),
     FD.TYPE_DOUBLE: (_finite_within(_FLOAT_MAX[FD.TYPE_DOUBLE]), float, "a finite number"),
-    **{kind: (_int_within(low, high), int, f"an integer from {low} to {high} ({name})")
-       for kind, (name, low, high) in _INT_RANGES.items()},
+    **{
+        kind: (_int_within(low, high), int, f"an integer from {low} to {high} ({name})")
+        for kind, (name, low, high) in _INT_RANGES.items()
+    },
 }
 
 
@@ -95,25 +113,39 @@ class ValueBudget:
     def spend(self, where: str, line: int, source: str):
         self.left -= 1
         if self.left < 0:
-            _fail(where, line, f"the spec expands to more than {self.limit:,} values (YAML aliases "
-                  f"used over and over?)", source)
+            _fail(
+                where,
+                line,
+                f"the spec expands to more than {self.limit:,} values (YAML aliases "
+                f"used over and over?)",
+                source,
+            )
 
 
-def fill_message(data, message: Message, where: str, source: str = "",
-                 budget: ValueBudget = None) -> Message:
+def fill_message(
+    data, message: Message, where: str, source: str = "", budget: ValueBudget = None
+) -> Message:
     """Set the fields of `message` from `data` (a mapping); returns `message`."""
     budget = budget or ValueBudget()
     budget.spend(where, line_of(data), source)
     if not isinstance(data, dict):
-        _fail(where, line_of(data), f"expected a mapping of {message.DESCRIPTOR.name} fields, "
-              f"got {type(data).__name__}", source)
+        _fail(
+            where,
+            line_of(data),
+            f"expected a mapping of {message.DESCRIPTOR.name} fields, got {type(data).__name__}",
+            source,
+        )
     fields = message.DESCRIPTOR.fields_by_name
     for key, value in data.items():
         line = line_of(data, key)
         field = fields.get(key)
         if field is None:
-            _fail(f"{where}.{key}", line,
-                  f"unknown field '{key}' for {message.DESCRIPTOR.name}", source)
+            _fail(
+                f"{where}.{key}",
+                line,
+                f"unknown field '{key}' for {message.DESCRIPTOR.name}",
+                source,
+            )
         path = f"{where}.{key}"
         if field.label == FD.LABEL_REPEATED:
             items = value if isinstance(value, list) else [value]

@@ -1,7 +1,6 @@
 """The validated tower and its data and loss settings: plain dataclasses, the spec's vocabulary."""
 
 from dataclasses import dataclass, field
-from typing import List
 
 from caffesiam.data.backends import DEFAULT_BACKEND
 
@@ -40,7 +39,7 @@ class Tower:
     """One validated tower: its layers read `data` and end in `output`."""
 
     name: str
-    layers: List = field(default_factory=list)
+    layers: list = field(default_factory=list)
     data: DataSpec = DataSpec()
     loss: LossSpec = LossSpec()
 
@@ -49,9 +48,11 @@ class Tower:
         return self.layers[-1].top[0]
 
 
-def resolve_loss(loss: LossSpec, kind: str = None, margin: float = None, q: float = None,
-                 legacy: bool = None) -> LossSpec:
+def resolve_loss(
+    loss: LossSpec, kind: str = None, margin: float = None, q: float = None, legacy: bool = None
+) -> LossSpec:
     """`loss` with overrides (None keeps its value); `legacy` means contrastive-legacy."""
     kind = "contrastive-legacy" if legacy else kind if kind is not None else loss.kind
-    return LossSpec(kind=kind,
-                    margin=loss.margin if margin is None else margin, q=loss.q if q is None else q)
+    return LossSpec(
+        kind=kind, margin=loss.margin if margin is None else margin, q=loss.q if q is None else q
+    )

@@ -19,7 +19,11 @@ class _LineLoader(yaml.SafeLoader):
         try:
             if self.depth > YAML_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"nested more than {YAML_DEPTH} levels deep", self.peek_event().start_mark)
+                    None,
+                    None,
+                    f"nested more than {YAML_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -27,13 +31,16 @@ class _LineLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         mapping = LineDict(super().construct_mapping(node, deep=deep))
         mapping.line = node.start_mark.line + 1
-        mapping.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value
-                         if isinstance(k, yaml.ScalarNode)}
+        mapping.lines = {
+            k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+        }
         return mapping
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                            lambda loader, node: loader.construct_mapping(node, deep=True))
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    lambda loader, node: loader.construct_mapping(node, deep=True),
+)
 
 
 def load_yaml(text: str, source: str):

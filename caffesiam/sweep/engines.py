@@ -9,9 +9,9 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 from caffesiam.caffe import runner
 from caffesiam.errors import CaffesiamError
@@ -19,10 +19,12 @@ from caffesiam.sweep.rundirs import LOGS, caffesiam_argv, read_state, write_stat
 from caffesiam.train.blas_threads import THREAD_VARIABLES, thread_env
 
 SLURM_PACKAGE = "slurm-client"  # Debian's sbatch, squeue, sacct and scancel
-ACTIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"})
+ACTIVE = frozenset(
+    {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
+)
 
 
-def run_point_argv(sweep_dir: Path, index) -> List[str]:
+def run_point_argv(sweep_dir: Path, index) -> list[str]:
     return [*caffesiam_argv(), "sweep", "run-point", str(sweep_dir), str(index)]
 
 
@@ -33,9 +35,14 @@ def blas_threads(cores: int, jobs: int) -> int:
 
 # --- local pool ----------------------------------------------------------------------------
 
-def run_local(sweep_dir: Path, indices: Sequence[int], jobs: int,
-              on_done: Callable[[int, int], None] = lambda index, status: None,
-              poll_seconds: float = 0.5) -> Dict[int, int]:
+
+def run_local(
+    sweep_dir: Path,
+    indices: Sequence[int],
+    jobs: int,
+    on_done: Callable[[int, int], None] = lambda index, status: None,
+    poll_seconds: float = 0.5,
+) -> dict[int, int]:
     """Run the points at most `jobs` at a time; returns each one's exit status. Each point's
     OpenBLAS (evaluate's too) gets its share of the cores.
 
@@ -43,8 +50,17 @@ def run_local(sweep_dir: Path, indices: Sequence[int], jobs: int,
     """
     env = dict(os.environ, **thread_env(blas_threads(os.cpu_count() or 1, jobs)))
     state = read_state(sweep_dir)  # so that `status` can tell waiting points from abandoned ones
-    write_state(sweep_dir, {**state, "local_pool": {"host": socket.gethostname(), "pid": os.getpid(),
-                                                    "indices": list(indices)}})
+    write_state(
+        sweep_dir,
+        {
+            **state,
+            "local_pool": {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "indices": list(indices),
+            },
+        },
+    )
     pending, running, statuses = list(indices), {}, {}
     try:
         while pending or running:
@@ -73,9 +89,10 @@ def run_local(sweep_dir: Path, indices: Sequence[int], jobs: int,
 
 # --- Slurm -----------------------------------------------------------------------------------
 
-def array_spec(indices: Iterable[int], throttle: Optional[int] = None) -> str:
+
+def array_spec(indices: Iterable[int], throttle: int | None = None) -> str:
     """sbatch --array's value: runs of indices as ranges ("0-3,7"), then %throttle."""
-    runs: List[List[int]] = []
+    runs: list[list[int]] = []
     for i in sorted(set(indices)):
         if runs and i == runs[-1][1] + 1:
             runs[-1][1] = i
@@ -88,24 +105,38 @@ def array_spec(indices: Iterable[int], throttle: Optional[int] = None) -> str:
 def batch_script(sweep_dir: Path) -> str:
     """The array job's script: task i runs point i."""
     argv = " ".join(run_point_argv(sweep_dir, "$SLURM_ARRAY_TASK_ID"))
-    return (f"#!/bin/sh\n# caffesiam sweep: array task i runs point i of {sweep_dir}\n"
-            + "".join(f"export {name}=${{SLURM_CPUS_PER_TASK:-1}}\n" for name in THREAD_VARIABLES)
-            + f"exec {argv}\n")
+    return (
+        f"#!/bin/sh\n# caffesiam sweep: array task i runs point i of {sweep_dir}\n"
+        + "".join(f"export {name}=${{SLURM_CPUS_PER_TASK:-1}}\n" for name in THREAD_VARIABLES)
+        + f"exec {argv}\n"
+    )
 
 
 @dataclass(frozen=True)
 class SlurmOptions:
-    partition: Optional[str] = None
-    time: Optional[str] = None
+    partition: str | None = None
+    time: str | None = None
     cpus_per_task: int = 1
     gpus: int = 0
-    throttle: Optional[int] = None  # at most this many tasks at once
+    throttle: int | None = None  # at most this many tasks at once
 
 
-def sbatch_argv(sbatch: str, script: Path, indices: Iterable[int], job_name: str, log_dir: Path,
-                options: SlurmOptions) -> List[str]:
-    argv = [sbatch, "--parsable", f"--job-name={job_name}", f"--array={array_spec(indices, options.throttle)}",
-            f"--output={log_dir}/slurm-%A_%a.out", f"--cpus-per-task={options.cpus_per_task}"]
+def sbatch_argv(
+    sbatch: str,
+    script: Path,
+    indices: Iterable[int],
+    job_name: str,
+    log_dir: Path,
+    options: SlurmOptions,
+) -> list[str]:
+    argv = [
+        sbatch,
+        "--parsable",
+        f"--job-name={job_name}",
+        f"--array={array_spec(indices, options.throttle)}",
+        f"--output={log_dir}/slurm-%A_%a.out",
+        f"--cpus-per-task={options.cpus_per_task}",
+    ]
     if options.partition:
         argv.append(f"--partition={options.partition}")
     if options.time:
@@ -115,7 +146,7 @@ def sbatch_argv(sbatch: str, script: Path, indices: Iterable[int], job_name: str
     return argv + [str(script)]
 
 
-def submit(argv: List[str]) -> str:
+def submit(argv: list[str]) -> str:
     """Run sbatch; returns the array's job id."""
     done = runner.capture(argv, timeout=120)
     match = re.search(r"^(\d+)(;\S+)?\s*$", done.stdout, re.M)
@@ -134,12 +165,12 @@ class TaskState:
 SQUEUE_FORMAT = "%i|%T|%r"
 
 
-def squeue_argv(squeue: str) -> List[str]:
+def squeue_argv(squeue: str) -> list[str]:
     """This user's jobs, finished ones too while slurmctld keeps them (MinJobAge), one line per task."""
     return [squeue, "--me", "--noheader", "--array", "--states=all", f"--format={SQUEUE_FORMAT}"]
 
 
-def parse_squeue(text: str) -> Dict[tuple, TaskState]:
+def parse_squeue(text: str) -> dict[tuple, TaskState]:
     """{(array job id, task index): state} from squeue_argv's output."""
     found = {}
     for line in text.splitlines():
@@ -150,18 +181,30 @@ def parse_squeue(text: str) -> Dict[tuple, TaskState]:
     return found
 
 
-def sacct_argv(sacct: str, job_ids: Iterable[str]) -> List[str]:
-    return [sacct, "--allocations", "--parsable2", "--noheader", f"--jobs={','.join(job_ids)}",
-            "--format=JobID,State,ExitCode"]
+def sacct_argv(sacct: str, job_ids: Iterable[str]) -> list[str]:
+    return [
+        sacct,
+        "--allocations",
+        "--parsable2",
+        "--noheader",
+        f"--jobs={','.join(job_ids)}",
+        "--format=JobID,State,ExitCode",
+    ]
 
 
-def sacct_completion_argv(sacct: str, raw_ids: Iterable[str]) -> List[str]:
+def sacct_completion_argv(sacct: str, raw_ids: Iterable[str]) -> list[str]:
     """Without a slurmdbd: the job completion log (jobcomp/filetxt), which knows raw job ids only."""
-    return [sacct, "--completion", "--parsable2", "--noheader", f"--jobs={','.join(raw_ids)}",
-            "--format=JobID,State,ExitCode"]
+    return [
+        sacct,
+        "--completion",
+        "--parsable2",
+        "--noheader",
+        f"--jobs={','.join(raw_ids)}",
+        "--format=JobID,State,ExitCode",
+    ]
 
 
-def parse_sacct(text: str) -> Dict[str, TaskState]:
+def parse_sacct(text: str) -> dict[str, TaskState]:
     """{job id as sacct prints it ("12_3", or a raw "15"): state}; "CANCELLED by 0" -> CANCELLED."""
     found = {}
     for line in text.splitlines():
@@ -171,7 +214,7 @@ def parse_sacct(text: str) -> Dict[str, TaskState]:
     return found
 
 
-def slurm_states(jobs: List[dict], tasks: Dict[int, dict]) -> Dict[int, TaskState]:
+def slurm_states(jobs: list[dict], tasks: dict[int, dict]) -> dict[int, TaskState]:
     """Slurm's view of each point: {index: state} in the latest array job that ran it.
 
     squeue knows jobs that are queued, running or recently ended; sacct the older ones. `jobs`:
@@ -179,20 +222,31 @@ def slurm_states(jobs: List[dict], tasks: Dict[int, dict]) -> Dict[int, TaskStat
     own job id finds a task in the job completion log when there is no accounting database.
     """
     latest = {i: job["id"] for job in jobs for i in job["indices"]}
-    raw_ids = {i: t["slurm_job_id"] for i, t in tasks.items()
-               if t.get("slurm_job_id") and t.get("slurm_array_job_id") == latest.get(i)}
+    raw_ids = {
+        i: t["slurm_job_id"]
+        for i, t in tasks.items()
+        if t.get("slurm_job_id") and t.get("slurm_array_job_id") == latest.get(i)
+    }
     if not latest:
         return {}
-    queued = parse_squeue(runner.capture(squeue_argv(runner.require("squeue", SLURM_PACKAGE))).stdout)
+    queued = parse_squeue(
+        runner.capture(squeue_argv(runner.require("squeue", SLURM_PACKAGE))).stdout
+    )
     states = {i: queued[(job, i)] for i, job in latest.items() if (job, i) in queued}
     missing = [i for i in latest if i not in states]
     if missing:
         sacct = runner.require("sacct", SLURM_PACKAGE)
-        accounted = parse_sacct(runner.capture(sacct_argv(sacct, sorted(set(latest.values())))).stdout)
-        states.update({i: accounted[f"{latest[i]}_{i}"] for i in missing if f"{latest[i]}_{i}" in accounted})
+        accounted = parse_sacct(
+            runner.capture(sacct_argv(sacct, sorted(set(latest.values())))).stdout
+        )
+        states.update(
+            {i: accounted[f"{latest[i]}_{i}"] for i in missing if f"{latest[i]}_{i}" in accounted}
+        )
         raw = {i: raw_ids[i] for i in missing if i not in states and i in raw_ids}
         if raw:
-            completed = parse_sacct(runner.capture(sacct_completion_argv(sacct, raw.values())).stdout)
+            completed = parse_sacct(
+                runner.capture(sacct_completion_argv(sacct, raw.values())).stdout
+            )
             states.update({i: completed[r] for i, r in raw.items() if r in completed})
     return states
 

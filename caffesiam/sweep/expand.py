@@ -19,8 +19,8 @@ Paths are taken relative to the sweep file's directory, after ~ and $VARIABLES a
 import itertools
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Sequence
 
 from caffesiam.errors import SweepError
 from caffesiam.net.solver import SOLVER_DEFAULTS
@@ -54,10 +54,10 @@ class Point:
 
     index: int
     name: str
-    overrides: Dict[str, object]  # the point's own grid or list values
-    settings: Dict[str, object]  # everything: shared settings with the overrides on top
-    varying: Dict[str, object]  # its overrides of keys whose values differ between points (labels)
-    commands: Dict[str, List[str]] = field(default_factory=dict)  # argv after `caffesiam`
+    overrides: dict[str, object]  # the point's own grid or list values
+    settings: dict[str, object]  # everything: shared settings with the overrides on top
+    varying: dict[str, object]  # its overrides of keys whose values differ between points (labels)
+    commands: dict[str, list[str]] = field(default_factory=dict)  # argv after `caffesiam`
 
     @property
     def max_iter(self) -> int:
@@ -72,13 +72,19 @@ class Point:
 class Sweep:
     name: str
     source: str
-    points: List[Point]
-    keys: List[str]  # override keys in order of appearance (results.csv's columns)
-    database_paths: List[str] = field(default_factory=list)  # every pair database it reads
+    points: list[Point]
+    keys: list[str]  # override keys in order of appearance (results.csv's columns)
+    database_paths: list[str] = field(default_factory=list)  # every pair database it reads
 
 
-def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_keys: FrozenSet[str],
-           train_options: Sequence[str] = ()) -> Sweep:
+def expand(
+    doc,
+    source: str,
+    base_dir: str,
+    net_keys: frozenset[str],
+    solver_keys: frozenset[str],
+    train_options: Sequence[str] = (),
+) -> Sweep:
     """Every point of the sweep file `doc` (parsed YAML), named and with its commands.
 
     `net_keys`/`solver_keys`: the gen-net and gen-solver options a sweep may set; `train_options`
@@ -86,7 +92,9 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
     SweepError for anything a person must fix: unknown keys, an empty grid, a missing database.
     """
     if not isinstance(doc, dict):
-        raise SweepError(f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points")
+        raise SweepError(
+            f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points"
+        )
     _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
     keys = frozenset(net_keys) | frozenset(solver_keys) | frozenset(SPECIAL_KEYS)
     spec = _path(_required(doc, "spec", str, source), base_dir)
@@ -98,8 +106,10 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
     evaluate = dict(_mapping(doc, "evaluate", source))
     _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
     if not isinstance(evaluate.get("db", ""), str) or not isinstance(evaluate.get("seed", 0), int):
-        raise SweepError(f"{source}:{line_of(doc, 'evaluate')}: evaluate takes db: (a pair database path) "
-                         f"and seed: (an integer)")
+        raise SweepError(
+            f"{source}:{line_of(doc, 'evaluate')}: evaluate takes db: (a pair database path) "
+            f"and seed: (an integer)"
+        )
 
     order = list(dict.fromkeys(k for o in overrides for k in o))
     varying = [k for k in order if len({_label(o.get(k, settings.get(k))) for o in overrides}) > 1]
@@ -109,15 +119,20 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
         merged = {**settings, **own}
         max_iter = merged.get("max_iter", SOLVER_DEFAULTS["max_iter"])
         if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-            raise SweepError(f"{source}: point {index} ({describe(own)}): max_iter must be a positive "
-                             f"integer, got {max_iter!r}")
+            raise SweepError(
+                f"{source}: point {index} ({describe(own)}): max_iter must be a positive "
+                f"integer, got {max_iter!r}"
+            )
         if len(databases) == 1:
             merged.setdefault("database", next(iter(databases)))
         where = f"{source}: point {index} ({describe(own)})"
         if merged.get("database") not in databases:
             names = ", ".join(sorted(databases))
-            raise SweepError(f"{where}: database must be one of {names}, got {merged.get('database')!r}"
-                             if "database" in merged else f"{where}: set database: (one of {names})")
+            raise SweepError(
+                f"{where}: database must be one of {names}, got {merged.get('database')!r}"
+                if "database" in merged
+                else f"{where}: set database: (one of {names})"
+            )
         identity = repr(sorted(merged.items()))
         if identity in seen:
             raise SweepError(f"{where}: the same settings as point {seen[identity]}")
@@ -125,8 +140,16 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
         tell = {k: v for k, v in own.items() if k in varying}
         name = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
         point = Point(index, _safe(name), own, merged, tell)
-        point.commands = _commands(point, spec, databases[merged["database"]], evaluate, net_keys,
-                                   solver_keys, train_options, base_dir)
+        point.commands = _commands(
+            point,
+            spec,
+            databases[merged["database"]],
+            evaluate,
+            net_keys,
+            solver_keys,
+            train_options,
+            base_dir,
+        )
         points.append(point)
     name = doc.get("name") or os.path.splitext(os.path.basename(source))[0]
     paths = [p for db in databases.values() for p in (db.train, db.test)]
@@ -134,13 +157,21 @@ def expand(doc, source: str, base_dir: str, net_keys: FrozenSet[str], solver_key
     return Sweep(str(name), source, points, order, sorted(set(paths)))
 
 
-def train_command(train_options: Sequence[str]) -> List[str]:
+def train_command(train_options: Sequence[str]) -> list[str]:
     """A point's train command (run in its directory); the engine's options at the end."""
     return ["train", SOLVER, "--out", TRAIN_DIR, *train_options]
 
 
-def _commands(point: Point, spec: str, db: Database, evaluate: dict, net_keys, solver_keys,
-              train_options, base_dir) -> Dict[str, List[str]]:
+def _commands(
+    point: Point,
+    spec: str,
+    db: Database,
+    evaluate: dict,
+    net_keys,
+    solver_keys,
+    train_options,
+    base_dir,
+) -> dict[str, list[str]]:
     s = point.settings
     tower = _path(s["spec"], base_dir) if "spec" in s else spec
     net_flags = _flags({k: v for k, v in s.items() if k in net_keys})
@@ -148,18 +179,49 @@ def _commands(point: Point, spec: str, db: Database, evaluate: dict, net_keys, s
     solver_flags = _flags({k: v for k, v in s.items() if k in solver_keys})
     eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
     return {
-        "gen-net": ["gen-net", tower, *net_flags, "--train-source", db.train, "--test-source", db.test,
-                    "-o", NET],
+        "gen-net": [
+            "gen-net",
+            tower,
+            *net_flags,
+            "--train-source",
+            db.train,
+            "--test-source",
+            db.test,
+            "-o",
+            NET,
+        ],
         "gen-net --deploy": ["gen-net", tower, "--deploy", *deploy_flags, "-o", DEPLOY],
-        "gen-solver": ["gen-solver", NET, "--snapshot-prefix", SNAPSHOT_PREFIX, *solver_flags, "-o", SOLVER],
+        "gen-solver": [
+            "gen-solver",
+            NET,
+            "--snapshot-prefix",
+            SNAPSHOT_PREFIX,
+            *solver_flags,
+            "-o",
+            SOLVER,
+        ],
         "train": train_command(train_options),
-        "evaluate": ["evaluate", "--model", DEPLOY, "--weights", point.final_weights, "--train-net", NET,
-                     "--db", eval_db, "--seed", str(evaluate.get("seed", 0)), "--json", EVAL_JSON,
-                     "--roc", ROC_PNG],
+        "evaluate": [
+            "evaluate",
+            "--model",
+            DEPLOY,
+            "--weights",
+            point.final_weights,
+            "--train-net",
+            NET,
+            "--db",
+            eval_db,
+            "--seed",
+            str(evaluate.get("seed", 0)),
+            "--json",
+            EVAL_JSON,
+            "--roc",
+            ROC_PNG,
+        ],
     }
 
 
-def _flags(settings: dict) -> List[str]:
+def _flags(settings: dict) -> list[str]:
     """Options as argv: true flags bare, false ones left out, lists repeated (--stepvalue)."""
     argv = []
     for key, value in settings.items():
@@ -174,7 +236,7 @@ def _flags(settings: dict) -> List[str]:
     return argv
 
 
-def _overrides(doc, keys, source) -> List[dict]:
+def _overrides(doc, keys, source) -> list[dict]:
     """The grid's combinations, then the listed points."""
     if "grid" not in doc and "points" not in doc:
         raise SweepError(f"{source}: the sweep has no grid and no points")
@@ -186,33 +248,41 @@ def _overrides(doc, keys, source) -> List[dict]:
         _no_unknown(grid, keys, "grid: unknown override key", source)
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
-                raise SweepError(f"{source}:{line_of(grid, key)}: grid key '{key}' needs a non-empty list "
-                                 f"of values, got {values!r}")
+                raise SweepError(
+                    f"{source}:{line_of(grid, key)}: grid key '{key}' needs a non-empty list "
+                    f"of values, got {values!r}"
+                )
             for value in values:
                 _check_values({key: value}, "grid", source, line_of(grid, key))
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     listed = doc.get("points", [])
     if not isinstance(listed, list) or ("points" in doc and not listed):
-        raise SweepError(f"{source}:{line_of(doc, 'points')}: points must be a non-empty list of mappings")
+        raise SweepError(
+            f"{source}:{line_of(doc, 'points')}: points must be a non-empty list of mappings"
+        )
     for i, item in enumerate(listed):
         if not isinstance(item, dict):
-            raise SweepError(f"{source}:{line_of(doc, 'points')}: points[{i}] must be a mapping of "
-                             f"override keys, got {item!r}")
+            raise SweepError(
+                f"{source}:{line_of(doc, 'points')}: points[{i}] must be a mapping of "
+                f"override keys, got {item!r}"
+            )
         _no_unknown(item, keys, f"points[{i}]: unknown override key", source)
         _check_values(item, f"points[{i}]", source)
         combos.append(dict(item))
     return combos
 
 
-def _databases(doc, source, base_dir) -> Dict[str, Database]:
+def _databases(doc, source, base_dir) -> dict[str, Database]:
     dbs = _required(doc, "databases", dict, source)
     if not dbs:
         raise SweepError(f"{source}:{line_of(doc, 'databases')}: databases is empty")
     out = {}
     for name, entry in dbs.items():
         if not isinstance(entry, dict) or set(entry) != {"train", "test"}:
-            raise SweepError(f"{source}:{line_of(dbs, name)}: database '{name}' needs exactly "
-                             f"train: and test: (pair database paths)")
+            raise SweepError(
+                f"{source}:{line_of(dbs, name)}: database '{name}' needs exactly "
+                f"train: and test: (pair database paths)"
+            )
         out[str(name)] = Database(_path(entry["train"], base_dir), _path(entry["test"], base_dir))
     return out
 
@@ -221,7 +291,9 @@ def _no_unknown(mapping, allowed, what, source):
     """SweepError naming the first key of `mapping` that is not `allowed`, and its line."""
     key = first_unknown(mapping, allowed)
     if key is not None:
-        raise SweepError(f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {', '.join(sorted(allowed))})")
+        raise SweepError(
+            f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {', '.join(sorted(allowed))})"
+        )
 
 
 def _check_values(mapping, what, source, line=None):
@@ -230,8 +302,10 @@ def _check_values(mapping, what, source, line=None):
     for key, value in mapping.items():
         items = value if isinstance(value, list) else [value]
         if not items or not all(isinstance(v, (str, int, float, bool)) for v in items):
-            raise SweepError(f"{source}:{line or line_of(mapping, key)}: {what}: '{key}': {value!r} is not "
-                             f"an option's value (a string, a number, true/false, or a list of them)")
+            raise SweepError(
+                f"{source}:{line or line_of(mapping, key)}: {what}: '{key}': {value!r} is not "
+                f"an option's value (a string, a number, true/false, or a list of them)"
+            )
 
 
 def _required(doc, key, kind, source):
@@ -250,7 +324,9 @@ def _mapping(doc, key, source) -> dict:
 
 
 def _path(path, base_dir: str) -> str:
-    return os.path.normpath(os.path.join(base_dir, os.path.expanduser(os.path.expandvars(str(path)))))
+    return os.path.normpath(
+        os.path.join(base_dir, os.path.expanduser(os.path.expandvars(str(path))))
+    )
 
 
 def _label(value) -> str:
@@ -267,7 +343,6 @@ def _label(value) -> str:
 def describe(values: dict) -> str:
     """`key=value` pairs, for labels and messages."""
     return " ".join(f"{k}={_label(v)}" for k, v in values.items())
-
 
 
 def _safe(name: str) -> str:

@@ -5,7 +5,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 from caffesiam.draw.plots import plot_accuracy_bars, plot_loss_panels
 from caffesiam.files import write_text_atomic
@@ -14,25 +13,37 @@ from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
 from caffesiam.train.run import USAGE_FILE
 
-RESULT_COLUMNS = ("accuracy", "accuracy_half_margin", "auc", "eer", "iterations", "train_seconds",
-                  "train_cpu_seconds", "iters_per_s")
+RESULT_COLUMNS = (
+    "accuracy",
+    "accuracy_half_margin",
+    "auc",
+    "eer",
+    "iterations",
+    "train_seconds",
+    "train_cpu_seconds",
+    "iters_per_s",
+)
 # evaluate's names for the columns it fills; accuracy is the held-out best-threshold accuracy.
-_FROM_EVAL = {"accuracy": "best_threshold_accuracy", "accuracy_half_margin": "accuracy_half_margin",
-              "auc": "auc", "eer": "eer"}
+_FROM_EVAL = {
+    "accuracy": "best_threshold_accuracy",
+    "accuracy_half_margin": "accuracy_half_margin",
+    "auc": "auc",
+    "eer": "eer",
+}
 
 
 @dataclass
 class PointResult:
     point: Point
-    values: Dict[str, Optional[float]]
-    test_loss: List[Tuple[int, float]] = field(default_factory=list)  # (iteration, loss)
+    values: dict[str, float | None]
+    test_loss: list[tuple[int, float]] = field(default_factory=list)  # (iteration, loss)
 
     @property
     def done(self) -> bool:
         return self.values["accuracy"] is not None
 
 
-def collect(sweep_dir: Path) -> List[PointResult]:
+def collect(sweep_dir: Path) -> list[PointResult]:
     """Each point's evaluation, training time and test-loss curve, from its run directory."""
     return [_collect(p, Path(sweep_dir) / p.name) for p in points_of(sweep_dir)]
 
@@ -53,26 +64,37 @@ def _collect(point: Point, where: Path) -> PointResult:
     return PointResult(point, values, sorted(curve.items()))
 
 
-def training_totals(usages: List[dict]) -> dict:
+def training_totals(usages: list[dict]) -> dict:
     """iterations, train_seconds, train_cpu_seconds and iters_per_s of a point's training
     attempts (train's usage.json files). Under `train --docker` the timed process is the docker
     client, not Caffe, so a point with such an attempt has no CPU time."""
     wall = sum(u.get("wall_seconds", 0) for u in usages)
-    iterations = sum(max(u.get("last_iteration", 0) - u.get("start_iteration", 0), 0) for u in usages)
-    cpu = None if any(u.get("process") == "docker" for u in usages) else sum(u.get("cpu_seconds", 0) for u in usages)
-    return {"iterations": int(iterations) or None, "train_seconds": round(wall, 1) if wall else None,
-            "train_cpu_seconds": round(cpu, 1) if cpu else None,
-            "iters_per_s": round(iterations / wall, 2) if wall else None}
+    iterations = sum(
+        max(u.get("last_iteration", 0) - u.get("start_iteration", 0), 0) for u in usages
+    )
+    cpu = (
+        None
+        if any(u.get("process") == "docker" for u in usages)
+        else sum(u.get("cpu_seconds", 0) for u in usages)
+    )
+    return {
+        "iterations": int(iterations) or None,
+        "train_seconds": round(wall, 1) if wall else None,
+        "train_cpu_seconds": round(cpu, 1) if cpu else None,
+        "iters_per_s": round(iterations / wall, 2) if wall else None,
+    }
 
 
-def results_csv(results: List[PointResult], keys: List[str]) -> str:
+def results_csv(results: list[PointResult], keys: list[str]) -> str:
     """One row per point: its overrides, then the result columns (blank where it has none)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["index", "point", *keys, *RESULT_COLUMNS])
     for r in results:
         overrides = [_cell(r.point.settings.get(k)) for k in keys]
-        writer.writerow([r.point.index, r.point.name, *overrides, *(_cell(r.values[c]) for c in RESULT_COLUMNS)])
+        writer.writerow(
+            [r.point.index, r.point.name, *overrides, *(_cell(r.values[c]) for c in RESULT_COLUMNS)]
+        )
     return out.getvalue()
 
 
@@ -90,24 +112,26 @@ def label(point: Point, leave_out=()) -> str:
     return describe(shown) or point.name
 
 
-def curve_panels(results: List[PointResult]) -> Dict[str, List[Tuple[str, List[Tuple[int, float]]]]]:
+def curve_panels(
+    results: list[PointResult],
+) -> dict[str, list[tuple[str, list[tuple[int, float]]]]]:
     """{panel title: [(line label, test-loss curve)]}: one panel per loss when losses differ
     (their values are on different scales), each line labelled by what else differs."""
     by_loss = "loss" in (results[0].point.varying if results else {})
-    panels: Dict[str, list] = {}
+    panels: dict[str, list] = {}
     for r in results:
         title = f"{r.point.settings.get('loss', '')} loss" if by_loss else "test loss"
         panels.setdefault(title, []).append((label(r.point, ("loss",)), r.test_loss))
     return dict(sorted(panels.items()))
 
 
-def accuracy_bars(results: List[PointResult]) -> List[Tuple[str, float]]:
+def accuracy_bars(results: list[PointResult]) -> list[tuple[str, float]]:
     """(label, held-out accuracy in %) of every finished point, lowest first."""
     done = sorted((r for r in results if r.done), key=lambda r: r.values["accuracy"])
     return [(f"{r.point.index}: {label(r.point)}", 100 * r.values["accuracy"]) for r in done]
 
 
-def write_report(sweep_dir: Path, out_dir: Path) -> List[Path]:
+def write_report(sweep_dir: Path, out_dir: Path) -> list[Path]:
     """results.csv, curves.png and accuracy.png in `out_dir`."""
     state = read_state(sweep_dir)
     results = collect(sweep_dir)
@@ -116,5 +140,8 @@ def write_report(sweep_dir: Path, out_dir: Path) -> List[Path]:
     write_text_atomic(csv_path, results_csv(results, state["keys"]))
     done = sum(r.done for r in results)
     title = f"sweep {state['name']}: {done} of {len(results)} points evaluated"
-    return [csv_path, plot_loss_panels(curve_panels(results), out_dir / "curves.png", title),
-            plot_accuracy_bars(accuracy_bars(results), out_dir / "accuracy.png", title)]
+    return [
+        csv_path,
+        plot_loss_panels(curve_panels(results), out_dir / "curves.png", title),
+        plot_accuracy_bars(accuracy_bars(results), out_dir / "accuracy.png", title),
+    ]

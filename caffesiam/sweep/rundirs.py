@@ -15,17 +15,25 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, List, Optional
 
 from caffesiam.caffe import runner
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import read_solverstate
 from caffesiam.errors import CaffesiamError, SweepError
 from caffesiam.files import default_mode, write_text_atomic
-from caffesiam.sweep.expand import EVAL_JSON, NET, SNAPSHOT_PREFIX, TRAIN_DIR, Point, Sweep, describe
+from caffesiam.sweep.expand import (
+    EVAL_JSON,
+    NET,
+    SNAPSHOT_PREFIX,
+    TRAIN_DIR,
+    Point,
+    Sweep,
+    describe,
+)
 from caffesiam.train.gather import data_sources, existing_snapshots
 
 SWEEP_JSON = "sweep.json"
@@ -37,7 +45,7 @@ LOGS = "logs"  # the engines' own output per task (Slurm's --output, the local p
 GENERATE = ("gen-net", "gen-net --deploy", "gen-solver")
 
 
-def caffesiam_argv() -> List[str]:
+def caffesiam_argv() -> list[str]:
     """How to start this caffesiam: the venv's console script, else `python -m caffesiam`."""
     script = Path(sys.executable).with_name("caffesiam")
     return [str(script)] if script.exists() else [sys.executable, "-m", "caffesiam"]
@@ -48,27 +56,38 @@ def command_script(point: Point, point_dir: Path, sweep_name: str) -> str:
     cs = caffesiam_argv()
     line = lambda argv: shlex.join([*cs, *argv])  # noqa: E731
     made = "\n".join(f"#   {line(point.commands[step])}" for step in GENERATE)
-    return (f"#!/bin/sh\n# caffesiam sweep {sweep_name}, point {point.index}: {describe(point.settings)}\n"
-            f"# The nets and the solver here were made, in this directory, by:\n{made}\n"
-            f"set -e\ncd {shlex.quote(str(point_dir))}\n{line(point.commands['train'])}\n"
-            f"{line(point.commands['evaluate'])}\n")
+    return (
+        f"#!/bin/sh\n# caffesiam sweep {sweep_name}, point {point.index}: {describe(point.settings)}\n"
+        f"# The nets and the solver here were made, in this directory, by:\n{made}\n"
+        f"set -e\ncd {shlex.quote(str(point_dir))}\n{line(point.commands['train'])}\n"
+        f"{line(point.commands['evaluate'])}\n"
+    )
 
 
 def check_out_dir(out: Path, sweep: Sweep):
     """SweepError when the sweep directory, or any point's run directory, is already there."""
     if (out / SWEEP_JSON).exists():
-        raise SweepError(f"{out} already holds a sweep; see `caffesiam sweep status {out}`, continue it with "
-                         f"`caffesiam sweep resume {out}`, or choose another --out")
+        raise SweepError(
+            f"{out} already holds a sweep; see `caffesiam sweep status {out}`, continue it with "
+            f"`caffesiam sweep resume {out}`, or choose another --out"
+        )
     for point in sweep.points:
         if (out / point.name).exists():
-            raise SweepError(f"run directory {out / point.name} already exists and point {point.index} "
-                             f"would overwrite it; choose another --out")
+            raise SweepError(
+                f"run directory {out / point.name} already exists and point {point.index} "
+                f"would overwrite it; choose another --out"
+            )
     if out.exists() and not out.is_dir():
         raise SweepError(f"{out} exists and is not a directory")
 
 
-def create(sweep: Sweep, out: Path, sweep_file: Path, engine: dict,
-           on_point: Callable[[Point], None] = lambda p: None) -> Path:
+def create(
+    sweep: Sweep,
+    out: Path,
+    sweep_file: Path,
+    engine: dict,
+    on_point: Callable[[Point], None] = lambda p: None,
+) -> Path:
     """Make every run directory in a hidden temporary sibling (running each point's gen-net and
     gen-solver commands there), then move them into `out`; on any failure nothing is left."""
     check_out_dir(out, sweep)
@@ -83,8 +102,17 @@ def create(sweep: Sweep, out: Path, sweep_file: Path, engine: dict,
             _check_sources(point, tmp / point.name)
         (tmp / LOGS).mkdir()
         shutil.copyfile(sweep_file, tmp / "sweep.yaml")
-        write_state(tmp, {"name": sweep.name, "source": str(sweep_file), "keys": sweep.keys,
-                          "points": [p.name for p in sweep.points], "engine": engine, "slurm_jobs": []})
+        write_state(
+            tmp,
+            {
+                "name": sweep.name,
+                "source": str(sweep_file),
+                "keys": sweep.keys,
+                "points": [p.name for p in sweep.points],
+                "engine": engine,
+                "slurm_jobs": [],
+            },
+        )
         if out.exists():  # an existing directory (checked above to hold none of our names)
             for entry in tmp.iterdir():
                 entry.rename(out / entry.name)
@@ -106,9 +134,15 @@ def _make_point(sweep: Sweep, point: Point, tmp: Path, out: Path) -> Point:
         if done.returncode != 0:
             lines = [line for line in done.stdout.splitlines() if line.strip()]
             why = lines[-1] if lines else f"exit status {done.returncode}"
-            why = re.sub(r" \(see caffesiam [\w-]+ --help\)$", "", re.sub(r"^caffesiam[\w -]*: error: ", "", why))
+            why = re.sub(
+                r" \(see caffesiam [\w-]+ --help\)$",
+                "",
+                re.sub(r"^caffesiam[\w -]*: error: ", "", why),
+            )
             error = SweepError if done.returncode == 2 else CaffesiamError
-            raise error(f"{sweep.source}: point {point.index} ({point.name}): `{step}` failed: {why}")
+            raise error(
+                f"{sweep.source}: point {point.index} ({point.name}): `{step}` failed: {why}"
+            )
     return point
 
 
@@ -145,18 +179,18 @@ def read_point(point_dir: Path) -> Point:
     return Point(**json.loads((point_dir / POINT_JSON).read_text()))
 
 
-def points_of(sweep_dir: Path) -> List[Point]:
+def points_of(sweep_dir: Path) -> list[Point]:
     return [read_point(Path(sweep_dir) / name) for name in read_state(sweep_dir)["points"]]
 
 
-def read_json(path: Path) -> Optional[dict]:
+def read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def latest_solverstate(point_dir: Path) -> Optional[Path]:
+def latest_solverstate(point_dir: Path) -> Path | None:
     """The last readable .solverstate of an unfinished training (to continue from)."""
     prefix = point_dir / SNAPSHOT_PREFIX
     states = []
@@ -168,10 +202,11 @@ def latest_solverstate(point_dir: Path) -> Optional[Path]:
     return max(states)[1] if states else None
 
 
-def train_dirs(point_dir: Path) -> List[Path]:
+def train_dirs(point_dir: Path) -> list[Path]:
     """The point's training runs in order: train, then train_2, train_3... after resumes."""
-    found = [point_dir / TRAIN_DIR] + sorted(point_dir.glob(f"{TRAIN_DIR}_*"),
-                                             key=lambda p: int(p.name.rsplit("_", 1)[1]))
+    found = [point_dir / TRAIN_DIR] + sorted(
+        point_dir.glob(f"{TRAIN_DIR}_*"), key=lambda p: int(p.name.rsplit("_", 1)[1])
+    )
     return [p for p in found if p.is_dir()]
 
 
@@ -185,9 +220,14 @@ def run_point(sweep_dir: Path, index: int) -> int:
         raise SweepError(f"{sweep_dir} has points 0 to {len(names) - 1}, not {index}")
     where = sweep_dir / names[index]
     point = read_point(where)
-    task = {"state": "running", "host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
-            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-            "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID")}
+    task = {
+        "state": "running",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": time.time(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+    }
     if (where / EVAL_JSON).exists():
         return 0
     write_text_atomic(where / TASK_JSON, json.dumps(task, indent=1) + "\n")
@@ -201,8 +241,12 @@ def run_point(sweep_dir: Path, index: int) -> int:
             log.flush()
             status = runner.stream(argv, log.write, cwd=where).status
             if status != 0:
-                task.update(state="interrupted" if status == 130 else "failed", step=step, exit_status=status,
-                            ended=time.time())
+                task.update(
+                    state="interrupted" if status == 130 else "failed",
+                    step=step,
+                    exit_status=status,
+                    ended=time.time(),
+                )
                 write_text_atomic(where / TASK_JSON, json.dumps(task, indent=1) + "\n")
                 return status
     task.update(state="done", ended=time.time())
@@ -210,7 +254,7 @@ def run_point(sweep_dir: Path, index: int) -> int:
     return 0
 
 
-def _train_argv(point: Point, where: Path, log) -> List[str]:
+def _train_argv(point: Point, where: Path, log) -> list[str]:
     """The point's train command; after an earlier attempt stopped, the next free train_N run
     directory, continuing from the last snapshot when there is one. Snapshot files past that one
     (a kill while Caffe wrote a snapshot leaves a .caffemodel alone) move to snap/stale/."""
@@ -218,12 +262,16 @@ def _train_argv(point: Point, where: Path, log) -> List[str]:
     if (where / TRAIN_DIR).exists():
         argv[argv.index("--out") + 1] = _next_train_dir(where)
         state = latest_solverstate(where)
-        stale = existing_snapshots(where / SNAPSHOT_PREFIX, read_solverstate(state).iter if state else 0)
+        stale = existing_snapshots(
+            where / SNAPSHOT_PREFIX, read_solverstate(state).iter if state else 0
+        )
         for path in stale:
             (path.parent / "stale").mkdir(exist_ok=True)
             path.rename(path.parent / "stale" / path.name)
-            log.write(f"moved {path.relative_to(where)} to {Path(SNAPSHOT_PREFIX).parent}/stale/: "
-                      f"an unfinished snapshot past the one this run continues from\n")
+            log.write(
+                f"moved {path.relative_to(where)} to {Path(SNAPSHOT_PREFIX).parent}/stale/: "
+                f"an unfinished snapshot past the one this run continues from\n"
+            )
         if state is not None:
             argv += ["--resume", str(state.relative_to(where))]
     return argv

@@ -5,7 +5,6 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from caffesiam.sweep import engines
 from caffesiam.sweep.expand import EVAL_JSON, Point
@@ -13,7 +12,13 @@ from caffesiam.sweep.rundirs import TASK_JSON, points_of, read_json, read_state,
 from caffesiam.train.log import parse_lines
 
 DONE, PENDING, RUNNING, FAILED, CANCELLED, NOT_STARTED = (
-    "done", "pending", "running", "failed", "cancelled", "not started")
+    "done",
+    "pending",
+    "running",
+    "failed",
+    "cancelled",
+    "not started",
+)
 ACTIVE = (PENDING, RUNNING)
 
 
@@ -23,7 +28,7 @@ class PointStatus:
     state: str
     detail: str = ""
     iteration: int = 0
-    accuracy: Optional[float] = None
+    accuracy: float | None = None
     queued: bool = False  # Slurm still holds its task (a done point's task may still be ending)
 
     @property
@@ -31,7 +36,7 @@ class PointStatus:
         return self.state in ACTIVE or self.queued
 
 
-def sweep_status(sweep_dir: Path) -> List[PointStatus]:
+def sweep_status(sweep_dir: Path) -> list[PointStatus]:
     sweep_dir = Path(sweep_dir)
     state = read_state(sweep_dir)
     jobs = state.get("slurm_jobs", [])
@@ -40,23 +45,36 @@ def sweep_status(sweep_dir: Path) -> List[PointStatus]:
     slurm = engines.slurm_states(jobs, tasks) if jobs else {}
     pool = state.get("local_pool") or {}
     pooled = set(pool.get("indices", [])) if _running_here(pool) else set()
-    statuses = [point_status(p, sweep_dir / p.name, tasks[p.index], slurm.get(p.index)) for p in points]
+    statuses = [
+        point_status(p, sweep_dir / p.name, tasks[p.index], slurm.get(p.index)) for p in points
+    ]
     for s in statuses:
         if s.state == NOT_STARTED and s.point.index in pooled:
             s.state, s.detail = PENDING, f"waiting in the local pool (pid {pool['pid']})"
     return statuses
 
 
-def point_status(point: Point, where: Path, task: dict, slurm: Optional[engines.TaskState]) -> PointStatus:
+def point_status(
+    point: Point, where: Path, task: dict, slurm: engines.TaskState | None
+) -> PointStatus:
     iteration = _iteration(where)
     queued = slurm is not None and slurm.state in engines.ACTIVE
     result = read_json(where / EVAL_JSON)
     if result is not None:
-        return PointStatus(point, DONE, iteration=iteration, accuracy=result.get("best_threshold_accuracy"),
-                           queued=queued)
+        return PointStatus(
+            point,
+            DONE,
+            iteration=iteration,
+            accuracy=result.get("best_threshold_accuracy"),
+            queued=queued,
+        )
     state, detail = _task_state(task)
     if slurm is not None:
-        said = f"Slurm: {slurm.state}" + (f" ({slurm.reason})" if slurm.reason else "") + f" [{slurm.source}]"
+        said = (
+            f"Slurm: {slurm.state}"
+            + (f" ({slurm.reason})" if slurm.reason else "")
+            + f" [{slurm.source}]"
+        )
         if queued:
             state, detail = (PENDING if slurm.state == "PENDING" else RUNNING), said
         else:  # the task ended without an eval.json
@@ -71,7 +89,11 @@ def _task_state(task: dict):
     if not state:
         return NOT_STARTED, ""
     if state == "running":
-        if not task.get("slurm_job_id") and not _running_here(task) and task.get("host") == socket.gethostname():
+        if (
+            not task.get("slurm_job_id")
+            and not _running_here(task)
+            and task.get("host") == socket.gethostname()
+        ):
             return FAILED, "its process is gone (killed?)"
         return RUNNING, ""
     if state == "interrupted":
@@ -106,8 +128,8 @@ def _iteration(where: Path) -> int:
     return last
 
 
-def counts(statuses: List[PointStatus]) -> Dict[str, int]:
-    found: Dict[str, int] = {}
+def counts(statuses: list[PointStatus]) -> dict[str, int]:
+    found: dict[str, int] = {}
     for s in statuses:
         found[s.state] = found.get(s.state, 0) + 1
     return found

@@ -14,7 +14,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 from caffesiam.caffe import runner
 from caffesiam.train.plan import TrainPlan
@@ -24,12 +23,12 @@ _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def thread_env(threads: int) -> Dict[str, str]:
+def thread_env(threads: int) -> dict[str, str]:
     """The environment that runs Caffe, patched or stock, on this many threads in all."""
     return {name: str(threads) for name in THREAD_VARIABLES}
 
 
-def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) -> Optional[float]:
+def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) -> float | None:
     """Average forward-backward ms of `caffe time` on the run's net with this many threads,
     where `launch` (train.launch) runs the run's Caffe."""
     env = dict(os.environ, **thread_env(threads), GLOG_minloglevel="0", GLOG_logtostderr="1")
@@ -44,7 +43,7 @@ def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) 
     return float(match.group(1))
 
 
-def choose_threads(plan: TrainPlan, launch, cores: int = None) -> Tuple[int, Dict[str, float]]:
+def choose_threads(plan: TrainPlan, launch, cores: int = None) -> tuple[int, dict[str, float]]:
     """(threads, {threads: ms}): 1 thread or all cores, whichever ran the net faster just now."""
     cores = cores or os.cpu_count() or 1
     if cores == 1:
@@ -76,6 +75,8 @@ def threads_for_run(plan: TrainPlan, option: str, launch):
     return threads, (f"measured forward-backward: {measured}" if measured else "default"), timings
 
 
-def write_choice(path: Path, threads: Optional[int], why: str, timings: Dict[str, float]):
+def write_choice(path: Path, threads: int | None, why: str, timings: dict[str, float]):
     """The choice and what it was based on, as the run directory's blas_threads.json."""
-    path.write_text(json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1))
+    path.write_text(
+        json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1)
+    )

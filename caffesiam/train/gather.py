@@ -7,7 +7,6 @@ Input that cannot be read or is not what it should be fails here; train.plan dec
 
 from functools import partial
 from pathlib import Path
-from typing import List
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import check_weights_fit_net, read_solverstate
@@ -20,7 +19,9 @@ from caffesiam.train.log import snapshot_iteration
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
 
 
-def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None) -> TrainPlan:
+def plan_training(
+    request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None
+) -> TrainPlan:
     """Gather the facts, decide, then check the weights the plan would load (a child process
     sets the net up where `launch` runs the run's Caffe, default this host's; so this comes last)."""
     cwd = Path(cwd or Path.cwd())
@@ -29,8 +30,15 @@ def plan_training(request: TrainRequest, cwd=None, cpu_only_build: bool = True, 
     plan = decide(request, facts)
     for weights in (plan.weights, facts.resumed_weights):
         if weights:
-            check_weights_fit_net(facts.net_path, weights, "TRAIN", fine_tune=True, cwd=cwd,
-                                  python=launch.python, wrap=partial(launch.wrap, plan))
+            check_weights_fit_net(
+                facts.net_path,
+                weights,
+                "TRAIN",
+                fine_tune=True,
+                cwd=cwd,
+                python=launch.python,
+                wrap=partial(launch.wrap, plan),
+            )
     return plan
 
 
@@ -42,27 +50,39 @@ def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> Trai
         raise SolverError(f"{request.solver}: the solver names no net (net: or train_net:)")
     net_path = _resolve(net_name, cwd)
     if not net_path.is_file():
-        raise SolverError(f"net file named by {request.solver} not found: {net_path} "
-                          f"(relative paths are resolved from {cwd}, as Caffe does)")
+        raise SolverError(
+            f"net file named by {request.solver} not found: {net_path} "
+            f"(relative paths are resolved from {cwd}, as Caffe does)"
+        )
     net = read_text(net_path, pb.NetParameter(), error=SolverError)
     sources = data_sources(net, cwd)
     check_record_channels(net, lambda source: _resolve(source, cwd))
     state = read_solverstate(request.resume) if request.resume else None
     resumed_weights = _resolve(state.learned_net, cwd) if state and state.learned_net else None
     if resumed_weights and not resumed_weights.is_file():
-        raise BadInput(f"{request.resume}: the weights it was saved with, {state.learned_net}, "
-                       f"are missing (Caffe reads them from {cwd})")
+        raise BadInput(
+            f"{request.resume}: the weights it was saved with, {state.learned_net}, "
+            f"are missing (Caffe reads them from {cwd})"
+        )
     start_iter = state.iter if state else 0
     prefix = _resolve(solver.snapshot_prefix or net_path.stem, cwd)
     free_run_dir = default_run_dir(prefix)
     check_output_dir(prefix.parent)  # before Caffe's first snapshot fails, minutes in
     check_output_dir(request.out if request.out is not None else free_run_dir)
-    return TrainFacts(cwd=cwd, solver=solver, net_path=net_path, net=net, sources=sources,
-                      start_iter=start_iter, snapshot_prefix=prefix,
-                      later_snapshots=existing_snapshots(prefix, start_iter),
-                      run_dir_taken=request.out is not None and (Path(request.out) / "caffe.log").exists(),
-                      free_run_dir=free_run_dir, cpu_only_build=cpu_only_build,
-                      resumed_weights=resumed_weights)
+    return TrainFacts(
+        cwd=cwd,
+        solver=solver,
+        net_path=net_path,
+        net=net,
+        sources=sources,
+        start_iter=start_iter,
+        snapshot_prefix=prefix,
+        later_snapshots=existing_snapshots(prefix, start_iter),
+        run_dir_taken=request.out is not None and (Path(request.out) / "caffe.log").exists(),
+        free_run_dir=free_run_dir,
+        cpu_only_build=cpu_only_build,
+        resumed_weights=resumed_weights,
+    )
 
 
 def _resolve(path: str, cwd: Path) -> Path:
@@ -70,7 +90,7 @@ def _resolve(path: str, cwd: Path) -> Path:
     return p if p.is_absolute() else cwd / p
 
 
-def data_sources(net, cwd: Path) -> List[Path]:
+def data_sources(net, cwd: Path) -> list[Path]:
     """The Data layers' databases, checked to exist and to be of their layer's backend."""
     problem = missing_data_source(net, cwd)
     if problem:
@@ -78,12 +98,15 @@ def data_sources(net, cwd: Path) -> List[Path]:
     return [_resolve(layer.data_param.source, cwd) for layer in net.layer if layer.type == "Data"]
 
 
-def existing_snapshots(prefix: Path, after_iter: int) -> List[Path]:
+def existing_snapshots(prefix: Path, after_iter: int) -> list[Path]:
     """Snapshots at this prefix beyond `after_iter`, which a new run could overwrite."""
     if not prefix.parent.is_dir():
         return []
-    found = [(it, p) for p in prefix.parent.iterdir()
-             if (it := snapshot_iteration(p.name, prefix.name)) is not None]
+    found = [
+        (it, p)
+        for p in prefix.parent.iterdir()
+        if (it := snapshot_iteration(p.name, prefix.name)) is not None
+    ]
     return [p for it, p in sorted(found) if it > after_iter]
 
 

@@ -6,7 +6,6 @@ for a run (the BLAS timing, the weights check, the training) goes through the ru
 
 import os
 import sys
-from typing import List, Optional
 
 from caffesiam.caffe import locate, runner
 from caffesiam.train.blas_threads import THREAD_VARIABLES
@@ -14,8 +13,11 @@ from caffesiam.train.plan import TrainPlan
 
 _CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", *THREAD_VARIABLES)
 # `docker run`'s own exit statuses (Caffe's are 0, 1, or 128+N for signal N).
-_DOCKER_STATUS = {125: "docker run failed", 126: "the image cannot run the command",
-                  127: "the image has no such command"}
+_DOCKER_STATUS = {
+    125: "docker run failed",
+    126: "the image cannot run the command",
+    127: "the image has no such command",
+}
 
 
 class HostLaunch:
@@ -27,10 +29,10 @@ class HostLaunch:
     def __init__(self):
         self.caffe = locate.caffe_binary()  # CaffeNotFound before the run writes anything
 
-    def wrap(self, plan: TrainPlan, argv: List[str], env: dict) -> List[str]:
+    def wrap(self, plan: TrainPlan, argv: list[str], env: dict) -> list[str]:
         return list(argv)
 
-    def failure(self, status: int, lines: List[str]) -> Optional[str]:
+    def failure(self, status: int, lines: list[str]) -> str | None:
         return None  # any failure is Caffe's own
 
 
@@ -45,18 +47,34 @@ class DockerLaunch:
     def __init__(self, docker: str, image: str):
         self.docker, self.image = docker, image
 
-    def wrap(self, plan: TrainPlan, argv: List[str], env: dict) -> List[str]:
-        mounts = [plan.cwd, plan.run_dir, plan.net_path, plan.snapshot_prefix.parent, *plan.sources,
-                  *(p for p in (plan.weights, plan.resume, plan.resumed_weights) if p)]
+    def wrap(self, plan: TrainPlan, argv: list[str], env: dict) -> list[str]:
+        mounts = [
+            plan.cwd,
+            plan.run_dir,
+            plan.net_path,
+            plan.snapshot_prefix.parent,
+            *plan.sources,
+            *(p for p in (plan.weights, plan.resume, plan.resumed_weights) if p),
+        ]
         passed = {k: env[k] for k in _CAFFE_ENV if k in env}
-        return runner.docker_argv(self.docker, self.image, argv, mounts, plan.cwd, passed, plan.gpu,
-                                  user=f"{os.getuid()}:{os.getgid()}")
+        return runner.docker_argv(
+            self.docker,
+            self.image,
+            argv,
+            mounts,
+            plan.cwd,
+            passed,
+            plan.gpu,
+            user=f"{os.getuid()}:{os.getgid()}",
+        )
 
-    def failure(self, status: int, lines: List[str]) -> Optional[str]:
+    def failure(self, status: int, lines: list[str]) -> str | None:
         """docker's own failure (no daemon, no such image, no caffe in it) in words, or None."""
         what = _DOCKER_STATUS.get(status)
         if what is None:
             return None
         said = [line.strip() for line in lines if line.strip()]
-        line = next((text for text in said if text.startswith("docker:")), said[0] if said else "no output")
+        line = next(
+            (text for text in said if text.startswith("docker:")), said[0] if said else "no output"
+        )
         return f"{what} (status {status}, image {self.image}): {line}"

@@ -6,9 +6,9 @@ run and a file on disk go through the same code.
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Dict, Iterable, List, Optional
 
 from caffesiam.data.backends import LOCKED_ADVICE
 
@@ -18,7 +18,9 @@ _GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
 _LOCK_HINT = f" (the database is locked: {LOCKED_ADVICE})"
 # A number as C++ streams print it, non-finite ones included: a diverging run logs "loss = -nan".
 _NUMBER = r"([-+]?(?:nan|inf|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))"
-_ITER_LOSS = re.compile(rf"Iteration (\d+) \({_NUMBER} iter/s, [\d.]+s/\d+ iters\), loss = {_NUMBER}")
+_ITER_LOSS = re.compile(
+    rf"Iteration (\d+) \({_NUMBER} iter/s, [\d.]+s/\d+ iters\), loss = {_NUMBER}"
+)
 _ITER_FINAL = re.compile(rf"Iteration (\d+), loss = {_NUMBER}")
 _LR = re.compile(rf"Iteration (\d+), lr = {_NUMBER}")
 _TESTING = re.compile(r"Iteration (\d+), Testing net \(#(\d+)\)")
@@ -31,16 +33,16 @@ _SNAPSHOT_NAME = re.compile(r"(.*)_iter_(\d+)\.(?:caffemodel|solverstate)(?:\.h5
 class TrainPoint:
     iteration: int
     loss: float
-    iters_per_s: Optional[float] = None
-    lr: Optional[float] = None
-    outputs: Dict[str, float] = field(default_factory=dict)
+    iters_per_s: float | None = None
+    lr: float | None = None
+    outputs: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class TestPoint:
     iteration: int
     net: int = 0
-    outputs: Dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,10 +59,10 @@ class Fatal:
 class Metrics:
     """Everything a log said, accumulated."""
 
-    train: List[TrainPoint] = field(default_factory=list)
-    test: List[TestPoint] = field(default_factory=list)
-    snapshots: List[str] = field(default_factory=list)
-    fatal: Optional[str] = None
+    train: list[TrainPoint] = field(default_factory=list)
+    test: list[TestPoint] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    fatal: str | None = None
 
     @property
     def iteration(self) -> int:
@@ -68,21 +70,23 @@ class Metrics:
         return max(points, default=0)
 
     @property
-    def last_solverstate(self) -> Optional[str]:
+    def last_solverstate(self) -> str | None:
         states = [s for s in self.snapshots if s.endswith(".solverstate")]
         return states[-1] if states else None
 
     @property
-    def diverged(self) -> Optional[TrainPoint]:
+    def diverged(self) -> TrainPoint | None:
         """The first train point whose loss is not finite (nan or inf), or None."""
         return next((p for p in self.train if not math.isfinite(p.loss)), None)
 
     @property
-    def last_finite(self) -> Optional[TrainPoint]:
+    def last_finite(self) -> TrainPoint | None:
         """The last train point with a finite loss before any divergence, or None."""
         finite = [p for p in self.train if math.isfinite(p.loss)]
         bad = self.diverged
-        return next((p for p in reversed(finite) if bad is None or p.iteration < bad.iteration), None)
+        return next(
+            (p for p in reversed(finite) if bad is None or p.iteration < bad.iteration), None
+        )
 
 
 class LogParser:
@@ -104,8 +108,9 @@ class LogParser:
             return [Fatal(msg.strip())]
         if match := _ITER_LOSS.search(msg):
             rate = float(match.group(2))
-            point = TrainPoint(int(match.group(1)), float(match.group(3)),
-                               rate if 0 < rate < math.inf else None)
+            point = TrainPoint(
+                int(match.group(1)), float(match.group(3)), rate if 0 < rate < math.inf else None
+            )
             m.train.append(point)
             self._phase = "train"
             return [point]
@@ -137,7 +142,7 @@ class LogParser:
         return []
 
 
-def snapshot_iteration(path: str, prefix: Optional[str] = None) -> Optional[int]:
+def snapshot_iteration(path: str, prefix: str | None = None) -> int | None:
     """N of a snapshot file <prefix>_iter_N.caffemodel or .solverstate (.h5 too); None for
     another file, or, when `prefix` is given, another prefix's snapshot."""
     match = _SNAPSHOT_NAME.fullmatch(PurePosixPath(path).name)
@@ -154,7 +159,7 @@ def parse_lines(lines: Iterable[str]) -> Metrics:
     return parser.metrics
 
 
-def failure_line(lines: Iterable[str]) -> Optional[str]:
+def failure_line(lines: Iterable[str]) -> str | None:
     """The line that says why Caffe died: its first fatal or 'Check failed' line.
 
     A LevelDB held by another process (glog puts "IO error: lock ..." on the next line) gets a hint.

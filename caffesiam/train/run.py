@@ -6,9 +6,9 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
 
 from caffesiam.caffe import runner
 from caffesiam.caffe.proto import to_text
@@ -16,7 +16,14 @@ from caffesiam.draw.plots import plot_loss_curve
 from caffesiam.errors import TrainingDiverged, TrainingFailed
 from caffesiam.files import write_text_atomic
 from caffesiam.train.blas_threads import thread_env
-from caffesiam.train.log import LogParser, Metrics, TestPoint, TrainPoint, failure_line, snapshot_iteration
+from caffesiam.train.log import (
+    LogParser,
+    Metrics,
+    TestPoint,
+    TrainPoint,
+    failure_line,
+    snapshot_iteration,
+)
 from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
 
@@ -37,7 +44,7 @@ class RunResult:
 USAGE_FILE = "usage.json"  # in the run directory: the Caffe process's wall and CPU seconds
 
 
-def caffe_env(threads: Optional[int]) -> dict:
+def caffe_env(threads: int | None) -> dict:
     """Caffe's environment: INFO logs on stderr (we parse them), its threads if chosen."""
     env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
     if threads is not None:
@@ -59,7 +66,7 @@ class RunOutputs:
         self.csv_path, self.plot_path = plan.run_dir / "metrics.csv", plan.run_dir / "loss.png"
         self.title = f"{plan.solver_path.name} ({plan.net_path.name})"
         self.plot_every, self.clock = plot_every, clock
-        self.plotted_at: Optional[float] = None
+        self.plotted_at: float | None = None
         self.plot_due = False
 
     def test_phase(self, metrics: Metrics):
@@ -68,7 +75,9 @@ class RunOutputs:
         self.plot_if_due(metrics)
 
     def plot_if_due(self, metrics: Metrics):
-        if self.plot_due and (self.plotted_at is None or self.clock() - self.plotted_at >= self.plot_every):
+        if self.plot_due and (
+            self.plotted_at is None or self.clock() - self.plotted_at >= self.plot_every
+        ):
             self._plot(metrics)
 
     def finish(self, metrics: Metrics):
@@ -81,12 +90,16 @@ class RunOutputs:
         self.plotted_at, self.plot_due = self.clock(), False
 
 
-def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable = lambda e: None,
-                 on_line: Callable[[str], None] = lambda line: None,
-                 interrupts: Optional[runner.Interrupts] = None,
-                 outputs: Optional[RunOutputs] = None,
-                 launch_failure: Callable[[int, List[str]], Optional[str]] = lambda status, lines: None
-                 ) -> RunResult:
+def run_training(
+    plan: TrainPlan,
+    argv: list[str],
+    env: dict,
+    on_event: Callable = lambda e: None,
+    on_line: Callable[[str], None] = lambda line: None,
+    interrupts: runner.Interrupts | None = None,
+    outputs: RunOutputs | None = None,
+    launch_failure: Callable[[int, list[str]], str | None] = lambda status, lines: None,
+) -> RunResult:
     """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default).
 
     A loss that stops being finite stops Caffe as a first Ctrl-C does (it snapshots and exits),
@@ -98,6 +111,7 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
     interrupts = interrupts or runner.Interrupts()
     outputs = outputs or RunOutputs(plan)
     with open(log_path, "w") as log:
+
         def handle(line: str):
             log.write(line)
             on_line(line)
@@ -113,21 +127,40 @@ def run_training(plan: TrainPlan, argv: List[str], env: dict, on_event: Callable
         finished = runner.stream(argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts)
     outputs.finish(parser.metrics)
     status = finished.status
-    write_text_atomic(plan.run_dir / USAGE_FILE, json.dumps({
-        "process": Path(argv[0]).name, "exit_status": status, "wall_seconds": round(finished.wall_seconds, 3),
-        "cpu_seconds": round(finished.cpu_seconds, 3), "start_iteration": plan.start_iter,
-        "last_iteration": parser.metrics.iteration}, indent=1) + "\n")
+    write_text_atomic(
+        plan.run_dir / USAGE_FILE,
+        json.dumps(
+            {
+                "process": Path(argv[0]).name,
+                "exit_status": status,
+                "wall_seconds": round(finished.wall_seconds, 3),
+                "cpu_seconds": round(finished.cpu_seconds, 3),
+                "start_iteration": plan.start_iter,
+                "last_iteration": parser.metrics.iteration,
+            },
+            indent=1,
+        )
+        + "\n",
+    )
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
         with open(log_path, errors="replace") as f:
             lines = f.readlines()
         reason = launch_failure(status, lines) or (
-            f"{describe_status(status)}: {failure_line(lines) or parser.metrics.fatal or 'no error line in its log'}")
+            f"{describe_status(status)}: {failure_line(lines) or parser.metrics.fatal or 'no error line in its log'}"
+        )
         raise TrainingFailed(f"{reason} (full log: {log_path})", status)
     if parser.metrics.diverged and interrupts.count == 0:
         raise TrainingDiverged(diverged_message(plan, parser.metrics, log_path))
-    return RunResult(parser.metrics, status, interrupts.count > 0, log_path, outputs.csv_path,
-                     outputs.plot_path, finished)
+    return RunResult(
+        parser.metrics,
+        status,
+        interrupts.count > 0,
+        log_path,
+        outputs.csv_path,
+        outputs.plot_path,
+        finished,
+    )
 
 
 def describe_status(status: int) -> str:
@@ -136,8 +169,11 @@ def describe_status(status: int) -> str:
         killer = signal.Signals(status - 128).name if status > 128 else None
     except ValueError:
         killer = None
-    return (f"caffe was killed by {killer} (status {status})" if killer
-            else f"caffe exited with status {status}")
+    return (
+        f"caffe was killed by {killer} (status {status})"
+        if killer
+        else f"caffe exited with status {status}"
+    )
 
 
 def diverged_message(plan: TrainPlan, metrics: Metrics, log_path: Path) -> str:
@@ -149,9 +185,13 @@ def diverged_message(plan: TrainPlan, metrics: Metrics, log_path: Path) -> str:
     models = [s for s in metrics.snapshots if s.endswith(".caffemodel")]
     before = [s for s in models if (snapshot_iteration(s) or 0) < bad.iteration]
     if models and models[-1] not in before:
-        text += (f"; Caffe was stopped at iteration {snapshot_iteration(models[-1])} with a snapshot, "
-                 f"{models[-1]}, whose weights are not finite")
+        text += (
+            f"; Caffe was stopped at iteration {snapshot_iteration(models[-1])} with a snapshot, "
+            f"{models[-1]}, whose weights are not finite"
+        )
     if before:
         text += f"; the last snapshot before it is {before[-1]}"
-    return (text + f"; lower base_lr (now {plan.solver.base_lr:g}) and train again "
-                   f"(full log: {log_path})")
+    return (
+        text + f"; lower base_lr (now {plan.solver.base_lr:g}) and train again "
+        f"(full log: {log_path})"
+    )

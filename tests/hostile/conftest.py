@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from hostile.helpers import run
 
 LOG_LINES = [
@@ -38,9 +38,17 @@ def model(hostile_root):
     """(deploy net, .caffemodel that fits it) for templates/lenet.yaml, weights from pycaffe."""
     deploy, weights = hostile_root / "deploy.prototxt", hostile_root / "w.caffemodel"
     assert run("gen-net", REPO / "templates/lenet.yaml", "--deploy", "-o", deploy).returncode == 0
-    subprocess.run([sys.executable, "-c", "import caffe, sys; caffe.Net(sys.argv[1], caffe.TEST)"
-                    ".save(sys.argv[2])", str(deploy), str(weights)], check=True,
-                   env=dict(os.environ, GLOG_minloglevel="2"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import caffe, sys; caffe.Net(sys.argv[1], caffe.TEST).save(sys.argv[2])",
+            str(deploy),
+            str(weights),
+        ],
+        check=True,
+        env=dict(os.environ, GLOG_minloglevel="2"),
+    )
     return deploy, weights
 
 
@@ -60,8 +68,10 @@ def images_dir(hostile_root) -> Path:
 @pytest.fixture(scope="session")
 def pair_list(images_dir) -> Path:
     path = images_dir.parent / "pairs.txt"
-    path.write_text("images/cats/0.png images/cats/1.png 1\nimages/cats/2.png images/dogs/3.png 0\n"
-                    "images/dogs/4.png images/dogs/5.png 1\n")
+    path.write_text(
+        "images/cats/0.png images/cats/1.png 1\nimages/cats/2.png images/dogs/3.png 0\n"
+        "images/dogs/4.png images/dogs/5.png 1\n"
+    )
     return path
 
 
@@ -98,7 +108,9 @@ def small_disk(tmp_path):
     def mount(kib: int) -> Path:
         path = tmp_path / f"disk{len(mounted)}"
         path.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(path)]).returncode:
+        if subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(path)]
+        ).returncode:
             pytest.skip("root, but cannot mount a tmpfs here")
         mounted.append(path)
         return path

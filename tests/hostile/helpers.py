@@ -4,7 +4,6 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
-from typing import Dict, Tuple
 
 from conftest import VENV_BIN
 
@@ -13,8 +12,15 @@ BIG = 2**40  # beyond int32 and any memory
 
 def run(*args, cwd=None, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
     """The installed caffesiam as a separate process, with a time limit (a hang fails the case)."""
-    return subprocess.run([str(VENV_BIN / "caffesiam"), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [str(VENV_BIN / "caffesiam"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def refused(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
@@ -28,7 +34,7 @@ def refused(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
     return lines[0]
 
 
-Snapshot = Dict[str, Tuple[str, str]]
+Snapshot = dict[str, tuple[str, str]]
 
 
 def _records_digest(db: Path):
@@ -62,7 +68,10 @@ def snapshot(*roots) -> Snapshot:
             for name in files:
                 path = Path(folder, name)
                 kind = "file" if path.is_file() else "other"
-                state[str(path)] = (kind, hashlib.sha1(path.read_bytes()).hexdigest() if kind == "file" else "")
+                state[str(path)] = (
+                    kind,
+                    hashlib.sha1(path.read_bytes()).hexdigest() if kind == "file" else "",
+                )
     return state
 
 

@@ -3,8 +3,8 @@ another replaces its output, two builds racing for one output, --force onto a da
 process holds open, an interrupted replace, a full disk, and reading that must never create."""
 
 import fcntl
-import shutil
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, VENV_BIN
 
 from caffesiam.data.store import iter_records
-from conftest import REPO, VENV_BIN
-from hostile.helpers import refused, run, snapshot, changes
+from hostile.helpers import changes, refused, run, snapshot
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # real processes racing, crashing, holding
 
@@ -23,8 +23,18 @@ NAME = "fashion_mnist_siamese_test_"
 
 
 def build(out, pairs, *extra):
-    return [str(VENV_BIN / "caffesiam"), "build-db", "fashion-mnist", "--split", "test", "--out",
-            str(out), "--test-pairs", str(pairs), *map(str, extra)]
+    return [
+        str(VENV_BIN / "caffesiam"),
+        "build-db",
+        "fashion-mnist",
+        "--split",
+        "test",
+        "--out",
+        str(out),
+        "--test-pairs",
+        str(pairs),
+        *map(str, extra),
+    ]
 
 
 def start(argv):
@@ -59,7 +69,9 @@ def test_kill_9_leaves_a_temporary_that_the_next_build_removes(backend, tmp_path
     done = run(*build(out, 10, "--backend", backend)[1:])
     assert done.returncode == 0, done.stderr
     assert temporaries(out) == [] and sorted(p.name for p in out.iterdir()) == [
-        NAME + backend, NAME + backend + ".json"]
+        NAME + backend,
+        NAME + backend + ".json",
+    ]
 
 
 def test_a_live_build_is_never_touched(tmp_path):
@@ -110,7 +122,7 @@ def test_two_builds_racing_without_force_one_wins(backend, tmp_path):
 HOLDERS = {  # a second process holding a database open, as a running `caffe train` does
     "leveldb": "import plyvel, sys, time; db = plyvel.DB(sys.argv[1]); print('open', flush=True); time.sleep(60)",
     "lmdb": "import lmdb, sys, time; env = lmdb.open(sys.argv[1], readonly=True); "
-            "print('open', flush=True); time.sleep(60)",
+    "print('open', flush=True); time.sleep(60)",
 }
 
 
@@ -119,12 +131,18 @@ def test_force_refuses_a_database_open_elsewhere(backend, lock, tmp_path):
     out = tmp_path / "out"
     assert run(*build(out, 10, "--backend", backend)[1:]).returncode == 0
     db = out / (NAME + backend)
-    holder = subprocess.Popen([sys.executable, "-c", HOLDERS[backend], str(db)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDERS[backend], str(db)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "open\n"
         before = snapshot(out)  # after the holder's own open, which rewrites LevelDB's files
-        refused(run(*build(out, 20, "--force", "--backend", backend)[1:]), 2,
-                f"{db} is open in another process", f"{db / lock} is locked")
+        refused(
+            run(*build(out, 20, "--force", "--backend", backend)[1:]),
+            2,
+            f"{db} is open in another process",
+            f"{db / lock} is locked",
+        )
         assert changes(before, out) == set()
     finally:
         holder.kill()
@@ -163,8 +181,13 @@ def test_disk_full_mid_write(backend, small_disk):
     assert run(*build(disk, 10, "--backend", backend)[1:]).returncode == 0
     before = snapshot(disk)
     pairs = 3500 if backend == "leveldb" else 1700
-    refused(run(*build(disk, pairs, "--backend", backend, "--force")[1:]), 1,
-            f"disk full while writing {disk / (NAME + backend)}", "take about", "was free when it started")
+    refused(
+        run(*build(disk, pairs, "--backend", backend, "--force")[1:]),
+        1,
+        f"disk full while writing {disk / (NAME + backend)}",
+        "take about",
+        "was free when it started",
+    )
     assert changes(before, disk) == set()
 
 
@@ -175,14 +198,34 @@ def test_reading_never_creates(command, tmp_path, model):
     deploy, weights = model
     missing = tmp_path / "missing_leveldb"
     net = tmp_path / "net.prototxt"
-    assert run("gen-net", REPO / "templates/lenet.yaml", "--train-source", missing,
-               "--test-source", missing, "-o", net).returncode == 0
+    assert (
+        run(
+            "gen-net",
+            REPO / "templates/lenet.yaml",
+            "--train-source",
+            missing,
+            "--test-source",
+            missing,
+            "-o",
+            net,
+        ).returncode
+        == 0
+    )
     args = {
         "draw --shapes": ["draw", net, "-o", tmp_path / "net.png", "--shapes"],
         "inspect-db": ["inspect-db", missing],
         "evaluate": ["evaluate", "--model", deploy, "--weights", weights, "--db", missing],
-        "embed --db": ["embed", "--model", deploy, "--weights", weights, "--db", missing,
-                       "-o", tmp_path / "e.npz"],
+        "embed --db": [
+            "embed",
+            "--model",
+            deploy,
+            "--weights",
+            weights,
+            "--db",
+            missing,
+            "-o",
+            tmp_path / "e.npz",
+        ],
     }[command]
     done = run(*args)
     if command == "draw --shapes":  # draws without shapes, and says why
@@ -203,13 +246,16 @@ def _leveldb(path, records):
     return path
 
 
-@pytest.mark.parametrize("case,words", [
-    ("garbage record", "record '00000000': not a Caffe Datum"),
-    ("pixels missing", "a Datum of 2x100000x100000 with 2 values; the record is corrupt"),
-    ("encoded record", "an encoded (JPEG/PNG) Datum"),
-    ("empty database", "the database is empty"),
-    ("a file", "no such database directory"),
-])
+@pytest.mark.parametrize(
+    "case,words",
+    [
+        ("garbage record", "record '00000000': not a Caffe Datum"),
+        ("pixels missing", "a Datum of 2x100000x100000 with 2 values; the record is corrupt"),
+        ("encoded record", "an encoded (JPEG/PNG) Datum"),
+        ("empty database", "the database is empty"),
+        ("a file", "no such database directory"),
+    ],
+)
 def test_inspect_db_of_what_is_not_a_pair_database(case, words, tmp_path):
     from caffesiam.caffe.proto import caffe_pb2
 
@@ -218,12 +264,24 @@ def test_inspect_db_of_what_is_not_a_pair_database(case, words, tmp_path):
     if case == "a file":
         db.write_text("not a database")
     else:
-        records = {"garbage record": [(b"00000000", b"\xff\xff\xff garbage")],
-                   "pixels missing": [(b"00000000", datum(channels=2, height=100000, width=100000,
-                                                          data=b"ab", label=1).SerializeToString())],
-                   "encoded record": [(b"00000000", datum(encoded=True, data=b"\xff\xd8jpeg",
-                                                          label=1).SerializeToString())],
-                   "empty database": []}[case]
+        records = {
+            "garbage record": [(b"00000000", b"\xff\xff\xff garbage")],
+            "pixels missing": [
+                (
+                    b"00000000",
+                    datum(
+                        channels=2, height=100000, width=100000, data=b"ab", label=1
+                    ).SerializeToString(),
+                )
+            ],
+            "encoded record": [
+                (
+                    b"00000000",
+                    datum(encoded=True, data=b"\xff\xd8jpeg", label=1).SerializeToString(),
+                )
+            ],
+            "empty database": [],
+        }[case]
         _leveldb(db, records)
     refused(run("inspect-db", db, "--show", 2, tmp_path / "pairs.png"), 2, str(db), words)
     assert not (tmp_path / "pairs.png").exists()

@@ -3,11 +3,14 @@ on disk. Refused before the work, naming the flag (and, for sizes, what is neede
 machine has); nothing is written."""
 
 import pytest
-
 from conftest import REPO
-from hostile.helpers import BIG, refused, run, snapshot, changes
 
-pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+from hostile.helpers import BIG, changes, refused, run, snapshot
+
+pytestmark = [
+    pytest.mark.caffe,
+    pytest.mark.slow,
+]  # one process per case: the battery as a whole is slow
 
 SPEC = REPO / "templates/lenet.yaml"
 
@@ -15,38 +18,92 @@ SPEC = REPO / "templates/lenet.yaml"
 def _cases(model, pair_db, images_dir, out):
     deploy, weights = model
     evaluate = ["evaluate", "--model", deploy, "--weights", weights, "--db", pair_db]
-    embed = ["embed", "--model", deploy, "--weights", weights, "--db", pair_db, "-o", out.parent / "e.npz"]
+    embed = [
+        "embed",
+        "--model",
+        deploy,
+        "--weights",
+        weights,
+        "--db",
+        pair_db,
+        "-o",
+        out.parent / "e.npz",
+    ]
     return {
-        "build-db digits --pairs": (["build-db", "digits", "--out", out, "--pairs", 10**12],
-                                    ["--pairs 1,000,000,000,000", "of memory", "available"]),
+        "build-db digits --pairs": (
+            ["build-db", "digits", "--out", out, "--pairs", 10**12],
+            ["--pairs 1,000,000,000,000", "of memory", "available"],
+        ),
         "build-db fashion-mnist --test-pairs": (
             ["build-db", "fashion-mnist", "--out", out, "--test-pairs", 10**13],
-            ["--test-pairs 10,000,000,000,000", "of memory", "available"]),
+            ["--test-pairs 10,000,000,000,000", "of memory", "available"],
+        ),
         "build-db mnist --pairs": (
-            ["build-db", "mnist", "--source", "/usr/share/datasets/fashion-mnist", "--out", out,
-             "--split", "train", "--pairs", 10**12, "--triplets"],
-            ["--pairs 1,000,000,000,000", "3 images", "of memory"]),
-        "build-db images --size": (["build-db", "images", images_dir, "--out", out, "--size",
-                                    "300000x300000"], ["12 images of 300000x300000", "of memory"]),
-        "build-db images --jitter inf": (["build-db", "images", images_dir, "--out", out, "--augment",
-                                          "--jitter", "shift=inf"], ["--jitter", "shift must be >= 0"]),
-        "build-db digits --jitter nan": (["build-db", "digits", "--out", out, "--augment", "--jitter",
-                                          "rotate=nan"], ["--jitter", "rotate must be >= 0"]),
-        "build-db digits --positive-ratio": (["build-db", "digits", "--out", out, "--positive-ratio",
-                                              "nan"], ["--positive-ratio", "'nan' is not a finite number"]),
-        "build-db images --test-fraction": (["build-db", "images", images_dir, "--out", out,
-                                             "--test-fraction", "-inf"], ["--test-fraction", "finite"]),
-        "build-db pairs --size": (["build-db", "pairs", images_dir.parent / "pairs.txt", "--out", out,
-                                   "--size", "0x5"], ["--size", "must be positive"]),
-        "build-db digits --seed": (["build-db", "digits", "--out", out, "--seed", -1], ["--seed", "x>=0"]),
+            [
+                "build-db",
+                "mnist",
+                "--source",
+                "/usr/share/datasets/fashion-mnist",
+                "--out",
+                out,
+                "--split",
+                "train",
+                "--pairs",
+                10**12,
+                "--triplets",
+            ],
+            ["--pairs 1,000,000,000,000", "3 images", "of memory"],
+        ),
+        "build-db images --size": (
+            ["build-db", "images", images_dir, "--out", out, "--size", "300000x300000"],
+            ["12 images of 300000x300000", "of memory"],
+        ),
+        "build-db images --jitter inf": (
+            ["build-db", "images", images_dir, "--out", out, "--augment", "--jitter", "shift=inf"],
+            ["--jitter", "shift must be >= 0"],
+        ),
+        "build-db digits --jitter nan": (
+            ["build-db", "digits", "--out", out, "--augment", "--jitter", "rotate=nan"],
+            ["--jitter", "rotate must be >= 0"],
+        ),
+        "build-db digits --positive-ratio": (
+            ["build-db", "digits", "--out", out, "--positive-ratio", "nan"],
+            ["--positive-ratio", "'nan' is not a finite number"],
+        ),
+        "build-db images --test-fraction": (
+            ["build-db", "images", images_dir, "--out", out, "--test-fraction", "-inf"],
+            ["--test-fraction", "finite"],
+        ),
+        "build-db pairs --size": (
+            ["build-db", "pairs", images_dir.parent / "pairs.txt", "--out", out, "--size", "0x5"],
+            ["--size", "must be positive"],
+        ),
+        "build-db digits --seed": (
+            ["build-db", "digits", "--out", out, "--seed", -1],
+            ["--seed", "x>=0"],
+        ),
         "gen-net --margin": (["gen-net", SPEC, "--margin", "nan"], ["--margin", "finite"]),
         "gen-net --q": (["gen-net", SPEC, "--loss", "chopra2005", "--q", "inf"], ["--q", "finite"]),
-        "gen-net --batch-size": (["gen-net", SPEC, "--batch-size", BIG], ["--batch-size", "2147483647"]),
-        "gen-net --deploy-batch": (["gen-net", SPEC, "--deploy", "--deploy-batch", BIG],
-                                   ["--deploy-batch", "2147483647"]),
-        "gen-solver --base-lr": (["gen-solver", deploy, "--base-lr", "nan"], ["--base-lr", "finite"]),
-        "gen-solver --momentum": (["gen-solver", deploy, "--momentum", "inf"], ["--momentum", "finite"]),
-        "gen-solver --max-iter": (["gen-solver", deploy, "--max-iter", BIG], ["--max-iter", "2147483647"]),
+        "gen-net --batch-size": (
+            ["gen-net", SPEC, "--batch-size", BIG],
+            ["--batch-size", "2147483647"],
+        ),
+        "gen-net --deploy-batch": (
+            ["gen-net", SPEC, "--deploy", "--deploy-batch", BIG],
+            ["--deploy-batch", "2147483647"],
+        ),
+        "gen-solver --base-lr": (
+            ["gen-solver", deploy, "--base-lr", "nan"],
+            ["--base-lr", "finite"],
+        ),
+        "gen-solver --momentum": (
+            ["gen-solver", deploy, "--momentum", "inf"],
+            ["--momentum", "finite"],
+        ),
+        "gen-solver --max-iter": (
+            ["gen-solver", deploy, "--max-iter", BIG],
+            ["--max-iter", "2147483647"],
+        ),
         "gen-solver --gamma": (["gen-solver", deploy, "--gamma", "-inf"], ["--gamma", "finite"]),
         "evaluate --scale": (evaluate + ["--scale", "inf"], ["--scale", "finite"]),
         "evaluate --margin": (evaluate + ["--margin", "nan"], ["--margin", "finite"]),
@@ -54,7 +111,10 @@ def _cases(model, pair_db, images_dir, out):
         "evaluate --seed": (evaluate + ["--seed", -5], ["--seed", "x>=0"]),
         "embed --scale": (embed + ["--scale", "nan"], ["--scale", "finite"]),
         "embed --limit": (embed + ["--limit", 0], ["--limit", "x>=1"]),
-        "inspect-db --show": (["inspect-db", pair_db, "--show", 10**6, out / "x.png"], ["--show", "1<=x<=100"]),
+        "inspect-db --show": (
+            ["inspect-db", pair_db, "--show", 10**6, out / "x.png"],
+            ["--show", "1<=x<=100"],
+        ),
     }
 
 
@@ -71,8 +131,13 @@ def test_flag_values(name, tmp_path, model, pair_db, images_dir):
 
 def test_pairs_that_fit_in_memory_but_not_on_disk(small_disk):
     out = small_disk(1024)
-    refused(run("build-db", "fashion-mnist", "--split", "test", "--out", out, "--test-pairs", 2000),
-            2, "--test-pairs 2,000", "needs 3.2 MB of disk", "is free where")
+    refused(
+        run("build-db", "fashion-mnist", "--split", "test", "--out", out, "--test-pairs", 2000),
+        2,
+        "--test-pairs 2,000",
+        "needs 3.2 MB of disk",
+        "is free where",
+    )
     assert list(out.iterdir()) == []
 
 
@@ -93,7 +158,9 @@ def _all_params():
 
     for name, target in COMMANDS.items():
         module, attr = target.split(":")
-        yield from walk(name, getattr(importlib.import_module(f"caffesiam.commands.{module}"), attr))
+        yield from walk(
+            name, getattr(importlib.import_module(f"caffesiam.commands.{module}"), attr)
+        )
 
 
 OUTPUTS = {"output", "out", "log_copy", "json_out", "roc_out", "plot", "csv_path"}

@@ -5,12 +5,15 @@ import os
 import resource
 
 import pytest
-
 from conftest import REPO
-from hostile.conftest import LOG_LINES
-from hostile.helpers import refused, run, snapshot, changes
 
-pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # one process per case: the battery as a whole is slow
+from hostile.conftest import LOG_LINES
+from hostile.helpers import changes, refused, run, snapshot
+
+pytestmark = [
+    pytest.mark.caffe,
+    pytest.mark.slow,
+]  # one process per case: the battery as a whole is slow
 
 KINDS = {  # kind -> (the bad path, given tmp_path and the read-only dir; words of the one line)
     "missing folder": (lambda tmp, ro: tmp / "nowhere" / "x.png", "the folder"),
@@ -40,22 +43,35 @@ def _command(option, bad, tmp, model, pair_db, log_file, images_dir):
 
 
 CASES = [
-    ("gen-net -o", "missing folder"), ("gen-net -o", "kernel filesystem"),
-    ("gen-solver -o", "missing folder"), ("gen-solver -o", "read-only"),
-    ("draw -o", "missing folder"), ("draw -o", "a directory"),
-    ("plot-log -o", "missing folder"), ("plot-log -o", "read-only"),
-    ("plot-log --csv", "missing folder"), ("plot-log --csv", "kernel filesystem"),
-    ("inspect-db --show", "missing folder"), ("inspect-db --show", "read-only"),
-    ("evaluate --json", "missing folder"), ("evaluate --json", "a directory"),
-    ("evaluate --roc", "missing folder"), ("evaluate --roc", "kernel filesystem"),
-    ("embed -o", "missing folder"), ("embed -o", "read-only"),
-    ("embed --plot", "missing folder"), ("embed --plot", "kernel filesystem"),
-    ("build-db --out", "kernel filesystem"), ("build-db --out", "read-only"),
+    ("gen-net -o", "missing folder"),
+    ("gen-net -o", "kernel filesystem"),
+    ("gen-solver -o", "missing folder"),
+    ("gen-solver -o", "read-only"),
+    ("draw -o", "missing folder"),
+    ("draw -o", "a directory"),
+    ("plot-log -o", "missing folder"),
+    ("plot-log -o", "read-only"),
+    ("plot-log --csv", "missing folder"),
+    ("plot-log --csv", "kernel filesystem"),
+    ("inspect-db --show", "missing folder"),
+    ("inspect-db --show", "read-only"),
+    ("evaluate --json", "missing folder"),
+    ("evaluate --json", "a directory"),
+    ("evaluate --roc", "missing folder"),
+    ("evaluate --roc", "kernel filesystem"),
+    ("embed -o", "missing folder"),
+    ("embed -o", "read-only"),
+    ("embed --plot", "missing folder"),
+    ("embed --plot", "kernel filesystem"),
+    ("build-db --out", "kernel filesystem"),
+    ("build-db --out", "read-only"),
 ]
 
 
 @pytest.mark.parametrize("option,kind", CASES)
-def test_bad_output_path(option, kind, tmp_path, read_only_dir, model, pair_db, log_file, images_dir):
+def test_bad_output_path(
+    option, kind, tmp_path, read_only_dir, model, pair_db, log_file, images_dir
+):
     make, words = KINDS[kind]
     bad = make(tmp_path, read_only_dir)
     if option == "build-db --out" and kind == "read-only":
@@ -77,17 +93,52 @@ def _multi_output_case(name, tmp, model, pair_db, images_dir):
     deploy, weights = model
     if name == "plot-log":  # a long log: its CSV outweighs its PNG
         log = tmp / "long.log"
-        log.write_text("\n".join(LOG_LINES[2].replace("Iteration 10 ", f"Iteration {i} ")
-                                 for i in range(10, 100000, 10)) + "\n")
+        log.write_text(
+            "\n".join(
+                LOG_LINES[2].replace("Iteration 10 ", f"Iteration {i} ")
+                for i in range(10, 100000, 10)
+            )
+            + "\n"
+        )
         png, csv = tmp / "curve.png", tmp / "metrics.csv"
         return ["plot-log", log, "-o", png, "--csv", csv], [png, csv], 200_000
     if name == "evaluate":  # the JSON is staged first, then the ROC picture
         out = [tmp / "report.json", tmp / "roc.png"]
-        return (["evaluate", "--model", deploy, "--weights", weights, "--db", pair_db,
-                 "--json", out[0], "--roc", out[1]], out, 20_000)
+        return (
+            [
+                "evaluate",
+                "--model",
+                deploy,
+                "--weights",
+                weights,
+                "--db",
+                pair_db,
+                "--json",
+                out[0],
+                "--roc",
+                out[1],
+            ],
+            out,
+            20_000,
+        )
     out = [tmp / "feats.npz", tmp / "embedding.png"]
-    return (["embed", "--model", deploy, "--weights", weights, "--images", images_dir,
-             "-o", out[0], "--plot", out[1]], out, 20_000)
+    return (
+        [
+            "embed",
+            "--model",
+            deploy,
+            "--weights",
+            weights,
+            "--images",
+            images_dir,
+            "-o",
+            out[0],
+            "--plot",
+            out[1],
+        ],
+        out,
+        20_000,
+    )
 
 
 @pytest.mark.parametrize("name", ["plot-log", "evaluate", "embed"])
@@ -98,8 +149,13 @@ def test_several_outputs_all_or_none(name, tmp_path, model, pair_db, images_dir)
     for k, path in enumerate(outputs):
         path.write_text(f"earlier output {k}")
     before = snapshot(tmp_path)
-    refused(run(*args, preexec_fn=_file_size_limit(limit)), 1, "cannot write", str(outputs[1]),
-            "File too large")
+    refused(
+        run(*args, preexec_fn=_file_size_limit(limit)),
+        1,
+        "cannot write",
+        str(outputs[1]),
+        "File too large",
+    )
     assert changes(before, tmp_path) == set()
     done = run(*args)  # without the limit both are written
     assert done.returncode == 0, done.stderr

@@ -1,9 +1,9 @@
 """Image files -> ImageSet: one sub-folder per class, decoded once each, in parallel on all cores."""
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +15,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm"}
 CHUNK = 64  # images per task: amortises inter-process traffic
 
 
-def scan_class_folders(root) -> Tuple[List[Path], np.ndarray, List[str]]:
+def scan_class_folders(root) -> tuple[list[Path], np.ndarray, list[str]]:
     """(image paths, labels, class names) for ROOT/<class>/<image>, sorted for reproducibility."""
     root = Path(root)
     if not root.is_dir():
@@ -29,8 +29,11 @@ def scan_class_folders(root) -> Tuple[List[Path], np.ndarray, List[str]]:
     for label, name in enumerate(classes):
         folder = root / name
         with os.scandir(folder) as entries:
-            names = sorted(e.name for e in entries
-                           if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file())
+            names = sorted(
+                e.name
+                for e in entries
+                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
+            )
         files = [folder / n for n in names]
         paths += files
         labels += [label] * len(files)
@@ -46,8 +49,13 @@ def load_image_folder(root, size=None, gray=True, strict=False, progress=None) -
     return ImageSet(images, labels[ok], str(root), classes, skipped=int((~ok).sum()))
 
 
-def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None, gray=True,
-                  strict=False, progress: Optional[Callable[[int], None]] = None):
+def decode_images(
+    paths: Sequence[Path],
+    size: tuple[int, int] | None = None,
+    gray=True,
+    strict=False,
+    progress: Callable[[int], None] | None = None,
+):
     """(uint8 N x C x H x W of the readable images, boolean mask of which paths were readable).
 
     The decoded images must fit in memory: checked before decoding when `size` is given, else
@@ -69,8 +77,10 @@ def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None,
             _require_memory_for(len(paths), result.shape)
             images = np.empty((len(paths),) + result.shape, dtype=np.uint8)
         elif result.shape != images.shape[1:]:
-            raise DatasetError(f"{paths[index]}: size {_wxh(result)} differs from "
-                               f"{_wxh(images[0])}; pass --size WxH to resize all images")
+            raise DatasetError(
+                f"{paths[index]}: size {_wxh(result)} differs from "
+                f"{_wxh(images[0])}; pass --size WxH to resize all images"
+            )
         images[n_kept] = result
         ok[index] = True
         n_kept += 1
@@ -80,8 +90,10 @@ def decode_images(paths: Sequence[Path], size: Optional[Tuple[int, int]] = None,
 
 
 def _require_memory_for(n: int, shape):
-    require_memory(n * shape[0] * shape[1] * shape[2],
-                   f"{n:,} images of {shape[2]}x{shape[1]} pixels, {shape[0]} channel(s),")
+    require_memory(
+        n * shape[0] * shape[1] * shape[2],
+        f"{n:,} images of {shape[2]}x{shape[1]} pixels, {shape[0]} channel(s),",
+    )
 
 
 def _decode_all(paths, size, gray):

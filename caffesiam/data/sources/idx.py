@@ -55,7 +55,7 @@ def _read_header(f, path, magic):
     dims = f.read(4 * ndim)
     if len(dims) < 4 * ndim:
         raise DatasetError(f"{path}: truncated IDX header")
-    return tuple(int.from_bytes(dims[4 * k:4 * k + 4], "big") for k in range(ndim))
+    return tuple(int.from_bytes(dims[4 * k : 4 * k + 4], "big") for k in range(ndim))
 
 
 def _map_idx(path: Path, magic) -> np.ndarray:
@@ -78,10 +78,11 @@ def _read_idx_stream(f, path, magic) -> np.ndarray:
     array = np.empty(shape, dtype=np.uint8)
     view, filled = memoryview(array.reshape(-1)), 0
     while filled < array.size:
-        got = f.readinto(view[filled:filled + READ_CHUNK])
+        got = f.readinto(view[filled : filled + READ_CHUNK])
         if not got:
-            raise DatasetError(f"{path}: truncated: {filled} data bytes, header promises "
-                               f"{array.size}")
+            raise DatasetError(
+                f"{path}: truncated: {filled} data bytes, header promises {array.size}"
+            )
         filled += got
     return array
 
@@ -91,10 +92,12 @@ def read_idx_split(images_path, labels_path, class_names=MNIST_CLASSES) -> Image
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
     if len(images) != len(labels):
-        raise DatasetError(f"{images_path} holds {len(images)} images but {labels_path} "
-                           f"holds {len(labels)} labels")
-    return ImageSet(images[:, None], labels.astype(np.int64), str(Path(images_path).parent),
-                    list(class_names))
+        raise DatasetError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
+        )
+    return ImageSet(
+        images[:, None], labels.astype(np.int64), str(Path(images_path).parent), list(class_names)
+    )
 
 
 def find_split_files(source, split: str):

@@ -1,7 +1,6 @@
 """ImageSet: what every image source returns."""
 
 from dataclasses import dataclass, field
-from typing import List
 
 import numpy as np
 
@@ -13,13 +12,14 @@ class ImageSet:
     images: np.ndarray
     labels: np.ndarray
     source: str
-    class_names: List[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
     skipped: int = 0
 
     def subset(self, index: np.ndarray) -> "ImageSet":
         """The images at `index`, same class names and source."""
-        return ImageSet(self.images[index], self.labels[index], self.source, self.class_names,
-                        self.skipped)
+        return ImageSet(
+            self.images[index], self.labels[index], self.source, self.class_names, self.skipped
+        )
 
     def class_name(self, label: int) -> str:
         """Printable name of class `label`."""

@@ -2,15 +2,25 @@
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from caffesiam.errors import CaffesiamError, DatasetError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_CLASSES = [str(d) for d in range(10)]
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 # The MD5 sums that torchvision and most MNIST loaders check against.
 MNIST_MD5 = {
@@ -38,8 +48,12 @@ def mnist_mirrors() -> Sequence[str]:
     return env.split() if env else MNIST_MIRRORS
 
 
-def fetch_mnist(cache: Optional[Path] = None, mirrors: Optional[Sequence[str]] = None,
-                checksums: Optional[dict] = None, timeout: float = 30) -> Path:
+def fetch_mnist(
+    cache: Path | None = None,
+    mirrors: Sequence[str] | None = None,
+    checksums: dict | None = None,
+    timeout: float = 30,
+) -> Path:
     """Directory holding the checksum-verified MNIST files; downloads only what is missing."""
     cache = Path(cache) if cache else mnist_cache_dir()
     mirrors = list(mirrors) if mirrors else list(mnist_mirrors())
@@ -70,8 +84,10 @@ def _download_verified(name, md5, mirrors, timeout) -> bytes:
         if _md5(data) == md5:
             return data
         failures.append(f"{url}: checksum mismatch")
-    raise CaffesiamError(f"could not download {name} from any mirror ({'; '.join(failures)}); "
-                         f"pass --source DIR with the MNIST files instead")
+    raise CaffesiamError(
+        f"could not download {name} from any mirror ({'; '.join(failures)}); "
+        f"pass --source DIR with the MNIST files instead"
+    )
 
 
 def _md5(data: bytes) -> str:
