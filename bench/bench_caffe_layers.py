@@ -8,13 +8,14 @@ both (OPENBLAS_NUM_THREADS and OMP_NUM_THREADS; default all cores). Printed per 
 forward+backward ms of the stock and the patched build (both towers summed) and their ratio;
 then the whole iteration, and the iteration as a multiple of the sgemm floor: the net's
 multiply-adds (convolutions and inner products, forward and backward) at the rate OpenBLAS's
-sgemm reaches on large matrices with the same threads, measured here.
+sgemm reaches on large matrices with the same threads, measured in the same run.
 
 Nets: lenet (templates/lenet.yaml, bench_torch_peer's net) and lenet_relu (make demo's) on real
 Fashion-MNIST pairs; color_bn (templates/color_bn.yaml) and caffenet64 (CaffeNet's conv layers,
-LRN included, on 64x64 crops: bench/nets/caffenet_conv64.yaml) on DummyData (there is no RGB data
-set here; timing does not depend on the values, except stock's branchy max pooling, which random
-inputs can slow down). The stock build comes from install_caffe.sh --stock (cached).
+LRN included, on 64x64 crops: bench/nets/caffenet_conv64.yaml) on DummyData (caffesiam's data
+sources have no RGB set; timing does not depend on the values, except stock's branchy max
+pooling, which random inputs can slow down). The stock build comes from install_caffe.sh
+--stock (cached).
 """
 
 import argparse
@@ -97,7 +98,8 @@ def bench_net(name, builds, work, args, rate):
     for layer, ms in stock_layers.items():
         if ms >= 0.05 or patched_layers[layer] >= 0.05:
             print(
-                f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} {patched_layers[layer] / ms:14.2f}"
+                f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} "
+                f"{patched_layers[layer] / ms:14.2f}"
             )
     print(f"  {'iteration':24s} {stock_it:9.2f} {patched_it:11.2f} {patched_it / stock_it:14.2f}")
     print(

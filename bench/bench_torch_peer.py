@@ -13,8 +13,8 @@ run, round after round alternating. caffesiam's time per iteration comes from Ca
 (iters/s of the displayed intervals), which leaves out start-up, as the PyTorch loop (its warm-up
 excluded) does. The floor: the net's multiply-adds (convolutions and inner products, forward and
 backward) at the sgemm rate OpenBLAS reaches on 2048^3 products with the same threads, measured
-here. The stock build comes from install_caffe.sh --stock (cached). PyTorch is not a caffesiam
-dependency: `pip install torch==2.13.0` first.
+in the same run. The stock build comes from install_caffe.sh --stock (cached). PyTorch is not a
+caffesiam dependency: `pip install torch==2.13.0` first.
 """
 
 import argparse
@@ -195,8 +195,8 @@ def bench_net(name, builds, work, args, rate):
         runs["PyTorch"].append(torch_ms_per_iter(name, batch, iterations, args.threads, inputs))
     floor, gflop = sgemm_floor_ms(net, rate)
     print(
-        f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads on every "
-        f"side, {iterations} iterations x {args.rounds} rounds:"
+        f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, "
+        f"{args.threads} threads on every side, {iterations} iterations x {args.rounds} rounds:"
     )
     names = {
         "patched": "caffesiam, patched Caffe",
@@ -215,7 +215,8 @@ def bench_net(name, builds, work, args, rate):
         )
         print(
             f"    ratios: patched / PyTorch = {ms['patched'] / ms['PyTorch']:.2f}, "
-            f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, patched / stock = {ms['patched'] / ms['stock']:.2f}"
+            f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, "
+            f"patched / stock = {ms['patched'] / ms['stock']:.2f}"
         )
     for label, times in runs.items():
         print(f"  runs, {names[label]}: {[round(x, 1) for x in times]}")
@@ -239,7 +240,8 @@ def main():
     builds = {"patched": patched_caffe(), "stock": stock_caffe()}
     rate = sgemm_rate(args.threads)
     print(
-        f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} GFLOP/s"
+        f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: "
+        f"{rate:.1f} GFLOP/s"
     )
     with tempfile.TemporaryDirectory(prefix="bench_peer_") as work:
         for name in args.nets.split(","):
