@@ -337,6 +337,113 @@ def test_a_stopped_training_continues_from_its_last_whole_snapshot(tmp_path):
     assert "moved snap/net_iter_300.caffemodel to snap/stale/" in "".join(log)
 
 
+@pytest.fixture(scope="module")
+def tiny_lmdb_pairs(tmp_path_factory):
+    """Train and test pair LMDBs of a few random 28x28 images: enough to make nets from."""
+    import numpy as np
+    from conftest import write_pair_db
+
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("tiny_pairs")
+    images = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    return {
+        split: write_pair_db(root / f"{split}_lmdb", images[:4], images[4:], [1, 0, 1, 0], "lmdb")
+        for split in ("train", "test")
+    }
+
+
+MADE = {
+    "net.prototxt": "NetParameter",
+    "deploy.prototxt": "NetParameter",
+    "solver.prototxt": "SolverParameter",
+}
+
+
+def test_a_points_files_are_the_ones_its_command_sh_commands_make(
+    tmp_path, tiny_lmdb_pairs, cli, monkeypatch
+):
+    """The sweep makes each point's files through the library; running the gen-net and
+    gen-solver commands that its command.sh shows gives the same bytes and messages."""
+    sweep_file = tmp_path / "made.yaml"
+    train, test = tiny_lmdb_pairs["train"], tiny_lmdb_pairs["test"]
+    sweep_file.write_text(
+        f"spec: {REPO / 'templates/lenet.yaml'}\n"
+        f"databases: {{d: {{train: {train}, test: {test}}}}}\n"
+        "settings: {backend: lmdb, random_seed: 7, max_iter: 40}\n"
+        "points:\n"
+        "  - {loss: chopra2005, q: 3, feature_size: 4, lr_policy: multistep, stepvalue: [10, 20]}\n"
+        "  - {pseudo: true, legacy_loss: true, batch_size: 8, weight_decay: 1e-4, margin: 2}\n"
+        "  - {lr_policy: step, stepsize: 5, gamma: 0.5, base_lr: 0.02, test_batch_size: 4}\n"
+    )
+    sweep = expand(
+        load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), str(tmp_path)
+    )
+    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
+    for point in sweep.points:
+        script = (out / point.name / "command.sh").read_text()
+        made = [shlex.split(line[4:]) for line in script.splitlines() if line.startswith("#   ")]
+        assert [argv[len(scripts.caffesiam_argv())] for argv in made] == [
+            "gen-net",
+            "gen-net",
+            "gen-solver",
+        ]
+        by_cli = tmp_path / f"cli_{point.index}"
+        by_cli.mkdir()
+        monkeypatch.chdir(by_cli)
+        for argv in made:
+            result = cli(*argv[len(scripts.caffesiam_argv()) :])
+            assert result.exit_code == 0, result.stderr
+        for name, message in MADE.items():
+            ours, theirs = (out / point.name / name), (by_cli / name)
+            assert ours.read_bytes() == theirs.read_bytes(), (point.name, name)
+            pb = caffe_pb2()
+            assert read_text(ours, getattr(pb, message)()) == read_text(
+                theirs, getattr(pb, message)()
+            )
+    solver = read_text(
+        out / sweep.points[0].name / "solver.prototxt", caffe_pb2().SolverParameter()
+    )
+    assert list(solver.stepvalue) == [10, 20] and solver.random_seed == 7
+    net = read_text(out / sweep.points[1].name / "net.prototxt", caffe_pb2().NetParameter())
+    assert not any(p.name for layer in net.layer for p in layer.param)  # pseudo: nothing shared
+
+
+def test_command_sh_runs_only_its_own_commands_whatever_the_names(tmp_path):
+    """A sweep name, a path and a directory with line breaks, quotes and command substitutions:
+    sh runs cd, train and evaluate with those values intact, and nothing else."""
+    hostile = "x\ntouch INJECTED #\r'\"$(touch INJECTED)`touch INJECTED`;"
+    doc = {
+        "name": hostile,
+        "spec": "t.yaml",
+        "databases": {"d": {"train": "a", "test": f"/data/{hostile}"}},
+        "points": [{"random_seed": 1}],
+    }
+    point = expand(doc, "s.yaml", "/w", ["--docker", hostile]).points[0]
+    stub = tmp_path / "caffesiam"
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "with open(os.environ['CALLS'], 'a') as f:\n"
+        "    f.write(json.dumps([os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
+    )
+    stub.chmod(0o755)
+    where = tmp_path / f"run {hostile}"
+    where.mkdir()
+    script = tmp_path / "command.sh"
+    script.write_text(scripts.command_script(point, where, hostile, [str(stub)]))
+    calls = tmp_path / "calls"
+    done = subprocess.run(
+        ["sh", str(script)], cwd=tmp_path, env=dict(os.environ, CALLS=str(calls)), text=True
+    )
+    assert done.returncode == 0
+    ran = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert ran == [
+        [str(where), *point.commands["train"]],
+        [str(where), *point.commands["evaluate"]],
+    ]
+    assert point.commands["evaluate"][8] == f"/data/{hostile}"
+    assert not list(tmp_path.rglob("INJECTED"))
+
+
 def test_slurm_argv_and_script():
     options = engines.SlurmOptions(
         partition="gpu", time="01:30:00", cpus_per_task=4, gpus=1, throttle=2
@@ -689,9 +796,10 @@ import local_slurm  # noqa: E402
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    """Debian's slurm-wlm and munge (installed when missing): munged, slurmctld and slurmd on
-    127.0.0.1 as children of this test process, one node with this machine's CPUs."""
-    reason = local_slurm.why_unavailable()
+    """Debian's slurm-wlm and munge, as `make setup` installs them (a test installs nothing):
+    munged, slurmctld and slurmd on 127.0.0.1 as children of this test process, one node with
+    this machine's CPUs."""
+    reason = local_slurm.why_unavailable(install=False)
     if reason:
         pytest.skip(f"cannot run a local Slurm: {reason}")
     cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))

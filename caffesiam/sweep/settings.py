@@ -84,10 +84,11 @@ def merge_settings(recorded: dict, **given) -> EngineSettings:
     names = {f.name for f in fields(EngineSettings)}
     if not isinstance(recorded, dict) or not set(recorded) <= names:
         raise SweepError(f"the sweep's recorded engine settings are not caffesiam's: {recorded!r}")
-    chosen = {k: v for k, v in {**recorded, **given}.items() if v is not None}
+    chosen = {k: v for k, v in recorded.items() if v is not None}
+    chosen.update({k: v for k, v in given.items() if v is not None})
     if chosen.get("engine", "local") not in ENGINES:
         raise SweepError(f"engine must be one of {', '.join(ENGINES)}, got {chosen['engine']!r}")
-    settings = EngineSettings(**{k: v for k, v in chosen.items() if k in names})
+    settings = EngineSettings(**chosen)
     if settings.engine == "local":
         if settings.gpus or settings.partition or settings.time:
             raise SweepError("--partition, --time and --gpus are Slurm's; add --engine slurm")
