@@ -96,6 +96,7 @@ SOLVER_OPTIONS = (
     Option("random_seed", int, low=-(2**63), high=2**63 - 1),
 )
 NET = {option.name: option for option in NET_OPTIONS}
+DEPLOY = {name: option for name, option in NET.items() if option.deploy}
 SOLVER = {option.name: option for option in SOLVER_OPTIONS}
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from caffesiam.errors import SweepError
-from caffesiam.net.options import NET, SOLVER, Option, option_argv, option_value
+from caffesiam.net.options import DEPLOY, NET, SOLVER, Option, option_argv, option_value
 from caffesiam.net.solver import SOLVER_DEFAULTS
 from caffesiam.spec.pbdict import first_unknown, line_of
 from caffesiam.sweep.layout import (
@@ -106,13 +106,12 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
             f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points"
         )
     _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
-    keys = OVERRIDE_KEYS
     spec = _path(_required(doc, "spec", str, source), base_dir)
     databases = _databases(doc, source, base_dir)
     settings = dict(_mapping(doc, "settings", source))
-    _no_unknown(settings, keys, "settings: unknown override key", source)
+    _no_unknown(settings, OVERRIDE_KEYS, "settings: unknown override key", source)
     _check_values(settings, "settings", source)
-    overrides = _overrides(doc, keys, source)
+    overrides = _overrides(doc, OVERRIDE_KEYS, source)
     evaluate = dict(_mapping(doc, "evaluate", source))
     _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
     if not isinstance(evaluate.get("db", ""), str) or not isinstance(evaluate.get("seed", 0), int):
@@ -156,7 +155,7 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
             db.train,
             db.test,
             _checked(merged, NET, where),
-            _checked(merged, {k: o for k, o in NET.items() if o.deploy}, where),
+            _checked(merged, DEPLOY, where),
             _checked(merged, SOLVER, where),
         )
         eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
