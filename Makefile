@@ -12,6 +12,7 @@ setup-docker:
 	@bash scripts/setup.sh --proto-only
 
 test: setup
+	@bash scripts/test_deps.sh
 	$(PY) -m pytest -q tests
 
 # Caffe's own gtest suite for what the speed patches change (minutes the first time).

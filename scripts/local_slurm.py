@@ -2,14 +2,18 @@
 """A real one-node Slurm on 127.0.0.1: Debian's slurm-wlm and munge, daemons as child processes.
 
     scripts/local_slurm.py [DIR]      (make slurm-up)
+    scripts/local_slurm.py --install  (make setup: the packages only, when missing)
+    scripts/local_slurm.py --check    (exit status 0 when every program is installed)
 
-Installs slurm-wlm and munge when missing (apt-get, through sudo when not root), writes a
-munge key and a one-node slurm.conf into DIR (default: a new temporary directory), and starts
-munged, slurmctld and slurmd in the foreground as children of this process: nothing is
-installed as a service and nothing outside DIR is written. The node has this machine's CPUs;
-proctrack/linuxproc and task/none need no cgroups (there is no systemd in a chroot); jobcomp/
-filetxt keeps finished jobs for `sacct --completion` without a slurmdbd. The script prints the
-SLURM_CONF to export and runs until Ctrl-C, then stops the daemons. The tests use `LocalSlurm`.
+The script installs slurm-wlm and munge when missing (apt-get, through sudo when not root; a
+plain `make setup` installs them too), writes a munge key and a one-node slurm.conf into DIR
+(default: a new temporary directory), and starts munged, slurmctld and slurmd in the
+foreground as children of this process: nothing is installed as a service and nothing outside
+DIR is written. The node has this machine's CPUs; proctrack/linuxproc and task/none need no
+cgroups (there is no systemd in a chroot); jobcomp/filetxt keeps finished jobs for
+`sacct --completion` without a slurmdbd. It prints the SLURM_CONF to export and runs until
+Ctrl-C, then stops the daemons. The tests use `LocalSlurm`, which installs nothing: where
+`why_unavailable(install=False)` gives a reason, they skip.
 """
 
 import os
@@ -24,6 +28,7 @@ from pathlib import Path
 
 PACKAGES = ("slurm-wlm", "munge")  # slurm-wlm pulls slurmctld, slurmd and slurm-client
 DAEMONS = ("munged", "slurmctld", "slurmd")
+CLIENTS = ("sbatch", "squeue", "sacct", "scancel", "sinfo")
 NODE = "localhost"
 PARTITION = "debug"
 
@@ -53,20 +58,29 @@ def missing_packages() -> list[str]:
     return [p for p in PACKAGES if not installed(p)]
 
 
-def why_unavailable() -> str | None:
-    """Why a local Slurm cannot be set up here (None when it can)."""
-    missing = missing_packages() if shutil.which("dpkg-query") else list(PACKAGES)
+def missing_programs() -> list[str]:
+    """The daemons and client tools a local Slurm runs that are not installed."""
+    return [p for p in DAEMONS + CLIENTS if _path_sbin([p])[0] == p]
+
+
+def why_unavailable(install: bool = True) -> str | None:
+    """Why a local Slurm cannot run here (None when it can). With `install`, missing packages
+    are fine where apt-get and root (or passwordless sudo) can install them."""
+    if not (_is_root() or _has_sudo()):
+        return "slurmd starts jobs as their user, which needs root or passwordless sudo"
+    missing = missing_programs()
     if not missing:
         return None
+    if not install:
+        return f"{', '.join(missing)} not installed (`make setup` installs {', '.join(PACKAGES)})"
     if not shutil.which("apt-get"):
         return f"{', '.join(missing)} not installed and there is no apt-get to install them"
-    if not (_is_root() or _has_sudo()):
-        return f"{', '.join(missing)} not installed, and installing needs root or passwordless sudo"
     return None
 
 
 def install_packages():
-    """apt-get install the missing packages (update the lists first when apt does not offer them)."""
+    """apt-get install the missing packages (update the lists first when apt does not offer
+    them)."""
     missing = missing_packages()
     if not missing:
         return
@@ -182,7 +196,6 @@ class LocalSlurm:
         return {"SLURM_CONF": str(self.conf)}
 
     def start(self, timeout: float = 60):
-        install_packages()
         for sub in ("munge", "state", "spool", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.root / "munge", 0o700)
@@ -313,7 +326,8 @@ class LocalSlurm:
             time.sleep(0.2)
 
     def _kill_stray_steps(self):
-        """Last resort: SIGKILL the slurmstepd processes that hold a file in this cluster's directory."""
+        """Last resort: SIGKILL the slurmstepd processes that hold a file in this cluster's
+        directory."""
         script = (
             'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = slurmstepd ] && '
             'ls -l "$p/fd" 2>/dev/null | grep -qF -- "$1" && kill -9 "${p#/proc/}"; done; true'
@@ -335,10 +349,15 @@ def _path_sbin(argv: list[str]) -> list[str]:
 
 
 def main(args: list[str]) -> int:
+    if args == ["--check"]:
+        return 1 if missing_programs() else 0
     reason = why_unavailable()
     if reason:
         print(f"local_slurm: {reason}", file=sys.stderr)
         return 2
+    install_packages()
+    if args == ["--install"]:
+        return 0
     root = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="caffesiam-slurm."))
     cluster = LocalSlurm(root)
     cluster.start()

@@ -16,21 +16,21 @@ from conftest import REPO, run_tool
 from PIL import Image
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
-from caffesiam.commands.sweep import option_keys
 from caffesiam.errors import SweepError
+from caffesiam.net.options import NET, SOLVER
 from caffesiam.spec.yamlload import load_yaml
-from caffesiam.sweep import engines, report
+from caffesiam.sweep import engines, report, scripts
+from caffesiam.sweep.create import create
 from caffesiam.sweep.expand import expand
+from caffesiam.sweep.task import train_argv
 
-pytestmark = pytest.mark.caffe  # the override keys are gen-net's and gen-solver's options
+pytestmark = pytest.mark.caffe  # the runs need Caffe; the nets and solvers its caffe_pb2
 
-NET_KEYS, SOLVER_KEYS = option_keys()
+NET_KEYS, SOLVER_KEYS = frozenset(NET), frozenset(SOLVER)
 
 
 def plan(text, source="/w/s.yaml", train_options=("--blas-threads", "1")):
-    return expand(
-        load_yaml(textwrap.dedent(text), source), source, "/w", NET_KEYS, SOLVER_KEYS, train_options
-    )
+    return expand(load_yaml(textwrap.dedent(text), source), source, "/w", train_options)
 
 
 BASE = """\
@@ -42,7 +42,7 @@ BASE = """\
 """
 
 
-def test_override_keys_are_the_options_of_gen_net_and_gen_solver():
+def test_override_keys_are_the_net_and_solver_settings():
     assert {
         "feature_size",
         "loss",
@@ -74,7 +74,8 @@ def test_grid_expands_to_every_combination_in_order_with_names_and_commands():
       loss: [contrastive, chopra2005]
       database: [plain, aug]
     points:
-      - {feature_size: 32, database: plain, stepvalue: [100, 200], lr_policy: multistep, legacy_loss: true}
+      - {feature_size: 32, database: plain, stepvalue: [100, 200], lr_policy: multistep,
+         legacy_loss: true}
     evaluate: {db: data/held_out_lmdb, seed: 3}
     """
     )
@@ -289,12 +290,8 @@ def test_bad_sweep_files_name_the_problem(text, message):
 
 
 def test_a_stopped_training_continues_from_its_last_whole_snapshot(tmp_path):
-    import io
-
-    from caffesiam.sweep import rundirs
-
     point = plan(BASE + "    points: [{database: plain}]\n").points[0]
-    argv = rundirs._train_argv(point, tmp_path, io.StringIO())
+    argv = train_argv(point, tmp_path)
     assert argv == [
         "train",
         "solver.prototxt",
@@ -305,7 +302,7 @@ def test_a_stopped_training_continues_from_its_last_whole_snapshot(tmp_path):
     ]  # a first attempt
     (tmp_path / "train").mkdir()
     (tmp_path / "snap").mkdir()
-    assert rundirs._train_argv(point, tmp_path, io.StringIO())[2:4] == [
+    assert train_argv(point, tmp_path)[2:4] == [
         "--out",
         "train_2",
     ]  # no snapshot: afresh
@@ -323,8 +320,8 @@ def test_a_stopped_training_continues_from_its_last_whole_snapshot(tmp_path):
         b"\xff\xff\xff"
     )  # cut short: unreadable
     (tmp_path / "train_2").mkdir()
-    log = io.StringIO()
-    argv = rundirs._train_argv(point, tmp_path, log)
+    log = []
+    argv = train_argv(point, tmp_path, log.append)
     assert argv[2:] == [
         "--out",
         "train_3",
@@ -337,7 +334,114 @@ def test_a_stopped_training_continues_from_its_last_whole_snapshot(tmp_path):
         "net_iter_300.caffemodel",
         "net_iter_400.solverstate",
     ]
-    assert "moved snap/net_iter_300.caffemodel to snap/stale/" in log.getvalue()
+    assert "moved snap/net_iter_300.caffemodel to snap/stale/" in "".join(log)
+
+
+@pytest.fixture(scope="module")
+def tiny_lmdb_pairs(tmp_path_factory):
+    """Train and test pair LMDBs of a few random 28x28 images: enough to make nets from."""
+    import numpy as np
+    from conftest import write_pair_db
+
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("tiny_pairs")
+    images = rng.integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    return {
+        split: write_pair_db(root / f"{split}_lmdb", images[:4], images[4:], [1, 0, 1, 0], "lmdb")
+        for split in ("train", "test")
+    }
+
+
+MADE = {
+    "net.prototxt": "NetParameter",
+    "deploy.prototxt": "NetParameter",
+    "solver.prototxt": "SolverParameter",
+}
+
+
+def test_a_points_files_are_the_ones_its_command_sh_commands_make(
+    tmp_path, tiny_lmdb_pairs, cli, monkeypatch
+):
+    """The sweep makes each point's files through the library; running the gen-net and
+    gen-solver commands that its command.sh shows gives the same bytes and messages."""
+    sweep_file = tmp_path / "made.yaml"
+    train, test = tiny_lmdb_pairs["train"], tiny_lmdb_pairs["test"]
+    sweep_file.write_text(
+        f"spec: {REPO / 'templates/lenet.yaml'}\n"
+        f"databases: {{d: {{train: {train}, test: {test}}}}}\n"
+        "settings: {backend: lmdb, random_seed: 7, max_iter: 40}\n"
+        "points:\n"
+        "  - {loss: chopra2005, q: 3, feature_size: 4, lr_policy: multistep, stepvalue: [10, 20]}\n"
+        "  - {pseudo: true, legacy_loss: true, batch_size: 8, weight_decay: 1e-4, margin: 2}\n"
+        "  - {lr_policy: step, stepsize: 5, gamma: 0.5, base_lr: 0.02, test_batch_size: 4}\n"
+    )
+    sweep = expand(
+        load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), str(tmp_path)
+    )
+    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
+    for point in sweep.points:
+        script = (out / point.name / "command.sh").read_text()
+        made = [shlex.split(line[4:]) for line in script.splitlines() if line.startswith("#   ")]
+        assert [argv[len(scripts.caffesiam_argv())] for argv in made] == [
+            "gen-net",
+            "gen-net",
+            "gen-solver",
+        ]
+        by_cli = tmp_path / f"cli_{point.index}"
+        by_cli.mkdir()
+        monkeypatch.chdir(by_cli)
+        for argv in made:
+            result = cli(*argv[len(scripts.caffesiam_argv()) :])
+            assert result.exit_code == 0, result.stderr
+        for name, message in MADE.items():
+            ours, theirs = (out / point.name / name), (by_cli / name)
+            assert ours.read_bytes() == theirs.read_bytes(), (point.name, name)
+            pb = caffe_pb2()
+            assert read_text(ours, getattr(pb, message)()) == read_text(
+                theirs, getattr(pb, message)()
+            )
+    solver = read_text(
+        out / sweep.points[0].name / "solver.prototxt", caffe_pb2().SolverParameter()
+    )
+    assert list(solver.stepvalue) == [10, 20] and solver.random_seed == 7
+    net = read_text(out / sweep.points[1].name / "net.prototxt", caffe_pb2().NetParameter())
+    assert not any(p.name for layer in net.layer for p in layer.param)  # pseudo: nothing shared
+
+
+def test_command_sh_runs_only_its_own_commands_whatever_the_names(tmp_path):
+    """A sweep name, a path and a directory with line breaks, quotes and command substitutions:
+    sh runs cd, train and evaluate with those values intact, and nothing else."""
+    hostile = "x\ntouch INJECTED #\r'\"$(touch INJECTED)`touch INJECTED`;"
+    doc = {
+        "name": hostile,
+        "spec": "t.yaml",
+        "databases": {"d": {"train": "a", "test": f"/data/{hostile}"}},
+        "points": [{"random_seed": 1}],
+    }
+    point = expand(doc, "s.yaml", "/w", ["--docker", hostile]).points[0]
+    stub = tmp_path / "caffesiam"
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "with open(os.environ['CALLS'], 'a') as f:\n"
+        "    f.write(json.dumps([os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
+    )
+    stub.chmod(0o755)
+    where = tmp_path / f"run {hostile}"
+    where.mkdir()
+    script = tmp_path / "command.sh"
+    script.write_text(scripts.command_script(point, where, hostile, [str(stub)]))
+    calls = tmp_path / "calls"
+    done = subprocess.run(
+        ["sh", str(script)], cwd=tmp_path, env=dict(os.environ, CALLS=str(calls)), text=True
+    )
+    assert done.returncode == 0
+    ran = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert ran == [
+        [str(where), *point.commands["train"]],
+        [str(where), *point.commands["evaluate"]],
+    ]
+    assert point.commands["evaluate"][8] == f"/data/{hostile}"
+    assert not list(tmp_path.rglob("INJECTED"))
 
 
 def test_slurm_argv_and_script():
@@ -376,9 +480,9 @@ def test_slurm_argv_and_script():
         "--cpus-per-task=1",
         "s.sbatch",
     ]
-    script = engines.batch_script(Path("/s"))
+    script = scripts.batch_script(Path("/s"))
     assert script.startswith("#!/bin/sh\n") and script.rstrip().endswith(
-        "sweep run-point /s $SLURM_ARRAY_TASK_ID"
+        'sweep run-point /s "$SLURM_ARRAY_TASK_ID"'
     )
     for name in (
         "OMP_NUM_THREADS",
@@ -388,7 +492,7 @@ def test_slurm_argv_and_script():
 
 
 def test_squeue_and_sacct_output_parsing():
-    # As this machine's Slurm 22.05 prints them (squeue --array --states=all; sacct, sacct --completion).
+    # As Slurm 22.05 prints them (squeue --array --states=all; sacct, sacct --completion).
     queued = engines.parse_squeue(
         "7_1|CANCELLED|None\n7_2|PENDING|Resources\n7_0|RUNNING|None\n8|RUNNING|None\n"
     )
@@ -448,7 +552,8 @@ def test_sbatch_missing_is_bad_input_naming_the_debian_package(tmp_path, lmdb_pa
     )
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines() == [
-        "caffesiam: error: --engine slurm needs sbatch, which is not on PATH (Debian: apt-get install slurm-client)"
+        "caffesiam: error: --engine slurm needs sbatch, which is not on PATH "
+        "(Debian: apt-get install slurm-client)"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.yaml"]
 
@@ -466,7 +571,8 @@ def tiny_sweep(
         f"spec: {REPO / 'templates/lenet.yaml'}\n"
         f"databases:\n  fashion: {{train: {dbs['train']}, test: {dbs['test']}}}\n"
         f"settings: {{backend: lmdb, max_iter: {max_iter}, test_interval: 10, test_iter: 2, "
-        f"display: 10, batch_size: 16, test_batch_size: 20, random_seed: 1, snapshot: {snapshot}}}\n"
+        f"display: 10, batch_size: 16, test_batch_size: 20, random_seed: 1, "
+        f"snapshot: {snapshot}}}\n"
         f"grid:\n  {grid}\n"
     )
     return path
@@ -546,7 +652,8 @@ def test_local_sweep_trains_and_evaluates_every_point(local_sweep):
         assert (point / "snap/net_iter_30.caffemodel").exists()
         usage = json.loads((point / "train/usage.json").read_text())
         assert usage["last_iteration"] == 30 and usage["cpu_seconds"] > 0
-        assert "--blas-threads 1" in (point / "command.sh").read_text()  # 2 cores, 2 at a time
+        threads = max(1, (os.cpu_count() or 1) // 2)  # this machine's cores, 2 points at a time
+        assert f"--blas-threads {threads}\n" in (point / "command.sh").read_text()
 
 
 @pytest.mark.slow
@@ -573,7 +680,8 @@ def test_each_run_directory_holds_what_its_recorded_commands_make(local_sweep, t
         )
     net = read_text(point / "net.prototxt", caffe_pb2().NetParameter())
     assert any(layer.name == "loss_different_exp" for layer in net.layer)  # chopra2005
-    assert next(l for l in net.layer if l.name == "feat").inner_product_param.num_output == 4
+    feat = next(layer for layer in net.layer if layer.name == "feat")
+    assert feat.inner_product_param.num_output == 4
 
 
 @pytest.mark.slow
@@ -630,13 +738,9 @@ def test_status_tells_waiting_points_from_abandoned_ones(tmp_path, lmdb_pairs):
 
     sweep_file = tiny_sweep(tmp_path, lmdb_pairs)
     sweep = expand(
-        load_yaml(sweep_file.read_text(), str(sweep_file)),
-        str(sweep_file),
-        str(tmp_path),
-        NET_KEYS,
-        SOLVER_KEYS,
+        load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), str(tmp_path)
     )
-    out = rundirs.create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
+    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
     assert [s.state for s in sweep_status(out)] == ["not started"] * 4
     gone = subprocess.Popen(["true"])
     gone.wait()
@@ -664,7 +768,8 @@ def test_status_tells_waiting_points_from_abandoned_ones(tmp_path, lmdb_pairs):
 
 @pytest.mark.slow
 def test_resume_runs_only_the_unfinished_points(local_sweep):
-    """A point whose evaluation was lost is evaluated again (its training is done); the others stay."""
+    """A point whose evaluation was lost is evaluated again (its training is done); the others
+    stay."""
     sweep_dir, _ = local_sweep
     lost = sweep_dir / "2_feature_size-4_loss-contrastive"
     (lost / "eval.json").unlink()
@@ -691,9 +796,10 @@ import local_slurm  # noqa: E402
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    """Debian's slurm-wlm and munge (installed when missing): munged, slurmctld and slurmd on
-    127.0.0.1 as children of this test process, one node with this machine's CPUs."""
-    reason = local_slurm.why_unavailable()
+    """Debian's slurm-wlm and munge, as `make setup` installs them (a test installs nothing):
+    munged, slurmctld and slurmd on 127.0.0.1 as children of this test process, one node with
+    this machine's CPUs."""
+    reason = local_slurm.why_unavailable(install=False)
     if reason:
         pytest.skip(f"cannot run a local Slurm: {reason}")
     cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))
@@ -765,7 +871,8 @@ def test_slurm_array_runs_every_point_and_a_cancelled_task_resumes(
     assert "2 done, 1 cancelled (of 3)" in status.stdout
     assert not (victim / "eval.json").exists()
 
-    # sacct, from the job completion log (no slurmdbd here), knows the cancelled task by its own job id.
+    # sacct, from the job completion log (no slurmdbd here), knows the cancelled task by its own
+    # job id.
     task = json.loads((victim / "task.json").read_text())
     assert task["slurm_array_job_id"] == job
     sacct = subprocess.run(

@@ -5,11 +5,12 @@ from pathlib import Path
 import click
 
 from caffesiam.caffe.proto import caffe_pb2, read_text, to_text
+from caffesiam.commands.options import table_options
 from caffesiam.commands.output import emit
-from caffesiam.commands.params import OutputFile, count, number
+from caffesiam.commands.params import OutputFile
 from caffesiam.errors import SolverError
-from caffesiam.net.params import shared_param_names
-from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
+from caffesiam.net.generate import solver_for
+from caffesiam.net.options import SOLVER_OPTIONS
 
 
 @click.command("gen-solver")
@@ -18,37 +19,9 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
     "-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout."
 )
 @click.option("--snapshot-prefix", help="Default: the net's name, next to the net file.")
-@click.option("--max-iter", type=count())
-@click.option("--base-lr", type=number(min=0, min_open=True))
-@click.option("--test-iter", type=count())
-@click.option("--test-interval", type=count())
-@click.option("--display", type=count(min=0))
-@click.option("--snapshot", type=count(min=0), help="Snapshot every N iterations.")
-@click.option("--momentum", type=number(min=0))
-@click.option("--weight-decay", type=number(min=0))
-@click.option(
-    "--lr-policy",
-    type=click.Choice(list(LR_POLICY_FIELDS)),
-    help="Learning-rate schedule [default: inv, as Caffe's example].",
-)
-@click.option(
-    "--gamma",
-    type=number(min=0, min_open=True),
-    help="[default: 1e-4 for inv, 0.1 for step and multistep]",
-)
-@click.option(
-    "--power", type=number(min=0, min_open=True), help="inv and poly [default: 0.75 for inv]."
-)
-@click.option("--stepsize", type=count(), help="step and sigmoid.")
-@click.option(
-    "--stepvalue",
-    type=count(),
-    multiple=True,
-    help="multistep: the iterations where lr is multiplied by gamma (repeat the option).",
-)
-@click.option("--random-seed", type=click.IntRange(-(2**63), 2**63 - 1))
+@table_options(SOLVER_OPTIONS)
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
-def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
+def gen_solver(net, output, snapshot_prefix, cpu, **settings):
     """Write a solver for NET with the defaults of Caffe's siamese example.
 
     base_lr 0.01, momentum 0.9, lr_policy inv (gamma 1e-4, power 0.75), test_interval 500,
@@ -57,7 +30,4 @@ def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
     """
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
-    solver = build_solver(
-        net, prefix, shares_params=bool(shared_param_names(net_param)), gpu=not cpu, **overrides
-    )
-    emit(to_text(solver), output)
+    emit(to_text(solver_for(net, net_param, prefix, settings, gpu=not cpu)), output)

@@ -15,22 +15,15 @@ from pathlib import Path
 
 from caffesiam.caffe import runner
 from caffesiam.errors import CaffesiamError
-from caffesiam.sweep.rundirs import LOGS, caffesiam_argv, read_state, write_state
-from caffesiam.train.blas_threads import THREAD_VARIABLES, thread_env
+from caffesiam.sweep.layout import LOGS, SLURM_LOG, local_log
+from caffesiam.sweep.rundirs import read_state, write_state
+from caffesiam.sweep.scripts import run_point_argv
+from caffesiam.train.blas_threads import thread_env
 
 SLURM_PACKAGE = "slurm-client"  # Debian's sbatch, squeue, sacct and scancel
-ACTIVE = frozenset(
+ACTIVE = frozenset(  # Slurm's words for a task it still holds
     {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
 )
-
-
-def run_point_argv(sweep_dir: Path, index) -> list[str]:
-    return [*caffesiam_argv(), "sweep", "run-point", str(sweep_dir), str(index)]
-
-
-def blas_threads(cores: int, jobs: int) -> int:
-    """CPU threads (OpenMP and OpenBLAS) per training when `jobs` trainings share `cores`."""
-    return max(1, cores // max(1, jobs))
 
 
 # --- local pool ----------------------------------------------------------------------------
@@ -40,15 +33,16 @@ def run_local(
     sweep_dir: Path,
     indices: Sequence[int],
     jobs: int,
+    threads: int | None,
     on_done: Callable[[int, int], None] = lambda index, status: None,
     poll_seconds: float = 0.5,
 ) -> dict[int, int]:
     """Run the points at most `jobs` at a time; returns each one's exit status. Each point's
-    OpenBLAS (evaluate's too) gets its share of the cores.
+    OpenMP and OpenBLAS (evaluate's too) run `threads` threads (None: left as they are).
 
     Ctrl-C is passed to every running point (Caffe snapshots and stops); a second one kills them.
     """
-    env = dict(os.environ, **thread_env(blas_threads(os.cpu_count() or 1, jobs)))
+    env = dict(os.environ, **(thread_env(threads) if threads else {}))
     state = read_state(sweep_dir)  # so that `status` can tell waiting points from abandoned ones
     write_state(
         sweep_dir,
@@ -66,7 +60,7 @@ def run_local(
         while pending or running:
             while pending and len(running) < jobs:
                 index = pending.pop(0)
-                log = Path(sweep_dir) / LOGS / f"local-{index}.out"
+                log = Path(sweep_dir) / LOGS / local_log(index)
                 running[index] = runner.spawn(run_point_argv(sweep_dir, index), log, env=env)
             time.sleep(poll_seconds)
             for index, proc in list(running.items()):
@@ -102,16 +96,6 @@ def array_spec(indices: Iterable[int], throttle: int | None = None) -> str:
     return spec + (f"%{throttle}" if throttle else "")
 
 
-def batch_script(sweep_dir: Path) -> str:
-    """The array job's script: task i runs point i."""
-    argv = " ".join(run_point_argv(sweep_dir, "$SLURM_ARRAY_TASK_ID"))
-    return (
-        f"#!/bin/sh\n# caffesiam sweep: array task i runs point i of {sweep_dir}\n"
-        + "".join(f"export {name}=${{SLURM_CPUS_PER_TASK:-1}}\n" for name in THREAD_VARIABLES)
-        + f"exec {argv}\n"
-    )
-
-
 @dataclass(frozen=True)
 class SlurmOptions:
     partition: str | None = None
@@ -134,7 +118,7 @@ def sbatch_argv(
         "--parsable",
         f"--job-name={job_name}",
         f"--array={array_spec(indices, options.throttle)}",
-        f"--output={log_dir}/slurm-%A_%a.out",
+        f"--output={log_dir}/{SLURM_LOG}",
         f"--cpus-per-task={options.cpus_per_task}",
     ]
     if options.partition:
@@ -166,7 +150,8 @@ SQUEUE_FORMAT = "%i|%T|%r"
 
 
 def squeue_argv(squeue: str) -> list[str]:
-    """This user's jobs, finished ones too while slurmctld keeps them (MinJobAge), one line per task."""
+    """This user's jobs, finished ones too while slurmctld keeps them (MinJobAge), one line
+    per task."""
     return [squeue, "--me", "--noheader", "--array", "--states=all", f"--format={SQUEUE_FORMAT}"]
 
 
@@ -193,7 +178,8 @@ def sacct_argv(sacct: str, job_ids: Iterable[str]) -> list[str]:
 
 
 def sacct_completion_argv(sacct: str, raw_ids: Iterable[str]) -> list[str]:
-    """Without a slurmdbd: the job completion log (jobcomp/filetxt), which knows raw job ids only."""
+    """Without a slurmdbd: the job completion log (jobcomp/filetxt), which knows raw job ids
+    only."""
     return [
         sacct,
         "--completion",

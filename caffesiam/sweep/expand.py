@@ -10,36 +10,39 @@ A sweep file names a base tower spec, the databases, settings shared by every po
     points: [{feature_size: 64, max_iter: 8000}]
     evaluate: {db: a_test_lmdb, seed: 0}
 
-Override keys are the options of `gen-net` and `gen-solver` in snake case (the caller passes
-their names), plus `spec` (another tower spec) and `database` (a name from `databases`). A
-point's commands are those options as `caffesiam` argv, run in the point's directory.
+Override keys are the net and solver settings of net.options (gen-net's and gen-solver's
+options in snake case), plus `spec` (another tower spec) and `database` (a name from
+`databases`). Each point gets a Recipe, what makes its nets and solver, and its commands: the
+same as `caffesiam` argv run in the point's directory, then its train and evaluate commands.
 Paths are taken relative to the sweep file's directory, after ~ and $VARIABLES are expanded.
 """
 
 import itertools
 import os
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from caffesiam.errors import SweepError
+from caffesiam.net.options import DEPLOY, NET, SOLVER, Option, option_argv, option_value
 from caffesiam.net.solver import SOLVER_DEFAULTS
 from caffesiam.spec.pbdict import first_unknown, line_of
-
-# Files in a point's directory.
-NET = "net.prototxt"
-DEPLOY = "deploy.prototxt"
-SOLVER = "solver.prototxt"
-SNAPSHOT_PREFIX = "snap/net"
-TRAIN_DIR = "train"
-EVAL_JSON = "eval.json"
-ROC_PNG = "roc.png"
+from caffesiam.sweep.layout import (
+    DEPLOY_PROTOTXT,
+    EVAL_JSON,
+    NET_PROTOTXT,
+    ROC_PNG,
+    SNAPSHOT_PREFIX,
+    SOLVER_PROTOTXT,
+    TRAIN_DIR,
+)
 
 SPECIAL_KEYS = ("spec", "database")
+OVERRIDE_KEYS = frozenset(NET) | frozenset(SOLVER) | frozenset(SPECIAL_KEYS)
 _TOP_KEYS = ("name", "spec", "databases", "settings", "grid", "points", "evaluate")
 _EVALUATE_KEYS = ("db", "seed")
-# gen-net options that shape the deploy net too (the rest only touch the train net's data and loss).
-_DEPLOY_KEYS = ("feature_size",)
+GENERATE = ("gen-net", "gen-net --deploy", "gen-solver")  # the commands that make a point's files
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,19 @@ class Point:
         return f"{SNAPSHOT_PREFIX}_iter_{self.max_iter}.caffemodel"
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What makes a point's files: its tower spec, pair databases, and net, deploy net and solver
+    settings as net.generate takes them (checked values)."""
+
+    spec: str
+    train_source: str
+    test_source: str
+    net: dict[str, object]
+    deploy: dict[str, object]
+    solver: dict[str, object]
+
+
 @dataclass
 class Sweep:
     name: str
@@ -75,34 +91,27 @@ class Sweep:
     points: list[Point]
     keys: list[str]  # override keys in order of appearance (results.csv's columns)
     database_paths: list[str] = field(default_factory=list)  # every pair database it reads
+    recipes: list[Recipe] = field(default_factory=list)  # by point index
 
 
-def expand(
-    doc,
-    source: str,
-    base_dir: str,
-    net_keys: frozenset[str],
-    solver_keys: frozenset[str],
-    train_options: Sequence[str] = (),
-) -> Sweep:
-    """Every point of the sweep file `doc` (parsed YAML), named and with its commands.
+def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -> Sweep:
+    """Every point of the sweep file `doc` (parsed YAML), named, with its recipe and commands.
 
-    `net_keys`/`solver_keys`: the gen-net and gen-solver options a sweep may set; `train_options`
-    are appended to every `train` command (what the engine decides: BLAS threads, docker, GPU).
-    SweepError for anything a person must fix: unknown keys, an empty grid, a missing database.
+    `train_options` are appended to every `train` command (what the engine decides: BLAS
+    threads, docker, GPU). SweepError for anything a person must fix: unknown keys, a value an
+    option does not take, an empty grid, a missing database.
     """
     if not isinstance(doc, dict):
         raise SweepError(
             f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points"
         )
     _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
-    keys = frozenset(net_keys) | frozenset(solver_keys) | frozenset(SPECIAL_KEYS)
     spec = _path(_required(doc, "spec", str, source), base_dir)
     databases = _databases(doc, source, base_dir)
     settings = dict(_mapping(doc, "settings", source))
-    _no_unknown(settings, keys, "settings: unknown override key", source)
+    _no_unknown(settings, OVERRIDE_KEYS, "settings: unknown override key", source)
     _check_values(settings, "settings", source)
-    overrides = _overrides(doc, keys, source)
+    overrides = _overrides(doc, OVERRIDE_KEYS, source)
     evaluate = dict(_mapping(doc, "evaluate", source))
     _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
     if not isinstance(evaluate.get("db", ""), str) or not isinstance(evaluate.get("seed", 0), int):
@@ -114,7 +123,7 @@ def expand(
     order = list(dict.fromkeys(k for o in overrides for k in o))
     varying = [k for k in order if len({_label(o.get(k, settings.get(k))) for o in overrides}) > 1]
     width = len(str(len(overrides) - 1))
-    points, seen = [], {}
+    points, recipes, seen = [], [], {}
     for index, own in enumerate(overrides):
         merged = {**settings, **own}
         max_iter = merged.get("max_iter", SOLVER_DEFAULTS["max_iter"])
@@ -140,100 +149,104 @@ def expand(
         tell = {k: v for k, v in own.items() if k in varying}
         name = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
         point = Point(index, _safe(name), own, merged, tell)
-        point.commands = _commands(
-            point,
-            spec,
-            databases[merged["database"]],
-            evaluate,
-            net_keys,
-            solver_keys,
-            train_options,
-            base_dir,
+        db = databases[merged["database"]]
+        recipe = Recipe(
+            _path(merged["spec"], base_dir) if "spec" in merged else spec,
+            db.train,
+            db.test,
+            _checked(merged, NET, where),
+            _checked(merged, DEPLOY, where),
+            _checked(merged, SOLVER, where),
         )
+        eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
+        point.commands = _commands(point, recipe, eval_db, evaluate.get("seed", 0), train_options)
         points.append(point)
+        recipes.append(recipe)
     name = doc.get("name") or os.path.splitext(os.path.basename(source))[0]
     paths = [p for db in databases.values() for p in (db.train, db.test)]
     paths += [_path(evaluate["db"], base_dir)] if "db" in evaluate else []
-    return Sweep(str(name), source, points, order, sorted(set(paths)))
+    return Sweep(str(name), source, points, order, sorted(set(paths)), recipes)
 
 
 def train_command(train_options: Sequence[str]) -> list[str]:
     """A point's train command (run in its directory); the engine's options at the end."""
-    return ["train", SOLVER, "--out", TRAIN_DIR, *train_options]
+    return ["train", SOLVER_PROTOTXT, "--out", TRAIN_DIR, *train_options]
+
+
+def plan_lines(sweep: Sweep, out) -> list[str]:
+    """What `sweep run --dry-run` shows: each point's commands, as a person would type them."""
+    lines = [f"sweep {sweep.name}: {len(sweep.points)} points into {out}"]
+    for point in sweep.points:
+        lines += ["", f"{point.name}:"]
+        lines += [f"  {shlex.join(['caffesiam', *argv])}" for argv in point.commands.values()]
+    return lines
+
+
+def _checked(settings: dict, options: dict[str, Option], where: str) -> dict[str, object]:
+    """The settings that `options` name, each as its flag would read it; SweepError otherwise."""
+    checked = {}
+    for key, value in settings.items():
+        if key in options:
+            try:
+                checked[key] = option_value(options[key], value)
+            except ValueError as e:
+                raise SweepError(f"{where}: Invalid value for '{options[key].flag}': {e}") from e
+    return checked
 
 
 def _commands(
-    point: Point,
-    spec: str,
-    db: Database,
-    evaluate: dict,
-    net_keys,
-    solver_keys,
-    train_options,
-    base_dir,
+    point: Point, recipe: Recipe, eval_db: str, eval_seed: int, train_options
 ) -> dict[str, list[str]]:
-    s = point.settings
-    tower = _path(s["spec"], base_dir) if "spec" in s else spec
-    net_flags = _flags({k: v for k, v in s.items() if k in net_keys})
-    deploy_flags = _flags({k: v for k, v in s.items() if k in _DEPLOY_KEYS})
-    solver_flags = _flags({k: v for k, v in s.items() if k in solver_keys})
-    eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
+    """The point's commands as `caffesiam` argv: the ones that make what `recipe` makes, then
+    train and evaluate."""
     return {
         "gen-net": [
             "gen-net",
-            tower,
-            *net_flags,
+            recipe.spec,
+            *option_argv(NET, recipe.net),
             "--train-source",
-            db.train,
+            recipe.train_source,
             "--test-source",
-            db.test,
+            recipe.test_source,
             "-o",
-            NET,
+            NET_PROTOTXT,
         ],
-        "gen-net --deploy": ["gen-net", tower, "--deploy", *deploy_flags, "-o", DEPLOY],
+        "gen-net --deploy": [
+            "gen-net",
+            recipe.spec,
+            "--deploy",
+            *option_argv(NET, recipe.deploy),
+            "-o",
+            DEPLOY_PROTOTXT,
+        ],
         "gen-solver": [
             "gen-solver",
-            NET,
+            NET_PROTOTXT,
             "--snapshot-prefix",
             SNAPSHOT_PREFIX,
-            *solver_flags,
+            *option_argv(SOLVER, recipe.solver),
             "-o",
-            SOLVER,
+            SOLVER_PROTOTXT,
         ],
         "train": train_command(train_options),
         "evaluate": [
             "evaluate",
             "--model",
-            DEPLOY,
+            DEPLOY_PROTOTXT,
             "--weights",
             point.final_weights,
             "--train-net",
-            NET,
+            NET_PROTOTXT,
             "--db",
             eval_db,
             "--seed",
-            str(evaluate.get("seed", 0)),
+            str(eval_seed),
             "--json",
             EVAL_JSON,
             "--roc",
             ROC_PNG,
         ],
     }
-
-
-def _flags(settings: dict) -> list[str]:
-    """Options as argv: true flags bare, false ones left out, lists repeated (--stepvalue)."""
-    argv = []
-    for key, value in settings.items():
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            argv += [flag] if value else []
-        elif isinstance(value, list):
-            for item in value:
-                argv += [flag, str(item)]
-        else:
-            argv += [flag, str(value)]
-    return argv
 
 
 def _overrides(doc, keys, source) -> list[dict]:
@@ -291,9 +304,8 @@ def _no_unknown(mapping, allowed, what, source):
     """SweepError naming the first key of `mapping` that is not `allowed`, and its line."""
     key = first_unknown(mapping, allowed)
     if key is not None:
-        raise SweepError(
-            f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {', '.join(sorted(allowed))})"
-        )
+        known = ", ".join(sorted(allowed))
+        raise SweepError(f"{source}:{line_of(mapping, key)}: {what} '{key}' (known: {known})")
 
 
 def _check_values(mapping, what, source, line=None):

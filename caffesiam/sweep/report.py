@@ -8,7 +8,8 @@ from pathlib import Path
 
 from caffesiam.draw.plots import plot_accuracy_bars, plot_loss_panels
 from caffesiam.files import write_text_atomic
-from caffesiam.sweep.expand import EVAL_JSON, Point, describe
+from caffesiam.sweep.expand import Point, describe
+from caffesiam.sweep.layout import ACCURACY_PNG, CURVES_PNG, EVAL_JSON, RESULTS_CSV
 from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
 from caffesiam.train.run import USAGE_FILE
@@ -136,12 +137,12 @@ def write_report(sweep_dir: Path, out_dir: Path) -> list[Path]:
     state = read_state(sweep_dir)
     results = collect(sweep_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / "results.csv"
+    csv_path = out_dir / RESULTS_CSV
     write_text_atomic(csv_path, results_csv(results, state["keys"]))
     done = sum(r.done for r in results)
     title = f"sweep {state['name']}: {done} of {len(results)} points evaluated"
     return [
         csv_path,
-        plot_loss_panels(curve_panels(results), out_dir / "curves.png", title),
-        plot_accuracy_bars(accuracy_bars(results), out_dir / "accuracy.png", title),
+        plot_loss_panels(curve_panels(results), out_dir / CURVES_PNG, title),
+        plot_accuracy_bars(accuracy_bars(results), out_dir / ACCURACY_PNG, title),
     ]

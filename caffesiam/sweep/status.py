@@ -1,25 +1,30 @@
 """Where each point of a sweep stands: its files first (eval.json means done), then Slurm's
-view of its task (squeue, sacct), then what the task itself recorded (task.json)."""
+view of its task (squeue, sacct), then what the task itself recorded (task.json).
+
+The states, of a point and of the task record (task.json) alike, are stated here once.
+"""
 
 import os
+import shlex
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from caffesiam.sweep import engines
-from caffesiam.sweep.expand import EVAL_JSON, Point
-from caffesiam.sweep.rundirs import TASK_JSON, points_of, read_json, read_state, train_dirs
+from caffesiam.sweep.expand import Point
+from caffesiam.sweep.layout import EVAL_JSON, TASK_JSON
+from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
 
-DONE, PENDING, RUNNING, FAILED, CANCELLED, NOT_STARTED = (
-    "done",
-    "pending",
-    "running",
-    "failed",
-    "cancelled",
-    "not started",
-)
+DONE = "done"
+PENDING = "pending"
+RUNNING = "running"
+FAILED = "failed"
+CANCELLED = "cancelled"
+NOT_STARTED = "not started"
+INTERRUPTED = "interrupted"  # a task's record only: Ctrl-C stopped it (the point is cancelled)
 ACTIVE = (PENDING, RUNNING)
+RESUMABLE = (FAILED, CANCELLED, NOT_STARTED)  # what `sweep resume` runs again
 
 
 @dataclass
@@ -88,7 +93,7 @@ def _task_state(task: dict):
     state = task.get("state")
     if not state:
         return NOT_STARTED, ""
-    if state == "running":
+    if state == RUNNING:
         if (
             not task.get("slurm_job_id")
             and not _running_here(task)
@@ -96,9 +101,9 @@ def _task_state(task: dict):
         ):
             return FAILED, "its process is gone (killed?)"
         return RUNNING, ""
-    if state == "interrupted":
+    if state == INTERRUPTED:
         return CANCELLED, f"interrupted in {task.get('step')}"
-    if state == "failed":
+    if state == FAILED:
         return FAILED, f"{task.get('step')} exited with status {task.get('exit_status')}"
     return FAILED, f"task says {state} but there is no {EVAL_JSON}"
 
@@ -129,7 +134,34 @@ def _iteration(where: Path) -> int:
 
 
 def counts(statuses: list[PointStatus]) -> dict[str, int]:
+    """{state: how many points are in it}, in the order the states first appear."""
     found: dict[str, int] = {}
     for s in statuses:
         found[s.state] = found.get(s.state, 0) + 1
     return found
+
+
+def point_list(statuses: list[PointStatus]) -> str:
+    """The points' indices, as messages list them: "0, 3, 4"."""
+    return ", ".join(str(s.point.index) for s in statuses)
+
+
+def resume_command(sweep_dir: Path) -> str:
+    return f"caffesiam sweep resume {shlex.quote(str(sweep_dir))}"
+
+
+def summary_lines(statuses: list[PointStatus], sweep_dir: Path, every_point=False) -> list[str]:
+    """What `sweep status` shows: a line per point (with `every_point`), the tally, and how to
+    continue when some point needs running again."""
+    lines = []
+    if every_point:
+        width = max(len(s.point.name) for s in statuses)
+        for s in statuses:
+            progress = f"iteration {s.iteration}/{s.point.max_iter}"
+            result = f"accuracy {s.accuracy:.2%}" if s.accuracy is not None else s.detail
+            lines.append(f"{s.point.name:<{width}}  {s.state:<11}  {progress:<22}  {result}")
+    tally = ", ".join(f"{n} {state}" for state, n in counts(statuses).items())
+    lines.append(f"{tally} (of {len(statuses)})")
+    if any(s.state in RESUMABLE for s in statuses):
+        lines.append(f"continue with: {resume_command(sweep_dir)}")
+    return lines

@@ -1,0 +1,103 @@
+"""sweep.expand: a sweep file's points, their recipes (checked values) and their commands."""
+
+import textwrap
+
+import pytest
+
+from caffesiam.errors import SweepError
+from caffesiam.spec.yamlload import load_yaml
+from caffesiam.sweep.expand import OVERRIDE_KEYS, expand, plan_lines
+
+HEAD = "spec: t.yaml\ndatabases: {d: {train: a_lmdb, test: b_lmdb}}\n"
+
+
+def sweep_of(text: str, train_options=()):
+    source = "/w/s.yaml"
+    return expand(load_yaml(HEAD + textwrap.dedent(text), source), source, "/w", train_options)
+
+
+def test_override_keys_are_the_tables_names_plus_spec_and_database():
+    assert {"feature_size", "loss", "q", "max_iter", "stepvalue", "spec", "database"} <= (
+        OVERRIDE_KEYS
+    )
+    assert not {"train_source", "test_source", "snapshot_prefix", "deploy", "output", "cpu"} & (
+        OVERRIDE_KEYS
+    )
+
+
+def test_a_recipe_holds_the_values_as_the_flags_would_read_them():
+    sweep = sweep_of("""\
+    settings: {weight_decay: "1e-4", margin: 2, stepvalue: 100, lr_policy: multistep}
+    points: [{feature_size: "16", pseudo: false, legacy_loss: true}]
+    """)
+    recipe = sweep.recipes[0]
+    assert (recipe.spec, recipe.train_source, recipe.test_source) == (
+        "/w/t.yaml",
+        "/w/a_lmdb",
+        "/w/b_lmdb",
+    )
+    assert recipe.net == {"margin": 2.0, "feature_size": 16, "pseudo": False, "legacy_loss": True}
+    assert recipe.deploy == {"feature_size": 16}  # only what shapes the deploy net
+    assert recipe.solver == {"weight_decay": 0.0001, "stepvalue": (100,), "lr_policy": "multistep"}
+    assert isinstance(recipe.net["margin"], float) and isinstance(recipe.net["feature_size"], int)
+
+
+def test_the_commands_spell_the_recipe_so_the_cli_reads_the_same_values():
+    point = sweep_of("""\
+    settings: {weight_decay: "1e-4", margin: 2, stepvalue: [100, 200], lr_policy: multistep}
+    points: [{feature_size: "16", pseudo: false, legacy_loss: true, spec: other.yaml}]
+    """).points[0]
+    assert point.commands["gen-net"] == [
+        "gen-net",
+        "/w/other.yaml",
+        "--margin",
+        "2.0",
+        "--feature-size",
+        "16",
+        "--legacy-loss",
+        "--train-source",
+        "/w/a_lmdb",
+        "--test-source",
+        "/w/b_lmdb",
+        "-o",
+        "net.prototxt",
+    ]
+    assert point.commands["gen-net --deploy"][3:5] == ["--feature-size", "16"]
+    assert point.commands["gen-solver"][4:-2] == [
+        "--weight-decay",
+        "0.0001",
+        "--stepvalue",
+        "100",
+        "--stepvalue",
+        "200",
+        "--lr-policy",
+        "multistep",
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ("{loss: hinge}", "Invalid value for '--loss': 'hinge' is not one of 'contrastive',"),
+        ("{feature_size: 0}", "Invalid value for '--feature-size': 0 is not in the range 1<=x<="),
+        ("{feature_size: 2.5}", "Invalid value for '--feature-size': '2.5' is not a valid integer"),
+        ("{margin: -1}", "Invalid value for '--margin': -1.0 is not in the range x>=0"),
+        ("{q: 0}", "Invalid value for '--q': 0.0 is not in the range x>0"),
+        ("{base_lr: .nan}", "Invalid value for '--base-lr': 'nan' is not a finite number"),
+        ("{pseudo: 1}", "Invalid value for '--pseudo': 1 is not true or false"),
+        ("{margin: [1, 2]}", "[1, 2] is a list, and --margin takes one value"),
+        ("{stepvalue: [10, x]}", "Invalid value for '--stepvalue': 'x' is not a valid integer"),
+    ],
+)
+def test_a_value_no_flag_takes_names_the_point_and_the_flag(settings, message):
+    with pytest.raises(SweepError) as caught:
+        sweep_of(f"points: [{settings}]\n")
+    assert message in str(caught.value) and "/w/s.yaml: point 0 (" in str(caught.value)
+
+
+def test_plan_lines_show_each_points_commands_as_typed():
+    lines = plan_lines(sweep_of("grid: {feature_size: [2, 4]}\n", ["--blas-threads", "3"]), "/o")
+    assert lines[0] == "sweep s: 2 points into /o"
+    assert lines[1:3] == ["", "0_feature_size-2:"]
+    assert "  caffesiam train solver.prototxt --out train --blas-threads 3" in lines
+    assert sum(line.startswith("  caffesiam gen-net ") for line in lines) == 4
