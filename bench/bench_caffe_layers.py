@@ -35,6 +35,9 @@ from benchutil import (
     stock_caffe,
 )
 
+from caffesiam.caffe.glog import glog_env
+from caffesiam.train.blas_threads import thread_env
+
 NETS = {
     "lenet": (REPO / "templates/lenet.yaml", "fashion"),
     "lenet_relu": (REPO / "templates/lenet_relu.yaml", "fashion"),
@@ -47,13 +50,7 @@ _ITERATION = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path):
     """({layer: forward+backward ms, towers summed}, iteration ms) of one `caffe time` run."""
-    env = dict(
-        os.environ,
-        OPENBLAS_NUM_THREADS=str(threads),
-        OMP_NUM_THREADS=str(threads),
-        GLOG_logtostderr="1",
-        GLOG_minloglevel="0",
-    )
+    env = dict(os.environ, **thread_env(threads), **glog_env(full_log=True))
     done = subprocess.run(
         [str(prefix / "bin/caffe"), "time", "-model", str(net), "-iterations", str(iterations)],
         cwd=cwd,
@@ -97,7 +94,8 @@ def bench_net(name, builds, work, args, rate):
     for layer, ms in stock_layers.items():
         if ms >= 0.05 or patched_layers[layer] >= 0.05:
             print(
-                f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} {patched_layers[layer] / ms:14.2f}"
+                f"  {layer:24s} {ms:9.2f} {patched_layers[layer]:11.2f} "
+                f"{patched_layers[layer] / ms:14.2f}"
             )
     print(f"  {'iteration':24s} {stock_it:9.2f} {patched_it:11.2f} {patched_it / stock_it:14.2f}")
     print(

@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from caffesiam.caffe import locate  # noqa: E402
+from caffesiam.caffe.glog import glog_env  # noqa: E402
 from caffesiam.caffe.proto import to_text  # noqa: E402
 from caffesiam.net.siamese import build_siamese  # noqa: E402
 from caffesiam.spec.load import load_tower  # noqa: E402
@@ -74,7 +75,7 @@ def caffe_ms(prototxt: str, work: Path) -> float:
         ],
         capture_output=True,
         text=True,
-        env=dict(os.environ, GLOG_logtostderr="1"),
+        env=dict(os.environ, **glog_env(full_log=True)),
     )
     match = _AVERAGE.search(out.stdout + out.stderr)
     if out.returncode != 0 or not match:
@@ -145,12 +146,14 @@ def main():
     if not torch.cuda.is_available():
         sys.exit("gpu_peer: no CUDA GPU visible to PyTorch")
     print(
-        f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} (CUDA {torch.version.cuda}, "
+        f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} (CUDA "
+        f"{torch.version.cuda}, "
         f"cuDNN {torch.backends.cudnn.version()}), caffe {locate.caffe_binary()}"
     )
     print(f"forward+backward ms per iteration, batch {BATCH}, median of {ROUNDS} rounds of {ITERS}")
     print(
-        f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} {'PyTorch/cuDNN':>14} {'PyTorch/CAFFE':>14}"
+        f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} {'PyTorch/cuDNN':>14} "
+        f"{'PyTorch/CAFFE':>14}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for label, (template, channels, size) in NETS.items():
@@ -169,7 +172,8 @@ def main():
                 f"{ms['torch'] / ms['cudnn']:14.2f} {ms['torch'] / ms['caffe']:14.2f}"
             )
     print(
-        "ratio > 1: Caffe is faster. A --no-cudnn build runs the CAFFE engine in both Caffe columns."
+        "ratio > 1: Caffe is faster. A --no-cudnn build runs the CAFFE engine in both Caffe "
+        "columns."
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from caffesiam.caffe import runner
 from caffesiam.errors import CaffesiamError
+from caffesiam.limits import SUBMIT_TIMEOUT_S
 from caffesiam.sweep.rundirs import LOGS, caffesiam_argv, read_state, write_state
 from caffesiam.train.blas_threads import THREAD_VARIABLES, thread_env
 
@@ -148,7 +149,7 @@ def sbatch_argv(
 
 def submit(argv: list[str]) -> str:
     """Run sbatch; returns the array's job id."""
-    done = runner.capture(argv, timeout=120)
+    done = runner.capture(argv, timeout=SUBMIT_TIMEOUT_S)
     match = re.search(r"^(\d+)(;\S+)?\s*$", done.stdout, re.M)
     if done.returncode != 0 or not match:
         raise CaffesiamError(f"sbatch failed (exit {done.returncode}): {_last_line(done.stdout)}")
@@ -166,7 +167,7 @@ SQUEUE_FORMAT = "%i|%T|%r"
 
 
 def squeue_argv(squeue: str) -> list[str]:
-    """This user's jobs, finished ones too while slurmctld keeps them (MinJobAge), one line per task."""
+    """This user's jobs, finished ones too while slurmctld keeps them (MinJobAge), a line each."""
     return [squeue, "--me", "--noheader", "--array", "--states=all", f"--format={SQUEUE_FORMAT}"]
 
 
@@ -193,7 +194,7 @@ def sacct_argv(sacct: str, job_ids: Iterable[str]) -> list[str]:
 
 
 def sacct_completion_argv(sacct: str, raw_ids: Iterable[str]) -> list[str]:
-    """Without a slurmdbd: the job completion log (jobcomp/filetxt), which knows raw job ids only."""
+    """Without a slurmdbd: the job completion log (jobcomp/filetxt); it knows raw job ids only."""
     return [
         sacct,
         "--completion",

@@ -3,7 +3,8 @@
 DIR/sweep.json      the points, the engine's settings and the Slurm jobs submitted
 DIR/sweep.yaml      a copy of the sweep file
 DIR/<point>/        point.json, command.sh (the exact commands), net.prototxt, deploy.prototxt,
-                    solver.prototxt; once run: task.json, task.log, train/, snap/, eval.json, roc.png
+                    solver.prototxt; once run: task.json, task.log, train/, snap/, eval.json,
+                    roc.png
 """
 
 import json
@@ -25,6 +26,7 @@ from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import read_solverstate
 from caffesiam.errors import CaffesiamError, SweepError
 from caffesiam.files import default_mode, write_text_atomic
+from caffesiam.limits import GENERATE_TIMEOUT_S
 from caffesiam.sweep.expand import (
     EVAL_JSON,
     NET,
@@ -57,7 +59,8 @@ def command_script(point: Point, point_dir: Path, sweep_name: str) -> str:
     line = lambda argv: shlex.join([*cs, *argv])  # noqa: E731
     made = "\n".join(f"#   {line(point.commands[step])}" for step in GENERATE)
     return (
-        f"#!/bin/sh\n# caffesiam sweep {sweep_name}, point {point.index}: {describe(point.settings)}\n"
+        f"#!/bin/sh\n# caffesiam sweep {sweep_name}, point {point.index}: "
+        f"{describe(point.settings)}\n"
         f"# The nets and the solver here were made, in this directory, by:\n{made}\n"
         f"set -e\ncd {shlex.quote(str(point_dir))}\n{line(point.commands['train'])}\n"
         f"{line(point.commands['evaluate'])}\n"
@@ -130,7 +133,9 @@ def _make_point(sweep: Sweep, point: Point, tmp: Path, out: Path) -> Point:
     (where / Path(SNAPSHOT_PREFIX).parent).mkdir(parents=True)
     write_point(point, where, out / point.name, sweep.name)
     for step in GENERATE:
-        done = runner.capture([*caffesiam_argv(), *point.commands[step]], timeout=300, cwd=where)
+        done = runner.capture(
+            [*caffesiam_argv(), *point.commands[step]], timeout=GENERATE_TIMEOUT_S, cwd=where
+        )
         if done.returncode != 0:
             lines = [line for line in done.stdout.splitlines() if line.strip()]
             why = lines[-1] if lines else f"exit status {done.returncode}"
