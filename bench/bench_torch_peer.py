@@ -38,6 +38,8 @@ from benchutil import (
     tool,
 )
 
+from caffesiam.train.rundir import CAFFE_LOG
+
 # net: (spec, data, iterations per run, Caffe's display interval)
 NETS = {
     "lenet_relu": (REPO / "templates/lenet_relu.yaml", "fashion", 300, 50),
@@ -155,7 +157,7 @@ def caffesiam_ms_per_iter(work, solver, threads, caffe_home):
     )
     if done.returncode:
         sys.exit(f"caffesiam train ({caffe_home}) failed:\n{done.stderr[-3000:]}")
-    with open(work / "run/caffe.log") as log:
+    with open(work / "run" / CAFFE_LOG) as log:
         rates = [p.iters_per_s for p in parse_lines(log).train if p.iters_per_s]
     return 1000 / statistics.median(rates)
 
@@ -195,7 +197,8 @@ def bench_net(name, builds, work, args, rate):
         runs["PyTorch"].append(torch_ms_per_iter(name, batch, iterations, args.threads, inputs))
     floor, gflop = sgemm_floor_ms(net, rate)
     print(
-        f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads on every "
+        f"\n{name} ({spec.relative_to(REPO)}, {data} data), batch {batch}, {args.threads} threads "
+        "on every "
         f"side, {iterations} iterations x {args.rounds} rounds:"
     )
     names = {
@@ -215,7 +218,8 @@ def bench_net(name, builds, work, args, rate):
         )
         print(
             f"    ratios: patched / PyTorch = {ms['patched'] / ms['PyTorch']:.2f}, "
-            f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, patched / stock = {ms['patched'] / ms['stock']:.2f}"
+            f"stock / PyTorch = {ms['stock'] / ms['PyTorch']:.2f}, patched / stock = "
+            f"{ms['patched'] / ms['stock']:.2f}"
         )
     for label, times in runs.items():
         print(f"  runs, {names[label]}: {[round(x, 1) for x in times]}")
@@ -239,7 +243,8 @@ def main():
     builds = {"patched": patched_caffe(), "stock": stock_caffe()}
     rate = sgemm_rate(args.threads)
     print(
-        f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} GFLOP/s"
+        f"{os.cpu_count()} cores; OpenBLAS sgemm 2048^3 with {args.threads} threads: {rate:.1f} "
+        "GFLOP/s"
     )
     with tempfile.TemporaryDirectory(prefix="bench_peer_") as work:
         for name in args.nets.split(","):

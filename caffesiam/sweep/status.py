@@ -10,6 +10,7 @@ from caffesiam.sweep import engines
 from caffesiam.sweep.expand import EVAL_JSON, Point
 from caffesiam.sweep.rundirs import TASK_JSON, points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
+from caffesiam.train.rundir import CAFFE_LOG
 
 DONE, PENDING, RUNNING, FAILED, CANCELLED, NOT_STARTED = (
     "done",
@@ -121,7 +122,7 @@ def _iteration(where: Path) -> int:
     last = 0
     for run in train_dirs(where):
         try:
-            with open(run / "caffe.log", errors="replace") as log:
+            with open(run / CAFFE_LOG, errors="replace") as log:
                 last = max(last, parse_lines(log).iteration)
         except OSError:
             continue
