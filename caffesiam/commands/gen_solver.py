@@ -9,7 +9,22 @@ from caffesiam.commands.output import emit
 from caffesiam.commands.params import OutputFile, count, number
 from caffesiam.errors import SolverError
 from caffesiam.net.params import shared_param_names
-from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
+from caffesiam.net.solver import LR_POLICY_FIELDS, POLICY_DEFAULTS, SOLVER_DEFAULTS, build_solver
+
+
+def _default(name: str) -> str:
+    """'[default: 0.01]': the example's value of `name`, for --help."""
+    value = SOLVER_DEFAULTS[name]
+    return f"[default: {value if isinstance(value, str) else format(value, 'g')}]"
+
+
+def _policy_default(name: str) -> str:
+    """'0.0001 for inv, 0.1 for step and multistep': `name`'s default under each policy."""
+    policies: dict[float, list[str]] = {}
+    for policy, values in POLICY_DEFAULTS.items():
+        if name in values:
+            policies.setdefault(values[name], []).append(policy)
+    return ", ".join(f"{value:g} for {' and '.join(p)}" for value, p in policies.items())
 
 
 @click.command("gen-solver")
@@ -18,26 +33,32 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
     "-o", "--output", type=OutputFile(allow_dash=True), help="Write here instead of stdout."
 )
 @click.option("--snapshot-prefix", help="Default: the net's name, next to the net file.")
-@click.option("--max-iter", type=count())
-@click.option("--base-lr", type=number(min=0, min_open=True))
-@click.option("--test-iter", type=count())
-@click.option("--test-interval", type=count())
-@click.option("--display", type=count(min=0))
-@click.option("--snapshot", type=count(min=0), help="Snapshot every N iterations.")
-@click.option("--momentum", type=number(min=0))
-@click.option("--weight-decay", type=number(min=0))
+@click.option("--max-iter", type=count(), help=_default("max_iter"))
+@click.option("--base-lr", type=number(min=0, min_open=True), help=_default("base_lr"))
+@click.option("--test-iter", type=count(), help=_default("test_iter"))
+@click.option("--test-interval", type=count(), help=_default("test_interval"))
+@click.option("--display", type=count(min=0), help=_default("display"))
+@click.option(
+    "--snapshot",
+    type=count(min=0),
+    help=f"Snapshot every N iterations {_default('snapshot')}.",
+)
+@click.option("--momentum", type=number(min=0), help=_default("momentum"))
+@click.option("--weight-decay", type=number(min=0), help=_default("weight_decay"))
 @click.option(
     "--lr-policy",
     type=click.Choice(list(LR_POLICY_FIELDS)),
-    help="Learning-rate schedule [default: inv, as Caffe's example].",
+    help=f"Learning-rate schedule {_default('lr_policy')}.",
 )
 @click.option(
     "--gamma",
     type=number(min=0, min_open=True),
-    help="[default: 1e-4 for inv, 0.1 for step and multistep]",
+    help=f"[default: {_policy_default('gamma')}]",
 )
 @click.option(
-    "--power", type=number(min=0, min_open=True), help="inv and poly [default: 0.75 for inv]."
+    "--power",
+    type=number(min=0, min_open=True),
+    help=f"inv and poly [default: {_policy_default('power')}].",
 )
 @click.option("--stepsize", type=count(), help="step and sigmoid.")
 @click.option(
@@ -49,11 +70,10 @@ from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
 @click.option("--random-seed", type=click.IntRange(-(2**63), 2**63 - 1))
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
 def gen_solver(net, output, snapshot_prefix, cpu, **overrides):
-    """Write a solver for NET with the defaults of Caffe's siamese example.
+    """Write a solver for NET with the defaults of Caffe's siamese example (--help shows each).
 
-    base_lr 0.01, momentum 0.9, lr_policy inv (gamma 1e-4, power 0.75), test_interval 500,
-    test_iter 100. Shared params get `layer_wise_reduce: false`, which multi-GPU training needs.
-    A setting that the chosen --lr-policy does not read is an error, as is a missing one it needs.
+    Shared params get `layer_wise_reduce: false`, which multi-GPU training needs. A setting
+    that the chosen --lr-policy does not read is an error, as is a missing one it needs.
     """
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
