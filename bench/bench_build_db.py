@@ -54,10 +54,11 @@ def peak_rss(argv, env=None):
 
 
 def caffe_env():
+    from caffesiam.caffe.glog import glog_env
     from caffesiam.caffe.locate import caffe_home
 
     # The converter's RUNPATH can point at the temporary build tree; add the installed lib dir.
-    env = dict(os.environ, GLOG_minloglevel="2")
+    env = dict(os.environ, **glog_env(full_log=False))
     env["LD_LIBRARY_PATH"] = f"{caffe_home() / 'lib'}:{env.get('LD_LIBRARY_PATH', '')}"
     return env
 

@@ -36,6 +36,9 @@ from benchutil import (
     stock_caffe,
 )
 
+from caffesiam.caffe.glog import glog_env
+from caffesiam.train.blas_threads import thread_env
+
 NETS = {
     "lenet": (REPO / "templates/lenet.yaml", "fashion"),
     "lenet_relu": (REPO / "templates/lenet_relu.yaml", "fashion"),
@@ -48,13 +51,7 @@ _ITERATION = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path):
     """({layer: forward+backward ms, towers summed}, iteration ms) of one `caffe time` run."""
-    env = dict(
-        os.environ,
-        OPENBLAS_NUM_THREADS=str(threads),
-        OMP_NUM_THREADS=str(threads),
-        GLOG_logtostderr="1",
-        GLOG_minloglevel="0",
-    )
+    env = dict(os.environ, **thread_env(threads), **glog_env(full_log=True))
     done = subprocess.run(
         [str(prefix / "bin/caffe"), "time", "-model", str(net), "-iterations", str(iterations)],
         cwd=cwd,

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from benchutil import REPO, patched_caffe, stock_caffe, tool
 
+from caffesiam.train.rundir import BLAS_THREADS_JSON
+
 DEMO = REPO / "demo"
 
 
@@ -64,7 +66,7 @@ def train_and_evaluate(label, prefix, args, work):
         report,
         cwd=REPO,
     )
-    threads = json.loads((work / label / "run" / "blas_threads.json").read_text())["threads"]
+    threads = json.loads((work / label / "run" / BLAS_THREADS_JSON).read_text())["threads"]
     return seconds, json.loads(report.read_text()), threads
 
 

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from caffesiam.caffe.glog import glog_env
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CS = str(BIN / "caffesiam")
@@ -66,7 +68,7 @@ def main():
         cwd=work,
     ).stdout
     (work / "solver.prototxt").write_text(solver)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", GLOG_minloglevel="0", GLOG_logtostderr="1")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", **glog_env(full_log=True))
     caffe = shutil.which("caffe", path=str(BIN))
     bare, ours = [], []
     for _ in range(ROUNDS):
@@ -81,10 +83,12 @@ def main():
     b, o = statistics.median(bare), statistics.median(ours)
     print(f"overhead: {ITERS} iterations, {ROUNDS} rounds alternating")
     print(
-        f"  caffe train      median {b:.2f} s  ({ITERS / b:.1f} it/s)  runs {[round(t, 2) for t in bare]}"
+        f"  caffe train      median {b:.2f} s  ({ITERS / b:.1f} it/s)  runs "
+        f"{[round(t, 2) for t in bare]}"
     )
     print(
-        f"  caffesiam train  median {o:.2f} s  ({ITERS / o:.1f} it/s)  runs {[round(t, 2) for t in ours]}"
+        f"  caffesiam train  median {o:.2f} s  ({ITERS / o:.1f} it/s)  runs "
+        f"{[round(t, 2) for t in ours]}"
     )
     print(f"  ratio caffesiam / caffe = {o / b:.3f} (target <= 1.02)")
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from caffesiam.caffe.glog import glog_env
+
 TOOL = str(Path(sys.executable).parent / "caffesiam")
 
 
@@ -21,7 +23,7 @@ def tool(*args, cwd):
         cwd=cwd,
         capture_output=True,
         text=True,
-        env=dict(os.environ, GLOG_minloglevel="2"),
+        env=dict(os.environ, **glog_env(full_log=False)),
     )
     if done.returncode:
         sys.exit(f"caffesiam {' '.join(map(str, args))} failed:\n{done.stderr[-2000:]}")

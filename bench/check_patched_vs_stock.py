@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 from benchutil import REPO, patched_caffe, siamese_train_net, stock_caffe, tool
 
+from caffesiam.caffe.glog import glog_env
+from caffesiam.train.blas_threads import thread_env
+
 FORWARD_TOLERANCE = GRADIENT_TOLERANCE = 1e-5
 LOSS_TOLERANCE = 1e-4
 SLACK = 1.5  # the patched curve's worst difference against stock's own, one sample each
@@ -65,9 +68,9 @@ caffe.Net(sys.argv[1], caffe.TRAIN).save(sys.argv[2])
 
 
 def pycaffe(prefix: Path, script: str, *args, threads=None):
-    env = dict(os.environ, PYTHONPATH=str(prefix / "python"), GLOG_minloglevel="2")
+    env = dict(os.environ, PYTHONPATH=str(prefix / "python"), **glog_env(full_log=False))
     if threads:
-        env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        env.update(thread_env(threads))
     done = subprocess.run(
         [sys.executable, "-c", script, *map(str, args)], env=env, capture_output=True, text=True
     )
@@ -104,7 +107,8 @@ def compare_batches(stock: dict, patched: dict, label: str) -> bool:
         )
     if zero:
         print(
-            f"  {label}: {len(zero)} bias gradients zero in exact arithmetic (the last layer's, per batch "
+            f"  {label}: {len(zero)} bias gradients zero in exact arithmetic (the last layer's, "
+            "per batch "
             f"and tower): rounding noise in both, at most {max(zero):.1e} of the weight gradient"
         )
     return ok
@@ -132,13 +136,7 @@ def compare_builds(
 
 
 def losses(prefix: Path, solver: Path, cwd: Path, threads: int) -> dict:
-    env = dict(
-        os.environ,
-        GLOG_logtostderr="1",
-        GLOG_minloglevel="0",
-        OMP_NUM_THREADS=str(threads),
-        OPENBLAS_NUM_THREADS=str(threads),
-    )
+    env = dict(os.environ, **glog_env(full_log=True), **thread_env(threads))
     done = subprocess.run(
         [str(prefix / "bin/caffe"), "train", "-solver", str(solver)],
         cwd=cwd,
@@ -157,7 +155,8 @@ def curve_difference(reference: dict, other: dict) -> dict:
     relative difference of the mean loss over the last fifth of the run."""
     if not reference or reference.keys() != other.keys():
         sys.exit(
-            f"the runs logged different iterations: {sorted(reference)[:5]}... vs {sorted(other)[:5]}..."
+            f"the runs logged different iterations: {sorted(reference)[:5]}... vs "
+            f"{sorted(other)[:5]}..."
         )
     iterations = sorted(reference)
     errors = {i: abs(reference[i] - other[i]) / abs(reference[i]) for i in iterations}
@@ -214,7 +213,8 @@ def main():
         pycaffe(stock, INIT, net_path, weights)
 
         print(
-            f"\n1. forward outputs and parameter gradients, {args.batches} real batches of 64 pairs:"
+            f"\n1. forward outputs and parameter gradients, {args.batches} real batches of 64 "
+            "pairs:"
         )
         ok &= compare_builds(stock, patched, net_path, weights, args.batches, work / "lenet_relu")
         # The patches' other layers (PReLU, BatchNorm with batch statistics, Scale): color_bn's
@@ -223,7 +223,8 @@ def main():
         bn_weights = work / "color_bn_init.caffemodel"
         pycaffe(stock, INIT, bn_net, bn_weights)
         print(
-            f"\n   color_bn (conv, BatchNorm, Scale, ReLU, PReLU), {args.batches} DummyData batches of 32 pairs:"
+            f"\n   color_bn (conv, BatchNorm, Scale, ReLU, PReLU), {args.batches} DummyData "
+            "batches of 32 pairs:"
         )
         ok &= compare_builds(stock, patched, bn_net, bn_weights, args.batches, work / "color_bn")
 
@@ -265,15 +266,18 @@ def main():
         }
         reference = curves["stock, 1 thread"]
         print(
-            f"  {len(reference)} logged iterations; stock, 1 thread: loss {reference[min(reference)]:.4f} -> "
+            f"  {len(reference)} logged iterations; stock, 1 thread: loss "
+            f"{reference[min(reference)]:.4f} -> "
             f"{reference[max(reference)]:.4f}. Against it (relative differences):"
         )
         found = {}
         for label, _, _ in runs[1:]:
             found[label] = d = curve_difference(reference, curves[label])
             print(
-                f"    {label:18s} worst {d['worst']:.1e} (iteration {d['at']}); every iteration within "
-                f"{LOSS_TOLERANCE:g} through {d['agree_through']}; mean loss of the last fifth {d['tail_mean']:.1e}"
+                f"    {label:18s} worst {d['worst']:.1e} (iteration {d['at']}); every iteration "
+                "within "
+                f"{LOSS_TOLERANCE:g} through {d['agree_through']}; mean loss of the last fifth "
+                f"{d['tail_mean']:.1e}"
             )
         # The 1e-4 asked holds for the first iterations only, for stock against itself too; the
         # verdict: the patched curves stay as close to stock's as stock's own 2-thread curve does.
@@ -287,7 +291,8 @@ def main():
             ok &= passed
             print(
                 f"  {label}: {'within' if passed else 'FAIL: beyond'} stock's own spread (worst "
-                f"{d['worst']:.1e} vs {yardstick['worst']:.1e}, x{SLACK:g} allowed; within {LOSS_TOLERANCE:g} "
+                f"{d['worst']:.1e} vs {yardstick['worst']:.1e}, x{SLACK:g} allowed; within "
+                f"{LOSS_TOLERANCE:g} "
                 f"through iteration {d['agree_through']} vs {yardstick['agree_through']})"
             )
         print(

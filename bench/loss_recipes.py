@@ -18,10 +18,12 @@ from pathlib import Path
 
 from benchutil import tool
 
+from caffesiam.train.rundir import CAFFE_LOG
+
 REPO = Path(__file__).resolve().parents[1]
 LENET = REPO / "templates" / "lenet.yaml"
 LOSSES = ("contrastive", "contrastive-legacy", "chopra2005", "triplet")
-# LMDB: concurrent runs can read one database (a LevelDB is locked by the first Caffe that opens it).
+# LMDB: concurrent runs can read one database (a LevelDB is locked by the first Caffe to open it).
 PAIRS = {split: f"fashion_mnist_siamese_{split}_lmdb" for split in ("train", "test")}
 TRIPLETS = {split: f"fashion_mnist_triplet_{split}_lmdb" for split in ("train", "test")}
 
@@ -75,7 +77,7 @@ def run(loss: str, root: Path, iters: int) -> dict:
         cwd=work,
     )
     for old in list((work / "snap").glob("net_iter_*")) + list(
-        work.glob("snap/net_run*/caffe.log")
+        work.glob(f"snap/net_run*/{CAFFE_LOG}")
     ):
         old.unlink()
     _, train_s = tool("train", "solver.prototxt", "--blas-threads", "1", cwd=work)

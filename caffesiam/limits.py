@@ -28,6 +28,22 @@ SPEC_VALUES = 1_000_000
 # Signed and unsigned 32-bit limits of Caffe's int32 / uint32 protobuf fields.
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1
+# train --blas-threads; OpenBLAS's own ceiling (MAX_CPU_NUMBER) is lower still.
+BLAS_THREADS_MAX = 1024
+# inspect-db --show rows of pairs in one picture; matplotlib's 65,536-pixel limit is near 546.
+SHOW_MAX = 100
+# Jitter: a rotation past 180 degrees repeats one within it, a shift past 1,000 px leaves the frame.
+JITTER_MAX = {"shift": 1000.0, "rotate": 180.0, "scale": 1.0}
+# Seconds doctor's probes (a tool's --version, ldd, nvidia-smi -L) may take; they answer at once.
+PROBE_TIMEOUT_S = 30
+# Seconds sbatch may take to submit a sweep's job array.
+SUBMIT_TIMEOUT_S = 120
+# Seconds a child that loads a net may take: pycaffe's shape and weight checks, `caffe time`.
+NET_CHILD_TIMEOUT_S = 300
+# Seconds a caffesiam command that writes a sweep point's net or solver may take.
+GENERATE_TIMEOUT_S = 300
+# Seconds any other short command (squeue, sacct) may take.
+COMMAND_TIMEOUT_S = 60
 
 
 def size_text(n: float) -> str:
@@ -40,7 +56,7 @@ def size_text(n: float) -> str:
 
 
 def available_memory() -> int:
-    """Bytes the kernel says can be allocated without swapping (MemAvailable), or physical memory."""
+    """Bytes the kernel says can be allocated without swapping (MemAvailable), else physical RAM."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from caffesiam.caffe.glog import glog_env
 from caffesiam.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 # glog would otherwise flood the test output.
-os.environ.setdefault("GLOG_minloglevel", "2")
+for _name, _value in glog_env(full_log=False).items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture

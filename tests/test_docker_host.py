@@ -19,6 +19,7 @@ import pytest
 from conftest import REPO, VENV_BIN, run_tool
 
 from caffesiam.caffe.locate import caffe_home
+from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
 
@@ -47,7 +48,8 @@ while args[i].startswith("-"):
         key, value = val.split("=", 1)
         env[key] = value
 image, inner = args[i], args[i + 1:]
-unmounted = [a for a in inner if a.startswith("/") and not any(a == m or a.startswith(m + "/") for m in mounts)]
+inside = lambda a: any(a == m or a.startswith(m + "/") for m in mounts)
+unmounted = [a for a in inner if a.startswith("/") and not inside(a)]
 assert not unmounted, unmounted
 with open(os.environ["STAND_IN_RECORD"], "a") as record:
     record.write(json.dumps({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir,
@@ -144,8 +146,8 @@ def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
     assert any(line.startswith("ok") and "caffe_pb2" in line for line in out.stdout.splitlines())
     assert "proto-only" in out.stdout
     assert (
-        "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
-        in out.stdout
+        "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, "
+        "train --docker IMAGE" in out.stdout
     )
     assert "needs a Caffe build (make setup): train without --docker, evaluate, embed" in out.stdout
     assert not (root / "host-caffe-used").exists()
@@ -238,12 +240,12 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     ]
     timed = [call["env"]["OPENBLAS_NUM_THREADS"] for call in calls if call["inner"][1] == "time"]
     assert timed == ([str(1), str(cores)] if cores > 1 else [])
-    record = json.loads((tmp_path / "snap/lenet_run/blas_threads.json").read_text())
+    record = json.loads((tmp_path / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
     assert set(record["forward_backward_ms"]) == set(timed)
     assert all(
         call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls
     )
-    # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
+    # Net, databases, snapshots and run directory lie in the working directory: one mount, no wider.
     assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
     assert "-weights" in calls[-1]["inner"]
     assert (
@@ -251,7 +253,7 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
         in first.stdout
     )
     for run in ("snap/lenet_run", "snap2/lenet_run"):
-        assert "Optimization Done" in (tmp_path / run / "caffe.log").read_text()
+        assert "Optimization Done" in (tmp_path / run / CAFFE_LOG).read_text()
     assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
 
 
@@ -300,7 +302,7 @@ def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_
     assert out.stderr.startswith(
         "caffesiam: error: docker run failed (status 125, image nosuch:1): docker: "
     )
-    assert said in out.stderr and "snap/lenet_run/caffe.log" in out.stderr
+    assert said in out.stderr and f"snap/lenet_run/{CAFFE_LOG}" in out.stderr
     assert not (root / "host-caffe-used").exists()
 
 

@@ -1,4 +1,4 @@
-"""The real Caffe that make setup installs: pycaffe, the caffe binary, doctor, the install script."""
+"""The real Caffe that make setup installs: pycaffe, the caffe binary, doctor, the installer."""
 
 import os
 import re
@@ -10,6 +10,7 @@ import pytest
 from conftest import run_tool
 
 from caffesiam.caffe import locate
+from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.locate import caffe_binary
 
 SMALL_NET = textwrap.dedent("""
@@ -50,9 +51,11 @@ def test_caffe_binary_times_a_small_net(tmp_path):
     path = tmp_path / "time.prototxt"
     path.write_text(
         textwrap.dedent("""
-        layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 8 dim: 1 dim: 12 dim: 12 } } }
+        layer { name: "data" type: "Input" top: "data"
+                input_param { shape { dim: 8 dim: 1 dim: 12 dim: 12 } } }
         layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
-                convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "xavier" } } }
+                convolution_param { num_output: 4 kernel_size: 3
+                                    weight_filler { type: "xavier" } } }
     """)
     )
     out = subprocess.run(
@@ -60,7 +63,7 @@ def test_caffe_binary_times_a_small_net(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env=dict(os.environ, GLOG_minloglevel="0"),
+        env=dict(os.environ, **glog_env(full_log=True)),
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Average Forward-Backward:" in out.stderr

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import REPO, read_net
 
+from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.locate import caffe_binary, layer_types
 from caffesiam.caffe.proto import caffe_pb2, parse_text, read_text, to_text
 from caffesiam.net.params import param_count
@@ -211,7 +212,7 @@ def test_training_logs_sharing_and_keeps_towers_identical(cli, fashion_pair_dbs,
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"),
+        env=dict(os.environ, **glog_env(full_log=True)),
     )
     assert log.returncode == 0, log.stderr[-3000:]
     sharing = re.findall(r"Sharing parameters '(\w+)' owned by layer '(\w+)'", log.stderr)
@@ -291,7 +292,10 @@ def test_feature_size_resizes_the_output_layer_of_both_nets(cli, tmp_path):
     spec = tmp_path / "ends_in_relu.yaml"  # the output is rewritten in place by a final ReLU
     spec.write_text(relu.read_text() + "  - name: relu_feat\n    type: ReLU\n")
     out = generate(cli, spec, "--feature-size", 3)
-    assert next(l for l in out.layer if l.name == "feat").inner_product_param.num_output == 3
+    assert (
+        next(layer for layer in out.layer if layer.name == "feat").inner_product_param.num_output
+        == 3
+    )
     pooled = tmp_path / "ends_in_pooling.yaml"
     pooled.write_text(relu.read_text().split("  - name: ip1")[0])
     bad = cli("gen-net", pooled, "--feature-size", 3)

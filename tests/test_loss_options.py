@@ -1,4 +1,4 @@
-"""gen-net --loss, build-db --triplets, the pair/triplet database check, and drawing the new nets."""
+"""gen-net --loss, build-db --triplets, the pair/triplet database check, and drawing the nets."""
 
 import re
 
@@ -12,6 +12,7 @@ from caffesiam.draw.labels import summary
 from caffesiam.net.params import shared_param_names
 from caffesiam.net.siamese import build_deploy
 from caffesiam.spec.load import load_tower
+from caffesiam.train.rundir import CAFFE_LOG
 
 LENET = REPO / "templates/lenet.yaml"
 
@@ -37,7 +38,7 @@ def test_chopra2005_is_readable_stock_layers_with_q(cli):
     assert layers["loss_different_cost"].power_param.scale == pytest.approx(2 * 4)
     assert list(layers["loss_dissim"].bottom) == ["sim"]  # the paper's Y = 1 - sim
     assert net.layer[-1].name == "loss" and list(net.layer[-1].loss_weight) == [1]
-    assert [l for l in net.layer if l.loss_weight] == [net.layer[-1]]
+    assert [layer for layer in net.layer if layer.loss_weight] == [net.layer[-1]]
 
 
 @pytest.mark.caffe
@@ -225,7 +226,7 @@ def test_wrong_database_kind_is_named_by_gen_net_and_train(
     )
     result = cli("train", tmp_path / "solver.prototxt", "--blas-threads", 1)
     assert result.exit_code == 2 and hint in result.stderr
-    assert not list(tmp_path.rglob("caffe.log"))
+    assert not list(tmp_path.rglob(CAFFE_LOG))
 
 
 # ---- draw -------------------------------------------------------------------------------------

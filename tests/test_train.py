@@ -15,11 +15,13 @@ from conftest import REPO, VENV_BIN, run_tool
 from PIL import Image
 
 from caffesiam.caffe import runner
+from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.locate import caffe_binary
 from caffesiam.train.blas_threads import THREAD_VARIABLES
 from caffesiam.train.gather import plan_training
 from caffesiam.train.log import failure_line, parse_lines
 from caffesiam.train.plan import TrainRequest
+from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG, LOSS_PNG, METRICS_CSV, USAGE_JSON
 
 
 @pytest.fixture
@@ -71,21 +73,21 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
     out = train("solver.prototxt", "--log", "copy.log")
     assert out.returncode == 0, out.stderr[-2000:]
     run = workdir / "snap/lenet_run"
-    log = (run / "caffe.log").read_text()
+    log = (run / CAFFE_LOG).read_text()
     assert Path("copy.log").read_text() == log
     shown = [int(i) for i in re.findall(r"\] Iteration (\d+) \(", log)]
     tested = [int(i) for i in re.findall(r"\] Iteration (\d+), Testing net", log)]
     assert shown == [0, 10, 20, 30, 40, 50] and tested == [0, 20, 40, 60]
-    rows = (run / "metrics.csv").read_text().splitlines()
+    rows = (run / METRICS_CSV).read_text().splitlines()
     assert rows[0].startswith("phase,iteration,loss,lr")
     assert [r.split(",")[1] for r in rows[1:] if r.startswith("test")] == ["0", "20", "40", "60"]
     first_loss = float(re.search(r"Iteration 0 \(.*loss = ([\d.e-]+)", log).group(1))
     assert float(next(r for r in rows if r.startswith("train,0,")).split(",")[2]) == first_loss
-    png = Image.open(run / "loss.png")
+    png = Image.open(run / LOSS_PNG)
     assert png.format == "PNG" and png.size[0] >= 600
     assert (workdir / "snap/lenet_iter_60.caffemodel").exists()
     assert "metrics:" in out.stdout and "Traceback" not in out.stderr
-    usage = json.loads((run / "usage.json").read_text())
+    usage = json.loads((run / USAGE_JSON).read_text())
     assert (
         usage["process"] == "caffe" and usage["exit_status"] == 0 and usage["last_iteration"] == 60
     )
@@ -122,7 +124,7 @@ def test_auto_blas_threads_runs_the_faster_setting_it_measured(workdir):
         env={k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES},
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    record = json.loads((workdir / "snap/lenet_run/blas_threads.json").read_text())
+    record = json.loads((workdir / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
     timings = {int(t): ms for t, ms in record["forward_backward_ms"].items()}
     assert set(timings) == {1, os.cpu_count()} and all(ms > 0 for ms in timings.values())
     assert record["threads"] == min(timings, key=timings.get)
@@ -137,7 +139,7 @@ def test_plot_log_reads_a_plain_caffe_log(workdir):
         [caffe_binary(), "train", "-solver", "solver.prototxt"],
         capture_output=True,
         text=True,
-        env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"),
+        env=dict(os.environ, **glog_env(full_log=True)),
     )
     Path("plain.log").write_text(result.stderr)
     assert result.returncode == 0, result.stderr[-1500:]
@@ -152,12 +154,16 @@ def test_plot_log_reads_a_plain_caffe_log(workdir):
 
 def test_parser_reads_old_and_new_glog_dates():
     lines = [
-        "I0412 10:00:00.000001 123 solver.cpp:239] Iteration 100 (15.5 iter/s, 6.4s/100 iters), loss = 0.25\n",
-        "I0412 10:00:00.000002 123 solver.cpp:258]     Train net output #0: loss = 0.25 (* 1 = 0.25 loss)\n",
+        "I0412 10:00:00.000001 123 solver.cpp:239] Iteration 100 (15.5 iter/s, 6.4s/100 iters), "
+        "loss = 0.25\n",
+        "I0412 10:00:00.000002 123 solver.cpp:258]     Train net output #0: loss = 0.25 "
+        "(* 1 = 0.25 loss)\n",
         "I20261122 10:00:01.000000 123 sgd_solver.cpp:112] Iteration 100, lr = 0.0099\n",
         "I20261122 10:00:02.000000 123 solver.cpp:347] Iteration 200, Testing net (#0)\n",
-        "I20261122 10:00:02.100000 123 solver.cpp:414]     Test net output #0: loss = nan (* 1 = nan loss)\n",
-        "F20261122 10:00:03.000000 123 data_layer.cpp:40] Check failed: status.ok() IO error: lock\n",
+        "I20261122 10:00:02.100000 123 solver.cpp:414]     Test net output #0: loss = nan "
+        "(* 1 = nan loss)\n",
+        "F20261122 10:00:03.000000 123 data_layer.cpp:40] Check failed: status.ok() "
+        "IO error: lock\n",
     ]
     m = parse_lines(lines)
     assert [(p.iteration, p.loss, p.iters_per_s, p.lr) for p in m.train] == [
@@ -201,7 +207,7 @@ def _start(workdir, *args):
 def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
     proc = _start(workdir, "--max-iter", 100000)
     try:
-        _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 40 \(")
+        _wait_for(workdir / "snap/lenet_run" / CAFFE_LOG, r"Iteration 40 \(")
         before = {p.name: p.stat().st_mtime_ns for p in (workdir / "snap").glob("lenet_iter_*")}
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
@@ -228,7 +234,7 @@ def test_first_ctrl_c_snapshots_stops_and_resume_continues(workdir):
         cwd=workdir,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    log = (workdir / "snap/lenet_run2/caffe.log").read_text()
+    log = (workdir / "snap/lenet_run2" / CAFFE_LOG).read_text()
     assert f"Resuming from {state}" in log
     assert "Optimization Done" in log and "Iteration 0," not in log  # continued, not restarted
     assert (workdir / f"snap/lenet_iter_{stopped_at + 20}.caffemodel").exists()
@@ -251,7 +257,7 @@ def test_second_ctrl_c_stops_at_once(workdir, cli):
     Path("net.prototxt").write_text(net.stdout)
     proc = _start(workdir, "--max-iter", 100000)
     try:
-        _wait_for(workdir / "snap/lenet_run/caffe.log", r"Iteration 0, lr")
+        _wait_for(workdir / "snap/lenet_run" / CAFFE_LOG, r"Iteration 0, lr")
         proc.send_signal(signal.SIGINT)
         for line in proc.stderr:  # signals sent together would merge into one
             if line.startswith("interrupt:"):
@@ -261,7 +267,7 @@ def test_second_ctrl_c_stops_at_once(workdir, cli):
     finally:  # whatever failed above, no training is left running (its caffe dies with it)
         proc.kill()
     assert proc.returncode == 130
-    log = (workdir / "snap/lenet_run/caffe.log").read_text()
+    log = (workdir / "snap/lenet_run" / CAFFE_LOG).read_text()
     assert "Optimization stopped early" not in log and "Optimization Done" not in log
     assert not list((workdir / "snap").glob("lenet_iter_*"))
 
@@ -299,7 +305,7 @@ def test_bad_input_is_caught_before_caffe_starts(workdir, edit, message):
     out = train("solver.prototxt")
     assert out.returncode == 2, out.stderr
     assert message in out.stderr
-    assert not (workdir / "snap/lenet_run/caffe.log").exists()
+    assert not (workdir / "snap/lenet_run" / CAFFE_LOG).exists()
 
 
 @pytest.mark.caffe
@@ -322,9 +328,9 @@ def test_caffe_dying_is_reported_with_its_line_and_status(workdir):
     out = train("solver.prototxt")
     assert out.returncode == 1  # a tool failure; Caffe's SIGABRT (glog's CHECK) is named
     assert "caffe was killed by SIGABRT (status 134)" in out.stderr
-    assert "Check failed" in out.stderr and "caffe.log" in out.stderr
+    assert "Check failed" in out.stderr and CAFFE_LOG in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
-    assert (workdir / "snap/lenet_run/caffe.log").exists()
+    assert (workdir / "snap/lenet_run" / CAFFE_LOG).exists()
 
 
 def test_docker_argv_mounts_every_needed_path(tmp_path):
@@ -371,21 +377,21 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
 
 
 @pytest.mark.caffe
-def test_multi_gpu_run_solver_disables_layer_wise_reduce(workdir):
+def test_run_solver_of_shared_params_disables_layer_wise_reduce(workdir):
     text = Path("solver.prototxt").read_text().replace("layer_wise_reduce: false", "")
     Path("solver.prototxt").write_text(text)
     plan = plan_training(TrainRequest(Path("solver.prototxt"), gpu="0,1"), cpu_only_build=False)
     assert plan.solver.HasField("layer_wise_reduce") and not plan.solver.layer_wise_reduce
     single = plan_training(TrainRequest(Path("solver.prototxt"), gpu="0"), cpu_only_build=False)
-    assert single.solver.layer_wise_reduce  # one GPU: Caffe's default stays
+    assert not single.solver.layer_wise_reduce  # one rule: one GPU never reads it
 
 
 def test_failure_line_names_a_leveldb_locked_by_another_training():
     """Two trainings started together on one test LevelDB (seen here): glog's lock line follows."""
     lines = [
         "I20261122 22:57:22.901292 16423 layer_factory.hpp:77] Creating layer pair_data\n",
-        "F20261122 22:57:22.901527 16423 db_leveldb.cpp:16] Check failed: status.ok() Failed to open "
-        "leveldb ../digits_siamese_test_leveldb\n",
+        "F20261122 22:57:22.901527 16423 db_leveldb.cpp:16] Check failed: status.ok() "
+        "Failed to open leveldb ../digits_siamese_test_leveldb\n",
         "IO error: lock ../digits_siamese_test_leveldb/LOCK: Resource temporarily unavailable\n",
         "*** Check failure stack trace: ***\n",
     ]
@@ -437,7 +443,7 @@ def test_gen_solver_lr_schedules_are_the_ones_caffe_runs(workdir, cli):
         assert solver.exit_code == 0, solver.stderr
         out = train(f"{policy}.prototxt", "--out", f"run_{policy}")
         assert out.returncode == 0, out.stderr[-2000:]
-        logged = parse_lines((workdir / f"run_{policy}/caffe.log").read_text().splitlines())
+        logged = parse_lines((workdir / f"run_{policy}" / CAFFE_LOG).read_text().splitlines())
         lrs = {
             p.iteration: p.lr for p in logged.train if p.lr is not None
         }  # not the final loss line

@@ -1,4 +1,4 @@
-"""train's pure decision over gathered facts, and the cadence of its outputs, without running Caffe."""
+"""train's pure decision over gathered facts, and the cadence of its outputs, without Caffe."""
 
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from caffesiam.errors import BadInput, OutputExists, SolverError
 from caffesiam.train import run
 from caffesiam.train.log import parse_lines
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
+from caffesiam.train.rundir import LOSS_PNG, METRICS_CSV
 
 SHARED_NET = """
 layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" param { name: "w" } }
@@ -72,10 +73,12 @@ def test_gpu_on_a_cpu_only_build_is_bad_input(request_, solver, message):
 
 
 @pytest.mark.caffe
-def test_multi_gpu_turns_off_layer_wise_reduce_only_when_params_are_shared():
+def test_layer_wise_reduce_is_turned_off_only_when_params_are_shared():
     multi = decide(TrainRequest(Path("s"), gpu="all"), _facts(cpu_only_build=False))
     assert multi.solver.HasField("layer_wise_reduce") and not multi.solver.layer_wise_reduce
     assert multi.gpu == "all"
+    cpu = decide(REQUEST, _facts("solver_mode: CPU layer_wise_reduce: true"))
+    assert cpu.solver.HasField("layer_wise_reduce") and not cpu.solver.layer_wise_reduce
     unshared = decide(
         TrainRequest(Path("s"), gpu="0,1"),
         _facts(net_text=SHARED_NET.replace('name: "w"', 'name: "a"', 1), cpu_only_build=False),
@@ -120,7 +123,7 @@ def test_metrics_follow_every_test_phase_and_the_curve_a_bounded_cadence(tmp_pat
         lines += [line.format(i=i) for line in LOG]
         metrics = parse_lines(lines)
         outputs.test_phase(metrics)
-        tests = (tmp_path / "metrics.csv").read_text().count("\ntest,")
+        tests = (tmp_path / METRICS_CSV).read_text().count("\ntest,")
         assert tests == i // 10 + 1  # the csv is current after every test phase
     assert renders == [0, 30]  # the first phase at once, then not within 30 s of the last render
     now[0] = 40
@@ -140,7 +143,7 @@ def test_run_outputs_write_a_real_png(tmp_path):
         Path("s.prototxt"), None, tmp_path, Path("net.prototxt"), [], tmp_path, tmp_path / "p"
     )
     run.RunOutputs(plan).finish(parse_lines([line.format(i=0) for line in LOG]))
-    assert Image.open(tmp_path / "loss.png").format == "PNG"
+    assert Image.open(tmp_path / LOSS_PNG).format == "PNG"
 
 
 @pytest.mark.caffe

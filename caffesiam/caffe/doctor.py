@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from caffesiam.caffe import cuda_libs, locate, runner
+from caffesiam.limits import PROBE_TIMEOUT_S
 
 
 @dataclass
@@ -36,7 +37,7 @@ def _check(name: str, probe: Callable[[], str], required: bool = True, fix: str 
 
 def _caffe_binary() -> str:
     binary = locate.caffe_binary()
-    out = runner.capture([binary, "--version"], timeout=30).stdout.strip()
+    out = runner.capture([binary, "--version"], timeout=PROBE_TIMEOUT_S).stdout.strip()
     if "caffe version" not in out:
         raise OSError(f"{binary} --version printed {out!r}")
     return f"{out.split()[-1]} at {binary}"
@@ -69,7 +70,7 @@ def _protobuf() -> str:
 def _libcaffe_ldd():
     """(libcaffe.so, what ldd says it links): the libraries the build loads, as resolved here."""
     lib = locate.caffe_home() / "lib" / "libcaffe.so"
-    return lib, runner.capture(["ldd", str(lib)], timeout=30).stdout
+    return lib, runner.capture(["ldd", str(lib)], timeout=PROBE_TIMEOUT_S).stdout
 
 
 def _blas() -> str:
@@ -95,7 +96,7 @@ def _lmdb() -> str:
 def _version_of(program: str, package: str, *args: str) -> Callable[[], str]:
     def probe() -> str:
         path = runner.require(program, package)
-        out = runner.capture([path, *args], timeout=30).stdout.strip().splitlines()
+        out = runner.capture([path, *args], timeout=PROBE_TIMEOUT_S).stdout.strip().splitlines()
         return f"{out[0] if out else '?'} ({path})"
 
     return probe
@@ -110,7 +111,7 @@ def _gpus() -> str:
     path = shutil.which("nvidia-smi")
     if path is None:
         raise OSError("none visible (no nvidia-smi)")
-    out = runner.capture([path, "-L"], timeout=30)
+    out = runner.capture([path, "-L"], timeout=PROBE_TIMEOUT_S)
     gpus = [line for line in out.stdout.splitlines() if line.startswith("GPU")]
     if out.returncode != 0 or not gpus:
         raise OSError("none visible")

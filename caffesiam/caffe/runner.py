@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from caffesiam.errors import ToolMissing
+from caffesiam.limits import COMMAND_TIMEOUT_S
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -28,7 +29,7 @@ def require(program: str, package: str) -> str:
 
 
 def capture(
-    argv: Sequence[str], timeout: float = 60, env=None, cwd=None
+    argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S, env=None, cwd=None
 ) -> subprocess.CompletedProcess:
     """Run argv to completion and capture its output as text (stdout and stderr merged)."""
     return subprocess.run(

@@ -12,10 +12,12 @@ import sys
 from collections.abc import Callable
 
 from caffesiam.caffe import runner
+from caffesiam.caffe.glog import LINE_PREFIX, glog_env
+from caffesiam.limits import NET_CHILD_TIMEOUT_S
 
 _MARK = "CAFFESIAM_SHAPES "
 Wrap = Callable[[list[str], dict], list[str]]  # (argv, env) -> the argv that runs it elsewhere
-_GLOG_PREFIX = re.compile(r"^[IWEF]\d{8} [\d:.]+\s+\d+ \S+\] ")
+_GLOG_PREFIX = re.compile(LINE_PREFIX)
 
 
 def shapes_argv(net_path: str, phases: list[str], python: str = sys.executable) -> list[str]:
@@ -43,7 +45,7 @@ def parse_output(output: str) -> dict | None:
 
 
 def failure_reason(output: str) -> str:
-    """The line of Caffe's log that says why set-up failed (a 'Check failed' line when there is one)."""
+    """The line of Caffe's log that says why set-up failed (a 'Check failed' one if any)."""
     lines = [_GLOG_PREFIX.sub("", line.strip()) for line in output.splitlines() if line.strip()]
     for line in reversed(lines):
         if "Check failed" in line or "Error" in line or "error" in line:
@@ -61,12 +63,12 @@ def compute_shapes(
     """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up.
     Relative data sources are opened from `cwd` (default: this process's), as Caffe would.
     `wrap` runs the child elsewhere (a Docker image), with that place's `python`."""
-    env = dict(os.environ, GLOG_minloglevel="2")
+    env = dict(os.environ, **glog_env(full_log=False))
     argv = shapes_argv(net_path, phases, python)
     if wrap:
         argv = wrap(argv, env)
     try:
-        done = runner.capture(argv, timeout=300, env=env, cwd=cwd)
+        done = runner.capture(argv, timeout=NET_CHILD_TIMEOUT_S, env=env, cwd=cwd)
     except (runner.Timeout, OSError) as e:  # drawing goes on without shapes
         return None, None, str(e)
     result = parse_output(done.stdout or "")

@@ -22,11 +22,10 @@ from caffesiam.net.options import SOLVER_OPTIONS
 @table_options(SOLVER_OPTIONS)
 @click.option("--cpu/--gpu", "cpu", default=True, show_default=True, help="solver_mode.")
 def gen_solver(net, output, snapshot_prefix, cpu, **settings):
-    """Write a solver for NET with the defaults of Caffe's siamese example.
+    """Write a solver for NET with the defaults of Caffe's siamese example (--help shows each).
 
-    base_lr 0.01, momentum 0.9, lr_policy inv (gamma 1e-4, power 0.75), test_interval 500,
-    test_iter 100. Shared params get `layer_wise_reduce: false`, which multi-GPU training needs.
-    A setting that the chosen --lr-policy does not read is an error, as is a missing one it needs.
+    Shared params get `layer_wise_reduce: false`, which multi-GPU training needs. A setting that
+    the chosen --lr-policy does not read is an error, as is a missing one it needs.
     """
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))

@@ -5,8 +5,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.params import OutputFile
-
-SHOW_MAX = 100  # rows of pairs in one picture; matplotlib's 65,536-pixel limit is near 546
+from caffesiam.limits import SHOW_MAX
 
 
 @click.command("inspect-db")

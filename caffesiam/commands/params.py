@@ -3,7 +3,8 @@
 - `number(...)`: a finite float in a range (click's FloatRange lets nan and inf through);
 - `count(...)`: an integer that fits Caffe's int32 fields;
 - `OutputFile()`, `OutputDir()`: paths checked by files.check_output(_dir): folder writable, ...
-- `NAME`: a plain name (one path component) for names that become part of output paths.
+- `NAME`: a plain name (one path component) for names that become part of output paths;
+- `checked_by(check)`: a callback that makes a library check's BadInput the option's error.
 """
 
 import math
@@ -14,6 +15,20 @@ import click
 from caffesiam.errors import BadInput
 from caffesiam.files import check_output, check_output_dir, safe_name
 from caffesiam.limits import INT32_MAX
+
+
+def checked_by(check):
+    """A click callback: None stays None, else check(value); its BadInput is the option's error."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except BadInput as e:
+            raise click.BadParameter(str(e), ctx, param) from e
+
+    return callback
 
 
 class FiniteRange(click.FloatRange):
@@ -70,7 +85,7 @@ NAME = _Name()
 
 
 class OutputDir(click.Path):
-    """A directory the command will make or fill, checked before any work (files.check_output_dir)."""
+    """A directory the command will make or fill, checked before any work (check_output_dir)."""
 
     def __init__(self):
         super().__init__(file_okay=False, path_type=Path)

@@ -1,63 +1,43 @@
 """train: the real `caffe train` with a progress bar, metrics.csv, loss.png and a safe Ctrl-C."""
 
-import re
-import shlex
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
 
-from caffesiam.caffe import locate, runner
-from caffesiam.commands.params import OutputDir, OutputFile, count
-from caffesiam.errors import BadInput
+from caffesiam.caffe import runner
+from caffesiam.commands.params import OutputDir, OutputFile, checked_by, count
 from caffesiam.files import staged
-from caffesiam.train.blas_threads import threads_for_run, write_choice
+from caffesiam.train.checks import check_blas_threads, check_gpu_ids, check_image_name
 from caffesiam.train.gather import plan_training
-from caffesiam.train.launch import DockerLaunch, HostLaunch
-from caffesiam.train.log import TestPoint, TrainPoint
+from caffesiam.train.launch import launch_for
 from caffesiam.train.plan import TrainRequest
-from caffesiam.train.run import caffe_env, run_training, write_run_solver
+from caffesiam.train.run import prepare_run, run_training
+from caffesiam.train.rundir import RUN_DIR_SUFFIX
+from caffesiam.train.summary import TrainProgress, resume_hint, run_summary
 
 _file = click.Path(dir_okay=False, path_type=Path)
-BLAS_THREADS_MAX = 1024  # OpenBLAS's own ceiling (MAX_CPU_NUMBER) is lower still
-
-
-_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
-
-
-def _image_option(value):
-    """An image reference as docker takes it; never anything docker would read as an option."""
-    if value is None or _IMAGE.fullmatch(value):
-        return value
-    raise click.BadParameter(
-        f"{value!r} is not an image name (e.g. caffesiam:cpu, registry.example.org/caffesiam:gpu)"
-    )
-
-
-def _gpu_option(value):
-    if value is None or value == "all" or all(part.isdigit() for part in value.split(",")):
-        return value
-    raise click.BadParameter("use an id (0), a list (0,1) or 'all'")
+_INTERRUPTED = "\ninterrupt: asking Caffe to snapshot and stop (Ctrl-C again to kill it)"
 
 
 @click.command()
 @click.argument("solver", type=_file)
 @click.option("--cpu", "force_cpu", is_flag=True, help="Train on the CPU whatever the solver says.")
-@click.option("--gpu", callback=lambda c, p, v: _gpu_option(v), help="GPU id, list (0,1) or 'all'.")
+@click.option("--gpu", callback=checked_by(check_gpu_ids), help="GPU id, list (0,1) or 'all'.")
 @click.option("--weights", type=_file, help="Fine-tune from these weights.")
 @click.option("--resume", type=_file, help="Continue from this .solverstate.")
 @click.option("--max-iter", type=count(), help="Override the solver's max_iter.")
 @click.option(
     "--out",
-    "out",
     type=OutputDir(),
-    help="Run directory (default: <snapshot_prefix>_run next to the snapshots).",
+    help=f"Run directory (default: <snapshot_prefix>{RUN_DIR_SUFFIX} next to the snapshots).",
 )
 @click.option(
     "--docker",
     "image",
-    callback=lambda c, p, v: _image_option(v),
+    callback=checked_by(check_image_name),
     help="Run Caffe in this Docker image (no Caffe needed on this host).",
 )
 @click.option("--log", "log_copy", type=OutputFile(), help="Also copy the full log here.")
@@ -65,7 +45,9 @@ def _gpu_option(value):
     "--blas-threads",
     default="auto",
     show_default=True,
-    help="CPU threads (Caffe's OpenMP and OpenBLAS together): 'auto' measures 1 vs all cores once per run.",
+    callback=checked_by(check_blas_threads),
+    help="CPU threads (Caffe's OpenMP and OpenBLAS together): 'auto' measures 1 vs all cores "
+    "once per run.",
 )
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show Caffe's raw log instead of a progress bar."
@@ -80,15 +62,6 @@ def train(
     """
     if force_cpu and gpu:
         raise click.BadParameter("--cpu and --gpu exclude each other", param_hint="--gpu")
-    if blas_threads != "auto" and not (
-        blas_threads.isdigit() and 1 <= int(blas_threads) <= BLAS_THREADS_MAX
-    ):
-        raise click.BadParameter(
-            f"'auto' or a number from 1 to {BLAS_THREADS_MAX}", param_hint="--blas-threads"
-        )
-    docker = shutil.which("docker") if image else None
-    if image and docker is None:
-        raise BadInput("--docker was given but no docker client is installed")
     request = TrainRequest(
         solver,
         gpu=gpu,
@@ -98,97 +71,50 @@ def train(
         max_iter=max_iter,
         out=out,
     )
-    # In an image, nothing of a host Caffe build is used (the host may have none, or a CPU one).
-    launch = DockerLaunch(docker, image) if image else HostLaunch()
-    plan = plan_training(
-        request, cpu_only_build=locate.is_cpu_only_build() if not image else False, launch=launch
-    )
-    write_run_solver(plan)
-    threads, why, timings = threads_for_run(plan, blas_threads, launch)
-    write_choice(plan.run_dir / "blas_threads.json", threads, why, timings)
-    env = caffe_env(threads)
-    argv = launch.wrap(
-        plan,
-        runner.caffe_train_argv(launch.caffe, plan.run_solver, plan.gpu, plan.weights, plan.resume),
-        env,
-    )
+    launch = launch_for(image)
+    plan = plan_training(request, cpu_only_build=launch.cpu_only_build, launch=launch)
+    setup = prepare_run(plan, launch, blas_threads)
     click.echo(f"run directory: {plan.run_dir}")
-    if threads is not None:
-        click.echo(f"CPU threads: {threads} ({why})")
-    result = _run_with_progress(plan, launch, argv, env, verbose)
+    if setup.threads is not None:
+        click.echo(f"CPU threads: {setup.threads} ({setup.why})")
+    result = _run_with_progress(plan, launch, setup, verbose)
     if log_copy:
         with staged() as stage:
             shutil.copyfile(result.log_path, stage(log_copy))
-    _report(plan, launch, result)
+    click.echo(run_summary(result, launch.timed_process))
+    if result.interrupted:
+        state = result.metrics.last_solverstate
+        if state:
+            click.echo(resume_hint(plan, state))
+        else:
+            click.echo("stopped before any snapshot was written", err=True)
+        raise SystemExit(130)
 
 
-def _run_with_progress(plan, launch, argv, env, verbose):
-    interrupts = runner.Interrupts(
-        on_first=lambda: click.echo(
-            "\ninterrupt: asking Caffe to snapshot and stop (Ctrl-C again to kill it)", err=True
-        )
+def _run_with_progress(plan, launch, setup, verbose):
+    """Caffe's raw log (--verbose), a progress bar on a terminal, else nothing while it runs."""
+    interrupts = runner.Interrupts(on_first=lambda: click.echo(_INTERRUPTED, err=True))
+    run = partial(
+        run_training,
+        plan,
+        setup.argv,
+        setup.env,
+        interrupts=interrupts,
+        launch_failure=launch.failure,
     )
     if verbose:
-        return run_training(
-            plan,
-            argv,
-            env,
-            on_line=lambda line: click.echo(line, nl=False, err=True),
-            interrupts=interrupts,
-            launch_failure=launch.failure,
-        )
+        return run(on_line=lambda line: click.echo(line, nl=False, err=True))
     if not sys.stderr.isatty():  # no bar in a log file or pipe
-        return run_training(plan, argv, env, interrupts=interrupts, launch_failure=launch.failure)
-    state = {"loss": None, "test": None, "done": plan.start_iter}
+        return run()
+    progress = TrainProgress(plan.start_iter)
     with click.progressbar(
         length=plan.iterations,
         label="training",
         file=click.get_text_stream("stderr"),
         show_pos=True,
-        item_show_func=lambda _: _status(state),
+        item_show_func=lambda _: progress.status(),
     ) as bar:
-
-        def on_event(event):
-            if isinstance(event, TrainPoint):
-                bar.update(max(event.iteration - state["done"], 0), event)
-                state["done"] = max(state["done"], event.iteration)
-                state["loss"] = event.loss
-            elif isinstance(event, TestPoint) and "loss" in event.outputs:
-                state["test"] = event.outputs["loss"]
-
-        result = run_training(
-            plan, argv, env, on_event=on_event, interrupts=interrupts, launch_failure=launch.failure
-        )
+        result = run(on_event=lambda event: bar.update(progress.advance(event)))
         if not result.interrupted:
             bar.update(max(plan.iterations - bar.pos, 0))
     return result
-
-
-def _status(state):
-    parts = []
-    if state["loss"] is not None:
-        parts.append(f"loss {state['loss']:.4f}")
-    if state["test"] is not None:
-        parts.append(f"test {state['test']:.4f}")
-    return " ".join(parts)
-
-
-def _report(plan, launch, result):
-    m = result.metrics
-    click.echo(f"log: {result.log_path}\nmetrics: {result.csv_path}\ncurve: {result.plot_path}")
-    click.echo(
-        f"time: {result.usage.wall_seconds:.1f} s wall, {result.usage.cpu_seconds:.1f} s CPU "
-        f"(user+sys of {launch.timed_process})"
-    )
-    if m.snapshots:
-        click.echo(f"last snapshot: {m.snapshots[-1]}")
-    if result.interrupted:
-        state = m.last_solverstate
-        if state:
-            click.echo(
-                f"stopped with a snapshot at {state}; continue with:\n  caffesiam train "
-                f"{shlex.quote(str(plan.run_solver))} --resume {shlex.quote(str(plan.cwd / state))}"
-            )
-        else:
-            click.echo("stopped before any snapshot was written", err=True)
-        raise SystemExit(130)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from caffesiam.limits import JITTER_MAX
+
 
 @dataclass(frozen=True)
 class Jitter:
@@ -19,11 +21,6 @@ class Jitter:
 
     def describe(self) -> dict:
         return {"max_shift_px": self.shift, "max_rotate_deg": self.rotate, "max_scale": self.scale}
-
-
-# Upper bounds: a rotation past 180 degrees repeats one within it, a shift past 1,000 px moves
-# any image that Caffe could train on out of its frame.
-JITTER_MAX = {"shift": 1000.0, "rotate": 180.0, "scale": 1.0}
 
 
 def parse_jitter(text: str) -> Jitter:

@@ -9,10 +9,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
+from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.netload import load_net
 from caffesiam.caffe.weights import check_weights_fit_net
 from caffesiam.data.read import open_pairs, peek_record
@@ -20,12 +20,13 @@ from caffesiam.errors import DatabaseError, ModelError
 from caffesiam.evaluate.metrics import pair_distances
 from caffesiam.evaluate.preprocess import SOURCE_LAYERS, Preprocess
 
-Progress = Optional[Callable[[int], None]]
+Progress = Callable[[int], None] | None
 
 
 def import_pycaffe():
     """pycaffe, with glog quiet unless the environment says otherwise (set before glog starts)."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
+    for name, value in glog_env(full_log=False).items():
+        os.environ.setdefault(name, value)
     import caffe
 
     return caffe

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from caffesiam.data.backends import BACKENDS
 from caffesiam.limits import INT32_MAX
-from caffesiam.net.solver import LR_POLICY_FIELDS
-from caffesiam.spec.tower import LOSSES
+from caffesiam.net.solver import LR_POLICY_FIELDS, POLICY_DEFAULTS, SOLVER_DEFAULTS
+from caffesiam.spec.tower import LOSSES, LossSpec
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,23 @@ def _number(name: str, help: str | None = None, low_open: bool = False) -> Optio
     return Option(name, float, help, low=0, low_open=low_open)
 
 
+def _default(name: str, help: str = "") -> str:
+    """`help` then '[default: 0.01]': the siamese example's value of solver setting `name`."""
+    value = SOLVER_DEFAULTS[name]
+    shown = value if isinstance(value, str) else format(value, "g")
+    return f"{help} [default: {shown}]".lstrip()
+
+
+def _policy_default(name: str, help: str = "") -> str:
+    """`help` then '[default: 0.0001 for inv, 0.1 for step and multistep]'."""
+    policies: dict[float, list[str]] = {}
+    for policy, values in POLICY_DEFAULTS.items():
+        if name in values:
+            policies.setdefault(values[name], []).append(policy)
+    shown = ", ".join(f"{value:g} for {' and '.join(p)}" for value, p in policies.items())
+    return f"{help} [default: {shown}]".lstrip()
+
+
 NET_OPTIONS = (
     Option("pseudo", bool, "Pseudo-siamese: two towers that share nothing."),
     Option("backend", str, "Database backend.", choices=BACKENDS),
@@ -55,7 +72,8 @@ NET_OPTIONS = (
     _number("margin", "Contrastive or triplet margin."),
     _number(
         "q",
-        "chopra2005's Q: same-class cost (2/Q)E^2, different-class 2Q exp(-2.77E/Q) [default: 5].",
+        "chopra2005's Q: same-class cost (2/Q)E^2, different-class 2Q exp(-2.77E/Q) "
+        f"[default: {LossSpec.q:g}].",
         low_open=True,
     ),
     Option(
@@ -71,22 +89,22 @@ NET_OPTIONS = (
     ),
 )
 SOLVER_OPTIONS = (
-    _count("max_iter"),
-    _number("base_lr", low_open=True),
-    _count("test_iter"),
-    _count("test_interval"),
-    _count("display", low=0),
-    _count("snapshot", "Snapshot every N iterations.", low=0),
-    _number("momentum"),
-    _number("weight_decay"),
+    _count("max_iter", _default("max_iter")),
+    _number("base_lr", _default("base_lr"), low_open=True),
+    _count("test_iter", _default("test_iter")),
+    _count("test_interval", _default("test_interval")),
+    _count("display", _default("display"), low=0),
+    _count("snapshot", _default("snapshot", "Snapshot every N iterations."), low=0),
+    _number("momentum", _default("momentum")),
+    _number("weight_decay", _default("weight_decay")),
     Option(
         "lr_policy",
         str,
-        "Learning-rate schedule [default: inv, as Caffe's example].",
+        _default("lr_policy", "Learning-rate schedule."),
         choices=tuple(LR_POLICY_FIELDS),
     ),
-    _number("gamma", "[default: 1e-4 for inv, 0.1 for step and multistep]", low_open=True),
-    _number("power", "inv and poly [default: 0.75 for inv].", low_open=True),
+    _number("gamma", _policy_default("gamma"), low_open=True),
+    _number("power", _policy_default("power", "inv and poly."), low_open=True),
     _count("stepsize", "step and sigmoid."),
     _count(
         "stepvalue",

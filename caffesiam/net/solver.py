@@ -1,4 +1,5 @@
-"""A SolverParameter with the defaults of Caffe's siamese example, and the lr policies' settings (no I/O)."""
+"""A SolverParameter with the defaults of Caffe's siamese example, the lr policies' settings and
+the checks a solver must pass before Caffe runs it (no I/O)."""
 
 import math
 
@@ -29,7 +30,7 @@ LR_POLICY_FIELDS = {
     "poly": ("power",),
     "sigmoid": ("gamma", "stepsize"),
 }
-_POLICY_DEFAULTS = {
+POLICY_DEFAULTS = {
     "inv": {k: SOLVER_DEFAULTS[k] for k in ("gamma", "power")},
     "step": dict(gamma=0.1),
     "multistep": dict(gamma=0.1),
@@ -47,7 +48,7 @@ def build_solver(
     given = {k: v for k, v in overrides.items() if v not in (None, ())}
     policy = given.get("lr_policy", SOLVER_DEFAULTS["lr_policy"])
     settings = {k: v for k, v in SOLVER_DEFAULTS.items() if k not in ("gamma", "power")}
-    settings.update(_POLICY_DEFAULTS.get(policy, {}))
+    settings.update(POLICY_DEFAULTS.get(policy, {}))
     settings.update(given)
     _check_lr_schedule(policy, given, settings)
     solver = pb.SolverParameter(net=net_path, snapshot_prefix=snapshot_prefix)
@@ -59,9 +60,16 @@ def build_solver(
         else:
             setattr(solver, key, value)
     solver.solver_mode = pb.SolverParameter.GPU if gpu else pb.SolverParameter.CPU
-    if shares_params:  # multi-GPU all-reduce breaks on shared params otherwise (Caffe #5538)
-        solver.layer_wise_reduce = False
+    fit_layer_wise_reduce(solver, shares_params)
     return solver
+
+
+def fit_layer_wise_reduce(solver, shares_params: bool):
+    """layer_wise_reduce: false for a net with shared params, whatever the device: training on
+    several GPUs aborts otherwise (NCCL::on_gradients_ready, Caffe #5538), and one GPU or the CPU
+    never reads it. A net without shared params keeps the solver's own setting."""
+    if shares_params:
+        solver.layer_wise_reduce = False
 
 
 def _check_lr_schedule(policy: str, given: dict, settings: dict):

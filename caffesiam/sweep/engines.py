@@ -15,6 +15,7 @@ from pathlib import Path
 
 from caffesiam.caffe import runner
 from caffesiam.errors import CaffesiamError
+from caffesiam.limits import SUBMIT_TIMEOUT_S
 from caffesiam.sweep.layout import LOGS, SLURM_LOG, local_log
 from caffesiam.sweep.rundirs import read_state, write_state
 from caffesiam.sweep.scripts import run_point_argv
@@ -132,7 +133,7 @@ def sbatch_argv(
 
 def submit(argv: list[str]) -> str:
     """Run sbatch; returns the array's job id."""
-    done = runner.capture(argv, timeout=120)
+    done = runner.capture(argv, timeout=SUBMIT_TIMEOUT_S)
     match = re.search(r"^(\d+)(;\S+)?\s*$", done.stdout, re.M)
     if done.returncode != 0 or not match:
         raise CaffesiamError(f"sbatch failed (exit {done.returncode}): {_last_line(done.stdout)}")

@@ -12,7 +12,7 @@ from caffesiam.sweep.expand import Point, describe
 from caffesiam.sweep.layout import ACCURACY_PNG, CURVES_PNG, EVAL_JSON, RESULTS_CSV
 from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
-from caffesiam.train.run import USAGE_FILE
+from caffesiam.train.rundir import CAFFE_LOG, USAGE_JSON
 
 RESULT_COLUMNS = (
     "accuracy",
@@ -54,9 +54,9 @@ def _collect(point: Point, where: Path) -> PointResult:
     values = {column: evaluation.get(key) for column, key in _FROM_EVAL.items()}
     usages, curve = [], {}
     for run in train_dirs(where):  # attempts in order; a resumed one continues the curve
-        usages.append(read_json(run / USAGE_FILE) or {})
+        usages.append(read_json(run / USAGE_JSON) or {})
         try:
-            with open(run / "caffe.log", errors="replace") as log:
+            with open(run / CAFFE_LOG, errors="replace") as log:
                 metrics = parse_lines(log)
         except OSError:
             continue

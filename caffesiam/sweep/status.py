@@ -15,6 +15,7 @@ from caffesiam.sweep.expand import Point
 from caffesiam.sweep.layout import EVAL_JSON, TASK_JSON
 from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
 from caffesiam.train.log import parse_lines
+from caffesiam.train.rundir import CAFFE_LOG
 
 DONE = "done"
 PENDING = "pending"
@@ -126,7 +127,7 @@ def _iteration(where: Path) -> int:
     last = 0
     for run in train_dirs(where):
         try:
-            with open(run / "caffe.log", errors="replace") as log:
+            with open(run / CAFFE_LOG, errors="replace") as log:
                 last = max(last, parse_lines(log).iteration)
         except OSError:
             continue

@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 from caffesiam.caffe import runner
+from caffesiam.caffe.glog import glog_env
+from caffesiam.limits import NET_CHILD_TIMEOUT_S
 from caffesiam.train.plan import TrainPlan
 
 _AVERAGE = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
@@ -31,10 +33,10 @@ def thread_env(threads: int) -> dict[str, str]:
 def time_forward_backward(plan: TrainPlan, launch, threads: int, iterations=10) -> float | None:
     """Average forward-backward ms of `caffe time` on the run's net with this many threads,
     where `launch` (train.launch) runs the run's Caffe."""
-    env = dict(os.environ, **thread_env(threads), GLOG_minloglevel="0", GLOG_logtostderr="1")
+    env = dict(os.environ, **thread_env(threads), **glog_env(full_log=True))
     argv = launch.wrap(plan, runner.caffe_time_argv(launch.caffe, plan.net_path, iterations), env)
     try:
-        out = runner.capture(argv, timeout=300, env=env, cwd=plan.cwd)
+        out = runner.capture(argv, timeout=NET_CHILD_TIMEOUT_S, env=env, cwd=plan.cwd)
     except runner.Timeout:
         return None
     match = _AVERAGE.search(out.stdout or "")

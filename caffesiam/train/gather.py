@@ -17,13 +17,14 @@ from caffesiam.files import check_output_dir
 from caffesiam.train.launch import HostLaunch
 from caffesiam.train.log import snapshot_iteration
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
+from caffesiam.train.rundir import CAFFE_LOG, RUN_DIR_SUFFIX
 
 
 def plan_training(
     request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None
 ) -> TrainPlan:
     """Gather the facts, decide, then check the weights the plan would load (a child process
-    sets the net up where `launch` runs the run's Caffe, default this host's; so this comes last)."""
+    sets the net up where `launch` runs the run's Caffe, by default this host's: so, last)."""
     cwd = Path(cwd or Path.cwd())
     launch = launch or HostLaunch()
     facts = gather_facts(request, cwd, cpu_only_build)
@@ -78,7 +79,7 @@ def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> Trai
         start_iter=start_iter,
         snapshot_prefix=prefix,
         later_snapshots=existing_snapshots(prefix, start_iter),
-        run_dir_taken=request.out is not None and (Path(request.out) / "caffe.log").exists(),
+        run_dir_taken=request.out is not None and (Path(request.out) / CAFFE_LOG).exists(),
         free_run_dir=free_run_dir,
         cpu_only_build=cpu_only_build,
         resumed_weights=resumed_weights,
@@ -112,9 +113,9 @@ def existing_snapshots(prefix: Path, after_iter: int) -> list[Path]:
 
 def default_run_dir(prefix: Path) -> Path:
     """<prefix>_run, or _run2, _run3... so an earlier run's log is never overwritten."""
-    base = prefix.parent / f"{prefix.name}_run"
+    base = prefix.parent / f"{prefix.name}{RUN_DIR_SUFFIX}"
     candidate, n = base, 1
-    while (candidate / "caffe.log").exists():
+    while (candidate / CAFFE_LOG).exists():
         n += 1
         candidate = base.with_name(f"{base.name}{n}")
     return candidate

@@ -5,19 +5,33 @@ for a run (the BLAS timing, the weights check, the training) goes through the ru
 """
 
 import os
+import shutil
 import sys
 
 from caffesiam.caffe import locate, runner
+from caffesiam.caffe.glog import GLOG_VARIABLES
+from caffesiam.errors import BadInput
 from caffesiam.train.blas_threads import THREAD_VARIABLES
 from caffesiam.train.plan import TrainPlan
 
-_CAFFE_ENV = ("GLOG_logtostderr", "GLOG_minloglevel", *THREAD_VARIABLES)
+_CAFFE_ENV = (*GLOG_VARIABLES, *THREAD_VARIABLES)
 # `docker run`'s own exit statuses (Caffe's are 0, 1, or 128+N for signal N).
 _DOCKER_STATUS = {
     125: "docker run failed",
     126: "the image cannot run the command",
     127: "the image has no such command",
 }
+
+
+def launch_for(image: str | None, which=shutil.which):
+    """DockerLaunch in `image` when one is given (BadInput without a docker client), else
+    HostLaunch. In an image nothing of a host Caffe build is used: the host may have none."""
+    if image is None:
+        return HostLaunch()
+    docker = which("docker")
+    if docker is None:
+        raise BadInput("--docker was given but no docker client is installed")
+    return DockerLaunch(docker, image)
 
 
 class HostLaunch:
@@ -28,6 +42,7 @@ class HostLaunch:
 
     def __init__(self):
         self.caffe = locate.caffe_binary()  # CaffeNotFound before the run writes anything
+        self.cpu_only_build = locate.is_cpu_only_build()
 
     def wrap(self, plan: TrainPlan, argv: list[str], env: dict) -> list[str]:
         return list(argv)
@@ -43,6 +58,7 @@ class DockerLaunch:
     caffe = "caffe"
     python = "python"
     timed_process = "the docker client; Caffe's own, in the container, is not counted"
+    cpu_only_build = False  # the image's build is not known here; Caffe itself says if it is
 
     def __init__(self, docker: str, image: str):
         self.docker, self.image = docker, image

@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from caffesiam.caffe.glog import LINE_PREFIX
 from caffesiam.data.backends import LOCKED_ADVICE
 
-# glog prefix: severity, date (MMDD or YYYYMMDD), time, thread, file:line]
-_PREFIX = r"^(?P<sev>[IWEF])(?P<date>\d{4}|\d{8}) (?P<time>\d\d:\d\d:\d\d\.\d+)\s+\d+ (?P<src>[\w.]+:\d+)\] "
-_GLOG = re.compile(_PREFIX + r"(?P<msg>.*)$")
+_GLOG = re.compile(LINE_PREFIX + r"(?P<msg>.*)$")
 _LOCK_HINT = f" (the database is locked: {LOCKED_ADVICE})"
 # A number as C++ streams print it, non-finite ones included: a diverging run logs "loss = -nan".
 _NUMBER = r"([-+]?(?:nan|inf|\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))"

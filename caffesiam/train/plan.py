@@ -11,7 +11,8 @@ from pathlib import Path
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import BadInput, OutputExists, SolverError
 from caffesiam.net.params import shared_param_names
-from caffesiam.net.solver import check_solver
+from caffesiam.net.solver import check_solver, fit_layer_wise_reduce
+from caffesiam.train.rundir import CAFFE_LOG, RUN_SOLVER
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class TrainPlan:
 
     @property
     def run_solver(self) -> Path:
-        return self.run_dir / "solver.prototxt"
+        return self.run_dir / RUN_SOLVER
 
     @property
     def iterations(self) -> int:
@@ -71,7 +72,7 @@ class TrainPlan:
 
 
 def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
-    """The run's plan: its solver copy (max_iter, mode, snapshot on stop), run directory and device."""
+    """The run's plan: its solver copy (max_iter, mode, snapshot on stop), run directory, device."""
     mode = caffe_pb2().SolverParameter
     solver = type(facts.solver)()
     solver.CopyFrom(facts.solver)
@@ -94,10 +95,7 @@ def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
         raise BadInput(f"this Caffe is a CPU-only build, but {how}")
     solver.solver_mode = mode.GPU if wants_gpu else mode.CPU
     shares = bool(shared_param_names(facts.net))
-    if gpu is not None and (gpu == "all" or "," in gpu) and shares:
-        solver.layer_wise_reduce = (
-            False  # Caffe #5538: layer-wise all-reduce breaks on shared params
-        )
+    fit_layer_wise_reduce(solver, shares)
     solver.snapshot_after_train = True  # so the first Ctrl-C leaves a snapshot
     if facts.later_snapshots:
         raise OutputExists(
@@ -105,7 +103,7 @@ def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
             f"overwrite it; continue it with --resume, or change snapshot_prefix"
         )
     if request.out is not None and facts.run_dir_taken:
-        raise OutputExists(f"{request.out} already holds a run (caffe.log); choose another --out")
+        raise OutputExists(f"{request.out} already holds a run ({CAFFE_LOG}); choose another --out")
     return TrainPlan(
         solver_path=request.solver,
         solver=solver,

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from caffesiam.caffe import runner
+from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.proto import to_text
 from caffesiam.draw.plots import plot_loss_curve
 from caffesiam.errors import TrainingDiverged, TrainingFailed
 from caffesiam.files import write_text_atomic
-from caffesiam.train.blas_threads import thread_env
+from caffesiam.train.blas_threads import thread_env, threads_for_run, write_choice
 from caffesiam.train.log import (
     LogParser,
     Metrics,
@@ -26,6 +27,7 @@ from caffesiam.train.log import (
 )
 from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
+from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG, LOSS_PNG, METRICS_CSV, USAGE_JSON
 
 PLOT_EVERY_S = 30.0  # while Caffe runs, loss.png is redrawn at most this often
 
@@ -41,12 +43,9 @@ class RunResult:
     usage: runner.Finished
 
 
-USAGE_FILE = "usage.json"  # in the run directory: the Caffe process's wall and CPU seconds
-
-
 def caffe_env(threads: int | None) -> dict:
     """Caffe's environment: INFO logs on stderr (we parse them), its threads if chosen."""
-    env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
+    env = dict(os.environ, **glog_env(full_log=True))
     if threads is not None:
         env.update(thread_env(threads))
     return env
@@ -58,12 +57,36 @@ def write_run_solver(plan: TrainPlan):
     write_text_atomic(plan.run_solver, to_text(plan.solver))
 
 
+@dataclass
+class RunSetup:
+    """How Caffe is started: its argv (as the launch runs it), its environment, and the CPU
+    threads chosen (None for a GPU run) with the reason."""
+
+    argv: list[str]
+    env: dict
+    threads: int | None
+    why: str
+
+
+def prepare_run(plan: TrainPlan, launch, blas_threads: str) -> RunSetup:
+    """Write the run's solver, choose its CPU threads (--blas-threads `blas_threads`, recorded in
+    blas_threads.json) and build the `caffe train` argv that `launch` (train.launch) runs."""
+    write_run_solver(plan)
+    threads, why, timings = threads_for_run(plan, blas_threads, launch)
+    write_choice(plan.run_dir / BLAS_THREADS_JSON, threads, why, timings)
+    env = caffe_env(threads)
+    train = runner.caffe_train_argv(
+        launch.caffe, plan.run_solver, plan.gpu, plan.weights, plan.resume
+    )
+    return RunSetup(launch.wrap(plan, train, env), env, threads, why)
+
+
 class RunOutputs:
     """metrics.csv after every test phase; loss.png at the first, then at most every `plot_every`
     seconds while Caffe runs, and at the end: a render (a second or so) stays off the log path."""
 
     def __init__(self, plan: TrainPlan, plot_every: float = PLOT_EVERY_S, clock=time.monotonic):
-        self.csv_path, self.plot_path = plan.run_dir / "metrics.csv", plan.run_dir / "loss.png"
+        self.csv_path, self.plot_path = plan.run_dir / METRICS_CSV, plan.run_dir / LOSS_PNG
         self.title = f"{plan.solver_path.name} ({plan.net_path.name})"
         self.plot_every, self.clock = plot_every, clock
         self.plotted_at: float | None = None
@@ -104,10 +127,10 @@ def run_training(
 
     A loss that stops being finite stops Caffe as a first Ctrl-C does (it snapshots and exits),
     and is TrainingDiverged; Caffe dying otherwise is TrainingFailed (exit 1, its status named).
-    `launch_failure(status, log lines)` names a failure of what started Caffe (docker run), if it was one.
+    `launch_failure(status, log lines)` names a failure of what started Caffe (docker run), if any.
     """
     parser = LogParser()
-    log_path = plan.run_dir / "caffe.log"
+    log_path = plan.run_dir / CAFFE_LOG
     interrupts = interrupts or runner.Interrupts()
     outputs = outputs or RunOutputs(plan)
     with open(log_path, "w") as log:
@@ -128,7 +151,7 @@ def run_training(
     outputs.finish(parser.metrics)
     status = finished.status
     write_text_atomic(
-        plan.run_dir / USAGE_FILE,
+        plan.run_dir / USAGE_JSON,
         json.dumps(
             {
                 "process": Path(argv[0]).name,
@@ -146,9 +169,8 @@ def run_training(
     if status != 0 and interrupts.count < 2:
         with open(log_path, errors="replace") as f:
             lines = f.readlines()
-        reason = launch_failure(status, lines) or (
-            f"{describe_status(status)}: {failure_line(lines) or parser.metrics.fatal or 'no error line in its log'}"
-        )
+        why = failure_line(lines) or parser.metrics.fatal or "no error line in its log"
+        reason = launch_failure(status, lines) or f"{describe_status(status)}: {why}"
         raise TrainingFailed(f"{reason} (full log: {log_path})", status)
     if parser.metrics.diverged and interrupts.count == 0:
         raise TrainingDiverged(diverged_message(plan, parser.metrics, log_path))

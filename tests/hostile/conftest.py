@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from caffesiam.caffe.glog import glog_env
 from hostile.helpers import run
 
 LOG_LINES = [
@@ -47,7 +48,7 @@ def model(hostile_root):
             str(weights),
         ],
         check=True,
-        env=dict(os.environ, GLOG_minloglevel="2"),
+        env=dict(os.environ, **glog_env(full_log=False)),
     )
     return deploy, weights
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, VENV_BIN
 
+from caffesiam.caffe.glog import glog_env
 from caffesiam.train.log import parse_lines
+from caffesiam.train.rundir import CAFFE_LOG, LOSS_PNG, METRICS_CSV
 from hostile.helpers import BIG, changes, refused, run, snapshot
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]  # real Caffe trainings and set-ups
@@ -133,12 +135,12 @@ def test_a_diverging_run_is_stopped_with_a_snapshot_and_named(workdir):
     stopped = int(line.split("stopped at iteration ")[1].split()[0])
     assert stopped < 100000 and (workdir / f"snap/mlp_iter_{stopped}.solverstate").exists()
     run_dir = workdir / "snap/mlp_run"
-    assert parse_lines((run_dir / "caffe.log").open()).diverged is not None
-    assert ",nan," in (run_dir / "metrics.csv").read_text() and (run_dir / "loss.png").exists()
+    assert parse_lines((run_dir / CAFFE_LOG).open()).diverged is not None
+    assert ",nan," in (run_dir / METRICS_CSV).read_text() and (run_dir / LOSS_PNG).exists()
     plotted = _ok(
         run(
             "plot-log",
-            run_dir / "caffe.log",
+            run_dir / CAFFE_LOG,
             "-o",
             workdir / "curve.png",
             "--csv",
@@ -152,8 +154,8 @@ def test_plot_log_reads_nan_and_inf(tmp_path):
     log = tmp_path / "caffe.log"
     log.write_text(
         "".join(
-            f"I1123 10:00:0{i}.000000  1 solver.cpp:218] Iteration {i * 10} (12.5 iter/s, 0.8s/10 iters), "
-            f"loss = {value}\n"
+            f"I1123 10:00:0{i}.000000  1 solver.cpp:218] Iteration {i * 10} "
+            f"(12.5 iter/s, 0.8s/10 iters), loss = {value}\n"
             for i, value in enumerate(["0.69", "4.2e+37", "inf", "-nan", "nan", "-inf"])
         )
     )
@@ -257,7 +259,7 @@ def other_weights(hostile_root):
             str(weights),
         ],
         check=True,
-        env=dict(os.environ, GLOG_minloglevel="2"),
+        env=dict(os.environ, **glog_env(full_log=False)),
     )
     return weights
 
@@ -286,7 +288,7 @@ def test_weights_that_do_not_fit(case, words, workdir, trained, model, other_wei
 
 
 def test_weights_and_resume_that_fit_still_train(workdir, trained):
-    """The checks refuse only what Caffe would refuse: a snapshot of this net fine-tunes and resumes."""
+    """The checks refuse only what Caffe would: a snapshot of this net fine-tunes and resumes."""
     _ok(
         train(
             workdir,
@@ -317,7 +319,7 @@ def test_caffe_crashing_is_exit_1_naming_its_signal(workdir):
         "Check failed",
         "full log:",
     )
-    assert (workdir / "snap/mlp_run/caffe.log").exists() and "mlp_run" in line
+    assert (workdir / "snap/mlp_run" / CAFFE_LOG).exists() and "mlp_run" in line
 
 
 def test_build_db_force_refuses_the_database_a_training_reads(workdir):
@@ -342,7 +344,7 @@ def test_build_db_force_refuses_the_database_a_training_reads(workdir):
         text=True,
     )
     try:
-        log = workdir / "snap/mlp_run/caffe.log"
+        log = workdir / "snap/mlp_run" / CAFFE_LOG
         deadline = time.monotonic() + 120
         while not (log.exists() and "Iteration 5 " in log.read_text()):
             assert time.monotonic() < deadline and proc.poll() is None, (
