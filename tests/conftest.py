@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from caffesiam.cli import main
+from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -39,7 +40,7 @@ def caffe_src():
     return caffe_source()
 
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION = FASHION_MNIST_DIR
 
 
 def read_idx(path):
