@@ -39,11 +39,6 @@ def folder_of_images(root, per_class=5, classes=("cat", "dog")):
     return root
 
 
-@contextmanager
-def no_bar(length, label):
-    yield None
-
-
 class Recorder:
     def __init__(self):
         self.calls, self.done = [], 0
@@ -105,7 +100,7 @@ def test_images_are_decoded_with_progress_and_split_by_image(tmp_path):
 def test_no_test_images_means_train_alone_and_decoding_options_apply(tmp_path):
     root = folder_of_images(tmp_path / "pets")
     request = BuildRequest("pets", tmp_path, splits=("train",))
-    sets = gather_images(request, root, 0.0, Decoding(size=(4, 5), gray=False), no_bar)
+    sets = gather_images(request, root, 0.0, Decoding(size=(4, 5), gray=False))
     assert list(sets) == ["train"] and sets["train"].images.shape == (10, 3, 5, 4)
 
 
@@ -125,7 +120,7 @@ def test_pair_list_rows_skip_an_unreadable_image(tmp_path):
         "imgs/cat/1.png imgs/cat/0.png 1\n"
     )
     request = BuildRequest("list", tmp_path / "o", splits=(ALL,))
-    images, rows = gather_pair_list(request, tmp_path / "list.txt", Decoding(), no_bar)
+    images, rows = gather_pair_list(request, tmp_path / "list.txt", Decoding())
     assert images.skipped == 1
     pixels = images.images[:, 0, 0, 0]
     assert [(pixels[i], pixels[j], sim) for i, j, sim in rows] == [(0, 110, 0), (10, 0, 1)]
