@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
+
 BIN = Path(sys.executable).parent
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION = FASHION_MNIST_DIR
 REPEATS = 5
 
 

@@ -13,6 +13,16 @@ class BadInput(CaffesiamError):
     exit_code = 2
 
 
+class BadOption(BadInput):
+    """Raised when an option's value, or options given together, cannot work; `option` names it
+    (as "--jitter") and `reason` says why, so a command can report it as click does."""
+
+    def __init__(self, option: str, reason: str):
+        super().__init__(f"{option}: {reason}")
+        self.option = option
+        self.reason = reason
+
+
 class SpecError(BadInput):
     """Raised when a tower spec or prototxt is invalid."""
 

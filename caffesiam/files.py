@@ -6,6 +6,7 @@
 - `check_output` / `check_output_dir`: is this a place a command may write? Called before work.
 - `staged`: several outputs written to temporary siblings and renamed into place together.
 - `safe_name`: a name that becomes part of a path is a single, plain path component.
+- `cache_dir`: where downloads and builds are kept, by the rule the setup scripts follow.
 """
 
 import codecs
@@ -63,7 +64,7 @@ def _kind(mode: int) -> str:
 
 
 def _open_regular(path: Path, error, what: str):
-    """A binary file object of the regular file at `path`; `error` otherwise. Never blocks on a FIFO."""
+    """A binary file object of the regular file at `path`, else `error`; never blocks on a FIFO."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError as e:
@@ -91,7 +92,7 @@ def _read_bounded(f, path: Path, error, what: str, limit: int) -> bytes:
 
 
 def decode_text(data: bytes, source, error) -> str:
-    """`data` as UTF-8 text (a UTF-8 byte-order mark is dropped); `error` naming the line otherwise."""
+    """`data` as UTF-8 text (a UTF-8 byte-order mark is dropped), else `error` naming the line."""
     for bom, name in _BOMS:
         if data.startswith(bom):
             raise error(
@@ -150,7 +151,7 @@ def _mounts():
 
 
 def kernel_filesystem(resolved: Path):
-    """(mount point, type) when `resolved` lies on a kernel filesystem (/proc, /sys, /dev...), else None."""
+    """(mount point, type) when `resolved` is on a kernel filesystem (/proc, /sys...), else None."""
     point, kind = max(
         ((p, k) for p, k in _mounts() if p == resolved or p in resolved.parents),
         key=lambda mount: len(mount[0].parts),
@@ -292,3 +293,12 @@ def safe_name(name: str, what: str = "name") -> str:
             f"(no '/', not starting with '.' or '-', at most 100 characters)"
         )
     return name
+
+
+def cache_dir() -> Path:
+    """${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}, as scripts/setup.sh and
+    scripts/install_caffe.sh compute it (an empty variable counts as unset)."""
+    chosen = os.environ.get("CAFFESIAM_CACHE")
+    if chosen:
+        return Path(chosen)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "caffesiam"

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from caffesiam.caffe.glog import glog_env
 from caffesiam.cli import main
+from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -41,7 +42,7 @@ def caffe_src():
     return caffe_source()
 
 
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+FASHION = FASHION_MNIST_DIR
 
 
 def read_idx(path):

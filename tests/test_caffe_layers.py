@@ -14,12 +14,10 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+from conftest import FASHION
 
 
 def conv(num_output, kernel, pad=(0, 0), stride=(1, 1), dilation=1, group=1, bias=True):
@@ -124,7 +122,7 @@ def conv_output_shape(shape, g):
 
 
 def conv_forward(x, w, g):
-    """out[n, m, y, x] = sum over (c, i, j) of w[m, c, i, j] * x[n, c, y*s - p + i*d, x*s - p + j*d]."""
+    """out[n, m, y, x] = sum over c, i, j of w[m, c, i, j] * x[n, c, y*s-p + i*d, x*s-p + j*d]."""
     groups, rows, cols = g["group"], w.shape[0] // g["group"], w.shape[1]
     out_shape = conv_output_shape(x.shape[2:], g)
     out = np.zeros((x.shape[0], w.shape[0]) + out_shape)

@@ -19,6 +19,7 @@ import pytest
 from conftest import REPO, VENV_BIN, run_tool
 
 from caffesiam.caffe.locate import caffe_home
+from caffesiam.files import cache_dir
 from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
@@ -67,9 +68,7 @@ raise ImportError("no pycaffe on this host (test: Docker-only host)")
 
 
 def caffe_tarball() -> Path:
-    downloads = (
-        Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")) / "downloads"
-    )
+    downloads = cache_dir() / "downloads"
     found = sorted(downloads.glob("caffe_*.orig.tar.gz")) + sorted(
         downloads.glob("brocolli-caffe-*.tar.gz")
     )

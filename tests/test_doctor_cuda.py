@@ -17,6 +17,7 @@ import pytest
 from conftest import run_tool
 
 from caffesiam.caffe import cuda_libs, locate
+from caffesiam.files import cache_dir
 
 LDD = """\tlinux-vdso.so.1 (0x00007ffd)
 \tlibcudart.so.12 => /opt/cuda/lib64/libcudart.so.12 (0x00007f01)
@@ -162,7 +163,7 @@ def test_doctor_on_the_real_cpu_build_says_cpu_only_and_no_gpus():
 def gpu_builds():
     """Caffe GPU builds compiled on this machine (make gpu-build-check), wherever their cache is."""
     caches = {
-        Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")),
+        cache_dir(),
         Path("/tmp/gpuw/cache"),
     }
     return [

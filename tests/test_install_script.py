@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from caffesiam.files import cache_dir
+
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
 STEPS = REPO / "scripts" / "steps.sh"
 
@@ -54,10 +56,7 @@ def patched_files() -> set:
 def real_patched_sources() -> dict:
     """{path: bytes} of the files our patches change, from the Caffe source setup downloaded
     (Debian's or PyPI's), so that every patch applies to a planted tree."""
-    downloads = (
-        Path(os.environ.get("CAFFESIAM_CACHE", os.path.expanduser("~/.cache/caffesiam")))
-        / "downloads"
-    )
+    downloads = cache_dir() / "downloads"
     wanted = patched_files()
     for tarball in sorted(downloads.glob("*.tar.gz")):
         with tarfile.open(tarball) as tar:
@@ -160,7 +159,9 @@ APT_STUBS = {
         case " $* " in
           *" update "*) touch "$STATE/updated"; echo "Get:1 stand-in Packages" ;;
           *" install "*)
-            if [ -e "$STATE/fail-install" ]; then echo "E: Unable to locate package libfoo-dev" >&2; exit 100; fi
+            if [ -e "$STATE/fail-install" ]; then
+              echo "E: Unable to locate package libfoo-dev" >&2; exit 100
+            fi
             echo "$@" >"$STATE/installed" ;;
           *" indextargets "*) cat "$STATE/indextargets" 2>/dev/null || true ;;
         esac""",
@@ -281,7 +282,8 @@ def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
 def install_plan(tmp_path, *args, env=None):
     """(patch file names, cmake flags) that install_caffe.sh would use, from its own functions."""
     out = bash(
-        f"parse_args --skip-system-packages --no-python {shlex.join(args)}; selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX",
+        f"parse_args --skip-system-packages --no-python {shlex.join(args)}; "
+        "selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX",
         env=script_env(tmp_path, **(env or {})),
     )
     assert out.returncode == 0, out.stderr

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,21 @@ class Interrupts:
             self.proc.send_signal(signal.SIGINT)
 
 
+@contextmanager
+def stop_signals(handler: Callable[[], None]):
+    """SIGINT and SIGTERM call `handler()` for the block, even in a process started with SIGINT
+    ignored (a script's background job); the previous handlers are back when it ends."""
+    previous = {
+        s: signal.signal(s, lambda signum, frame: handler())
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for s, previous_handler in previous.items():
+            signal.signal(s, previous_handler)
+
+
 def _dies_with(parent: int) -> Callable[[], None]:
     """A preexec_fn: the kernel kills the child when `parent` dies, even by kill -9, so no Caffe
     trains on alone in its own session (Linux's PR_SET_PDEATHSIG; elsewhere it does nothing)."""
@@ -193,33 +209,28 @@ def stream(
     it dies with us whatever kills us. The handlers are in place before the child starts, so no
     Ctrl-C can orphan it."""
     policy = interrupts or Interrupts()
-    previous = {
-        s: signal.signal(s, lambda signum, frame: policy.interrupt())
-        for s in (signal.SIGINT, signal.SIGTERM)
-    }
     started = time.monotonic()
     proc = None
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
-            errors="replace",
-            preexec_fn=_dies_with(os.getpid()),
-        )
-        policy.attach(proc)
-        for line in proc.stdout:
-            on_line(line)
-        _, wait_status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(wait_status)
+        with stop_signals(policy.interrupt):
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+                errors="replace",
+                preexec_fn=_dies_with(os.getpid()),
+            )
+            policy.attach(proc)
+            for line in proc.stdout:
+                on_line(line)
+            _, wait_status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(wait_status)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         if proc is not None and proc.returncode is None:
             proc.kill()
             proc.wait()

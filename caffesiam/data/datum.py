@@ -1,6 +1,7 @@
 """caffe_pb2.Datum records: images stacked on channels, encoded straight to wire bytes (pure)."""
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import DatabaseError
@@ -51,8 +52,6 @@ def encode_stacked_datums(stacks, labels) -> np.ndarray:
 def decode_datum(value: bytes, where: str = "record"):
     """A parsed caffe_pb2.Datum; DatabaseError naming `where` when the bytes are not one or its
     pixels do not fill its channels x height x width."""
-    from google.protobuf.message import DecodeError
-
     datum = caffe_pb2().Datum()
     try:
         datum.ParseFromString(value)

@@ -7,6 +7,7 @@ with a shape check on a shared param.
 from collections.abc import Callable
 from pathlib import Path
 
+from caffesiam.data.read import peek_record
 from caffesiam.errors import DatabaseError
 
 
@@ -36,12 +37,11 @@ def sliced_sources(net) -> list[tuple[str, str, int, int]]:
 
 
 def check_record_channels(net, resolve: Callable[[str], Path] = Path, only_existing: bool = False):
-    """DatabaseError when a source's first record holds another number of images than the net slices.
+    """DatabaseError when a source's first record holds another number of images than the net
+    slices.
 
     `only_existing`: skip sources that are missing or cannot be opened (gen-net's advisory check).
     """
-    from caffesiam.data.read import peek_record
-
     for source, slice_name, images, channels in sliced_sources(net):
         path = resolve(source)
         if only_existing and not path.exists():

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import lmdb
 import numpy as np
+import plyvel
 
 from caffesiam.data.backends import LOCKED_ADVICE, detect_backend, open_elsewhere
 from caffesiam.errors import DatabaseError
@@ -69,8 +71,6 @@ class RecordWriter:
 
     def __enter__(self):
         if self.backend == "leveldb":
-            import plyvel
-
             self.errors = plyvel.Error
             # Big memtables (fewer fsynced flushes), big blocks and few open tables: a writer
             # never reads back, and small table indexes keep mmapped RSS flat for huge builds.
@@ -87,8 +87,6 @@ class RecordWriter:
                     compression=None,
                 )
             return self._put_leveldb
-        import lmdb
-
         self.errors = lmdb.Error
         with _as_os_error(self.errors, self.target):
             self.db = lmdb.open(
@@ -107,8 +105,6 @@ class RecordWriter:
                 # LevelDB drops the error of a background memtable flush (a full disk) on close;
                 # opening replays the last log into a table, as Caffe's first open would, so the
                 # error shows here and Caffe opens a database that needs no more disk.
-                import plyvel
-
                 plyvel.DB(str(self.target), create_if_missing=False).close()
 
     def _put_leveldb(self, first, encoded):
@@ -129,8 +125,6 @@ def iter_records(path) -> Iterator[tuple[bytes, bytes]]:
     """(key, serialized Datum) in key order; the database is only read."""
     path = Path(path)
     if detect_backend(path) == "lmdb":
-        import lmdb
-
         try:
             env = lmdb.open(str(path), readonly=True, lock=False, subdir=True)
         except lmdb.Error as e:
@@ -138,8 +132,6 @@ def iter_records(path) -> Iterator[tuple[bytes, bytes]]:
         with env, env.begin(buffers=False) as txn:
             yield from txn.cursor()
         return
-    import plyvel
-
     if open_elsewhere(path):  # refused before LevelDB's open, which rotates LOG even when locked
         raise DatabaseError(f"{path}: locked — {LOCKED_ADVICE}")
     try:

@@ -1,6 +1,7 @@
 """A plan of (i, j, sim) rows and its images -> a pair (or triplet) database with its manifest."""
 
 import errno
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.datum import encode_stacked_datums
-from caffesiam.data.manifest import describe, write_manifest
+from caffesiam.data.manifest import describe
 from caffesiam.data.store import RecordWriter
 from caffesiam.data.swap import check_db_output, swapped_in
 from caffesiam.errors import DiskFull
@@ -33,7 +34,8 @@ def write_pair_db(
     progress: Callable[[int], None] | None = None,
     transform: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> dict:
-    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
+    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; returns
+    the manifest, written beside it.
 
     `transform(images, key)`, if given, replaces each gathered batch of images before encoding
     (augmentation); `key` is unique to the batch and column, so it can seed the change.
@@ -50,7 +52,7 @@ def write_pair_db(
         with swapped_in(path, force) as (tmp, tmp_manifest):
             _write_records(tmp, backend, images, plan, progress, transform)
             record = describe(images, plan, backend, manifest or {})
-            write_manifest(tmp_manifest, record)
+            tmp_manifest.write_text(json.dumps(record, indent=2) + "\n")
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

@@ -5,6 +5,7 @@ machine has); nothing is written."""
 import pytest
 from conftest import REPO
 
+from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 from hostile.helpers import BIG, changes, refused, run, snapshot
 
 pytestmark = [
@@ -43,7 +44,7 @@ def _cases(model, pair_db, images_dir, out):
                 "build-db",
                 "mnist",
                 "--source",
-                "/usr/share/datasets/fashion-mnist",
+                FASHION_MNIST_DIR,
                 "--out",
                 out,
                 "--split",

@@ -1,4 +1,4 @@
-"""Image files -> ImageSet: one sub-folder per class, decoded once each, in parallel on all cores."""
+"""Image files -> ImageSet: one sub-folder per class, each file decoded once, on all cores."""
 
 import os
 from collections.abc import Callable, Sequence
@@ -6,6 +6,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.errors import DatasetError
@@ -108,8 +109,6 @@ def _decode_all(paths, size, gray):
 
 def _decode_one(job):
     """C x H x W uint8 array, or the error text for a file Pillow cannot read."""
-    from PIL import Image, UnidentifiedImageError
-
     path, size, gray = job
     try:
         with Image.open(path) as img:

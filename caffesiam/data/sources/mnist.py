@@ -1,11 +1,13 @@
-"""The MNIST family: where Fashion-MNIST lives here, class names, and MNIST's checksum-verified download."""
+"""The MNIST family: where Fashion-MNIST lives, class names, and a checksum-verified download."""
 
 import hashlib
 import os
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 from caffesiam.errors import CaffesiamError, DatasetError
+from caffesiam.files import cache_dir
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_CLASSES = [str(d) for d in range(10)]
@@ -37,9 +39,8 @@ MNIST_MIRRORS = (
 
 
 def mnist_cache_dir() -> Path:
-    """$CAFFESIAM_CACHE/mnist, else ~/.cache/caffesiam/mnist."""
-    base = os.environ.get("CAFFESIAM_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "caffesiam") / "mnist"
+    """mnist/ in caffesiam's cache (files.cache_dir)."""
+    return cache_dir() / "mnist"
 
 
 def mnist_mirrors() -> Sequence[str]:
@@ -70,8 +71,6 @@ def fetch_mnist(
 
 
 def _download_verified(name, md5, mirrors, timeout) -> bytes:
-    import urllib.request  # 15 ms; only a download needs it
-
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + name

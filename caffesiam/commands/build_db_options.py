@@ -1,0 +1,152 @@
+"""build-db's options, defined once for its subcommands: outputs, sampling, decoding, splits."""
+
+from pathlib import Path
+
+import click
+
+from caffesiam.commands.options import option_group
+from caffesiam.commands.params import NAME, OutputDir, number
+from caffesiam.data.augment import parse_jitter
+from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
+from caffesiam.data.builder.plan import SEED, TEST_FRACTION
+
+
+def _size(ctx, param, value):
+    """--size WxH -> (width, height)."""
+    if value is None:
+        return None
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected WxH such as 64x64, got {value!r}") from None
+    if w < 1 or h < 1:
+        raise click.BadParameter(f"width and height must be positive, got {value!r}")
+    return w, h
+
+
+def _jitter(ctx, param, value):
+    try:
+        return None if value is None else parse_jitter(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+output_options = option_group(
+    click.option(
+        "--out",
+        type=OutputDir(),
+        default=Path("."),
+        show_default=True,
+        help="Directory that receives the databases and their .json manifests.",
+    ),
+    click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default=DEFAULT_BACKEND,
+        show_default=True,
+        help="Database format; Caffe's Data layer reads both.",
+    ),
+    click.option("--force", is_flag=True, help="Replace existing databases."),
+)
+sampling_options = option_group(
+    click.option(
+        "--pairs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Pairs in the train database [default: one per train image].",
+    ),
+    click.option(
+        "--test-pairs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Pairs in the test database [default: one per test image].",
+    ),
+    click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself."),
+    click.option(
+        "--positive-ratio",
+        type=number(0, 1),
+        default=0.5,
+        show_default=True,
+        help="Fraction of pairs with sim=1 (same class).",
+    ),
+    click.option(
+        "--caffe-compat",
+        is_flag=True,
+        help="Draw both images uniformly at random as Caffe's converter does "
+        "(about 10% positives); ignores --positive-ratio.",
+    ),
+    click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=SEED,
+        show_default=True,
+        help="The same seed and inputs give a byte-identical database.",
+    ),
+    click.option(
+        "--triplets",
+        is_flag=True,
+        help="Triplet databases for `gen-net --loss triplet`: 3 x C channels (anchor, "
+        "positive of its class, negative of another), OUT/<name>_triplet_*; "
+        "--pairs counts triplets.",
+    ),
+    click.option(
+        "--augment",
+        is_flag=True,
+        help="Train database only: every image of every record gets its own random "
+        "shift, rotation and scaling (seeded), so few images give many distinct "
+        "pairs. The test database is never augmented.",
+    ),
+    click.option(
+        "--jitter",
+        callback=_jitter,
+        default=None,
+        metavar="SPEC",
+        help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
+        "scale as a fraction [default: shift=2,rotate=10,scale=0.1].",
+    ),
+)
+test_fraction_option = click.option(
+    "--test-fraction",
+    type=number(0, 1, max_open=True),
+    default=TEST_FRACTION,
+    show_default=True,
+    help="Fraction of images held out for the test database (split by image: none is in both).",
+)
+decode_options = option_group(
+    click.option(
+        "--size",
+        callback=_size,
+        default=None,
+        metavar="WxH",
+        help="Resize every image to W x H pixels (required for mixed sizes).",
+    ),
+    click.option(
+        "--gray/--rgb",
+        default=True,
+        show_default=True,
+        help="1 channel per image, or 3 (RGB pairs have 6 channels).",
+    ),
+    click.option(
+        "--strict", is_flag=True, help="Fail on an unreadable image instead of skipping it."
+    ),
+)
+idx_options = option_group(
+    click.option(
+        "--split",
+        type=click.Choice(["both", "train", "test"]),
+        default="both",
+        show_default=True,
+        help="Which databases to build.",
+    ),
+    output_options,
+    sampling_options,
+)
+
+
+def name_option(default: str):
+    help = f"Database name prefix (a plain name) [default: {default}]."
+    return click.option("--name", type=NAME, default=None, help=help)
+
+
+def source_option(help: str):
+    return click.option("--source", type=click.Path(file_okay=False, path_type=Path), help=help)

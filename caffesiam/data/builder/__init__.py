@@ -1,0 +1,1 @@
+"""build-db as a library: gather (sources loaded, outputs checked), plan (pure), run (written)."""
