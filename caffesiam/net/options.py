@@ -44,7 +44,7 @@ def _default(name: str, help: str = "") -> str:
     """`help` then '[default: 0.01]': the siamese example's value of solver setting `name`."""
     value = SOLVER_DEFAULTS[name]
     shown = value if isinstance(value, str) else format(value, "g")
-    return f"{help} [default: {shown}]".lstrip()
+    return f"{help.rstrip('.')} [default: {shown}]".lstrip()
 
 
 def _policy_default(name: str, help: str = "") -> str:
@@ -54,7 +54,7 @@ def _policy_default(name: str, help: str = "") -> str:
         if name in values:
             policies.setdefault(values[name], []).append(policy)
     shown = ", ".join(f"{value:g} for {' and '.join(p)}" for value, p in policies.items())
-    return f"{help} [default: {shown}]".lstrip()
+    return f"{help.rstrip('.')} [default: {shown}]".lstrip()
 
 
 NET_OPTIONS = (
