@@ -5,31 +5,10 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.options import option_group
-from caffesiam.commands.params import NAME, OutputDir, number
+from caffesiam.commands.params import NAME, OutputDir, checked_by, number
 from caffesiam.data.augment import parse_jitter
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
-from caffesiam.data.builder.plan import SEED, TEST_FRACTION
-
-
-def _size(ctx, param, value):
-    """--size WxH -> (width, height)."""
-    if value is None:
-        return None
-    try:
-        w, h = (int(v) for v in value.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"expected WxH such as 64x64, got {value!r}") from None
-    if w < 1 or h < 1:
-        raise click.BadParameter(f"width and height must be positive, got {value!r}")
-    return w, h
-
-
-def _jitter(ctx, param, value):
-    try:
-        return None if value is None else parse_jitter(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
+from caffesiam.data.builder.plan import SEED, TEST_FRACTION, parse_image_size
 
 output_options = option_group(
     click.option(
@@ -98,7 +77,7 @@ sampling_options = option_group(
     ),
     click.option(
         "--jitter",
-        callback=_jitter,
+        callback=checked_by(parse_jitter),
         default=None,
         metavar="SPEC",
         help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
@@ -115,7 +94,7 @@ test_fraction_option = click.option(
 decode_options = option_group(
     click.option(
         "--size",
-        callback=_size,
+        callback=checked_by(parse_image_size),
         default=None,
         metavar="WxH",
         help="Resize every image to W x H pixels (required for mixed sizes).",

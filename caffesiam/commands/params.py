@@ -18,14 +18,15 @@ from caffesiam.limits import INT32_MAX
 
 
 def checked_by(check):
-    """A click callback: None stays None, else check(value); its BadInput is the option's error."""
+    """A click callback: None stays None, else check(value); its BadInput or ValueError (a pure
+    parser's refusal) is the option's error."""
 
     def callback(ctx, param, value):
         if value is None:
             return None
         try:
             return check(value)
-        except BadInput as e:
+        except (BadInput, ValueError) as e:
             raise click.BadParameter(str(e), ctx, param) from e
 
     return callback

@@ -182,3 +182,14 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
         "skipped_images": db.images.skipped,
         "per_class": per_class(db.images, rows),
     }
+
+
+def parse_image_size(value: str) -> tuple[int, int]:
+    """'64x64' -> (64, 64): the size every image is resized to; ValueError when it is not WxH."""
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"expected WxH such as 64x64, got {value!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be positive, got {value!r}")
+    return width, height
