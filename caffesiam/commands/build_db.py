@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.option_types import NAME, OutputDir, number
 from caffesiam.commands.options import option_group
-from caffesiam.commands.params import NAME, OutputDir, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.sources.mnist import FASHION_MNIST_DIR

@@ -6,7 +6,7 @@ import click
 
 from caffesiam.commands.build_db import SEED, TEST_FRACTION
 from caffesiam.commands.model_options import describe, model_options, preprocessing
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
 from caffesiam.files import check_output, staged

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.model_options import describe, model_options, preprocessing
-from caffesiam.commands.params import OutputFile, number
+from caffesiam.commands.option_types import OutputFile, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
 

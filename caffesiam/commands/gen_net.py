@@ -6,8 +6,8 @@ import click
 
 from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
+from caffesiam.commands.option_types import OutputFile, count, number
 from caffesiam.commands.output import emit
-from caffesiam.commands.params import OutputFile, count, number
 from caffesiam.data.backends import BACKENDS
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.net.siamese import build_deploy, build_siamese, with_feature_size

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 
 SHOW_MAX = 100  # rows of pairs in one picture; matplotlib's 65,536-pixel limit is near 546
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.errors import BadInput
 from caffesiam.files import check_output, open_lines, staged
 

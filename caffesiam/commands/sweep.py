@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.option_types import OutputDir, count
 from caffesiam.commands.options import option_group
-from caffesiam.commands.params import OutputDir, count
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.backends import is_database
 from caffesiam.errors import SweepError

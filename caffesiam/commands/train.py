@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from caffesiam.caffe import locate, runner
-from caffesiam.commands.params import OutputDir, OutputFile, count
+from caffesiam.commands.option_types import OutputDir, OutputFile, count
 from caffesiam.errors import BadInput
 from caffesiam.files import staged
 from caffesiam.train.blas_threads import threads_for_run, write_choice
