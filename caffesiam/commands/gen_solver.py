@@ -8,8 +8,8 @@ from caffesiam.caffe.proto import caffe_pb2, read_text, to_text
 from caffesiam.commands.option_types import OutputFile, count, number
 from caffesiam.commands.output import emit
 from caffesiam.errors import SolverError
-from caffesiam.net.params import shared_param_names
 from caffesiam.net.solver import LR_POLICY_FIELDS, build_solver
+from caffesiam.spec.params import shared_param_names
 
 
 @click.command("gen-solver")

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.net.names import TWIN_SUFFIXES
-from caffesiam.net.params import PARAM_MESSAGE, SHAPE_FIELDS
+from caffesiam.spec.names import TWIN_SUFFIXES
+from caffesiam.spec.params import PARAM_MESSAGE, SHAPE_FIELDS
 
 PHASES = ("TRAIN", "TEST")
 
