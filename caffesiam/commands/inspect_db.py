@@ -21,8 +21,7 @@ SHOW_MAX = 100  # rows of pairs in one picture; matplotlib's 65,536-pixel limit 
 )
 def inspect_db(path, show):
     """Print a pair database's count, record shape, positive ratio (sim=1: same class) and keys."""
-    from caffesiam.data.manifest import images_per_record
-    from caffesiam.data.read import open_pairs, summarize_db
+    from caffesiam.data.read import images_per_record, open_pairs, summarize_db
 
     summary = summarize_db(path)
     s = summary.shape

@@ -10,7 +10,7 @@ import click
 from caffesiam.commands.option_types import OutputDir, count
 from caffesiam.commands.options import option_group
 from caffesiam.commands.progress import progress_bar
-from caffesiam.data.backends import is_database
+from caffesiam.data.probe import is_database
 from caffesiam.errors import SweepError
 
 # gen-net and gen-solver options the sweep sets itself, per point

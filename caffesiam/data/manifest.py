@@ -1,13 +1,11 @@
-"""The JSON manifest beside each database (<db>.json): what was written, from what, how labelled."""
+"""The JSON manifest beside each database (<db>.json): what was written, from what, how labelled
+(pure; data.write writes it and data.read reads it back)."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from caffesiam import __version__
-from caffesiam.errors import DatabaseError
-from caffesiam.files import read_file
 
 
 def manifest_path_for(db_path) -> Path:
@@ -55,17 +53,3 @@ def per_class(images, plan) -> dict:
         for c, n in enumerate(counts)
         if n
     }
-
-
-def write_manifest(path, record: dict):
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
-
-
-def images_per_record(db_path) -> int:
-    """From the manifest next to the database; 2 (pairs) when there is none or it is unreadable."""
-    try:
-        text = read_file(manifest_path_for(db_path), DatabaseError, "manifest")
-        found = json.loads(text)["images_per_record"]
-    except (DatabaseError, ValueError, KeyError, TypeError, RecursionError):
-        return 2
-    return found if type(found) is int and found in (2, 3) else 2

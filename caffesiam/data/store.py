@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caffesiam.data.backends import LOCKED_ADVICE, detect_backend, open_elsewhere
+from caffesiam.data.backends import LOCKED_ADVICE
+from caffesiam.data.probe import detect_backend, open_elsewhere
 from caffesiam.errors import DatabaseError
 from caffesiam.limits import free_space
 

@@ -1,6 +1,7 @@
 """A plan of (i, j, sim) rows and its images -> a pair (or triplet) database with its manifest."""
 
 import errno
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.datum import encode_stacked_datums
-from caffesiam.data.manifest import describe, write_manifest
+from caffesiam.data.manifest import describe
 from caffesiam.data.store import RecordWriter
 from caffesiam.data.swap import check_db_output, swapped_in
 from caffesiam.errors import DiskFull
@@ -33,7 +34,8 @@ def write_pair_db(
     progress: Callable[[int], None] | None = None,
     transform: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> dict:
-    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the manifest.
+    """Write one record per plan row [i, j, sim] (triplets: [a, p, n, 0]) at `path`; return the
+    manifest.
 
     `transform(images, key)`, if given, replaces each gathered batch of images before encoding
     (augmentation); `key` is unique to the batch and column, so it can seed the change.
@@ -78,3 +80,7 @@ def _write_records(target: Path, backend, images, plan, progress, transform=None
             put_batch(start, encoded)
             if progress:
                 progress(len(part))
+
+
+def write_manifest(path, record: dict):
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import check_weights_fit_net, read_solverstate
-from caffesiam.data.backends import missing_data_source
+from caffesiam.data.probe import missing_data_source
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, SolverError
 from caffesiam.files import check_output_dir
@@ -23,7 +23,8 @@ def plan_training(
     request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None
 ) -> TrainPlan:
     """Gather the facts, decide, then check the weights the plan would load (a child process
-    sets the net up where `launch` runs the run's Caffe, default this host's; so this comes last)."""
+    sets the net up where `launch` runs the run's Caffe, default this host's; so this comes
+    last)."""
     cwd = Path(cwd or Path.cwd())
     launch = launch or HostLaunch()
     facts = gather_facts(request, cwd, cpu_only_build)
