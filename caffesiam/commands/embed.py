@@ -127,7 +127,7 @@ def embed(
             class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)],
         )
         if plot:
-            from caffesiam.draw.plots import plot_embedding
+            from caffesiam.charts.embedding import plot_embedding
 
             title = (
                 f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"

@@ -39,7 +39,7 @@ def inspect_db(path, show):
         )
     click.echo(f"first keys: {' '.join(summary.first_keys)}")
     if show:
-        from caffesiam.draw.plots import plot_pair_grid
+        from caffesiam.charts.pair_grid import plot_pair_grid
         from caffesiam.files import staged
 
         k, out = show
