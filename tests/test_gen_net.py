@@ -291,7 +291,8 @@ def test_feature_size_resizes_the_output_layer_of_both_nets(cli, tmp_path):
     spec = tmp_path / "ends_in_relu.yaml"  # the output is rewritten in place by a final ReLU
     spec.write_text(relu.read_text() + "  - name: relu_feat\n    type: ReLU\n")
     out = generate(cli, spec, "--feature-size", 3)
-    assert next(l for l in out.layer if l.name == "feat").inner_product_param.num_output == 3
+    feat = next(layer for layer in out.layer if layer.name == "feat")
+    assert feat.inner_product_param.num_output == 3
     pooled = tmp_path / "ends_in_pooling.yaml"
     pooled.write_text(relu.read_text().split("  - name: ip1")[0])
     bad = cli("gen-net", pooled, "--feature-size", 3)

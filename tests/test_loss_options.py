@@ -1,4 +1,5 @@
-"""gen-net --loss, build-db --triplets, the pair/triplet database check, and drawing the new nets."""
+"""gen-net --loss, build-db --triplets, the pair/triplet database check, and drawing the new
+nets."""
 
 import re
 
@@ -37,7 +38,7 @@ def test_chopra2005_is_readable_stock_layers_with_q(cli):
     assert layers["loss_different_cost"].power_param.scale == pytest.approx(2 * 4)
     assert list(layers["loss_dissim"].bottom) == ["sim"]  # the paper's Y = 1 - sim
     assert net.layer[-1].name == "loss" and list(net.layer[-1].loss_weight) == [1]
-    assert [l for l in net.layer if l.loss_weight] == [net.layer[-1]]
+    assert [layer for layer in net.layer if layer.loss_weight] == [net.layer[-1]]
 
 
 @pytest.mark.caffe

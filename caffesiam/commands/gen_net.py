@@ -72,7 +72,8 @@ def _with_backend(tower, backend):
 @click.option(
     "--feature-size",
     type=count(),
-    help="Outputs of the tower's last layer: the embedding's dimensions (give the deploy net the same).",
+    help="Outputs of the tower's last layer: the embedding's dimensions "
+    "(give the deploy net the same).",
 )
 def gen_net(
     spec,
@@ -97,7 +98,8 @@ def gen_net(
     `param { name: ... }`. The pair data's label `sim` is 1 for same-class pairs (Caffe's
     convention). `--loss triplet` adds a third tower (`_n`) and reads triplet databases
     (`build-db ... --triplets`); existing sources are checked to hold the images the net slices.
-    The deploy net is one tower for every loss. Nothing is printed unless the whole net was generated.
+    The deploy net is one tower for every loss. Nothing is printed unless the whole net was
+    generated.
     """
     if legacy_loss and loss not in (None, "contrastive-legacy"):
         raise click.BadParameter(

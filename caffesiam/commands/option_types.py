@@ -70,7 +70,8 @@ NAME = _Name()
 
 
 class OutputDir(click.Path):
-    """A directory the command will make or fill, checked before any work (files.check_output_dir)."""
+    """A directory the command will make or fill, checked before any work
+    (files.check_output_dir)."""
 
     def __init__(self):
         super().__init__(file_okay=False, path_type=Path)

@@ -56,7 +56,8 @@ def distance() -> list:
 
 
 def affine(name: str, bottom: str, scale: float = 1.0, shift: float = 0.0, power: float = 1.0):
-    """(shift + scale * bottom) ^ power, Caffe's Power layer (only non-default fields are written)."""
+    """(shift + scale * bottom) ^ power, Caffe's Power layer (only non-default fields are
+    written)."""
     values = {"power": power, "scale": scale, "shift": shift}
     defaults = {"power": 1.0, "scale": 1.0, "shift": 0.0}
     return layer(

@@ -71,7 +71,8 @@ class TrainPlan:
 
 
 def decide(request: TrainRequest, facts: TrainFacts) -> TrainPlan:
-    """The run's plan: its solver copy (max_iter, mode, snapshot on stop), run directory and device."""
+    """The run's plan: its solver copy (max_iter, mode, snapshot on stop), run directory and
+    device."""
     mode = caffe_pb2().SolverParameter
     solver = type(facts.solver)()
     solver.CopyFrom(facts.solver)
