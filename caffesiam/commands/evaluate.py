@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.model_options import describe, model_options, preprocessing
-from caffesiam.commands.params import OutputFile, number
+from caffesiam.commands.option_types import OutputFile, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
 
@@ -92,7 +92,7 @@ def evaluate(
         if json_out:
             stage(json_out).write_text(json.dumps(report, indent=2) + "\n")
         if roc_out and report["auc"] is not None:
-            from caffesiam.draw.plots import plot_roc
+            from caffesiam.charts.roc import plot_roc
 
             fpr, tpr, _ = roc_curve(pairs.distances, sims)
             title = f"{Path(weights).name} on {Path(db_path).name}"
@@ -116,10 +116,11 @@ def format_report(r: dict) -> str:
         f"{r['chance_accuracy']:.1%})",
         f"features: blob '{r['blob']}', {r['feature_dims']}-D; mean distance same "
         f"{_num(r['mean_distance_same'])}, different {_num(r['mean_distance_different'])}",
-        f"accuracy at distance < margin/2 = {r['threshold_half_margin']:g}: {pct(r['accuracy_half_margin'])}",
+        f"accuracy at distance < margin/2 = {r['threshold_half_margin']:g}: "
+        f"{pct(r['accuracy_half_margin'])}",
         f"accuracy at the best threshold (held out): {pct(r['best_threshold_accuracy'])} "
-        f"(thresholds {', '.join(f'{t:.3g}' for t in r['best_threshold_folds'])} chosen on each half, "
-        f"scored on the other; on all pairs: {r['best_threshold_all_pairs']:.3g})",
+        f"(thresholds {', '.join(f'{t:.3g}' for t in r['best_threshold_folds'])} chosen on each "
+        f"half, scored on the other; on all pairs: {r['best_threshold_all_pairs']:.3g})",
         f"ROC AUC: {'n/a' if r['auc'] is None else format(r['auc'], '.4f')}",
         f"equal error rate: {pct(r['eer'])}"
         + ("" if r["eer_threshold"] is None else f" (at distance {r['eer_threshold']:.3g})"),

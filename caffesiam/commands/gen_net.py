@@ -4,9 +4,9 @@ import click
 
 from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
+from caffesiam.commands.option_types import OutputFile, count
 from caffesiam.commands.options import table_options
 from caffesiam.commands.output import emit
-from caffesiam.commands.params import OutputFile, count
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.net.generate import deploy_net, train_net
 from caffesiam.net.options import NET_OPTIONS

@@ -5,9 +5,9 @@ from pathlib import Path
 import click
 
 from caffesiam.caffe.proto import caffe_pb2, read_text, to_text
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.options import table_options
 from caffesiam.commands.output import emit
-from caffesiam.commands.params import OutputFile
 from caffesiam.errors import SolverError
 from caffesiam.net.generate import solver_for
 from caffesiam.net.options import SOLVER_OPTIONS

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.limits import SHOW_MAX
 
 
@@ -38,7 +38,7 @@ def inspect_db(path, show):
         )
     click.echo(f"first keys: {' '.join(summary.first_keys)}")
     if show:
-        from caffesiam.draw.plots import plot_pair_grid
+        from caffesiam.charts.pair_grid import plot_pair_grid
         from caffesiam.files import staged
 
         k, out = show

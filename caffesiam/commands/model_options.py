@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.option_types import count, number
 from caffesiam.commands.options import option_group
-from caffesiam.commands.params import count, number
 from caffesiam.spec.tower import INPUT_SCALE
 
 _path = click.Path(dir_okay=False, path_type=Path)

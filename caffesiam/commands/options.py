@@ -2,7 +2,7 @@
 
 import click
 
-from caffesiam.commands.params import number
+from caffesiam.commands.option_types import number
 from caffesiam.net.options import Option
 
 

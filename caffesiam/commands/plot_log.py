@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.params import OutputFile
+from caffesiam.commands.option_types import OutputFile
 from caffesiam.errors import BadInput
 from caffesiam.files import check_output, open_lines, staged
 
@@ -18,7 +18,7 @@ def plot_log(log, output, csv_path):
 
     Both files are written, or neither: a failure leaves any earlier ones untouched.
     """
-    from caffesiam.draw.plots import plot_loss_curve
+    from caffesiam.charts.loss import plot_loss_curve
     from caffesiam.train.log import parse_lines
     from caffesiam.train.metrics_csv import metrics_csv
 

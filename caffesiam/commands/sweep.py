@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.option_types import OutputDir, count
 from caffesiam.commands.options import option_group, table_options
-from caffesiam.commands.params import OutputDir, count
 from caffesiam.commands.progress import progress_bar
 from caffesiam.sweep import launch
 from caffesiam.sweep.expand import plan_lines

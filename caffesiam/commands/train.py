@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from caffesiam.caffe import runner
-from caffesiam.commands.params import OutputDir, OutputFile, checked_by, count
+from caffesiam.commands.option_types import OutputDir, OutputFile, checked_by, count
 from caffesiam.files import staged
 from caffesiam.train.checks import check_blas_threads, check_gpu_ids, check_image_name
 from caffesiam.train.gather import plan_training

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caffesiam.data.backends import detect_backend
 from caffesiam.data.datum import decode_datum
 from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.probe import detect_backend
 from caffesiam.data.store import iter_records
 from caffesiam.errors import DatabaseError
 from caffesiam.files import read_file

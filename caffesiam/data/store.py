@@ -14,7 +14,8 @@ import lmdb
 import numpy as np
 import plyvel
 
-from caffesiam.data.backends import LOCKED_ADVICE, detect_backend, open_elsewhere
+from caffesiam.data.backends import LOCKED_ADVICE
+from caffesiam.data.probe import detect_backend, open_elsewhere
 from caffesiam.errors import DatabaseError
 from caffesiam.limits import free_space
 

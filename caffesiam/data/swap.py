@@ -8,7 +8,7 @@ kernel when their holder dies, so a crash never leaves one behind):
   so of two builds of one output without --force exactly one wins;
 - each temporary (flock on its directory) is held by its writer for its whole life, so a later
   build removes the temporaries of writers that died (kill -9) and never a live one;
-- a database to be replaced must not be open elsewhere (backends.open_elsewhere), so --force
+- a database to be replaced must not be open elsewhere (probe.open_elsewhere), so --force
   never pulls a LevelDB out from under a running `caffe train`.
 """
 
@@ -20,8 +20,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from caffesiam.data.backends import BACKENDS, is_database, open_elsewhere
+from caffesiam.data.backends import BACKENDS
 from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.probe import is_database, open_elsewhere
 from caffesiam.errors import DatabaseError, OutputExists
 from caffesiam.files import default_mode
 

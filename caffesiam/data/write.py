@@ -80,3 +80,7 @@ def _write_records(target: Path, backend, images, plan, progress, transform=None
             put_batch(start, encoded)
             if progress:
                 progress(len(part))
+
+
+def write_manifest(path, record: dict):
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")

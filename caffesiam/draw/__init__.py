@@ -1,1 +1,2 @@
-"""Pictures: net diagrams through Graphviz (structure, labels, graph, render) and matplotlib plots."""
+"""Net diagrams through Graphviz: towers and shared params (structure), layer summaries (labels),
+the graph, and the file (render)."""

@@ -1,6 +1,5 @@
 """One line per layer of the settings that define it, for diagrams and listings (no I/O)."""
 
-
 from caffesiam.caffe.proto import caffe_pb2
 
 

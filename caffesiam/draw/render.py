@@ -10,7 +10,7 @@ import graphviz
 from caffesiam.caffe import runner
 from caffesiam.caffe.netload import load_net
 from caffesiam.caffe.shapes import compute_shapes
-from caffesiam.data.backends import missing_data_source
+from caffesiam.data.probe import missing_data_source
 from caffesiam.draw.graph import build_graph
 from caffesiam.errors import BadInput, CaffesiamError
 from caffesiam.files import staged
@@ -22,7 +22,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def dot_text(graph: graphviz.Digraph) -> str:
-    """The DOT source of `graph`, control characters shown as their Unicode pictures (NUL: \u2400)."""
+    """The DOT source of `graph`, control characters shown as their Unicode pictures
+    (NUL: \u2400)."""
     return _CONTROL.sub(
         lambda m: chr(0x2421 if m.group() == "\x7f" else 0x2400 + ord(m.group())), graph.source
     )

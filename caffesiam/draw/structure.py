@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.net.names import TWIN_SUFFIXES
-from caffesiam.net.params import PARAM_MESSAGE, SHAPE_FIELDS
+from caffesiam.spec.names import TWIN_SUFFIXES
+from caffesiam.spec.params import PARAM_MESSAGE, SHAPE_FIELDS
 
 PHASES = ("TRAIN", "TEST")
 
 
 def layer_phases(layer) -> set[str]:
-    """Phases a layer runs in, by its include/exclude rules (mirrors Net::StateMeetsRule for phase)."""
+    """Phases a layer runs in, by its include/exclude rules (mirrors Net::StateMeetsRule for
+    phase)."""
     pb = caffe_pb2()
 
     def meets(rule, phase):
@@ -147,20 +148,22 @@ def _param_uses(layers) -> dict[str, list[tuple[object, int]]]:
 
 
 def param_problems(layers, towers: Towers | None, param_shapes=None) -> dict[str, str]:
-    """{param name: problem}: shared with another shape or lr_mult, or (in a net of towers) not shared."""
+    """{param name: problem}: shared with another shape or lr_mult, or (in a net of towers) not
+    shared."""
     bad = {}
     for name, where in _param_uses(layers).items():
-        if len({l.name for l, _ in where}) == 1 and towers is not None:
+        if len({layer.name for layer, _ in where}) == 1 and towers is not None:
             bad[name] = "not shared"
-        elif len({_shape_key(l, i, param_shapes) for l, i in where}) > 1:
+        elif len({_shape_key(layer, i, param_shapes) for layer, i in where}) > 1:
             bad[name] = "shape differs"
-        elif len({_lr_mult(l.param[i]) for l, i in where}) > 1:
+        elif len({_lr_mult(layer.param[i]) for layer, i in where}) > 1:
             bad[name] = "lr_mult differs"
     return bad
 
 
 def _sharing_pairs(layers, towers: Towers | None) -> list[tuple[str, str]]:
-    """(layer, layer) pairs that should or do share: name twins, then any two using one param name."""
+    """(layer, layer) pairs that should or do share: name twins, then any two using one param
+    name."""
     pairs = list(towers.twins) if towers else []
     chain = {}  # layer → first layer of its twin chain (conv1_n → conv1)
     for a, b in pairs:
@@ -169,15 +172,16 @@ def _sharing_pairs(layers, towers: Towers | None) -> list[tuple[str, str]]:
     for where in _param_uses(layers).values():
         first = where[0][0].name
         pairs += [
-            (first, l.name)
-            for l, _ in where[1:]
-            if l.name != first and chain.get(l.name, l.name) != chain.get(first, first)
+            (first, layer.name)
+            for layer, _ in where[1:]
+            if layer.name != first and chain.get(layer.name, layer.name) != chain.get(first, first)
         ]
     return list(dict.fromkeys(pairs))
 
 
 def find_shares(layers, towers: Towers | None, problems: dict[str, str]) -> list[Share]:
-    """A Share per sharing pair, with the param names it shares and, from `problems`, what is wrong."""
+    """A Share per sharing pair, with the param names it shares and, from `problems`, what is
+    wrong."""
     by_name = {layer.name: layer for layer in layers}
     shares = []
     for a, b in _sharing_pairs(layers, towers):

@@ -4,7 +4,6 @@ Labels follow Caffe's convention: sim = 1 means the two images show the same cla
 SMALL distance predicts "same". Every rule here is "same if distance < threshold".
 """
 
-
 import numpy as np
 
 

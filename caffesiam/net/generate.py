@@ -6,9 +6,9 @@ import dataclasses
 
 from caffesiam.errors import SpecError
 from caffesiam.net.options import NET, SOLVER
-from caffesiam.net.params import shared_param_names
 from caffesiam.net.siamese import build_deploy, build_siamese, with_feature_size
 from caffesiam.net.solver import build_solver
+from caffesiam.spec.params import shared_param_names
 from caffesiam.spec.tower import Tower, resolve_loss
 
 

@@ -9,9 +9,8 @@ Labels keep Caffe's convention: `sim` = 1 for a same-class pair. Chopra et al. w
 genuine (same) pair, so the paper's Y is 1 - sim (the `loss_dissim` blob).
 """
 
-
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.net.names import LOSS_TOP, NEGATIVE_SUFFIX, SIM, TWIN_SUFFIX
+from caffesiam.spec.names import LOSS_TOP, NEGATIVE_SUFFIX, SIM, TWIN_SUFFIX
 from caffesiam.spec.tower import LossSpec
 
 # sqrt(E^2 + EPS): Caffe's Power backward divides by its input, which is 0 for identical features;
@@ -57,7 +56,8 @@ def distance() -> list:
 
 
 def affine(name: str, bottom: str, scale: float = 1.0, shift: float = 0.0, power: float = 1.0):
-    """(shift + scale * bottom) ^ power, Caffe's Power layer (only non-default fields are written)."""
+    """(shift + scale * bottom) ^ power, Caffe's Power layer (only non-default fields are
+    written)."""
     values = {"power": power, "scale": scale, "shift": shift}
     defaults = {"power": 1.0, "scale": 1.0, "shift": 0.0}
     return layer(

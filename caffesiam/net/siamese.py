@@ -10,8 +10,8 @@ from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.data.backends import DEFAULT_BACKEND, caffe_backend
 from caffesiam.errors import SpecError
 from caffesiam.net.losses import loss_layers
-from caffesiam.net.names import INPUT_BLOB, NEGATIVE_SUFFIX, PAIR_DATA, SIM, SLICE, TWIN_SUFFIX
-from caffesiam.net.params import param_roles
+from caffesiam.spec.names import INPUT_BLOB, NEGATIVE_SUFFIX, PAIR_DATA, SIM, SLICE, TWIN_SUFFIX
+from caffesiam.spec.params import param_roles
 from caffesiam.spec.tower import Tower, resolve_loss
 
 

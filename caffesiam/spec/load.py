@@ -14,8 +14,8 @@ from caffesiam.data.backends import BACKENDS
 from caffesiam.errors import SpecError
 from caffesiam.files import read_file
 from caffesiam.limits import INT32_MAX
-from caffesiam.net.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
-from caffesiam.net.params import param_count
+from caffesiam.spec.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
+from caffesiam.spec.params import param_count
 from caffesiam.spec.pbdict import (
     ValueBudget,
     fill_message,

@@ -6,7 +6,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from caffesiam.draw.plots import plot_accuracy_bars, plot_loss_panels
+from caffesiam.charts.sweep import plot_accuracy_bars, plot_loss_panels
 from caffesiam.files import write_text_atomic
 from caffesiam.sweep.expand import Point, describe
 from caffesiam.sweep.layout import ACCURACY_PNG, CURVES_PNG, EVAL_JSON, RESULTS_CSV

@@ -6,7 +6,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, fields
 
-from caffesiam.data.backends import is_database
+from caffesiam.data.probe import is_database
 from caffesiam.errors import SweepError
 from caffesiam.limits import INT32_MAX
 from caffesiam.net.options import Option

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import check_weights_fit_net, read_solverstate
-from caffesiam.data.backends import missing_data_source
+from caffesiam.data.probe import missing_data_source
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, SolverError
 from caffesiam.files import check_output_dir

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from caffesiam.caffe.proto import caffe_pb2
 from caffesiam.errors import BadInput, OutputExists, SolverError
-from caffesiam.net.params import shared_param_names
 from caffesiam.net.solver import check_solver, fit_layer_wise_reduce
+from caffesiam.spec.params import shared_param_names
 from caffesiam.train.rundir import CAFFE_LOG, RUN_SOLVER
 
 

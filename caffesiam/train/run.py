@@ -13,7 +13,7 @@ from pathlib import Path
 from caffesiam.caffe import runner
 from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.proto import to_text
-from caffesiam.draw.plots import plot_loss_curve
+from caffesiam.charts.loss import plot_loss_curve
 from caffesiam.errors import TrainingDiverged, TrainingFailed
 from caffesiam.files import write_text_atomic
 from caffesiam.train.blas_threads import thread_env, threads_for_run, write_choice

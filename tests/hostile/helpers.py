@@ -39,8 +39,9 @@ Snapshot = dict[str, tuple[str, str]]
 
 def _records_digest(db: Path):
     """sha1 of a LevelDB's keys and values, or None when another process holds it open.
-    (Opening a LevelDB rewrites its MANIFEST and LOG, so its files are no measure of its content.)"""
-    from caffesiam.data.backends import open_elsewhere
+    (Opening a LevelDB rewrites its MANIFEST and LOG, so its files are no measure of its
+    content.)"""
+    from caffesiam.data.probe import open_elsewhere
     from caffesiam.data.store import iter_records
 
     if open_elsewhere(db):

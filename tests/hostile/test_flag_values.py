@@ -172,7 +172,7 @@ def test_every_flag_goes_through_the_shared_types():
     nan or inf, an unbounded bare int, or an output path that is not checked before the work."""
     import click
 
-    from caffesiam.commands.params import FiniteRange, OutputDir, OutputFile
+    from caffesiam.commands.option_types import FiniteRange, OutputDir, OutputFile
 
     seen, wrong = 0, []
     for path, param in _all_params():

@@ -1,0 +1,1 @@
+"""Charts drawn with matplotlib, one PNG each: loss curves, ROC, embeddings, pair grids, sweeps."""
