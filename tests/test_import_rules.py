@@ -245,3 +245,27 @@ def test_the_checks_catch_direct_nested_and_transitive_imports(tmp_path):
     assert placement_violations(
         toy, {"subprocess": ["pkg.caffe.runner"], "plyvel": ["pkg.store"]}
     ) == ["pkg.nested imports plyvel (only pkg.store may)"]
+
+
+def command_modules() -> set[str]:
+    """The modules that define a command (caffesiam.commands.COMMANDS), the others being the
+    option and output helpers that commands share."""
+    from caffesiam.commands import COMMANDS
+
+    return {f"caffesiam.commands.{target.split(':')[0]}" for target in COMMANDS.values()}
+
+
+def test_no_command_module_imports_another(graph):
+    commands = command_modules()
+    assert commands <= set(graph.files)
+    assert {
+        module: sorted(graph.internal[module] & commands - {module}) for module in commands
+    } == {module: [] for module in commands}
+
+
+def test_every_command_module_is_under_150_lines():
+    sizes = {
+        path.name: len(path.read_text().splitlines())
+        for path in (REPO / "caffesiam" / "commands").glob("*.py")
+    }
+    assert {name: n for name, n in sizes.items() if n >= 150} == {}
