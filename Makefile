@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test lint caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -11,9 +11,14 @@ setup:
 setup-docker:
 	@bash scripts/setup.sh --proto-only
 
-test: setup
+test: setup lint
 	@bash scripts/test_deps.sh
 	$(PY) -m pytest -q tests
+
+# ruff's lint and format checks (settings in pyproject.toml); `ruff format .` fixes the format.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Caffe's own gtest suite for what the speed patches change (minutes the first time).
 caffe-tests: setup

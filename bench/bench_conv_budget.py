@@ -56,7 +56,8 @@ def main():
             floor, gflop = sgemm_floor_ms(net, rate)
             convs = [layer for layer in runs[budgets[0]][0][0] if layer.startswith("conv")]
             print(
-                f"\n{name}: {args.threads} threads, {args.iterations} iterations x {args.rounds} rounds, "
+                f"\n{name}: {args.threads} threads, {args.iterations} iterations x {args.rounds} "
+                f"rounds, "
                 f"medians, ms forward+backward; floor {floor:.2f} ms ({gflop:.2f} GFLOP)"
             )
             print(

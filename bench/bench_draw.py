@@ -13,7 +13,8 @@ CAFFESIAM = Path(sys.executable).parent / "caffesiam"
 
 
 def _generated_net(tmp: Path):
-    """The LeNet siamese net that gen-net makes from templates/lenet.yaml, or None before it exists."""
+    """The LeNet siamese net that gen-net makes from templates/lenet.yaml (None before it
+    exists)."""
     template = Path(__file__).resolve().parents[1] / "templates" / "lenet.yaml"
     if not template.exists():
         return None

@@ -24,7 +24,8 @@ def main():
     pycaffe = wall([sys.executable, "-c", "import caffe"])
     print(f"gen-net templates/lenet.yaml: median {gen:.3f} s (target < 0.3 s)")
     print(
-        f"python -c 'import caffe' alone: median {pycaffe:.3f} s; ratio gen-net / pycaffe import = {gen / pycaffe:.2f}"
+        f"python -c 'import caffe' alone: median {pycaffe:.3f} s; "
+        f"ratio gen-net / pycaffe import = {gen / pycaffe:.2f}"
     )
     return 0 if gen < 0.3 else 1
 

@@ -145,7 +145,8 @@ def run(name, work: Path):
     )
     r = json.loads((work / "eval.json").read_text())
     print(
-        f"== {name}: {weights.name}, train {train_s:.0f} s, evaluate {eval_s:.1f} s\n{shown.stdout}",
+        f"== {name}: {weights.name}, train {train_s:.0f} s, evaluate {eval_s:.1f} s\n"
+        f"{shown.stdout}",
         flush=True,
     )
     return r
@@ -163,7 +164,8 @@ def main(argv):
     for name, r in results.items():
         print(
             f"{name}: accuracy@margin/2 {r['accuracy_half_margin']:.2%}, best threshold (held out) "
-            f"{r['best_threshold_accuracy']:.2%}, AUC {r['auc']:.4f}, EER {r['eer']:.2%}, {r['pairs']} pairs"
+            f"{r['best_threshold_accuracy']:.2%}, AUC {r['auc']:.4f}, EER {r['eer']:.2%}, "
+            f"{r['pairs']} pairs"
         )
 
 

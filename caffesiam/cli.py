@@ -30,7 +30,8 @@ class CaffesiamGroup(click.Group):
         return self.commands.get(name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """click's usual handling, except that a usage error is one line: what is wrong, then --help."""
+        """click's usual handling, except that a usage error is one line: what is wrong, then
+        --help."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -88,7 +89,8 @@ def one_line(text: str) -> str:
 
 
 def unexpected(e: BaseException) -> str:
-    """One line for a failure no check foresaw: the system's words where it has them, else a bug report."""
+    """One line for a failure no check foresaw: the system's words where it has them, else a bug
+    report."""
     if isinstance(e, OSError) and e.strerror:
         where = f"{e.filename}: " if e.filename else ""
         return f"{where}{e.strerror}"

@@ -27,7 +27,8 @@ _SHARE = re.compile(
 
 
 def _is_net(path) -> bool:
-    """True when the prototxt parses as a net (solvers do not), as Caffe's test_draw tells them apart."""
+    """True when the prototxt parses as a net (solvers do not), as Caffe's test_draw tells them
+    apart."""
     try:
         load_net(path)
         return True
@@ -85,7 +86,8 @@ def test_every_caffe_net_draws(phase):
             host = next(
                 h for h in reversed(layers[:i]) if h.name in labels and layer.top[0] in h.top
             )
-            line = rf"<BR/>\+ {re.escape(layer.type)}\b[^<]*\({re.escape(html.escape(layer.name))}\)(<BR/>|$)"
+            name = re.escape(html.escape(layer.name))
+            line = rf"<BR/>\+ {re.escape(layer.type)}\b[^<]*\({name}\)(<BR/>|$)"
             assert re.search(line, labels[host.name]), (path, layer.name, host.name)
             folded += 1
     assert folded > 100  # ReLUs, Dropouts, BatchNorms and Scales of the corpus
@@ -159,7 +161,7 @@ def test_a_dropped_param_name_is_red(siamese):
         (lambda net: setattr(_param(net, "ip1_p")[0], "lr_mult", 2), "ip1_w: lr_mult differs"),
         (
             lambda net: setattr(
-                next(l for l in net.layer if l.name == "conv1_p").convolution_param,
+                next(x for x in net.layer if x.name == "conv1_p").convolution_param,
                 "num_output",
                 30,
             ),
@@ -199,10 +201,11 @@ def test_phases(siamese):
 
 
 def _triplet(net):
-    """Caffe's siamese example with a third tower `_n`, a three-way Slice and a loss over all three."""
+    """Caffe's siamese example with a third tower `_n`, a three-way Slice and a loss over all
+    three."""
     layers = list(net.layer)
     loss = layers.pop()
-    for layer in [l for l in layers if l.name.endswith("_p")]:
+    for layer in [x for x in layers if x.name.endswith("_p")]:
         twin = caffe_pb2().LayerParameter()
         twin.CopyFrom(layer)
         twin.name = layer.name[:-2] + "_n"
@@ -210,7 +213,7 @@ def _triplet(net):
             for i, blob in enumerate(field):
                 field[i] = blob[:-2] + "_n" if blob.endswith("_p") else blob
         layers.append(twin)
-    slice_pair = next(l for l in layers if l.name == "slice_pair")
+    slice_pair = next(x for x in layers if x.name == "slice_pair")
     slice_pair.top.append("data_n")
     slice_pair.slice_param.slice_point.append(2)
     loss.bottom.insert(2, "feat_n")
@@ -242,7 +245,8 @@ layers { name: "relu1" type: RELU bottom: "conv1" top: "conv1" }
 layers { name: "conv1_p" type: CONVOLUTION bottom: "data_p" top: "conv1_p"
   param: "conv1_w" param: "conv1_b" blobs_lr: 1 blobs_lr: 2
   convolution_param { num_output: 8 kernel_size: 28 } }
-layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" bottom: "sim" top: "loss"
+layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" bottom: "sim"
+  top: "loss"
   contrastive_loss_param { margin: 2 } }
 """
 
@@ -250,7 +254,7 @@ layers { name: "loss" type: CONTRASTIVE_LOSS bottom: "conv1" bottom: "conv1_p" b
 @pytest.mark.caffe
 def test_v1_layers_and_input_fields_are_upgraded():
     net = parse_net(V1_NET, "v1.prototxt")
-    assert [(l.name, l.type) for l in net.layer][:2] == [
+    assert [(x.name, x.type) for x in net.layer][:2] == [
         ("input", "Input"),
         ("conv1", "Convolution"),
     ]
@@ -342,7 +346,7 @@ def test_unparsable_prototxt_gives_line_and_column(cli, caffe_src, tmp_path):
         (caffe_src / SIAMESE).read_text().replace('type: "Pooling"', 'type: "Pooling" kernal: 2', 1)
     )
     bad.write_text(text)
-    line = text.splitlines().index(next(l for l in text.splitlines() if "kernal" in l)) + 1
+    line = text.splitlines().index(next(s for s in text.splitlines() if "kernal" in s)) + 1
     result = cli("draw", bad, "-o", tmp_path / "x.png")
     assert result.exit_code == 2
     assert re.search(rf"bad\.prototxt:{line}:\d+: .*kernal", result.stderr), result.stderr

@@ -97,7 +97,8 @@ def read_pairs(path):
 
 
 def deploy_forward(deploy, weights, images):
-    """Features one image at a time through pycaffe, pixels x 1/256 as the Data layer scales them."""
+    """Features one image at a time through pycaffe, pixels x 1/256 as the Data layer scales
+    them."""
     import caffe
 
     net = caffe.Net(str(deploy), str(weights), caffe.TEST)

@@ -1,4 +1,5 @@
-"""Proofs for the losses composed from stock Caffe layers (caffesiam.net.losses), with the real pycaffe.
+"""Proofs for the losses composed from stock Caffe layers (caffesiam.net.losses), with the real
+pycaffe.
 
 Forward: Caffe's value on a real Fashion-MNIST batch equals numpy on the same tower outputs.
 Backward: Caffe's param gradients equal central finite differences on a tiny tower.
@@ -133,7 +134,8 @@ def _load(path, seed=3, batch=6):
 
 
 def param_gradients(net):
-    """The towers' shared param gradients (Net::ShareWeights shares diffs too), from one backward."""
+    """The towers' shared param gradients (Net::ShareWeights shares diffs too), from one
+    backward."""
     for blobs in net.params.values():
         for blob in blobs:
             blob.diff[...] = 0

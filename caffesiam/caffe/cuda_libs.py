@@ -17,13 +17,15 @@ def _cuda(v: int) -> str:
 
 
 def _cudnn(v: int) -> str:
-    # CUDNN_VERSION: major*10000 + minor*100 + patch from cuDNN 9 (90100), major*1000 + ... before (8907)
+    # CUDNN_VERSION: major*10000 + minor*100 + patch from cuDNN 9 (90100),
+    # major*1000 + ... before (8907)
     major, rest = (v // 10000, v % 10000) if v >= 90000 else (v // 1000, v % 1000)
     return f"{major}.{rest // 100}.{rest % 100}"
 
 
 def _nccl(v: int) -> str:
-    # NCCL_VERSION_CODE: major*10000 + minor*100 + patch from 2.9 (22105), major*1000 + ... before (2804)
+    # NCCL_VERSION_CODE: major*10000 + minor*100 + patch from 2.9 (22105),
+    # major*1000 + ... before (2804)
     major, rest = (v // 10000, v % 10000) if v >= 10000 else (v // 1000, v % 1000)
     return f"{major}.{rest // 100}.{rest % 100}"
 

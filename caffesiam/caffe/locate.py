@@ -25,7 +25,8 @@ def _is_proto_only(home: Path) -> bool:
 
 
 def caffe_prefix() -> Path:
-    """The install prefix, a build or a proto-only one: $CAFFESIAM_CAFFE_HOME, else the venv's 'caffe' link."""
+    """The install prefix, a build or a proto-only one: $CAFFESIAM_CAFFE_HOME, else the venv's
+    'caffe' link."""
     home = _prefix_path()
     if not ((home / "bin" / "caffe").exists() or _is_proto_only(home)):
         raise CaffeNotFound(f"no Caffe install at {home}; {SETUP_HINT}")
@@ -38,7 +39,8 @@ def is_proto_only() -> bool:
 
 
 def caffe_home() -> Path:
-    """The prefix of a Caffe build (binary, libcaffe, pycaffe); CaffeNotFound for a proto-only one."""
+    """The prefix of a Caffe build (binary, libcaffe, pycaffe); CaffeNotFound for a proto-only
+    one."""
     home = caffe_prefix()
     if not (home / "bin" / "caffe").exists():
         raise CaffeNotFound(

@@ -29,7 +29,7 @@ _SOLVER_NET_FIELDS = ("net", "train_net", "test_net")
 
 
 def v1_type_name(enum_name: str) -> str:
-    """Current layer type string of a V1 LayerType enum name (CONTRASTIVE_LOSS → ContrastiveLoss)."""
+    """The layer type string of a V1 LayerType enum name (CONTRASTIVE_LOSS → ContrastiveLoss)."""
     if enum_name in _V1_TYPE_EXCEPTIONS:
         return _V1_TYPE_EXCEPTIONS[enum_name]
     return "".join(part.capitalize() for part in enum_name.split("_"))

@@ -1,4 +1,5 @@
-"""A .caffemodel read with caffe_pb2 and checked against a net's param shapes before pycaffe loads it.
+"""A .caffemodel read with caffe_pb2 and checked against a net's param shapes before pycaffe
+loads it.
 
 pycaffe's CopyTrainedLayersFrom aborts the whole process (CHECK / LOG(FATAL)) when a blob's
 shape differs, so the mismatch is found here first and reported by layer name.
@@ -45,7 +46,8 @@ def shapes_from_bytes(data: bytes, source: str) -> Shapes:
 
 
 def _refuse_solverstate(data: bytes, source: str):
-    """ModelError naming the .caffemodel to use when `data` is a SolverState (Caffe's snapshot pair)."""
+    """ModelError naming the .caffemodel to use when `data` is a SolverState (Caffe's snapshot
+    pair)."""
     state = caffe_pb2().SolverState()
     try:
         state.ParseFromString(data)
@@ -59,7 +61,8 @@ def _refuse_solverstate(data: bytes, source: str):
 
 
 def read_solverstate(path):
-    """The SolverState of a binary .solverstate; ModelError for a .caffemodel, HDF5 or anything else."""
+    """The SolverState of a binary .solverstate; ModelError for a .caffemodel, HDF5 or anything
+    else."""
     data = read_file(path, ModelError, "solverstate", binary=True)
     if data.startswith(b"\x89HDF"):
         raise ModelError(

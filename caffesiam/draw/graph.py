@@ -100,7 +100,8 @@ def plain_text(text: str) -> str:
 
 
 def _blob_edges(layers, drawn, detail: str, blob_shapes):
-    """(producer, consumer, label) per blob use; layers of disjoint phases may both produce a blob."""
+    """(producer, consumer, label) per blob use; layers of disjoint phases may both produce a
+    blob."""
     producers: dict[str, list[int]] = defaultdict(list)
     edges, orphans = [], set()
     for i in drawn:
@@ -155,7 +156,10 @@ def _title(name: str, shares) -> str:
     """The graph's title; with a key to the dashed edges when the net shares params."""
     rows = [f"<B>{escape(name)}</B>"] if name else []
     if shares:
-        key = f'<FONT POINT-SIZE="11" COLOR="{_SHARE_BLUE}">- - -  shared params: one copy of the weights, used by both layers</FONT>'
+        key = (
+            f'<FONT POINT-SIZE="11" COLOR="{_SHARE_BLUE}">'
+            "- - -  shared params: one copy of the weights, used by both layers</FONT>"
+        )
         if any(share.problems for share in shares):
             key += f'   <FONT POINT-SIZE="11" COLOR="{_RED}">red: not shared as it should be</FONT>'
         rows.append(key)
@@ -277,7 +281,8 @@ def _add_blob_edges(g, edges, orphans, group_of: dict[int, str]):
 
 
 def _add_share_edges(g, shares, host_of: dict[str, int]):
-    """One dashed edge per pair of drawn nodes, a line per share (folded BatchNorm, Scale share too)."""
+    """One dashed edge per pair of drawn nodes, a line per share (folded BatchNorm, Scale share
+    too)."""
     merged = defaultdict(list)
     for share in shares:
         if host_of[share.a] != host_of[share.b]:

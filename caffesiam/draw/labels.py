@@ -9,7 +9,8 @@ def dims(values) -> str:
 
 
 def _kernel(p, name: str, default) -> list[int]:
-    """A 2-D conv/pool geometry field (kernel, stride, pad) from its repeated, _h/_w or plain form."""
+    """A 2-D conv/pool geometry field (kernel, stride, pad) from its repeated, _h/_w or plain
+    form."""
     h, w = getattr(p, f"{name}_h", 0), getattr(p, f"{name}_w", 0)
     if h or w:
         return [h, w]
@@ -35,7 +36,8 @@ def summary(layer) -> str:
         if p.global_pooling:
             return f"{method} global"
         k = _kernel(p, "kernel", 0)
-        return f"{method}  kernel {dims(k * 2 if len(k) == 1 else k)}  stride {dims(_kernel(p, 'stride', 1))}"
+        stride = dims(_kernel(p, "stride", 1))
+        return f"{method}  kernel {dims(k * 2 if len(k) == 1 else k)}  stride {stride}"
     if kind == "InnerProduct":
         return f"→ {layer.inner_product_param.num_output}"
     if kind == "ContrastiveLoss":

@@ -120,7 +120,8 @@ def test_two_builds_racing_without_force_one_wins(backend, tmp_path):
 
 
 HOLDERS = {  # a second process holding a database open, as a running `caffe train` does
-    "leveldb": "import plyvel, sys, time; db = plyvel.DB(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+    "leveldb": "import plyvel, sys, time; db = plyvel.DB(sys.argv[1]); "
+    "print('open', flush=True); time.sleep(60)",
     "lmdb": "import lmdb, sys, time; env = lmdb.open(sys.argv[1], readonly=True); "
     "print('open', flush=True); time.sleep(60)",
 }

@@ -224,7 +224,7 @@ def test_specs_that_explode(text, words, tmp_path):
     [
         (
             "gen-solver",
-            'name: "n"\nlayer { name: "a" type: "Input" top: "a" input_param { shape { dim: 99999999999999999999 } } }',
+            'name: "n"\nlayer { name: "a" type: "Input" top: "a" input_param { shape { dim: 99999999999999999999 } } }',  # noqa: E501 (the column is checked)
             "2:69: Value out of range: 99999999999999999999",
         ),
         ("draw", 'layer { name: "a\\377" type: "ReLU" }', "Couldn't parse string"),

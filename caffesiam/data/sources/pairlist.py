@@ -1,4 +1,5 @@
-"""Explicit pair lists (`path1 path2 label` per line, as Caffe PR #2570 proposed) -> images + plan."""
+"""Explicit pair lists (`path1 path2 label` per line, as Caffe PR #2570 proposed) -> images and
+a plan."""
 
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from caffesiam.limits import PAIR_LIST_BYTES
 
 
 def read_pair_list(list_path):
-    """(unique image paths, plan rows [i, j, sim]) from the list; relative paths start at its folder."""
+    """(unique image paths, plan rows [i, j, sim]) from the list; relative paths start at its
+    folder."""
     list_path = Path(list_path)
     lines = read_file(list_path, DatasetError, "pair list", limit=PAIR_LIST_BYTES).splitlines()
     index, paths, plan = {}, [], []
