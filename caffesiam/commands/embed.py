@@ -1,11 +1,11 @@
-"""embed: features of a dataset or a pair database from a trained deploy net -> .npz (and a scatter)."""
+"""embed: features of a dataset or a pair database from a trained tower -> .npz (and a scatter)."""
 
 from pathlib import Path
 
 import click
 
 from caffesiam.commands.build_db import SEED, TEST_FRACTION
-from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.model_options import describe, optional_model_options, preprocessing
 from caffesiam.commands.params import OutputFile
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
@@ -15,7 +15,13 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 
 
 @click.command()
-@model_options
+@optional_model_options
+@click.option(
+    "--onnx",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A tower that caffesiam export wrote, run by onnxruntime: no Caffe needed. "
+    "Replaces --model and --weights; its metadata gives the scaling.",
+)
 @click.option(
     "--mnist",
     type=click.Path(file_okay=False, path_type=Path),
@@ -63,6 +69,7 @@ _SOURCES = ("mnist", "fashion_mnist", "digits", "images", "db_path")
 def embed(
     model,
     weights,
+    onnx,
     blob,
     train_net,
     scale,
@@ -96,8 +103,18 @@ def embed(
 
     if output.suffix != ".npz":
         output = check_output(output.with_name(output.name + ".npz"))
+    if bool(onnx) == bool(model and weights) or (onnx and (model or weights or blob)):
+        raise click.BadParameter(
+            "give --model and --weights (pycaffe), or --onnx alone", param_hint="--onnx"
+        )
     prep = preprocessing(train_net, scale)
-    net = ev.FeatureNet.load(model, weights, blob)
+    if onnx:
+        from caffesiam.deploy.runtime import OnnxTower
+
+        net = OnnxTower.load(onnx)
+        prep = prep if train_net or scale is not None else net.preprocess
+    else:
+        net = ev.FeatureNet.load(model, weights, blob)
     if db_path:
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
         with progress_bar(2 * len(sims), "features") as advance:
@@ -130,7 +147,8 @@ def embed(
             from caffesiam.draw.plots import plot_embedding
 
             title = (
-                f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
+                f"{Path(weights or onnx).name}: {Path(source.source).name} "
+                f"({len(source.labels)} images)"
             )
             plot_embedding(features, source.labels, source.class_names, stage(plot), title)
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")

@@ -11,14 +11,20 @@ from caffesiam.spec.tower import INPUT_SCALE
 _path = click.Path(dir_okay=False, path_type=Path)
 
 
-model_options = option_group(  # --model, --weights, --blob, --train-net, --scale, --batch-size
-    click.option(
-        "--model",
-        type=_path,
-        required=True,
-        help="Deploy net with one Input layer (caffesiam gen-net SPEC --deploy).",
-    ),
-    click.option("--weights", type=_path, required=True, help="Trained .caffemodel."),
+def _model_files(required: bool):
+    """--model and --weights: required for evaluate; for embed, --onnx may replace them."""
+    return (
+        click.option(
+            "--model",
+            type=_path,
+            required=required,
+            help="Deploy net with one Input layer (caffesiam gen-net SPEC --deploy).",
+        ),
+        click.option("--weights", type=_path, required=required, help="Trained .caffemodel."),
+    )
+
+
+_SETTINGS = (
     click.option(
         "--blob", default=None, help="Feature blob [default: the model's single output blob]."
     ),
@@ -43,6 +49,8 @@ model_options = option_group(  # --model, --weights, --blob, --train-net, --scal
         help="Images per forward pass.",
     ),
 )
+model_options = option_group(*_model_files(True), *_SETTINGS)  # + --blob ... --batch-size
+optional_model_options = option_group(*_model_files(False), *_SETTINGS)
 
 
 def preprocessing(train_net, scale):

@@ -48,8 +48,11 @@ def read_weights(path) -> dict[str, list[np.ndarray]]:
 
 
 def _blob_array(blob) -> np.ndarray:
-    values = blob.double_data if len(blob.double_data) else blob.data
-    return np.asarray(values, dtype=np.float32).reshape(blob_shape(blob))
+    values = np.asarray(blob.double_data or blob.data, dtype=np.float32)
+    shape = blob_shape(blob)
+    if not any(shape):  # a 0-D blob (PReLU's shared slope) is saved with no shape at all
+        shape = [values.size]
+    return values.reshape(shape)
 
 
 def _in_test_phase(layer) -> bool:

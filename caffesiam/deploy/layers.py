@@ -171,19 +171,20 @@ def inner_product(g: Graph, layer, bottoms, blobs):
     axis = _axis(layer, p.axis, rank)
     if axis == 0:
         _refuse(layer, "axis 0 would mix the images of a batch")
+    inputs = [g.const(f"{layer.name}_w", weight)]
+    if p.bias_term:
+        inputs.append(g.const(f"{layer.name}_b", blobs[1].reshape(-1)))
     if axis == 1:
         flat = g.op("Flatten", bottoms, f"{layer.name}_flat", axis=1)
-        inputs = [flat, g.const(f"{layer.name}_w", weight)]
-        if p.bias_term:
-            inputs.append(g.const(f"{layer.name}_b", blobs[1].reshape(-1)))
-        return [g.op("Gemm", inputs, layer.top[0], transB=0 if p.transpose else 1)]
-    folded = g.const(f"{layer.name}_shape", [0] * axis + [-1])
-    flat = g.op("Reshape", [bottoms[0], folded], f"{layer.name}_flat")
-    matrix = weight if p.transpose else weight.T
-    top = g.op("MatMul", [flat, g.const(f"{layer.name}_w", matrix)], layer.top[0] + "_nobias")
-    if not p.bias_term:
-        return [top]
-    return [g.op("Add", [top, g.const(f"{layer.name}_b", blobs[1].reshape(-1))], layer.top[0])]
+        return [g.op("Gemm", [flat, *inputs], layer.top[0], transB=0 if p.transpose else 1)]
+    # axis > 1: one row per position before the axis, then those axes back (OpenCV 5 runs
+    # Gemm on 2-D input only)
+    rows = g.const(f"{layer.name}_rows", [-1, weight.shape[0 if p.transpose else 1]])
+    flat = g.op("Reshape", [bottoms[0], rows], f"{layer.name}_flat")
+    product = g.op("Gemm", [flat, *inputs], f"{layer.name}_rows", transB=0 if p.transpose else 1)
+    shape = g.shape(bottoms[0])
+    unfolded = g.const(f"{layer.name}_shape", [-1, *shape[1:axis], p.num_output])
+    return [g.op("Reshape", [product, unfolded], layer.top[0])]
 
 
 def relu(g: Graph, layer, bottoms, blobs):
