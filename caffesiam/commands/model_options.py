@@ -63,7 +63,9 @@ def preprocessing(train_net, scale):
         return preprocess_from_train_net(train_net)
     if scale is not None:
         return Preprocess(scale, (), "--scale")
-    return Preprocess(source="default; pass --train-net or --scale if training used another")
+    return Preprocess(
+        INPUT_SCALE, source="default; pass --train-net or --scale if training used another"
+    )
 
 
 def describe(prep) -> str:

@@ -23,6 +23,7 @@ from caffesiam.evaluate.embedding import Preprocess
 from caffesiam.evaluate.features import check_deploy_net
 from caffesiam.evaluate.preprocess import margin_from_train_net, preprocess_from_train_net
 from caffesiam.files import read_file, staged
+from caffesiam.spec.tower import INPUT_SCALE
 
 _TEST = 1  # caffe_pb2.Phase.TEST
 _SKIPPED = {"Input", "Silence"}  # the graph input; a layer with no output
@@ -161,7 +162,7 @@ def loss_of_train_net(path) -> tuple[str | None, float | None]:
 
 def gather_metadata(blob: str, train_net=None, evaluation=None) -> TowerMetadata:
     """The TowerMetadata from the train net (scale, mean, loss) and an evaluate --json report."""
-    prep = preprocess_from_train_net(train_net) if train_net else Preprocess()
+    prep = preprocess_from_train_net(train_net) if train_net else Preprocess(INPUT_SCALE)
     loss, margin = loss_of_train_net(train_net) if train_net else (None, None)
     held = read_evaluation(evaluation) if evaluation else None
     return TowerMetadata(

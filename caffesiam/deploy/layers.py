@@ -132,6 +132,8 @@ def pooling(g: Graph, layer, bottoms, blobs):
     ceil = p.round_mode == p.CEIL
     sizes = shape[2:]
     pooled = [caffe_pooled_size(n, k, q, s, ceil) for n, k, q, s in zip(sizes, kernel, pad, stride)]
+    if any((o - 1) * s - q >= n for o, s, q, n in zip(pooled, stride, pad, sizes)):
+        _refuse(layer, "its last window lies wholly outside the input (stride above kernel)")
     # ONNX floors, so the end padding is what makes the last Caffe window fit exactly
     end = [
         max((o - 1) * s + k - n - q, 0) for o, s, k, n, q in zip(pooled, stride, kernel, sizes, pad)

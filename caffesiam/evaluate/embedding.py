@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from caffesiam.errors import ModelError
-from caffesiam.spec.tower import INPUT_SCALE
 
 Progress = Callable[[int], None] | None
 
@@ -18,7 +17,7 @@ Progress = Callable[[int], None] | None
 class Preprocess:
     """Caffe's DataTransformer at test time: (pixel - mean) * scale, per channel."""
 
-    scale: float = INPUT_SCALE
+    scale: float
     mean: Sequence[float] = ()
     source: str = "default"
 
