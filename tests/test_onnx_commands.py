@@ -144,3 +144,11 @@ def test_an_unconvertible_layer_is_named_exit_2_and_nothing_is_written(lenet):
     assert done.stderr.startswith("caffesiam: error: layer 'up' (Deconvolution): no ONNX converter")
     assert len(done.stderr.splitlines()) == 1
     assert not out.exists() and not list(lenet.glob(".odd.onnx*"))
+
+
+def test_weights_that_are_no_caffemodel_are_one_line_and_exit_2(lenet):
+    out = lenet / "bad.onnx"
+    done = run_tool("export", lenet / "deploy.prototxt", lenet / "net.prototxt", "-o", out)
+    assert done.returncode == 2, done.stderr
+    assert "not a Caffe .caffemodel" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not out.exists()

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.caffe, pytest.mark.slow, pytest.mark.network]
 
 # what compare and embed import (isal: embed's IDX reader); caffesiam itself goes in with
 # --no-deps, so that no Caffe-side dependency (onnx, plyvel, lmdb, matplotlib...) hides a gap
-RUNTIME_PACKAGES = ["click>=8.1", "numpy>=1.24,<2", "pillow>=10", "isal>=1.5", "onnxruntime>=1.17"]
+RUNTIME_PACKAGES = ["click>=8.1", "numpy>=1.24,<2", "pillow>=10", "isal>=1.5", "onnxruntime>=1.18"]
 
 
 def _ok(done):

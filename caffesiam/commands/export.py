@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.model_options import describe
 from caffesiam.commands.params import OutputFile
 
 _file = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -33,16 +34,17 @@ def export(deploy, weights, output, train_net, evaluation, blob):
     holds the input scale and mean, the feature blob, the loss and margin and the threshold.
     """
     from caffesiam.deploy.export import export_tower
+    from caffesiam.evaluate.embedding import Preprocess
 
     done = export_tower(deploy, weights, output, train_net, evaluation, blob)
     meta = done.meta
     shape = "x".join(map(str, done.input_shape))
     click.echo(
         f"wrote {done.path}: input '{done.input_name}' N x {shape}, output '{meta.feature_blob}', "
-        f"{done.layers} ONNX nodes"
+        f"{done.nodes} ONNX nodes"
     )
-    mean = f"(pixel - {list(meta.input_mean)}) x " if meta.input_mean else "pixel x "
-    click.echo(f"input: {mean}{meta.input_scale:g} ({meta.input_source})", err=True)
+    prep = Preprocess(meta.input_scale, meta.input_mean, meta.input_source)
+    click.echo(describe(prep), err=True)
     if meta.threshold is not None:
         click.echo(
             f"threshold: same below distance {meta.threshold:.4g} (held-out accuracy "

@@ -35,16 +35,15 @@ def read_weights(path) -> dict[str, list[np.ndarray]]:
     net = caffe_pb2().NetParameter()
     try:
         net.ParseFromString(data)
-    except DecodeError:
-        shapes_from_bytes(data, str(path))  # names a solverstate, or says what it is not
-        raise
+    except DecodeError as e:
+        raise ModelError(f"{path}: not a Caffe .caffemodel (it does not parse)") from e
     weights = {
         layer.name: [_blob_array(b) for b in layer.blobs]
         for layer in [*net.layer, *net.layers]
         if layer.blobs
     }
     if not weights:
-        shapes_from_bytes(data, str(path))
+        shapes_from_bytes(data, str(path))  # names a solverstate, or says what it is not
     return weights
 
 
@@ -180,13 +179,13 @@ def gather_metadata(blob: str, train_net=None, evaluation=None) -> TowerMetadata
 
 @dataclass
 class Exported:
-    """What export_tower wrote: the model and its input and output."""
+    """What export_tower wrote: the model, its input, its metadata and its size in nodes."""
 
     path: Path
     input_name: str
     input_shape: tuple
     meta: TowerMetadata
-    layers: int
+    nodes: int
 
 
 def export_tower(deploy, weights, output, train_net=None, evaluation=None, blob=None) -> Exported:

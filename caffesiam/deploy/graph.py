@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from caffesiam.errors import ExportError
 
-OPSET = 21  # onnxruntime 1.16+ and OpenCV 5 read it
+OPSET = 21  # onnx 1.16+, onnxruntime 1.18+ and OpenCV 5 read it
 IR_VERSION = 10  # the IR that opset 21 came with
 BATCH = "batch"  # the name of the dynamic first dimension
 _SHAPE_DATA_LIMIT = 64  # weights up to this size go into shape inference as data (shapes, axes)
