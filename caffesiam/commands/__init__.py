@@ -7,10 +7,12 @@ A command's module is imported only when that command runs (or help lists it), s
 # command name -> "module:function" in this package; add new commands here
 COMMANDS = {
     "build-db": "build_db:build_db",
+    "compare": "compare:compare",
     "doctor": "doctor:doctor",
     "draw": "draw:draw",
     "embed": "embed:embed",
     "evaluate": "evaluate:evaluate",
+    "export": "export:export",
     "gen-net": "gen_net:gen_net",
     "gen-solver": "gen_solver:gen_solver",
     "inspect-db": "inspect_db:inspect_db",

@@ -1,11 +1,15 @@
-"""embed: features of images or a pair database from a trained deploy net -> .npz (and a plot)."""
+"""embed: features of a dataset or a pair database from a trained tower -> .npz (and a plot)."""
 
 from pathlib import Path
 
 import click
 
 from caffesiam.charts.embedding import plot_embedding
-from caffesiam.commands.model_options import describe, model_options, preprocessing
+from caffesiam.commands.model_options import (
+    describe,
+    load_tower,
+    optional_model_options,
+)
 from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.progress import progress_bar
 from caffesiam.data.builder.plan import split_images
@@ -18,7 +22,13 @@ from caffesiam.files import check_output, staged
 
 
 @click.command()
-@model_options
+@optional_model_options
+@click.option(
+    "--onnx",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A tower that caffesiam export wrote, run by onnxruntime: no Caffe needed. "
+    "Replaces --model and --weights; its metadata gives the scaling.",
+)
 @click.option(
     "--mnist",
     type=click.Path(file_okay=False, path_type=Path),
@@ -64,7 +74,7 @@ from caffesiam.files import check_output, staged
     "Both files are written, or neither.",
 )
 def embed(
-    model, weights, blob, train_net, scale, batch_size, split, limit, output, plot, **sources
+    model, weights, onnx, blob, train_net, scale, batch_size, split, limit, output, plot, **sources
 ):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
     if sum(1 for value in sources.values() if value) != 1:
@@ -79,8 +89,7 @@ def embed(
         )
     if output.suffix != ".npz":
         output = check_output(output.with_name(output.name + ".npz"))
-    prep = preprocessing(train_net, scale)
-    net = ev.FeatureNet.load(model, weights, blob)
+    net, prep = load_tower(model, weights, blob, onnx, train_net, scale)
     if db_path:
         a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
         with progress_bar(2 * len(sims), "features") as advance:
@@ -111,7 +120,8 @@ def embed(
         )
         if plot:
             title = (
-                f"{Path(weights).name}: {Path(source.source).name} ({len(source.labels)} images)"
+                f"{Path(weights or onnx).name}: {Path(source.source).name} "
+                f"({len(source.labels)} images)"
             )
             plot_embedding(features, source.labels, source.class_names, stage(plot), title)
     click.echo(f"wrote {output}: {len(features)} images, {features.shape[1]}-D features")

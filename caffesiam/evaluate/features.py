@@ -6,7 +6,6 @@ computes) and only then imports pycaffe, here alone, so the other commands start
 """
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +16,9 @@ from caffesiam.caffe.netload import load_net
 from caffesiam.caffe.weights import check_weights_fit_net
 from caffesiam.data.read import open_pairs, peek_record
 from caffesiam.errors import DatabaseError, ModelError
+from caffesiam.evaluate.embedding import Preprocess, Progress, batched_features
 from caffesiam.evaluate.metrics import pair_distances
-from caffesiam.evaluate.preprocess import SOURCE_LAYERS, Preprocess
-
-Progress = Callable[[int], None] | None
+from caffesiam.evaluate.preprocess import SOURCE_LAYERS
 
 
 def import_pycaffe():
@@ -91,26 +89,16 @@ class FeatureNet:
     ) -> np.ndarray:
         """float32 N x D features (the blob flattened) of uint8 N x C x H x W images."""
         self.check_images(images.shape[1:], "input")
+        return batched_features(self._forward, images, preprocess, batch_size, progress)
+
+    def _forward(self, chunk: np.ndarray) -> np.ndarray:
         data = self.net.blobs[self.input]
-        out = []
-        for start in range(0, len(images), batch_size):
-            chunk = preprocess.apply(images[start : start + batch_size])
-            if data.data.shape[0] != len(chunk):
-                data.reshape(*chunk.shape)
-                self.net.reshape()
-            data.data[...] = chunk
-            self.net.forward()
-            features = self.net.blobs[self.blob].data.reshape(len(chunk), -1).copy()
-            if not np.isfinite(features).all():
-                raise ModelError(
-                    f"the features of images {start} to {start + len(chunk) - 1} are "
-                    f"not finite (nan or inf); are the weights from a training that "
-                    f"diverged?"
-                )
-            out.append(features)
-            if progress:
-                progress(len(chunk))
-        return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+        if data.data.shape[0] != len(chunk):
+            data.reshape(*chunk.shape)
+            self.net.reshape()
+        data.data[...] = chunk
+        self.net.forward()
+        return self.net.blobs[self.blob].data.copy()
 
 
 def _dims(shape) -> str:

@@ -1,32 +1,11 @@
 """How training fed the net, reproduced for evaluation: the Data layer's transform (scale, mean)
 and the ContrastiveLoss margin, read from the train_test net."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-import numpy as np
-
 from caffesiam.caffe.netload import load_net
 from caffesiam.errors import ModelError
-from caffesiam.spec.tower import INPUT_SCALE
+from caffesiam.evaluate.embedding import Preprocess
 
 SOURCE_LAYERS = {"Data", "ImageData", "HDF5Data", "WindowData"}  # layers that read files
-
-
-@dataclass
-class Preprocess:
-    """Caffe's DataTransformer at test time: (pixel - mean) * scale, per channel."""
-
-    scale: float = INPUT_SCALE
-    mean: Sequence[float] = ()
-    source: str = "default"
-
-    def apply(self, images: np.ndarray) -> np.ndarray:
-        """float32 N x C x H x W input for the net, from uint8 images."""
-        x = images.astype(np.float32)
-        if len(self.mean):
-            x -= np.asarray(self.mean, dtype=np.float32).reshape(1, -1, 1, 1)
-        return x * np.float32(self.scale)
 
 
 def _data_layer(net, path):

@@ -1,0 +1,1 @@
+"""Deploy a trained tower anywhere: export to ONNX (`export`), run it without Caffe (`runtime`)."""
