@@ -24,24 +24,3 @@ else
   step "install caffesiam (editable) with its test and demo extras into $venv" install_caffesiam
   echo "$want" >"$stamp"
 fi
-
-# The tests read every exported ONNX tower with OpenCV 5 too; it needs numpy 2, which pycaffe
-# cannot load, so it lives in a venv of its own. A Docker-only host (--proto-only) runs no tests.
-runtimes=.venv-runtimes
-install_runtimes() {
-  [ -x "$runtimes/bin/python" ] || python3 -m venv "$runtimes"
-  retry "$runtimes/bin/python" -m pip install -q "opencv-python-headless>=5,<6" "numpy>=2"
-}
-has_opencv5() {
-  "$runtimes/bin/python" -c 'import cv2, sys; sys.exit(not cv2.__version__.startswith("5."))' 2>/dev/null
-}
-case " $* " in
-  *" --proto-only "*) ;;
-  *)
-    if has_opencv5; then
-      say "OpenCV 5 already in $runtimes"
-    else
-      step "OpenCV 5 and numpy 2 in $runtimes, for the ONNX tests" install_runtimes
-    fi
-    ;;
-esac

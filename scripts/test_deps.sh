@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make test's system packages beyond make setup: a real Slurm (Debian's slurm-wlm and munge) for
-# the sweep tests' one-node cluster (scripts/local_slurm.py). Tests install nothing; without
-# Slurm that test skips and says why.
+# What make test needs beyond make setup (tests install nothing themselves):
+# - a real Slurm (Debian's slurm-wlm and munge) for the sweep tests' one-node cluster
+#   (scripts/local_slurm.py); without it that test skips and says why;
+# - OpenCV 5, the second runtime every exported ONNX tower is checked on. It needs numpy 2,
+#   which pycaffe cannot load, so it lives in a venv of its own.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 prog=test-deps
@@ -13,4 +15,15 @@ if python3 scripts/local_slurm.py --check; then
 else
   soft_step "install Slurm (slurm-wlm, munge) for the sweep tests" retry python3 scripts/local_slurm.py --install
   [ "$status" = 0 ] || echo "test-deps: WARNING: no Slurm, so the real-Slurm sweep test will skip" >&2
+fi
+
+runtimes=.venv-runtimes
+install_runtimes() {
+  [ -x "$runtimes/bin/python" ] || python3 -m venv "$runtimes"
+  retry "$runtimes/bin/python" -m pip install -q "opencv-python-headless>=5,<6" "numpy>=2"
+}
+if "$runtimes/bin/python" -c 'import cv2, sys; sys.exit(not cv2.__version__.startswith("5."))' 2>/dev/null; then
+  say "OpenCV 5 already in $runtimes"
+else
+  step "OpenCV 5 and numpy 2 in $runtimes, for the ONNX tests" install_runtimes
 fi
