@@ -135,7 +135,7 @@ def test_onnxruntime_gives_pycaffes_features(tower):
 
 def test_opencv5_gives_pycaffes_features(tower):
     if not OPENCV_PYTHON.exists():
-        pytest.fail(f"no OpenCV 5 venv at {OPENCV_PYTHON.parent.parent}; run make setup")
+        pytest.fail(f"no OpenCV 5 venv at {OPENCV_PYTHON.parent.parent}; run scripts/test_deps.sh")
     inputs, outputs = tower["work"] / "inputs.npz", tower["work"] / "opencv.npz"
     np.savez(inputs, **{f"x{batch}": x for batch, x in tower["inputs"].items()})
     script = REPO / "tests/opencv_forward.py"
