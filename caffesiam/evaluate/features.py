@@ -162,9 +162,3 @@ def pair_features(
     fa = net.features(images_a, preprocess, batch_size, progress)
     fb = net.features(images_b, preprocess, batch_size, progress)
     return PairFeatures(fa, fb, sims, pair_distances(fa, fb))
-
-
-def save_npz(path, **arrays) -> Path:
-    """Write arrays to a compressed .npz at `path` (numpy adds no suffix: it ends in .npz)."""
-    np.savez_compressed(path, **arrays)
-    return Path(path)

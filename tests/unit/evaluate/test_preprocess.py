@@ -19,7 +19,7 @@ def test_apply_subtracts_the_mean_per_channel_then_scales():
     x = Preprocess(scale=0.5, mean=(1, 2, 3)).apply(images)
     expected = (images.astype(np.float64) - np.array([1, 2, 3]).reshape(1, 3, 1, 1)) * 0.5
     assert x.dtype == np.float32 and np.array_equal(x, expected.astype(np.float32))
-    plain = Preprocess().apply(images)
+    plain = Preprocess(INPUT_SCALE).apply(images)
     assert np.allclose(plain, images * np.float32(INPUT_SCALE))
 
 
