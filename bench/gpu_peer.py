@@ -7,7 +7,7 @@ and the colour BatchNorm tower (templates/color_bn.yaml) at 64x64x3. Caffe runs 
 engine (a cuDNN build) and with its own CAFFE engine; PyTorch runs the same layers in FP32
 (TF32 off, as Caffe's patch keeps cuDNN at FMA math). Both time forward plus backward, no solver
 update, after a warm-up, rounds alternating; medians reported. Not in `make bench` (needs a
-GPU): scripts/device_check.sh bench runs it on the device machine.
+GPU): scripts/offline_gpu_check.sh bench runs it on a GPU host.
 """
 
 import os
@@ -145,12 +145,14 @@ def main():
     if not torch.cuda.is_available():
         sys.exit("gpu_peer: no CUDA GPU visible to PyTorch")
     print(
-        f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} (CUDA {torch.version.cuda}, "
+        f"GPU {torch.cuda.get_device_name(0)}, PyTorch {torch.__version__} "
+        f"(CUDA {torch.version.cuda}, "
         f"cuDNN {torch.backends.cudnn.version()}), caffe {locate.caffe_binary()}"
     )
     print(f"forward+backward ms per iteration, batch {BATCH}, median of {ROUNDS} rounds of {ITERS}")
     print(
-        f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} {'PyTorch/cuDNN':>14} {'PyTorch/CAFFE':>14}"
+        f"{'net':20} {'caffe cuDNN':>12} {'caffe CAFFE':>12} {'PyTorch':>9} "
+        f"{'PyTorch/cuDNN':>14} {'PyTorch/CAFFE':>14}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for label, (template, channels, size) in NETS.items():
@@ -169,7 +171,8 @@ def main():
                 f"{ms['torch'] / ms['cudnn']:14.2f} {ms['torch'] / ms['caffe']:14.2f}"
             )
     print(
-        "ratio > 1: Caffe is faster. A --no-cudnn build runs the CAFFE engine in both Caffe columns."
+        "ratio > 1: Caffe is faster. "
+        "A --no-cudnn build runs the CAFFE engine in both Caffe columns."
     )
 
 
