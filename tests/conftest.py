@@ -9,6 +9,11 @@ from click.testing import CliRunner
 from caffesiam.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+# install_caffe.sh's cache: $CAFFESIAM_CACHE, else $XDG_CACHE_HOME (default ~/.cache)/caffesiam.
+CAFFE_CACHE = Path(
+    os.environ.get("CAFFESIAM_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "caffesiam"
+)
 VENV_BIN = Path(sys.executable).parent
 # glog would otherwise flood the test output.
 os.environ.setdefault("GLOG_minloglevel", "2")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, run_tool
+from conftest import CAFFE_CACHE, REPO, VENV_BIN, run_tool
 
 from caffesiam.caffe.locate import caffe_home
 
@@ -47,7 +47,8 @@ while args[i].startswith("-"):
         key, value = val.split("=", 1)
         env[key] = value
 image, inner = args[i], args[i + 1:]
-unmounted = [a for a in inner if a.startswith("/") and not any(a == m or a.startswith(m + "/") for m in mounts)]
+unmounted = [a for a in inner
+             if a.startswith("/") and not any(a == m or a.startswith(m + "/") for m in mounts)]
 assert not unmounted, unmounted
 with open(os.environ["STAND_IN_RECORD"], "a") as record:
     record.write(json.dumps({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir,
@@ -65,9 +66,7 @@ raise ImportError("no pycaffe on this host (test: Docker-only host)")
 
 
 def caffe_tarball() -> Path:
-    downloads = (
-        Path(os.environ.get("CAFFESIAM_CACHE", Path.home() / ".cache/caffesiam")) / "downloads"
-    )
+    downloads = CAFFE_CACHE / "downloads"
     found = sorted(downloads.glob("caffe_*.orig.tar.gz")) + sorted(
         downloads.glob("brocolli-caffe-*.tar.gz")
     )
@@ -144,8 +143,8 @@ def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
     assert any(line.startswith("ok") and "caffe_pb2" in line for line in out.stdout.splitlines())
     assert "proto-only" in out.stdout
     assert (
-        "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, train --docker IMAGE"
-        in out.stdout
+        "works here: gen-net, gen-solver, draw, build-db, inspect-db, plot-log, "
+        "train --docker IMAGE" in out.stdout
     )
     assert "needs a Caffe build (make setup): train without --docker, evaluate, embed" in out.stdout
     assert not (root / "host-caffe-used").exists()
@@ -243,7 +242,7 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     assert all(
         call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls
     )
-    # Net, databases, snapshots and run directory all lie in the working directory: one mount, no wider.
+    # Net, databases, snapshots and run directory lie in the working directory: one mount, no wider.
     assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
     assert "-weights" in calls[-1]["inner"]
     assert (
