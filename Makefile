@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test lint caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test lint caffe-tests demo doctor bench slurm-up gpu-build-check offline-bundle offline-gpu-check offline-rehearsal docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -41,9 +41,18 @@ slurm-up:
 gpu-build-check:
 	@bash scripts/gpu_build_check.sh --cuda $(or $(CUDA),12)
 
-# device_check.sh's first stages on a stand-in for the GPU device (no GPU, no network); STAGE=build compiles.
-device-rehearsal:
-	@bash scripts/device_rehearsal.sh $(or $(STAGE),configure)
+# A GPU host without internet (docs/offline-gpu-host.md). Where the registries are: what the host
+# lacks, into offline-bundle/ (ARGS: e.g. --python-version 3.12 --no-numpy).
+offline-bundle:
+	@bash scripts/offline_bundle.sh $(ARGS)
+
+# On the offline host, one stage at a time: STAGE=configure, build, gtest, train or bench.
+offline-gpu-check:
+	@bash scripts/offline_gpu_check.sh $(STAGE) $(ARGS)
+
+# The check's first stages in a clean Debian 12 root with no network and no GPU; STAGE=build compiles.
+offline-rehearsal:
+	@bash scripts/offline_rehearsal.sh $(or $(STAGE),configure) $(ARGS)
 
 docker-cpu:
 	docker build -f docker/Dockerfile.cpu -t caffesiam:cpu .

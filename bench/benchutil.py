@@ -35,7 +35,7 @@ STOCK_VENV = REPO / "build" / "stock-venv"
 
 
 def patched_caffe() -> Path:
-    """This checkout's Caffe prefix (the one `make setup` linked into the venv), checked to carry
+    """This checkout's Caffe prefix (the one `make setup` linked into the venv), checked to hold
     the speed patches."""
     prefix = (Path(sys.prefix) / "caffe").resolve()
     if b"caffe_cpu_threads" not in (prefix / "lib" / "libcaffe.so").read_bytes():

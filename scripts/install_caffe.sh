@@ -349,14 +349,32 @@ selected_patches() {
 # `cmake -S/-B` needs CMake 3.13; configure from the build directory instead.
 configure() { local src=$1 build=$2; shift 2; (cd "$build" && cmake "$src" "$@"); }
 
-build_caffe() {
-  local src=$1 py=$2 prefix=$3 stage root flags=()
+# Makes PREFIX in a staging directory of the cache and moves it into place whole, so that nothing
+# half-made is ever at its path: unpacks the source, runs FILL ROOT STAGE OUT (the unpacked tree,
+# the staging directory, the prefix's place in it), then adds caffe.proto and caffe_pb2.
+make_prefix() {
+  local fill=$1 src=$2 prefix=$3 stage root out
   stage=$(mktemp -d "$cache/build-$key.XXXXXX")
   trap 'rm -rf "$stage"' EXIT
   trap 'rm -rf "$stage"; exit 130' INT TERM
   step "unpack $(basename "$src")" unpack_source "$src" "$stage/src"
   root=$(cat "$stage/src.root")
-  local patch
+  out=$stage/dest$prefix
+  "$fill" "$root" "$stage" "$out"
+  mkdir -p "$out/src/src/caffe/proto"
+  cp "$root/src/caffe/proto/caffe.proto" "$out/src/src/caffe/proto/"
+  step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
+  touch "$out/.complete"
+  rm -rf "$prefix"
+  mv "$out" "$prefix"
+  rm -rf "$stage"
+  trap - EXIT INT TERM
+}
+
+# The patched CMake build of the source at ROOT, installed at OUT (through DESTDIR, so built for
+# $prefix), with the source's examples, models, python and tools.
+fill_caffe() {
+  local root=$1 stage=$2 out=$3 patch flags=()
   while read -r patch; do
     step "patch $(basename "$patch")" patch -d "$root" -p1 -N -i "$patch"
   done < <(selected_patches)
@@ -367,43 +385,23 @@ build_caffe() {
   [ "$gpu" = 0 ] || expect="tens of minutes on two cores: nvcc compiles every kernel per architecture"
   step "compile (make -j$jobs, $expect)" make -C "$stage/build" -j"$jobs"
   step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
-  local out="$stage/dest$prefix"
   step "copy examples and models" copy_source_subset "$root" "$out/src"
-  step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
-  touch "$out/.complete"
-  rm -rf "$prefix"
-  mv "$out" "$prefix"
-  rm -rf "$stage"
-  trap - EXIT INT TERM
 }
 
 copy_source_subset() {
   local root=$1 dest=$2 d
-  mkdir -p "$dest/src/caffe/proto"
+  mkdir -p "$dest"
   for d in examples models python tools; do
     if [ -d "$root/$d" ]; then cp -r "$root/$d" "$dest/"; fi
   done
-  cp "$root/src/caffe/proto/caffe.proto" "$dest/src/caffe/proto/"
 }
 
-# caffe_pb2, caffe.proto and the layer registry, without building Caffe (--proto-only).
-build_proto() {
-  local src=$1 prefix=$2 stage root out
-  stage=$(mktemp -d "$cache/build-$key.XXXXXX")
-  trap 'rm -rf "$stage"' EXIT
-  trap 'rm -rf "$stage"; exit 130' INT TERM
-  step "unpack $(basename "$src")" unpack_source "$src" "$stage/src"
-  root=$(cat "$stage/src.root")
-  out=$stage/prefix
-  step "generate standalone caffe_pb2" generate_caffe_pb2 "$root" "$out/proto"
-  mkdir -p "$out/src/src/caffe/proto"
-  cp "$root/src/caffe/proto/caffe.proto" "$out/src/src/caffe/proto/"
+# No build (--proto-only): the layer registry read from the source.
+fill_proto() {
+  local root=$1 out=$3
+  mkdir -p "$out"
   step "read the layer registry from the source" source_layer_types "$root" "$out/layer_types.txt"
-  touch "$out/.proto-only" "$out/.complete"
-  rm -rf "$prefix"
-  mv "$out" "$prefix"
-  rm -rf "$stage"
-  trap - EXIT INT TERM
+  touch "$out/.proto-only"
 }
 
 # The layer types the source registers (REGISTER_LAYER_CLASS/CREATOR), leaving out the files that
@@ -444,10 +442,10 @@ build_or_reuse() {
     local start
     start=$(date +%s)
     if [ "$proto_only" = 1 ]; then
-      build_proto "$src" "$prefix"
+      make_prefix fill_proto "$src" "$prefix"
       say "made caffe_pb2 and the layer list in $(( $(date +%s) - start )) s into $prefix"
     else
-      build_caffe "$src" "$py" "$prefix"
+      make_prefix fill_caffe "$src" "$prefix"
       say "built caffe in $(( $(date +%s) - start )) s into $prefix"
     fi
   fi

@@ -24,6 +24,7 @@ from caffesiam.files import cache_dir
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
 STEPS = REPO / "scripts" / "steps.sh"
+CAFFE_PROTO = "src/caffe/proto/caffe.proto"
 
 
 def bash(snippet, env=None, source=SCRIPT, timeout=120):
@@ -57,7 +58,7 @@ def real_patched_sources() -> dict:
     """{path: bytes} of the files our patches change, from the Caffe source setup downloaded
     (Debian's or PyPI's), so that every patch applies to a planted tree."""
     downloads = cache_dir() / "downloads"
-    wanted = patched_files()
+    wanted = patched_files() | {CAFFE_PROTO}
     for tarball in sorted(downloads.glob("*.tar.gz")):
         with tarfile.open(tarball) as tar:
             found = {}
@@ -73,8 +74,8 @@ def real_patched_sources() -> dict:
 
 
 def planted_source(tmp_path, cmakelists: str) -> Path:
-    """A source tarball with Caffe's real files that our patches change (so they apply) and our
-    CMakeLists."""
+    """A source tarball with Caffe's real files that our patches change (so they apply), its
+    caffe.proto and our CMakeLists."""
     tree = tmp_path / "planted"
     for name, data in real_patched_sources().items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +266,14 @@ def test_a_failing_install_of_many_packages_is_that_steps_failure_with_its_tail(
             "install_caffe: --python: no interpreter '/no/such/python3' found",
         ),
         (["--frobnicate"], "install_caffe: unknown argument '--frobnicate' (see --help)"),
+        *(
+            (
+                ["--proto-only", flag],
+                "install_caffe: --proto-only builds nothing, so --gpu, --stock and --no-python "
+                "do not apply",
+            )
+            for flag in ("--gpu", "--stock", "--no-python")
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, message):
@@ -279,10 +288,27 @@ def test_bad_patch_selection_is_one_line_and_exit_2(tmp_path):
     assert "CAFFESIAM_CAFFE_PATCHES must be 'stock' or 'all', got 'some'" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "env, cache",
+    [
+        ({"CAFFESIAM_CACHE": "{t}/mine", "XDG_CACHE_HOME": "{t}/xdg"}, "{t}/mine"),
+        ({"XDG_CACHE_HOME": "{t}/xdg"}, "{t}/xdg/caffesiam"),
+        ({"HOME": "{t}/home"}, "{t}/home/.cache/caffesiam"),
+    ],
+)
+def test_the_cache_is_caffesiam_cache_else_under_xdg_cache_home(tmp_path, env, cache):
+    base = {k: v for k, v in os.environ.items() if k not in ("CAFFESIAM_CACHE", "XDG_CACHE_HOME")}
+    env = dict(base, **{k: v.format(t=tmp_path) for k, v in env.items()})
+    out = bash('parse_args --skip-system-packages --no-python; echo "$cache"', env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == cache.format(t=tmp_path) + "\n"
+    assert (Path(out.stdout.strip()) / "downloads").is_dir()
+
+
 def install_plan(tmp_path, *args, env=None):
     """(patch file names, cmake flags) that install_caffe.sh would use, from its own functions."""
     out = bash(
-        f"parse_args --skip-system-packages --no-python {shlex.join(args)}; "
+        f"parse_args --skip-system-packages --no-python {shlex.join(args)}\n"
         "selected_patches | xargs -n1 basename; echo ---; cmake_flags PY PREFIX",
         env=script_env(tmp_path, **(env or {})),
     )
@@ -347,6 +373,38 @@ def test_paths_with_spaces_reach_cmake_whole_and_no_half_build_is_left(tmp_path)
     assert "planted configure failure" in out.stderr
     assert re.fullmatch(re.escape(f"{cache}/caffe-") + "[0-9a-f]{16}", seen.read_text())
     assert [p.name for p in cache.iterdir() if p.name.startswith(("caffe-", "build"))] == []
+
+
+@pytest.mark.slow
+def test_a_build_lands_whole_in_the_cache_with_caffe_pb2_and_is_reused(tmp_path):
+    source = planted_source(
+        tmp_path,
+        """
+        cmake_minimum_required(VERSION 3.5)
+        project(planted NONE)
+        file(WRITE "${CMAKE_BINARY_DIR}/caffe" "#!/bin/sh\\necho planted caffe\\n")
+        install(PROGRAMS "${CMAKE_BINARY_DIR}/caffe" DESTINATION bin)
+    """,
+    )
+    cache = tmp_path / "cache"
+    runs = [
+        run_script("--skip-system-packages", "--no-python", env=script_env(cache, source))
+        for _ in range(2)
+    ]
+    assert all(out.returncode == 0 for out in runs), runs[0].stderr + runs[1].stderr
+    (prefix,) = cache.glob("caffe-*")
+    assert re.fullmatch("caffe-[0-9a-f]{16}", prefix.name)
+    assert "==> built caffe in" in runs[0].stdout and f"==> caffe build cached at {prefix}\n" in (
+        runs[1].stdout
+    )
+    assert subprocess.run([prefix / "bin/caffe"], capture_output=True, text=True).stdout == (
+        "planted caffe\n"
+    )
+    proto = real_patched_sources()[CAFFE_PROTO]
+    assert (prefix / "src" / CAFFE_PROTO).read_bytes() == proto
+    assert "NetParameter" in (prefix / "proto/caffe_pb2.py").read_text()
+    assert (prefix / ".complete").exists() and not (prefix / ".proto-only").exists()
+    assert not list(cache.glob("build-*")), "no staging directory left"
 
 
 @pytest.mark.slow

