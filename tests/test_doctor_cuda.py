@@ -161,15 +161,10 @@ def test_doctor_on_the_real_cpu_build_says_cpu_only_and_no_gpus():
 
 
 def gpu_builds():
-    """Caffe GPU builds compiled on this machine (make gpu-build-check), wherever their cache is."""
-    caches = {
-        cache_dir(),
-        Path("/tmp/gpuw/cache"),
-    }
+    """Caffe GPU builds compiled on this machine (make gpu-build-check) in caffesiam's cache."""
     return [
         p
-        for cache in caches
-        for p in sorted(cache.glob("caffe-*"))
+        for p in sorted(cache_dir().glob("caffe-*"))
         if "set(Caffe_CPU_ONLY OFF)" in _read(p / "share/Caffe/CaffeConfig.cmake")
         and (p / "lib/libcaffe.so").exists()
     ]
