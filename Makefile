@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test caffe-tests demo doctor bench slurm-up gpu-build-check device-rehearsal docker-engine docker-engine-stop docker-cpu docker-gpu clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,13 @@ gpu-build-check:
 # device_check.sh's first stages on a stand-in for the GPU device (no GPU, no network); STAGE=build compiles.
 device-rehearsal:
 	@bash scripts/device_rehearsal.sh $(or $(STAGE),configure)
+
+# A private dockerd (data in $${CAFFESIAM_DOCKER_ROOT:-/var/lib/caffesiam-docker}); needs root or sudo.
+docker-engine:
+	@bash scripts/docker_engine.sh start
+
+docker-engine-stop:
+	@bash scripts/docker_engine.sh stop
 
 docker-cpu:
 	docker build -f docker/Dockerfile.cpu -t caffesiam:cpu .
