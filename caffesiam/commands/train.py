@@ -10,7 +10,6 @@ import click
 
 from caffesiam.caffe import locate, runner
 from caffesiam.commands.params import OutputDir, OutputFile, count
-from caffesiam.errors import BadInput
 from caffesiam.files import staged
 from caffesiam.train.blas_threads import threads_for_run, write_choice
 from caffesiam.train.gather import plan_training
@@ -86,9 +85,7 @@ def train(
         raise click.BadParameter(
             f"'auto' or a number from 1 to {BLAS_THREADS_MAX}", param_hint="--blas-threads"
         )
-    docker = shutil.which("docker") if image else None
-    if image and docker is None:
-        raise BadInput("--docker was given but no docker client is installed")
+    docker = runner.require("docker", "docker.io") if image else None
     request = TrainRequest(
         solver,
         gpu=gpu,
