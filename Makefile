@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CAFFESIAM := $(VENV)/bin/caffesiam
 
-.PHONY: setup setup-docker test lint caffe-tests demo doctor bench slurm-up gpu-build-check offline-bundle offline-gpu-check offline-rehearsal docker-cpu docker-gpu clean fresh-check
+.PHONY: setup setup-docker test lint caffe-tests demo doctor bench slurm-up gpu-build-check offline-bundle offline-gpu-check offline-rehearsal docker-engine docker-engine-stop docker-cpu docker-gpu docker-check clean fresh-check
 
 setup:
 	@bash scripts/setup.sh
@@ -54,11 +54,23 @@ offline-gpu-check:
 offline-rehearsal:
 	@bash scripts/offline_rehearsal.sh $(or $(STAGE),configure) $(ARGS)
 
+# A private dockerd (data in $${CAFFESIAM_DOCKER_ROOT:-/var/lib/caffesiam-docker}); needs root or sudo.
+docker-engine:
+	@bash scripts/docker_engine.sh start
+
+docker-engine-stop:
+	@bash scripts/docker_engine.sh stop
+
+# The runtime images, built from this repository (any engine the docker client reaches).
 docker-cpu:
-	docker build -f docker/Dockerfile.cpu -t caffesiam:cpu .
+	@bash scripts/docker_image.sh cpu
 
 docker-gpu:
-	docker build -f docker/Dockerfile.gpu -t caffesiam:gpu .
+	@bash scripts/docker_image.sh gpu
+
+# The CPU image built on the private engine and trained in for real (tests -m docker).
+docker-check: setup
+	@bash scripts/docker_check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -63,6 +63,11 @@ class ToolMissing(CaffesiamError):
     """Raised when an external program (dot, docker) is not installed."""
 
 
+class DockerFailed(CaffesiamError):
+    """Raised when docker cannot run the image: no daemon, no permission, no such image, no GPU
+    runtime; the message is docker's own words, then the fix where one is known."""
+
+
 class DiskFull(CaffesiamError):
     """Raised when a filesystem fills up during a write; what was written is removed."""
 

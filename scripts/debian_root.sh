@@ -7,6 +7,10 @@
 #                                    apt sources and settings; then the host's name resolution and
 #                                    CA certificates, and apt's and pip's client configuration
 #   give ROOT PATH...                copies host PATHs (relative to /) into ROOT
+#   host_client_files                the host files (relative to /) a new machine on this network
+#                                    has besides: name resolution, CA certificates, apt's and pip's
+#                                    client configuration (the Docker images' builder stage too)
+#   host_client_env                  NAME=VALUE lines: this machine's pip and proxy variables
 #   release_root ROOT KEEP           kills what runs inside ROOT, undoes every mount under it, then
 #                                    deletes it unless KEEP=1 or something is still mounted there
 
@@ -40,7 +44,7 @@ give() {
 }
 
 make_debian_root() {
-  local root=$1 packages=$2 sources settings f
+  local root=$1 packages=$2 sources settings
   if ! command -v mmdebstrap >/dev/null; then
     echo "installing mmdebstrap on the host"
     apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
@@ -48,13 +52,27 @@ make_debian_root() {
   mapfile -t sources < <(host_apt_options)
   mapfile -t settings < <(host_apt_settings)
   mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" bookworm "$root" "${sources[@]}"
-  # What a new machine on this network has besides: name resolution, CA certificates, pip's and
-  # apt's client configuration (credentials and keyrings too).
-  local host_files=(etc/resolv.conf etc/hosts etc/ssl/certs)
-  for f in usr/local/share/ca-certificates etc/apt/auth.conf.d etc/apt/keyrings etc/apt/trusted.gpg.d etc/pip.conf; do
-    if [ -e "/$f" ]; then host_files+=("$f"); fi
+  local host_files
+  mapfile -t host_files < <(host_client_files)
+  give "$root" etc/resolv.conf etc/hosts "${host_files[@]}"
+}
+
+# CA certificates, and pip's and apt's client configuration (credentials and keyrings too).
+host_client_files() {
+  local f
+  for f in etc/ssl/certs usr/local/share/ca-certificates etc/apt/auth.conf.d etc/apt/keyrings \
+      etc/apt/trusted.gpg.d etc/pip.conf etc/xdg/pip; do
+    if [ -e "/$f" ]; then echo "$f"; fi
   done
-  give "$root" "${host_files[@]}"
+}
+
+host_client_env() {
+  local name value
+  while IFS='=' read -r name value; do
+    case "$name" in
+      PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY) echo "$name=$value" ;;
+    esac
+  done < <(env)
 }
 
 # Every mount point under the root, deepest first (from the kernel's own table).

@@ -89,11 +89,7 @@ mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 # The user's environment: a clean login, plus the pip and proxy variables of this machine.
 passed=(HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash LANG=C.UTF-8
         PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin)
-while IFS='=' read -r name value; do
-  case "$name" in
-    PIP_*|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY) passed+=("$name=$value") ;;
-  esac
-done < <(env)
+mapfile -t -O ${#passed[@]} passed < <(host_client_env)
 
 as_new_user() {
   chroot "$root" /usr/sbin/runuser -u "$user" -- /usr/bin/env -i "${passed[@]}" \

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,30 @@ VENV_BIN = Path(sys.executable).parent
 # glog would otherwise flood the test output.
 for _name, _value in glog_env(full_log=False).items():
     os.environ.setdefault(_name, _value)
+
+
+DOCKER_IMAGE = "caffesiam:cpu"  # what `make docker-cpu` builds and the docker tests train in
+
+
+def docker_engine(image: str = DOCKER_IMAGE) -> tuple[str | None, str]:
+    """(DOCKER_HOST of an engine that holds `image` ('' for the client's default), '') or (None,
+    why there is none): DOCKER_HOST, else this project's own engine (make docker-engine), else
+    the client's default."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None, "no docker client on PATH"
+    own = Path(os.environ.get("CAFFESIAM_DOCKER_ROOT", "/var/lib/caffesiam-docker"), "docker.sock")
+    for host in (os.environ.get("DOCKER_HOST"), f"unix://{own}" if own.exists() else None, ""):
+        if host is None:
+            continue
+        env = dict(os.environ, DOCKER_HOST=host) if host else os.environ
+        if subprocess.run([docker, "version"], capture_output=True, env=env).returncode != 0:
+            continue
+        found = subprocess.run([docker, "image", "inspect", image], capture_output=True, env=env)
+        if found.returncode != 0:
+            return None, f"the Docker engine at {host or 'the default socket'} has no {image} image"
+        return host, ""
+    return None, "no Docker engine reachable (make docker-check starts one and builds the image)"
 
 
 @pytest.fixture

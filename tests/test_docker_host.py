@@ -1,11 +1,12 @@
 """A host that trains only in Docker: `make setup-docker` (install_caffe.sh --proto-only) gives it
 caffe_pb2 and no Caffe build, and `train --docker IMAGE` runs every Caffe process in the image.
 
-There is no Docker engine here, so the docker client is a STAND-IN: it checks the argv as
-`docker run` would take it, then runs the command with the image's environment only (the -e
-values and an image PATH that has the real Caffe build and caffesiam), never the host's. The host
-side has a proto-only prefix, no `caffe` on PATH and a pycaffe that refuses to import (it writes
-a mark), so any use of a host Caffe fails the test.
+The host side has a proto-only prefix, no `caffe` on PATH and a pycaffe that refuses to import
+(it writes a mark), so any use of a host Caffe fails the test. Training runs in the real
+caffesiam:cpu image on a real Docker engine (make docker-check; skipped without one). Only what
+that engine cannot do, `--gpus` (it has no NVIDIA runtime), goes through a STAND-IN docker
+client: it checks the argv as `docker run` would take it, then runs the command with the image's
+environment only (the -e values and an image PATH that has the real Caffe build and caffesiam).
 """
 
 import json
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, run_tool
+from conftest import REPO, VENV_BIN, docker_engine, run_tool
 
 from caffesiam.caffe.locate import caffe_home
 from caffesiam.files import cache_dir
@@ -24,22 +25,26 @@ from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG
 
 SCRIPT = REPO / "scripts" / "install_caffe.sh"
 
+ENGINE, NO_ENGINE = docker_engine()
+
 STAND_IN_DOCKER = '''#!{python}
-"""STAND-IN for the docker client (no Docker engine here): checks the argv, then runs the command
-with the image's environment and the -e values only."""
-import json, os, sys
+"""STAND-IN for the docker client of an engine with the NVIDIA runtime: checks the argv, then runs
+the command with the image's environment and the -e values only."""
+import json, os, signal, subprocess, sys
 args = sys.argv[1:]
 if args == ["--version"]:
     sys.exit(print("Docker version 0 (stand-in)"))
 if "STAND_IN_FAIL" in os.environ:  # as docker does when it cannot start the image
     print(os.environ["STAND_IN_FAIL"], file=sys.stderr)
     sys.exit(125)
-assert args[:3] == ["run", "--rm", "-i"], args
-i, mounts, env, workdir = 3, [], {{}}, None
+assert args[:6] == ["run", "--rm", "-i", "--init", "--network", "none"], args
+i, mounts, env, workdir, gpus = 6, [], {{}}, None, None
 while args[i].startswith("-"):
     opt, val = args[i], args[i + 1]
     i += 2
-    if opt == "-v":
+    if opt == "--gpus":
+        gpus = val
+    elif opt == "-v":
         host, inside = val.split(":")
         assert host == inside, val
         mounts.append(host)
@@ -54,10 +59,17 @@ unmounted = [a for a in inner if a.startswith("/") and not inside(a)]
 assert not unmounted, unmounted
 with open(os.environ["STAND_IN_RECORD"], "a") as record:
     record.write(json.dumps({{"image": image, "mounts": mounts, "inner": inner, "workdir": workdir,
-                              "env": env}}) + "\\n")
+                              "env": env, "gpus": gpus}}) + "\\n")
 os.chdir(workdir)
 image_env = {{"PATH": "{image_path}", "HOME": "/tmp", "LANG": "C.UTF-8"}}
-os.execvpe(inner[0], inner, dict(image_env, **env))
+# As a container does, everything the command started ends with it.
+command = subprocess.Popen(inner, env=dict(image_env, **env), start_new_session=True)
+status = command.wait()
+try:
+    os.killpg(command.pid, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+sys.exit(128 - status if status < 0 else status)
 '''
 
 HOST_PYCAFFE = '''"""The host's pycaffe, refusing: a Docker-only host has none."""
@@ -95,9 +107,12 @@ def proto_only_prefix(tmp_path_factory):
     return prefix
 
 
-@pytest.fixture
-def docker_host(tmp_path_factory, proto_only_prefix):
-    """The environment of a Docker-only host, with the stand-in docker client on its PATH."""
+@pytest.fixture(params=["stand-in"])
+def docker_host(request, tmp_path_factory, proto_only_prefix):
+    """The environment of a Docker-only host, with the stand-in docker client first on its PATH,
+    or (param "real") this machine's client and the real engine."""
+    if request.param == "real" and ENGINE is None:
+        pytest.skip(NO_ENGINE)
     root = tmp_path_factory.mktemp("docker-host")
     (root / "bin").mkdir()
     (root / "py/caffe").mkdir(parents=True)
@@ -115,12 +130,14 @@ def docker_host(tmp_path_factory, proto_only_prefix):
     env = dict(
         os.environ,
         CAFFESIAM_CAFFE_HOME=str(proto_only_prefix),
-        PATH=f"{root / 'bin'}:{host_path}",
-        PYTHONPATH=str(root / "py"),
+        PATH=f"{root / 'bin'}:{host_path}" if request.param == "stand-in" else host_path,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(root / "py"), os.environ.get("PYTHONPATH")])),
         HOST_CAFFE_MARK=str(root / "host-caffe-used"),
         STAND_IN_RECORD=str(root / "docker-calls.jsonl"),
     )
     env.pop("OPENBLAS_NUM_THREADS", None)
+    if request.param == "real" and ENGINE:
+        env["DOCKER_HOST"] = ENGINE
     assert shutil.which("caffe", path=env["PATH"]) is None
     return env, root
 
@@ -200,8 +217,10 @@ def docker_workdir(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
     return host, env, root
 
 
+@pytest.mark.docker
 @pytest.mark.caffe
 @pytest.mark.slow
+@pytest.mark.parametrize("docker_host", ["real"], indirect=True)
 def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     host, env, root = docker_workdir
     # Control: without --docker this host cannot train (so a pass below used the image's Caffe).
@@ -227,33 +246,39 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     assert tuned.returncode == 0, tuned.stderr[-2000:]
 
     assert not (root / "host-caffe-used").exists()
-    calls = [json.loads(line) for line in (root / "docker-calls.jsonl").read_text().splitlines()]
-    inner = [call["inner"][:3] for call in calls]
     cores = os.cpu_count()
-    # The BLAS timing ran in the image, once per thread count; then the run; then the weights
-    # check (pycaffe sets the net up) in the image; then the fine-tuning run.
-    assert inner == [["caffe", "time", "-model"]] * (2 if cores > 1 else 0) + [
-        ["caffe", "train", "-solver"],
-        ["python", "-m", "caffesiam.caffe.shapes"],
-        ["caffe", "train", "-solver"],
-    ]
-    timed = [call["env"]["OPENBLAS_NUM_THREADS"] for call in calls if call["inner"][1] == "time"]
-    assert timed == ([str(1), str(cores)] if cores > 1 else [])
+    # The BLAS timing ran `caffe time` in the image, once per thread count (the host has no caffe).
     record = json.loads((tmp_path / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
-    assert set(record["forward_backward_ms"]) == set(timed)
-    assert all(
-        call["image"] == "caffesiam:cpu" and call["workdir"] == str(tmp_path) for call in calls
-    )
-    # Net, databases, snapshots and run directory lie in the working directory: one mount, no wider.
-    assert all(call["mounts"] == [str(tmp_path.resolve())] for call in calls)
-    assert "-weights" in calls[-1]["inner"]
+    assert set(record["forward_backward_ms"]) == ({"1", str(cores)} if cores > 1 else set())
     assert (
         "s CPU (user+sys of the docker client; Caffe's own, in the container, is not counted)"
         in first.stdout
     )
     for run in ("snap/lenet_run", "snap2/lenet_run"):
         assert "Optimization Done" in (tmp_path / run / CAFFE_LOG).read_text()
+    # The weights check set the net up with the image's pycaffe, then Caffe fine-tuned from them.
+    assert (
+        "Finetuning from snap/lenet_iter_40.caffemodel"
+        in (tmp_path / "snap2/lenet_run" / CAFFE_LOG).read_text()
+    )
     assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
+
+
+@pytest.mark.caffe
+@pytest.mark.slow
+def test_a_gpu_run_hands_docker_the_gpus(docker_workdir, tmp_path):
+    """STAND-IN: this engine has no NVIDIA runtime. Every docker run of a `--gpu 0` training
+    carries --gpus "device=0", and Caffe gets -gpu 0 (the stand-in's image is a CPU build, so
+    Caffe itself then refuses: the argv reached it)."""
+    host, env, root = docker_workdir
+    out = host("train", "first.prototxt", "--docker", "caffesiam:gpu", "--gpu", "0")
+    assert out.returncode == 1 and "CPU-only" in out.stderr, out.stderr
+    calls = [json.loads(line) for line in (root / "docker-calls.jsonl").read_text().splitlines()]
+    inner = [call["inner"][4:] for call in calls]
+    assert inner[0] == ["caffe", "--version"]  # the check before the run writes anything
+    assert inner[1][:3] == ["caffe", "train", "-solver"] and inner[1][-2:] == ["-gpu", "0"]
+    assert len(calls) == 2 and all(call["gpus"] == '"device=0"' for call in calls)
+    assert not (root / "host-caffe-used").exists()
 
 
 @pytest.mark.parametrize("image", ["", "-v/:/host", "caffe siam", "/abs"])
@@ -261,48 +286,6 @@ def test_an_image_name_docker_would_misread_is_bad_input(image, tmp_path):
     out = run_tool("train", "solver.prototxt", f"--docker={image}", cwd=tmp_path)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
     assert "is not an image name" in out.stderr and not list(tmp_path.iterdir())
-
-
-def _daemon_unreachable() -> bool:
-    docker = shutil.which("docker")
-    return (
-        docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode != 0
-    )
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "client",
-    [
-        "stand-in",
-        pytest.param(
-            "real",
-            marks=pytest.mark.skipif(
-                not _daemon_unreachable(), reason="needs the real docker client and no daemon"
-            ),
-        ),
-    ],
-)
-def test_docker_failing_to_start_the_image_is_one_line_naming_it(client, docker_workdir, tmp_path):
-    host, env, root = docker_workdir
-    if client == "real":  # this machine's client, with no daemon behind it
-        env["PATH"] = env["PATH"].split(os.pathsep, 1)[1]
-    else:
-        env["STAND_IN_FAIL"] = "docker: Error response from daemon: pull access denied for nosuch"
-    out = host("train", "first.prototxt", "--docker", "nosuch:1")
-    assert (
-        out.returncode == 1 and len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
-    )
-    said = (
-        "Cannot connect to the Docker daemon"
-        if client == "real"
-        else "pull access denied for nosuch"
-    )
-    assert out.stderr.startswith(
-        "caffesiam: error: docker run failed (status 125, image nosuch:1): docker: "
-    )
-    assert said in out.stderr and f"snap/lenet_run/{CAFFE_LOG}" in out.stderr
-    assert not (root / "host-caffe-used").exists()
 
 
 def test_a_gpu_run_is_not_timed_so_no_caffe_is_started_for_it(tmp_path):

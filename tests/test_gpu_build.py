@@ -105,14 +105,23 @@ def test_no_cudnn_needs_gpu(tmp_path):
 
 
 def test_dockerfiles_copy_only_what_the_repository_has():
+    """...or what scripts/docker_image.sh stages in .docker-build/ (the host's client settings);
+    COPY --from copies from another stage."""
+    staged = (REPO / "scripts/docker_image.sh").read_text()
     for dockerfile in ("docker/Dockerfile.cpu", "docker/Dockerfile.gpu"):
         for line in (REPO / dockerfile).read_text().splitlines():
-            if line.startswith("COPY "):
+            if line.startswith("COPY ") and not line.startswith("COPY --from="):
                 *sources, _ = line.split()[1:]
                 for source in sources:
-                    assert (REPO / source).exists(), f"{dockerfile}: COPY {source}: no such path"
+                    if source.startswith(".docker-build/"):
+                        part = source.split("/")[1]
+                        assert f'"$stage/{part}' in staged, f"{dockerfile}: {source} not staged"
+                    else:
+                        assert (REPO / source).exists(), (
+                            f"{dockerfile}: COPY {source}: no such path"
+                        )
     ignored = (REPO / ".dockerignore").read_text().split()
-    assert {".venv", ".git"} <= set(ignored)
+    assert {".venv", ".git"} <= set(ignored) and ".docker-build" not in ignored
 
 
 def test_gpu_image_builds_with_the_commands_gpu_build_check_runs():

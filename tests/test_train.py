@@ -317,7 +317,8 @@ def test_bad_flags(workdir):
     out = run_tool(
         "train", "solver.prototxt", "--docker", "img", env=dict(os.environ, PATH="/nonexistent")
     )
-    assert out.returncode == 2 and "no docker client" in out.stderr
+    assert out.returncode == 1 and "'docker' not found on PATH" in out.stderr
+    assert "apt-get install docker.io" in out.stderr
 
 
 @pytest.mark.caffe
@@ -345,12 +346,15 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
         gpu="0,1",
         user="1000:1000",
     )
-    assert argv[:6] == ["docker", "run", "--rm", "-i", "--user", "1000:1000"]
-    assert argv[6:8] == ["--gpus", '"device=0,1"']
+    assert argv[:7] == ["docker", "run", "--rm", "-i", "--init", "--network", "none"]
+    assert argv[7:9] == ["--label", f"org.caffesiam.cwd={tmp_path}"]
+    assert argv[9:13] == ["--user", "1000:1000", "--gpus", '"device=0,1"']
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
     assert mounts == ["/srv/db:/srv/db", f"{tmp_path}:{tmp_path}"]
     assert argv[argv.index("-w") + 1] == str(tmp_path)
-    assert argv[-3:] == ["caffesiam:gpu", "caffe", "train"]
+    image = argv.index("caffesiam:gpu")
+    entry = ["sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry"]
+    assert argv[image:] == ["caffesiam:gpu", *entry, "caffe", "train"]
 
 
 def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):

@@ -29,20 +29,34 @@ def require(program: str, package: str) -> str:
     return path
 
 
+@contextmanager
+def _held_stdin():
+    """A stdin for a child that reads nothing until we are gone, then EOF, however we die (only
+    we hold its write end): how a container's entry (CONTAINER_ENTRY) knows its caller died."""
+    read_end, write_end = os.pipe()
+    try:
+        yield read_end
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def capture(
     argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S, env=None, cwd=None
 ) -> subprocess.CompletedProcess:
     """Run argv to completion and capture its output as text (stdout and stderr merged)."""
-    return subprocess.run(
-        list(argv),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
+    with _held_stdin() as stdin:
+        return subprocess.run(
+            list(argv),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+            check=False,
+        )
 
 
 def caffe_train_argv(caffe: str, solver, gpu=None, weights=None, resume=None) -> list[str]:
@@ -71,6 +85,18 @@ def caffe_time_argv(caffe: str, model, iterations: int) -> list[str]:
     return [caffe, "time", "-model", str(model), "-iterations", str(iterations)]
 
 
+# What the container runs, under docker's init (--init), which hands the command the SIGINT and
+# SIGTERM that the docker client forwards (its sig-proxy): the command, and beside it a watcher
+# that kills it when the container's stdin closes. The docker client holds that stdin open for as
+# long as it lives, so no container outlives its caller, however the caller died. (A command run
+# in the background reads /dev/null: the watcher reads a copy of stdin, fd 3.)
+CONTAINER_ENTRY = """exec 3<&0
+{ cat <&3; kill -KILL $$; } >/dev/null 2>&1 &
+exec "$@" </dev/null 3<&-
+"""
+CONTAINER_LABEL = "org.caffesiam.cwd"  # which runs' containers `docker ps --filter label=` finds
+
+
 def docker_argv(
     docker: str,
     image: str,
@@ -81,9 +107,11 @@ def docker_argv(
     gpu=None,
     user: str | None = None,
 ) -> list[str]:
-    """`docker run --rm` with each host directory mounted at the same path, so every path in the
-    solver and net means the same inside the container."""
-    argv = [docker, "run", "--rm", "-i"]
+    """`docker run --rm` with no network and each host directory mounted at the same path, so
+    every path in the solver and net means the same inside the container; `inner` runs under
+    CONTAINER_ENTRY, so the container ends when the client does."""
+    argv = [docker, "run", "--rm", "-i", "--init", "--network", "none"]
+    argv += ["--label", f"{CONTAINER_LABEL}={workdir}"]
     if user:
         argv += ["--user", user]
     if gpu is not None:
@@ -93,7 +121,7 @@ def docker_argv(
     argv += ["-w", str(workdir)]
     for key, value in sorted(env.items()):
         argv += ["-e", f"{key}={value}"]
-    return argv + [image, *inner]
+    return argv + [image, "sh", "-c", CONTAINER_ENTRY, "caffesiam-entry", *inner]
 
 
 def minimal_mounts(paths: Iterable[Path]) -> list[Path]:
@@ -212,11 +240,12 @@ def stream(
     started = time.monotonic()
     proc = None
     try:
-        with stop_signals(policy.interrupt):
+        with stop_signals(policy.interrupt), _held_stdin() as stdin:
             proc = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
                 env=env,
+                stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

@@ -23,12 +23,14 @@ from caffesiam.train.rundir import CAFFE_LOG, RUN_DIR_SUFFIX
 def plan_training(
     request: TrainRequest, cwd=None, cpu_only_build: bool = True, launch=None
 ) -> TrainPlan:
-    """Gather the facts, decide, then check the weights the plan would load (a child process
-    sets the net up where `launch` runs the run's Caffe, by default this host's: so, last)."""
+    """Gather the facts, decide, check that `launch` (default: this host's Caffe) can run the
+    plan's Caffe, then check the weights the plan would load (a child process sets the net up
+    where the launch runs Caffe; so this comes last)."""
     cwd = Path(cwd or Path.cwd())
     launch = launch or HostLaunch()
     facts = gather_facts(request, cwd, cpu_only_build)
     plan = decide(request, facts)
+    launch.check(plan)
     for weights in (plan.weights, facts.resumed_weights):
         if weights:
             check_weights_fit_net(

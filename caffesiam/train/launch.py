@@ -5,12 +5,11 @@ for a run (the BLAS timing, the weights check, the training) goes through the ru
 """
 
 import os
-import shutil
 import sys
 
 from caffesiam.caffe import locate, runner
 from caffesiam.caffe.glog import GLOG_VARIABLES
-from caffesiam.errors import BadInput
+from caffesiam.errors import DockerFailed
 from caffesiam.train.blas_threads import THREAD_VARIABLES
 from caffesiam.train.plan import TrainPlan
 
@@ -21,17 +20,54 @@ _DOCKER_STATUS = {
     126: "the image cannot run the command",
     127: "the image has no such command",
 }
+# What docker says when it cannot run an image -> what fixes it.
+_DOCKER_FIXES = (
+    (
+        "cannot connect to the docker daemon",
+        "start the Docker engine (make docker-engine starts one of this project's own; "
+        "then export DOCKER_HOST as it says)",
+    ),
+    (
+        "permission denied while trying to connect",
+        "use the engine as a member of its socket's group (usermod -aG docker USER, then log "
+        "in again) or as root",
+    ),
+    (
+        "could not select device driver",
+        "install the NVIDIA Container Toolkit (nvidia-container-toolkit) on the Docker host "
+        "and restart dockerd",
+    ),
+    (
+        "unable to find image",
+        "build it (make docker-cpu or make docker-gpu) or docker pull it from its registry",
+    ),
+)
 
 
-def launch_for(image: str | None, which=shutil.which):
-    """DockerLaunch in `image` when one is given (BadInput without a docker client), else
-    HostLaunch. In an image nothing of a host Caffe build is used: the host may have none."""
+def docker_failure(image: str, status: int, lines: list[str]) -> str | None:
+    """docker's own failure to run `image` (no daemon, no permission, no such image, no GPU
+    runtime, no such command in it) in one line with its fix, or None when `status` is not one
+    of docker run's own."""
+    if status not in _DOCKER_STATUS:
+        return None
+    said = [line.strip() for line in lines if line.strip()]
+    line = next(
+        (text for text in said if text.startswith("docker:")), said[0] if said else "no output"
+    )
+    text = " ".join(said).lower()
+    fix = next((fix for words, fix in _DOCKER_FIXES if words in text), None)
+    # Some clients exit 126 when the socket refuses them: docker's words say what happened.
+    what = _DOCKER_STATUS[125 if fix else status]
+    return f"{what} (status {status}, image {image}): {line}" + (f"; {fix}" if fix else "")
+
+
+def launch_for(image: str | None):
+    """DockerLaunch in `image` when one is given (ToolMissing without a docker client: a tool
+    failure), else HostLaunch. In an image nothing of a host Caffe build is used: the host may
+    have none."""
     if image is None:
         return HostLaunch()
-    docker = which("docker")
-    if docker is None:
-        raise BadInput("--docker was given but no docker client is installed")
-    return DockerLaunch(docker, image)
+    return DockerLaunch(runner.require("docker", "docker.io"), image)
 
 
 class HostLaunch:
@@ -46,6 +82,9 @@ class HostLaunch:
 
     def wrap(self, plan: TrainPlan, argv: list[str], env: dict) -> list[str]:
         return list(argv)
+
+    def check(self, plan: TrainPlan):
+        pass  # the build was found when this launch was made
 
     def failure(self, status: int, lines: list[str]) -> str | None:
         return None  # any failure is Caffe's own
@@ -84,13 +123,18 @@ class DockerLaunch:
             user=f"{os.getuid()}:{os.getgid()}",
         )
 
+    def check(self, plan: TrainPlan):
+        """DockerFailed unless docker runs the image's caffe the way the run will (its mounts, user
+        and GPUs): before the run writes anything."""
+        done = runner.capture(self.wrap(plan, [self.caffe, "--version"], {}), timeout=300)
+        if done.returncode != 0:
+            lines = done.stdout.splitlines()
+            raise DockerFailed(
+                self.failure(done.returncode, lines)
+                or f"{self.image}: `caffe --version` exited with status {done.returncode}: "
+                f"{' '.join(line.strip() for line in lines if line.strip())[-300:]}"
+            )
+
     def failure(self, status: int, lines: list[str]) -> str | None:
         """docker's own failure (no daemon, no such image, no caffe in it) in words, or None."""
-        what = _DOCKER_STATUS.get(status)
-        if what is None:
-            return None
-        said = [line.strip() for line in lines if line.strip()]
-        line = next(
-            (text for text in said if text.startswith("docker:")), said[0] if said else "no output"
-        )
-        return f"{what} (status {status}, image {self.image}): {line}"
+        return docker_failure(self.image, status, lines)

@@ -1,10 +1,11 @@
 """Where a run's Caffe starts: the exact argv on this host and in a Docker image."""
 
 import os
+import shutil
 
 import pytest
 
-from caffesiam.errors import BadInput
+from caffesiam.errors import ToolMissing
 from caffesiam.train import launch
 from caffesiam.train.plan import TrainPlan
 
@@ -108,13 +109,15 @@ def test_dockers_own_failures_are_named(status, lines, expected):
     assert launch.DockerLaunch("docker", "x:y").failure(status, lines) == expected
 
 
-def test_the_launch_for_an_image_needs_a_docker_client(no_caffe_lookup):
+def test_the_launch_for_an_image_needs_a_docker_client(no_caffe_lookup, monkeypatch):
     assert isinstance(launch.launch_for(None), launch.HostLaunch)
-    docker = launch.launch_for("caffesiam:cpu", which=lambda name: f"/bin/{name}")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/bin/{name}")
+    docker = launch.launch_for("caffesiam:cpu")
     assert (docker.docker, docker.image, docker.cpu_only_build) == (
         "/bin/docker",
         "caffesiam:cpu",
         False,
     )
-    with pytest.raises(BadInput, match="--docker was given but no docker client is installed"):
-        launch.launch_for("caffesiam:cpu", which=lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ToolMissing, match=r"install it \(Debian: apt-get install docker.io\)"):
+        launch.launch_for("caffesiam:cpu")
