@@ -36,13 +36,14 @@ def test_docker_argv_without_a_user_or_gpu_and_with_all_gpus(tmp_path):
         "docker", "img", ["caffe"], [tmp_path], tmp_path, {"B": "2", "A": "1"}
     )
     assert argv == [
-        *("docker", "run", "--rm", "-i"),
+        *("docker", "run", "--rm", "-i", "--init", "--network", "none"),
+        *("--label", f"org.caffesiam.cwd={tmp_path}", "-e", "TINI_KILL_PROCESS_GROUP=1"),
         *("-v", f"{tmp_path}:{tmp_path}", "-w", str(tmp_path)),
         *("-e", "A=1", "-e", "B=2"),  # sorted, so the argv does not depend on dict order
-        *("img", "caffe"),
+        *("img", "sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry", "caffe"),
     ]
     every = runner.docker_argv("docker", "img", ["caffe"], [], tmp_path, {}, gpu="all")
-    assert every[4:6] == ["--gpus", "all"]
+    assert every[11:13] == ["--gpus", "all"]
 
 
 def test_minimal_mounts_keeps_the_outermost_folders(tmp_path):

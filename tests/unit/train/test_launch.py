@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from caffesiam.caffe import runner
 from caffesiam.errors import ToolMissing
 from caffesiam.train import launch
 from caffesiam.train.plan import TrainPlan
@@ -56,10 +57,8 @@ def test_a_docker_run_mounts_what_the_run_touches_and_passes_caffes_settings(tmp
         plan, ["caffe", "train", "-solver", "run/solver.prototxt"], env
     )
     assert argv == [
-        "/usr/bin/docker",
-        "run",
-        "--rm",
-        "-i",
+        *("/usr/bin/docker", "run", "--rm", "-i", "--init", "--network", "none"),
+        *("--label", f"org.caffesiam.cwd={tmp_path}/work", "-e", "TINI_KILL_PROCESS_GROUP=1"),
         "--user",
         f"{os.getuid()}:{os.getgid()}",
         "--gpus",
@@ -80,6 +79,7 @@ def test_a_docker_run_mounts_what_the_run_touches_and_passes_caffes_settings(tmp
         "-e",
         "OPENBLAS_NUM_THREADS=2",
         "caffesiam:gpu",
+        *("sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry"),
         "caffe",
         "train",
         "-solver",
@@ -93,7 +93,8 @@ def test_a_docker_run_mounts_what_the_run_touches_and_passes_caffes_settings(tmp
         (
             125,
             ["Unable to find image 'x:y' locally\n", "docker: Error response from daemon.\n"],
-            "docker run failed (status 125, image x:y): docker: Error response from daemon.",
+            "docker run failed (status 125, image x:y): docker: Error response from daemon.; "
+            "build it (make docker-cpu or make docker-gpu) or docker pull it from its registry",
         ),
         (126, [], "the image cannot run the command (status 126, image x:y): no output"),
         (
