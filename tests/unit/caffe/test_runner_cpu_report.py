@@ -39,3 +39,11 @@ def test_a_report_cut_short_or_garbled_has_no_cpu_time_and_keeps_what_is_not_its
     assert runner.without_cpu_report(
         ["docker: error\n", *_report("0m0.0s 0m0.0s", "0m1.0s 0m0.5s")]
     ) == ["docker: error\n"]
+
+
+def test_a_failed_net_child_in_a_container_is_named_by_caffes_line_not_the_report():
+    from caffesiam.caffe.shapes import failure_reason
+
+    said = ["I0101 00:00:00.000000 7 net.cpp:1] Creating layer data\n"]
+    output = "".join(said + _report("0m0.0s 0m0.0s", "0m0.4s 0m0.1s"))
+    assert failure_reason(output) == "Creating layer data"
