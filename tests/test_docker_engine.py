@@ -228,16 +228,23 @@ def test_trains_as_the_calling_user_with_the_host_curve_then_evaluates_on_the_ho
     in_docker, on_host = losses(job / "docker_run"), losses(job / "host_run")
     assert sorted(in_docker) == sorted(on_host) and len(on_host) >= ITERATIONS // 10
     worst = max(abs(in_docker[i] - on_host[i]) for i in on_host)
-    wall = [
-        json.loads((job / run / "usage.json").read_text())["wall_seconds"]
-        for run in ("docker_run", "host_run")
+    usage = [
+        json.loads((job / run / "usage.json").read_text()) for run in ("docker_run", "host_run")
     ]
+    wall = [u["wall_seconds"] for u in usage]
+    cpu = [u["cpu_seconds"] for u in usage]
     print(
         f"docker-check: loss curves over {ITERATIONS} iterations, max |docker - host| = "
         f"{worst:.3g}; wall {wall[0]:.1f} s in the container, {wall[1]:.1f} s on the host "
-        f"(ratio {wall[0] / wall[1]:.2f})"
+        f"(ratio {wall[0] / wall[1]:.2f}); CPU {cpu[0]:.1f} s in the container, {cpu[1]:.1f} s "
+        f"on the host (ratio {cpu[0] / cpu[1]:.2f})"
     )
     assert worst <= THREAD_SPREAD
+    # The CPU time is Caffe's own, as the container's entry measured it: the same one-thread
+    # training's as on the host, not the docker client's (a fraction of a second).
+    assert usage[0]["process"] == "caffe in the container"
+    assert 0.5 <= cpu[0] / cpu[1] <= 2 and cpu[0] <= wall[0] * (os.cpu_count() or 1) + 1
+    assert f"{cpu[0]:.1f} s CPU (user+sys of the caffe process, in the container)" in stdout
 
     evaluation = run_tool(
         "evaluate",

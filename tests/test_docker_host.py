@@ -250,8 +250,10 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     # The BLAS timing ran `caffe time` in the image, once per thread count (the host has no caffe).
     record = json.loads((tmp_path / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
     assert set(record["forward_backward_ms"]) == ({"1", str(cores)} if cores > 1 else set())
+    usage = json.loads((tmp_path / "snap/lenet_run/usage.json").read_text())
+    assert usage["process"] == "caffe in the container" and usage["cpu_seconds"] > 0
     assert (
-        "s CPU (user+sys of the docker client; Caffe's own, in the container, is not counted)"
+        f"{usage['cpu_seconds']:.1f} s CPU (user+sys of the caffe process, in the container)"
         in first.stdout
     )
     for run in ("snap/lenet_run", "snap2/lenet_run"):

@@ -512,7 +512,7 @@ def test_squeue_and_sacct_output_parsing():
     }
 
 
-def test_training_totals_sum_the_attempts_and_drop_cpu_timed_on_the_docker_client():
+def test_training_totals_sum_the_attempts_and_drop_a_cpu_time_that_is_not_caffes():
     first = {
         "process": "caffe",
         "wall_seconds": 10.0,
@@ -533,9 +533,13 @@ def test_training_totals_sum_the_attempts_and_drop_cpu_timed_on_the_docker_clien
         "train_cpu_seconds": 47.0,
         "iters_per_s": 300.0,
     }
-    in_docker = dict(resumed, process="docker")  # train --docker times the client, not Caffe
-    totals = report.training_totals([first, in_docker])
-    assert totals["train_cpu_seconds"] is None and totals["train_seconds"] == 25.0
+    in_container = dict(resumed, process="caffe in the container")  # as its entry reported it
+    assert report.training_totals([first, in_container])["train_cpu_seconds"] == 47.0
+    client_timed = dict(resumed, process="docker")  # a run from before containers reported it
+    killed = dict(resumed, process="caffe in the container", cpu_seconds=None)  # no report
+    for attempt in (client_timed, killed):
+        totals = report.training_totals([first, attempt])
+        assert totals["train_cpu_seconds"] is None and totals["train_seconds"] == 25.0
     assert report.training_totals([{}]) == {
         "iterations": None,
         "train_seconds": None,

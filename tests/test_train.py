@@ -95,6 +95,26 @@ def test_train_writes_log_metrics_and_curve_that_match_caffe(workdir):
     assert f"{usage['cpu_seconds']:.1f} s CPU (user+sys of the caffe process)" in out.stdout
 
 
+def test_the_container_entry_reports_its_commands_cpu_time_on_any_sh():
+    """CONTAINER_ENTRY run by this host's sh, as docker runs it (its stdin held open): the CPU
+    time is the command's own from the entry's report, not the shell's, and the report is not
+    output; a status and an argument with shell syntax in it come through as they are."""
+    spin = (
+        "import sys, time; t = time.process_time()\n"
+        "while time.process_time() - t < 0.6: pass\n"
+        "print(sys.argv[1]); sys.exit(3)"
+    )
+    entry = ["sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry"]
+    lines = []
+    finished = runner.stream(
+        [*entry, sys.executable, "-c", spin, "$(x) 'y"], lines.append, in_container=True
+    )
+    assert (finished.status, lines) == (3, ["$(x) 'y\n"])
+    assert 0.6 <= finished.cpu_seconds < 0.6 + 0.3  # + interpreter start-up
+    shown = runner.stream([*entry, "true"], lines.append)  # the report is output to a host run
+    assert runner.CPU_REPORT + "\n" in lines and shown.cpu_seconds is not None
+
+
 def test_stream_measures_the_childs_own_cpu_time():
     """A child that spins for 0.6 s of its own CPU time, then sleeps 0.5 s: CPU time counts the
     spinning only; wall time both (load on the machine can only add to the wall time)."""
@@ -348,7 +368,8 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
     )
     assert argv[:7] == ["docker", "run", "--rm", "-i", "--init", "--network", "none"]
     assert argv[7:9] == ["--label", f"org.caffesiam.cwd={tmp_path}"]
-    assert argv[9:13] == ["--user", "1000:1000", "--gpus", '"device=0,1"']
+    assert argv[9:11] == ["-e", "TINI_KILL_PROCESS_GROUP=1"]  # signals reach the whole entry
+    assert argv[11:15] == ["--user", "1000:1000", "--gpus", '"device=0,1"']
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
     assert mounts == ["/srv/db:/srv/db", f"{tmp_path}:{tmp_path}"]
     assert argv[argv.index("-w") + 1] == str(tmp_path)

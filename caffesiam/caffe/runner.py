@@ -2,6 +2,7 @@
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -85,15 +86,56 @@ def caffe_time_argv(caffe: str, model, iterations: int) -> list[str]:
     return [caffe, "time", "-model", str(model), "-iterations", str(iterations)]
 
 
-# What the container runs, under docker's init (--init), which hands the command the SIGINT and
-# SIGTERM that the docker client forwards (its sig-proxy): the command, and beside it a watcher
-# that kills it when the container's stdin closes. The docker client holds that stdin open for as
-# long as it lives, so no container outlives its caller, however the caller died. (A command run
-# in the background reads /dev/null: the watcher reads a copy of stdin, fd 3.)
-CONTAINER_ENTRY = """exec 3<&0
-{ cat <&3; kill -KILL $$; } >/dev/null 2>&1 &
-exec "$@" </dev/null 3<&-
+# What the container runs, under docker's init (--init): the command in the foreground, beside it
+# a watcher that kills the container's processes when its stdin closes, then the CPU report. The
+# docker client holds that stdin open for as long as it lives, so no container outlives its
+# caller, however the caller died. The init hands the signals that the client forwards (its
+# sig-proxy) to the whole process group (TINI_KILL_PROCESS_GROUP): the command gets them as it
+# would on a host, and the shell, whose traps wait for the command, stays to report. `times`
+# prints the shell's own CPU time, then its waited-for children's: the command's (a background
+# command reads /dev/null: the watcher reads a copy of stdin, fd 3).
+CPU_REPORT = "caffesiam-entry: CPU time (user sys) of the shell, then of the command:"
+CONTAINER_ENTRY = f"""exec 3<&0
+{{ cat <&3; kill -KILL 0; }} >/dev/null 2>&1 &
+trap : HUP INT QUIT TERM
+"$@" </dev/null 3<&-
+status=$?
+{{ echo '{CPU_REPORT}'; times; }} >&2
+exit "$status"
 """
+_INIT_ENV = "TINI_KILL_PROCESS_GROUP=1"  # docker-init (tini) signals the entry's process group
+_TIMES = re.compile(r"(\d+)m(\d+(?:\.\d*)?)s (\d+)m(\d+(?:\.\d*)?)s")
+
+
+class CpuReport:
+    """Takes CONTAINER_ENTRY's CPU report out of a container's output, line by line: `seconds` is
+    the command's user+sys time once the report has come, else None (the container was killed)."""
+
+    def __init__(self):
+        self.seconds: float | None = None
+        self._left = 0  # report lines still to come
+
+    def take(self, line: str) -> bool:
+        """Whether `line` belongs to the report (and is not the command's output)."""
+        if line.rstrip("\n") == CPU_REPORT:
+            self._left = 2
+            return True
+        if not self._left:
+            return False
+        self._left -= 1
+        times = _TIMES.fullmatch(line.strip())
+        if self._left == 0 and times:
+            minutes_user, user, minutes_sys, sys_ = times.groups()
+            self.seconds = 60 * (int(minutes_user) + int(minutes_sys)) + float(user) + float(sys_)
+        return bool(times)
+
+
+def without_cpu_report(lines: Iterable[str]) -> list[str]:
+    """A container's output lines without CONTAINER_ENTRY's CPU report."""
+    report = CpuReport()
+    return [line for line in lines if not report.take(line)]
+
+
 CONTAINER_LABEL = "org.caffesiam.cwd"  # which runs' containers `docker ps --filter label=` finds
 
 
@@ -111,7 +153,7 @@ def docker_argv(
     every path in the solver and net means the same inside the container; `inner` runs under
     CONTAINER_ENTRY, so the container ends when the client does."""
     argv = [docker, "run", "--rm", "-i", "--init", "--network", "none"]
-    argv += ["--label", f"{CONTAINER_LABEL}={workdir}"]
+    argv += ["--label", f"{CONTAINER_LABEL}={workdir}", "-e", _INIT_ENV]
     if user:
         argv += ["--user", user]
     if gpu is not None:
@@ -218,11 +260,12 @@ def spawn(argv: Sequence[str], log_path, cwd=None, env=None) -> subprocess.Popen
 @dataclass
 class Finished:
     """How a child ended: its exit status (128+N when killed by signal N), wall time, and the CPU
-    time of the child itself (user + system, from wait4's rusage: other load cannot add to it)."""
+    time of the child itself (user + system: other load cannot add to it), from wait4's rusage,
+    or for a container the command's own from CONTAINER_ENTRY's report (None without one)."""
 
     status: int
     wall_seconds: float
-    cpu_seconds: float
+    cpu_seconds: float | None
 
 
 def stream(
@@ -231,12 +274,15 @@ def stream(
     cwd=None,
     env=None,
     interrupts: Interrupts | None = None,
+    in_container: bool = False,
 ) -> Finished:
     """Run argv, handing each output line (stdout and stderr merged) to on_line. The child runs
     in its own session, so a terminal's Ctrl-C reaches only us and we decide what the child gets;
     it dies with us whatever kills us. The handlers are in place before the child starts, so no
-    Ctrl-C can orphan it."""
+    Ctrl-C can orphan it. `in_container`: argv is docker_argv's, whose CPU report is taken out of
+    the output and is the CPU time (the docker client's own is not the command's)."""
     policy = interrupts or Interrupts()
+    report = CpuReport() if in_container else None
     started = time.monotonic()
     proc = None
     try:
@@ -256,7 +302,8 @@ def stream(
             )
             policy.attach(proc)
             for line in proc.stdout:
-                on_line(line)
+                if report is None or not report.take(line):
+                    on_line(line)
             _, wait_status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(wait_status)
     finally:
@@ -267,5 +314,5 @@ def stream(
     return Finished(
         128 - status if status < 0 else status,
         time.monotonic() - started,
-        usage.ru_utime + usage.ru_stime,
+        report.seconds if report else usage.ru_utime + usage.ru_stime,
     )

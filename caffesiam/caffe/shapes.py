@@ -45,8 +45,10 @@ def parse_output(output: str) -> dict | None:
 
 
 def failure_reason(output: str) -> str:
-    """The line of Caffe's log that says why set-up failed (a 'Check failed' one if any)."""
-    lines = [_GLOG_PREFIX.sub("", line.strip()) for line in output.splitlines() if line.strip()]
+    """The line of Caffe's log that says why set-up failed (a 'Check failed' one if any); a
+    container's CPU report is not Caffe's."""
+    said = runner.without_cpu_report(output.splitlines())
+    lines = [_GLOG_PREFIX.sub("", line.strip()) for line in said if line.strip()]
     for line in reversed(lines):
         if "Check failed" in line or "Error" in line or "error" in line:
             return line[-300:]

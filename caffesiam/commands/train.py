@@ -101,6 +101,7 @@ def _run_with_progress(plan, launch, setup, verbose):
         setup.env,
         interrupts=interrupts,
         launch_failure=launch.failure,
+        in_container=launch.in_container,
     )
     if verbose:
         return run(on_line=lambda line: click.echo(line, nl=False, err=True))

@@ -22,7 +22,7 @@ from caffesiam.sweep.settings import (
     Machine,
     blas_threads,
     check_engine,
-    check_leveldb,
+    check_shared_databases,
     merge_settings,
     train_options,
 )
@@ -46,11 +46,11 @@ def create_sweep(
 ):
     """Make the sweep directory `out` (see sweep.create), calling `on_progress(1)` as each
     point's files are made; first SweepError, with nothing made, for an `out` that holds a run
-    directory, an engine this machine cannot drive, or a LevelDB that concurrent points would
-    share."""
+    directory, an engine this machine cannot drive, or a database that concurrent points
+    could not share."""
     check_out_dir(out, sweep)
     check_engine(settings, machine)
-    check_leveldb(sweep, settings)
+    check_shared_databases(sweep, settings)
     create(sweep, out, sweep_file, settings.record(), lambda point: on_progress and on_progress(1))
 
 

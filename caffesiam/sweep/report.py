@@ -67,15 +67,17 @@ def _collect(point: Point, where: Path) -> PointResult:
 
 def training_totals(usages: list[dict]) -> dict:
     """iterations, train_seconds, train_cpu_seconds and iters_per_s of a point's training
-    attempts (train's usage.json files). Under `train --docker` the timed process is the docker
-    client, not Caffe, so a point with such an attempt has no CPU time."""
+    attempts (train's usage.json files). The CPU time is Caffe's own, on the host or in the
+    container; a point with an attempt that has none (a container killed before its report, or a
+    run directory from before containers reported it, whose timed process was the docker client)
+    has no CPU time."""
     wall = sum(u.get("wall_seconds", 0) for u in usages)
     iterations = sum(
         max(u.get("last_iteration", 0) - u.get("start_iteration", 0), 0) for u in usages
     )
     cpu = (
         None
-        if any(u.get("process") == "docker" for u in usages)
+        if any(u.get("process") == "docker" or u.get("cpu_seconds", 0) is None for u in usages)
         else sum(u.get("cpu_seconds", 0) for u in usages)
     )
     return {

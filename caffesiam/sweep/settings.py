@@ -128,8 +128,11 @@ def check_engine(settings: EngineSettings, machine: Machine):
         raise SweepError("--docker was given but no docker client is installed")
 
 
-def check_leveldb(sweep: Sweep, settings: EngineSettings):
-    """A LevelDB admits one process: concurrent trainings (and evaluations) on one would fail."""
+def check_shared_databases(sweep: Sweep, settings: EngineSettings):
+    """Concurrent trainings (and evaluations) must be able to open their databases at once. A
+    LevelDB admits one process. An LMDB admits one reader per process id, and the containers of
+    --docker number their processes alike (each has its own PID namespace): the second point in
+    a container to open an LMDB fails (mdb_txn_begin: Resource temporarily unavailable)."""
     if settings.jobs == 1:
         return
     for path in sweep.database_paths:
@@ -137,4 +140,9 @@ def check_leveldb(sweep: Sweep, settings: EngineSettings):
             raise SweepError(
                 f"{path} is a LevelDB, which only one training can open at a time; build "
                 f"the databases with --backend lmdb, or run with --jobs 1"
+            )
+        if settings.docker and is_database(path, "lmdb"):
+            raise SweepError(
+                f"{path} is an LMDB, which trainings in containers (--docker) cannot read at "
+                f"the same time; run with --jobs 1"
             )

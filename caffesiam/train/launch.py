@@ -75,6 +75,7 @@ class HostLaunch:
 
     python = sys.executable
     timed_process = "the caffe process"  # whose CPU time usage.json holds
+    in_container = False
 
     def __init__(self):
         self.caffe = locate.caffe_binary()  # CaffeNotFound before the run writes anything
@@ -96,7 +97,8 @@ class DockerLaunch:
 
     caffe = "caffe"
     python = "python"
-    timed_process = "the docker client; Caffe's own, in the container, is not counted"
+    timed_process = "the caffe process, in the container"  # as the container's entry reports it
+    in_container = True
     cpu_only_build = False  # the image's build is not known here; Caffe itself says if it is
 
     def __init__(self, docker: str, image: str):
@@ -128,7 +130,7 @@ class DockerLaunch:
         and GPUs): before the run writes anything."""
         done = runner.capture(self.wrap(plan, [self.caffe, "--version"], {}), timeout=300)
         if done.returncode != 0:
-            lines = done.stdout.splitlines()
+            lines = runner.without_cpu_report(done.stdout.splitlines())
             raise DockerFailed(
                 self.failure(done.returncode, lines)
                 or f"{self.image}: `caffe --version` exited with status {done.returncode}: "

@@ -122,12 +122,14 @@ def run_training(
     interrupts: runner.Interrupts | None = None,
     outputs: RunOutputs | None = None,
     launch_failure: Callable[[int, list[str]], str | None] = lambda status, lines: None,
+    in_container: bool = False,
 ) -> RunResult:
     """Run Caffe; its log goes to caffe.log, metrics to `outputs` (RunOutputs(plan) by default).
 
     A loss that stops being finite stops Caffe as a first Ctrl-C does (it snapshots and exits),
     and is TrainingDiverged; Caffe dying otherwise is TrainingFailed (exit 1, its status named).
     `launch_failure(status, log lines)` names a failure of what started Caffe (docker run), if any.
+    `in_container`: argv runs Caffe in a container, whose entry reports Caffe's CPU time.
     """
     parser = LogParser()
     log_path = plan.run_dir / CAFFE_LOG
@@ -147,17 +149,19 @@ def run_training(
                 on_event(event)
             outputs.plot_if_due(parser.metrics)
 
-        finished = runner.stream(argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts)
+        finished = runner.stream(
+            argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts, in_container=in_container
+        )
     outputs.finish(parser.metrics)
     status = finished.status
     write_text_atomic(
         plan.run_dir / USAGE_JSON,
         json.dumps(
             {
-                "process": Path(argv[0]).name,
+                "process": "caffe in the container" if in_container else Path(argv[0]).name,
                 "exit_status": status,
                 "wall_seconds": round(finished.wall_seconds, 3),
-                "cpu_seconds": round(finished.cpu_seconds, 3),
+                "cpu_seconds": _rounded(finished.cpu_seconds),
                 "start_iteration": plan.start_iter,
                 "last_iteration": parser.metrics.iteration,
             },
@@ -183,6 +187,10 @@ def run_training(
         outputs.plot_path,
         finished,
     )
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def describe_status(status: int) -> str:

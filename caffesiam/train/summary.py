@@ -37,12 +37,14 @@ class TrainProgress:
 
 def run_summary(result, timed_process: str) -> str:
     """Where a finished run's files are, the time it took and its last snapshot."""
+    cpu = result.usage.cpu_seconds
     lines = [
         f"log: {result.log_path}",
         f"metrics: {result.csv_path}",
         f"curve: {result.plot_path}",
-        f"time: {result.usage.wall_seconds:.1f} s wall, {result.usage.cpu_seconds:.1f} s CPU "
-        f"(user+sys of {timed_process})",
+        f"time: {result.usage.wall_seconds:.1f} s wall, "
+        + (f"{cpu:.1f} s CPU" if cpu is not None else "CPU time not reported")
+        + f" (user+sys of {timed_process})",
     ]
     if result.metrics.snapshots:
         lines.append(f"last snapshot: {result.metrics.snapshots[-1]}")

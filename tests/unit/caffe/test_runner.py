@@ -37,13 +37,13 @@ def test_docker_argv_without_a_user_or_gpu_and_with_all_gpus(tmp_path):
     )
     assert argv == [
         *("docker", "run", "--rm", "-i", "--init", "--network", "none"),
-        *("--label", f"{runner.CONTAINER_LABEL}={tmp_path}"),
+        *("--label", f"{runner.CONTAINER_LABEL}={tmp_path}", "-e", "TINI_KILL_PROCESS_GROUP=1"),
         *("-v", f"{tmp_path}:{tmp_path}", "-w", str(tmp_path)),
         *("-e", "A=1", "-e", "B=2"),  # sorted, so the argv does not depend on dict order
         *("img", "sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry", "caffe"),
     ]
     every = runner.docker_argv("docker", "img", ["caffe"], [], tmp_path, {}, gpu="all")
-    assert every[9:11] == ["--gpus", "all"]
+    assert every[11:13] == ["--gpus", "all"]
 
 
 def test_minimal_mounts_keeps_the_outermost_folders(tmp_path):

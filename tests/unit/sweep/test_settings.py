@@ -14,7 +14,7 @@ from caffesiam.sweep.settings import (
     Machine,
     blas_threads,
     check_engine,
-    check_leveldb,
+    check_shared_databases,
     merge_settings,
     train_options,
 )
@@ -100,9 +100,26 @@ def test_a_leveldb_is_refused_only_when_points_run_at_once(tmp_path):
     lmdb.mkdir()
     (lmdb / "data.mdb").write_bytes(b"")
     sweep = Sweep("s", "s.yaml", [], [], [str(leveldb), str(lmdb)])
-    check_leveldb(sweep, EngineSettings("local", jobs=1))
+    check_shared_databases(sweep, EngineSettings("local", jobs=1))
     with pytest.raises(SweepError, match="a_leveldb is a LevelDB"):
-        check_leveldb(sweep, EngineSettings("local", jobs=2))
+        check_shared_databases(sweep, EngineSettings("local", jobs=2))
     with pytest.raises(SweepError, match="a_leveldb is a LevelDB"):
-        check_leveldb(sweep, EngineSettings("slurm"))  # no throttle: all at once
-    check_leveldb(Sweep("s", "s.yaml", [], [], [str(lmdb)]), EngineSettings("local", jobs=2))
+        check_shared_databases(sweep, EngineSettings("slurm"))  # no throttle: all at once
+    check_shared_databases(
+        Sweep("s", "s.yaml", [], [], [str(lmdb)]), EngineSettings("local", jobs=2)
+    )
+
+
+def test_an_lmdb_is_refused_only_to_points_in_containers_at_once(tmp_path):
+    lmdb = tmp_path / "b_lmdb"
+    lmdb.mkdir()
+    (lmdb / "data.mdb").write_bytes(b"")
+    sweep = Sweep("s", "s.yaml", [], [], [str(lmdb)])
+    check_shared_databases(sweep, EngineSettings("local", jobs=2))
+    check_shared_databases(sweep, EngineSettings("slurm", jobs=1, docker="caffesiam:cpu"))
+    for settings in (
+        EngineSettings("local", jobs=2, docker="caffesiam:cpu"),
+        EngineSettings("slurm", docker="caffesiam:cpu"),  # no throttle: all at once
+    ):
+        with pytest.raises(SweepError, match="b_lmdb is an LMDB, which trainings in containers"):
+            check_shared_databases(sweep, settings)

@@ -57,13 +57,13 @@ def test_a_docker_run_mounts_what_the_run_touches_and_passes_caffes_settings(tmp
         plan, ["caffe", "train", "-solver", "run/solver.prototxt"], env
     )
     assert argv == [
-        "/usr/bin/docker",
-        "run",
-        "--rm",
-        "-i",
-        "--init",
-        *("--network", "none"),
-        *("--label", f"{runner.CONTAINER_LABEL}={tmp_path}/work"),
+        *("/usr/bin/docker", "run", "--rm", "-i", "--init", "--network", "none"),
+        *(
+            "--label",
+            f"{runner.CONTAINER_LABEL}={tmp_path}/work",
+            "-e",
+            "TINI_KILL_PROCESS_GROUP=1",
+        ),
         "--user",
         f"{os.getuid()}:{os.getgid()}",
         "--gpus",

@@ -36,11 +36,11 @@ def caffe_says(monkeypatch):
     """Replace Caffe's process by `lines` and an exit `status`; no plot is drawn."""
     monkeypatch.setattr(run, "plot_loss_curve", lambda metrics, path, title: None)
 
-    def says(lines, status=0):
-        def stream(argv, on_line, cwd, env, interrupts):
+    def says(lines, status=0, cpu_seconds=1.5):
+        def stream(argv, on_line, cwd, env, interrupts, in_container):
             for line in lines:
                 on_line(line)
-            return runner.Finished(status, 2.0, 1.5)
+            return runner.Finished(status, 2.0, cpu_seconds)
 
         monkeypatch.setattr(run.runner, "stream", stream)
 
@@ -176,3 +176,21 @@ def test_prepare_run_writes_the_run_solver_and_the_choice_and_builds_the_argv(tm
     assert json.loads((plan.run_dir / BLAS_THREADS_JSON).read_text())["reason"] == "GPU run"
     assert plan.snapshot_prefix.parent.is_dir()
     assert setup.env["GLOG_minloglevel"] == "0" and setup.env["GLOG_logtostderr"] == "1"
+
+
+def test_a_container_run_records_caffes_cpu_time_as_its_entry_reported_it(tmp_path, caffe_says):
+    plan = _plan(tmp_path)
+    plan.run_dir.mkdir()
+    caffe_says([], cpu_seconds=41.25)
+    run.run_training(plan, ["docker", "run"], {}, in_container=True)
+    usage = json.loads((plan.run_dir / USAGE_JSON).read_text())
+    assert (usage["process"], usage["cpu_seconds"]) == ("caffe in the container", 41.25)
+
+
+def test_a_container_killed_before_its_report_has_no_cpu_time(tmp_path, caffe_says):
+    plan = _plan(tmp_path)
+    plan.run_dir.mkdir()
+    caffe_says([], status=137, cpu_seconds=None)
+    with pytest.raises(TrainingFailed):
+        run.run_training(plan, ["docker", "run"], {}, in_container=True)
+    assert json.loads((plan.run_dir / USAGE_JSON).read_text())["cpu_seconds"] is None

@@ -27,12 +27,12 @@ def test_progress_advances_by_new_iterations_only():
     assert progress.status() == "loss 0.1250 test 0.2000"
 
 
-def _result(snapshots):
+def _result(snapshots, cpu_seconds=40.05):
     return SimpleNamespace(
         log_path=Path("run/caffe.log"),
         csv_path=Path("run/metrics.csv"),
         plot_path=Path("run/loss.png"),
-        usage=SimpleNamespace(wall_seconds=12.345, cpu_seconds=40.05),
+        usage=SimpleNamespace(wall_seconds=12.345, cpu_seconds=cpu_seconds),
         metrics=SimpleNamespace(snapshots=snapshots),
     )
 
@@ -49,6 +49,10 @@ def test_run_summary_names_the_files_time_and_last_snapshot():
         "last snapshot: a_iter_10.caffemodel",
     ]
     assert "last snapshot" not in run_summary(_result([]), "x")
+    killed = run_summary(_result([], cpu_seconds=None), "the caffe process, in the container")
+    assert (
+        "time: 12.3 s wall, CPU time not reported (user+sys of the caffe process, in the " in killed
+    )
 
 
 def test_resume_hint_quotes_paths_for_a_shell():
