@@ -16,8 +16,11 @@ from conftest import REPO, docker_engine
 IMAGE = "caffesiam:gpu"
 CHECK = os.environ.get("CAFFESIAM_DOCKER_GPU_CHECK") == "1"
 ENGINE, WHY_NOT = docker_engine(IMAGE) if CHECK else (None, "")
-# install_caffe.sh's default list, where the check did not narrow it.
-ARCHS = os.environ.get("CAFFESIAM_CUDA_ARCH") or "75 80 86 89 90"
+TOOLKIT = (REPO / "scripts/cuda_toolkit.sh").read_text()
+# What the check asked for, else install_caffe.sh's default list.
+ARCHS = os.environ.get("CAFFESIAM_CUDA_ARCH") or re.search(
+    r'^cuda_arch_default="(.*)"$', TOOLKIT, re.M
+).group(1)
 CUDA = os.environ.get("CAFFESIAM_CUDA") or "12"
 pytestmark = [
     pytest.mark.docker_gpu,
@@ -47,8 +50,7 @@ def in_image(script: str) -> str:
 
 def pinned_version(component: str) -> str:
     """The version of a CUDA wheel the build fetched, read from the pins in cuda_toolkit.sh."""
-    pins = (REPO / "scripts/cuda_toolkit.sh").read_text()
-    table = re.search(rf"declare -A cuda{CUDA}_wheel=\((.*?)\n\)", pins, re.S).group(1)
+    table = re.search(rf"declare -A cuda{CUDA}_wheel=\((.*?)\n\)", TOOLKIT, re.S).group(1)
     return re.search(rf"\[{component}\]=\"nvidia-[\w-]+==([\d.]+)", table).group(1)
 
 
