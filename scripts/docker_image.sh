@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # make docker-cpu / docker-gpu: the runtime images caffesiam:cpu and caffesiam:gpu, built from
-# this repository (docker/Dockerfile.cpu, docker/Dockerfile.gpu).
+# this repository's docker/Dockerfile.
 #
 #   scripts/docker_image.sh cpu|gpu [docker build options...]
+#
+# gpu: install_caffe.sh --gpu, with CUDA ${CAFFESIAM_CUDA:-12} and the SASS architectures of
+# $CAFFESIAM_CUDA_ARCH (install_caffe.sh's variables; default its full list), e.g.
+#   CAFFESIAM_CUDA_ARCH=90 make docker-gpu
 #
 # The builder stages reach the registries the way this machine does: its CA certificates, apt
 # sources and settings, pip configuration and pip/proxy variables are staged into .docker-build/
@@ -48,9 +52,15 @@ while IFS='=' read -r name value; do
   [ "$name" = PIP_CONFIG_FILE ] || printf '%s=%q\n' "$name" "$value"
 done < <(host_client_env) >"$stage/pip/etc/caffesiam-build.env"
 
+kind_args=()
+if [ "$kind" = gpu ]; then
+  kind_args=(--build-arg CAFFE_FLAGS=--gpu --build-arg "CAFFESIAM_CUDA=${CAFFESIAM_CUDA:-12}"
+             --build-arg "CAFFESIAM_CUDA_ARCH=${CAFFESIAM_CUDA_ARCH:-}")
+fi
+
 if ! "$docker_client" buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=0; fi
 start=$(date +%s)
-"$docker_client" build --network host -f "$repo/docker/Dockerfile.$kind" \
-  -t "caffesiam:$kind" "$@" "$repo"
+"$docker_client" build --network host -f "$repo/docker/Dockerfile" \
+  -t "caffesiam:$kind" "${kind_args[@]}" "$@" "$repo"
 echo "docker_image: built caffesiam:$kind in $(( $(date +%s) - start )) s," \
   "$("$docker_client" image inspect -f '{{.Size}}' "caffesiam:$kind" | awk '{ printf "%.0f MB", $1 / 1e6 }')"

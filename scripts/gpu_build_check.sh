@@ -5,7 +5,7 @@
 #   scripts/gpu_build_check.sh [--cuda 12|13]      (default 12; make gpu-build-check CUDA=13)
 #
 # 1. CAFFESIAM_CUDA=N VENV=DIR scripts/setup.sh --gpu (install_caffe.sh --gpu --venv DIR, then
-#    caffesiam): the RUN steps of docker/Dockerfile.gpu, with the CUDA N toolkit fetched (any
+#    caffesiam): the GPU image's RUN steps (docker/Dockerfile), with the CUDA N toolkit fetched (any
 #    toolkit on the machine is passed over), timed. The build lands in the Caffe cache under a key
 #    of its own and is reused next time.
 # 2. libcaffe, the caffe binary and pycaffe's _caffe.so find every CUDA library (cudart, cuBLAS,
@@ -69,13 +69,7 @@ for dir in $(readelf -d "$lib" | sed -n 's/.*R[UN]*PATH.*\[\(.*\)\]/\1/p' | tr '
 done
 [ -n "$view" ] || fail "no CUDA toolkit in the rpath of $(basename "$lib")"
 cuobjdump=$view/bin/cuobjdump
-if [ ! -x "$cuobjdump" ]; then
-  tool=$cache/cuda/cuobjdump-13
-  if [ ! -x "$tool/nvidia/cu13/bin/cuobjdump" ]; then
-    step "cuobjdump from PyPI" install_wheels "$tool" "$cuda13_cuobjdump_wheel"
-  fi
-  cuobjdump=$tool/nvidia/cu13/bin/cuobjdump
-fi
+if [ ! -x "$cuobjdump" ]; then cuobjdump=$(bash "$repo/scripts/cuobjdump.sh"); fi
 sass=$("$cuobjdump" --list-elf "$lib" | grep -o 'sm_[0-9]*' | sort -u | tr '\n' ' ')
 ptx=$("$cuobjdump" --list-ptx "$lib" | grep -o 'sm_[0-9]*' | sort -u | tr '\n' ' ')
 kernels=$("$cuobjdump" --list-elf "$lib" | wc -l)

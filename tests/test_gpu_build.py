@@ -108,7 +108,7 @@ def test_dockerfiles_copy_only_what_the_repository_has():
     """...or what scripts/docker_image.sh stages in .docker-build/ (the host's client settings);
     COPY --from copies from another stage."""
     staged = (REPO / "scripts/docker_image.sh").read_text()
-    for dockerfile in ("docker/Dockerfile.cpu", "docker/Dockerfile.gpu"):
+    for dockerfile in ("docker/Dockerfile",):
         for line in (REPO / dockerfile).read_text().splitlines():
             if line.startswith("COPY ") and not line.startswith("COPY --from="):
                 *sources, _ = line.split()[1:]
@@ -125,8 +125,74 @@ def test_dockerfiles_copy_only_what_the_repository_has():
 
 
 def test_gpu_image_builds_with_the_commands_gpu_build_check_runs():
-    image = (REPO / "docker/Dockerfile.gpu").read_text()
+    """One Dockerfile for both images: the GPU one gets --gpu and CUDA 12 as build arguments,
+    which its install_caffe.sh and setup.sh steps take, as gpu_build_check.sh runs them."""
+    image = (REPO / "docker/Dockerfile").read_text()
+    build = (REPO / "scripts/docker_image.sh").read_text()
     check = (REPO / "scripts/gpu_build_check.sh").read_text()
-    assert re.search(r"CAFFESIAM_CUDA=12\b", image) and re.search(r"^cuda=12$", check, re.M)
-    assert "bash scripts/setup.sh --gpu" in image
+    assert re.search(r"^ARG CAFFE_FLAGS= CAFFESIAM_CUDA= CAFFESIAM_CUDA_ARCH=$", image, re.M)
+    assert 'bash scripts/install_caffe.sh $CAFFE_FLAGS --venv "$VENV"' in image
+    assert "bash scripts/setup.sh $CAFFE_FLAGS" in image
+    assert "--build-arg CAFFE_FLAGS=--gpu" in build
+    assert '"CAFFESIAM_CUDA=${CAFFESIAM_CUDA:-12}"' in build and re.search(
+        r"^cuda=12$", check, re.M
+    )
     assert 'bash "$repo/scripts/setup.sh" --gpu' in check
+
+
+def test_runtime_cache_keeps_only_the_libraries_the_views_link(tmp_path):
+    """An image's copy of the cache: the view's library links and the files they lead to stay and
+    still resolve; the compiler, pip, headers, static libraries, stubs and downloads go."""
+    cache = tmp_path / "cache"
+    wheels = cache / "cuda/wheels-a/nvidia"
+    view = cache / "cuda/view-b"
+    files = {
+        "caffe-x/lib/libcaffe.so.1.0.0": True,
+        "downloads/cuda-wheels/nvidia_cudnn.whl": False,
+        "logs/build.log": False,
+        "cuda/compiler-12.4.131/bin/nvcc": False,
+        "cuda/pip-venv/lib/python3.11/site-packages/pip/__init__.py": False,
+        "cuda/wheels-a/nvidia/cudnn/lib/libcudnn.so.9": True,
+        "cuda/wheels-a/nvidia/cudnn/lib/libcudnn_graph.so.9": True,
+        "cuda/wheels-a/nvidia/cudnn/include/cudnn.h": False,
+        "cuda/wheels-a/nvidia/cuda_runtime/lib/libcudart_static.a": False,
+        "cuda/wheels-a/nvidia/cuda_nvcc/nvvm/lib64/libnvvm.so": False,
+        "cuda/view-b/lib64/stubs/libcuda.so": False,
+    }
+    for name in files:
+        (cache / name).parent.mkdir(parents=True, exist_ok=True)
+        (cache / name).write_text(name)
+    (view / "bin").mkdir()
+    (view / "nvvm/lib64").mkdir(parents=True)
+    links = {
+        "lib64/libcudnn.so.9": wheels / "cudnn/lib/libcudnn.so.9",
+        "lib64/libcudnn.so": "libcudnn.so.9",
+        "lib64/libcudnn_graph.so.9": wheels / "cudnn/lib/libcudnn_graph.so.9",
+        "lib64/libcudart_static.a": wheels / "cuda_runtime/lib/libcudart_static.a",
+        "lib": "lib64",
+        "bin/nvcc": cache / "cuda/compiler-12.4.131/bin/nvcc",
+        "nvvm/lib64/libnvvm.so": wheels / "cuda_nvcc/nvvm/lib64/libnvvm.so",
+    }
+    for name, target in links.items():
+        (view / name).symlink_to(target)
+
+    done = subprocess.run(
+        ["bash", REPO / "scripts/runtime_cache.sh", cache], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    left = sorted(
+        os.path.relpath(os.path.join(folder, name), cache)
+        for folder, dirs, names in os.walk(cache)
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+    )
+    assert left == sorted(
+        [name for name, kept in files.items() if kept]
+        + [
+            "cuda/view-b/lib",
+            *(
+                f"cuda/view-b/lib64/{n}"
+                for n in ("libcudnn.so", "libcudnn.so.9", "libcudnn_graph.so.9")
+            ),
+        ]
+    )
+    assert (view / "lib/libcudnn.so").read_text() == "cuda/wheels-a/nvidia/cudnn/lib/libcudnn.so.9"
