@@ -12,7 +12,7 @@ import numpy as np
 from caffesiam.data.sources.folders import decode_images
 from caffesiam.deploy.metadata import TowerMetadata, tower_metadata
 from caffesiam.errors import ModelError, ToolMissing
-from caffesiam.evaluate.embedding import Preprocess, Progress, batched_features
+from caffesiam.evaluate.embedding import FeatureTower, Preprocess
 from caffesiam.evaluate.metrics import pair_distances
 from caffesiam.files import read_file
 
@@ -26,7 +26,7 @@ def _onnxruntime():
     return onnxruntime
 
 
-class OnnxTower:
+class OnnxTower(FeatureTower):
     """An ONNX tower that caffesiam export wrote; `features` runs it in batches, as FeatureNet."""
 
     def __init__(self, session, meta: TowerMetadata, source: str):
@@ -55,25 +55,6 @@ class OnnxTower:
     def preprocess(self) -> Preprocess:
         """The input transform that training used, as the model's metadata records it."""
         return Preprocess(self.meta.input_scale, self.meta.input_mean, f"{self.source} metadata")
-
-    def check_images(self, shape, where: str):
-        """ModelError when images of `shape` (C, H, W) cannot go into this tower."""
-        if tuple(shape) != self.input_shape:
-            raise ModelError(
-                f"{where}: images are {'x'.join(map(str, shape))} but the model takes "
-                f"{'x'.join(map(str, self.input_shape))}"
-            )
-
-    def features(
-        self,
-        images: np.ndarray,
-        preprocess: Preprocess,
-        batch_size: int = 256,
-        progress: Progress = None,
-    ) -> np.ndarray:
-        """float32 N x D features (the output flattened) of uint8 N x C x H x W images."""
-        self.check_images(images.shape[1:], "input")
-        return batched_features(self._forward, images, preprocess, batch_size, progress)
 
     def _forward(self, chunk: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: chunk})[0]

@@ -30,6 +30,35 @@ class Preprocess:
         return x * np.float32(self.scale)
 
 
+class FeatureTower:
+    """What every runtime's tower shares (pycaffe's FeatureNet, onnxruntime's OnnxTower): an
+    input shape (C, H, W) and features in batches through the subclass's `_forward`."""
+
+    input_shape: tuple
+
+    def check_images(self, shape, where: str):
+        """ModelError when images of `shape` (C, H, W) cannot go into this tower."""
+        if tuple(shape) != tuple(self.input_shape):
+            raise ModelError(
+                f"{where}: images are {'x'.join(map(str, shape))} but the model takes "
+                f"{'x'.join(map(str, self.input_shape))}"
+            )
+
+    def features(
+        self,
+        images: np.ndarray,
+        preprocess: "Preprocess",
+        batch_size: int = 256,
+        progress: Progress = None,
+    ) -> np.ndarray:
+        """float32 N x D features (the output flattened) of uint8 N x C x H x W images."""
+        self.check_images(images.shape[1:], "input")
+        return batched_features(self._forward, images, preprocess, batch_size, progress)
+
+    def _forward(self, chunk: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
 def batched_features(
     forward: Callable[[np.ndarray], np.ndarray],
     images: np.ndarray,

@@ -16,7 +16,7 @@ from caffesiam.caffe.netload import load_net
 from caffesiam.caffe.weights import check_weights_fit_net
 from caffesiam.data.read import open_pairs, peek_record
 from caffesiam.errors import DatabaseError, ModelError
-from caffesiam.evaluate.embedding import Preprocess, Progress, batched_features
+from caffesiam.evaluate.embedding import FeatureTower, Preprocess, Progress
 from caffesiam.evaluate.metrics import pair_distances
 from caffesiam.evaluate.preprocess import SOURCE_LAYERS
 
@@ -40,7 +40,7 @@ def check_deploy_net(model: Path):
         )
 
 
-class FeatureNet:
+class FeatureNet(FeatureTower):
     """A pycaffe deploy net (one Input) and its feature blob; `features` runs it in batches."""
 
     def __init__(self, net, blob: str | None = None, name: str = "model"):
@@ -72,24 +72,6 @@ class FeatureNet:
     def input_shape(self) -> tuple:
         """(channels, height, width) of one image."""
         return tuple(self.net.blobs[self.input].data.shape[1:])
-
-    def check_images(self, shape, where: str):
-        """ModelError when images of `shape` (C, H, W) cannot go into this net."""
-        if tuple(shape) != self.input_shape:
-            raise ModelError(
-                f"{where}: images are {_dims(shape)} but the model takes {_dims(self.input_shape)}"
-            )
-
-    def features(
-        self,
-        images: np.ndarray,
-        preprocess: Preprocess,
-        batch_size: int = 256,
-        progress: Progress = None,
-    ) -> np.ndarray:
-        """float32 N x D features (the blob flattened) of uint8 N x C x H x W images."""
-        self.check_images(images.shape[1:], "input")
-        return batched_features(self._forward, images, preprocess, batch_size, progress)
 
     def _forward(self, chunk: np.ndarray) -> np.ndarray:
         data = self.net.blobs[self.input]
