@@ -172,3 +172,22 @@ def fashion_pair_dbs(tmp_path_factory, fashion_test):
 def lmdb_pairs(tmp_path_factory, fashion_test):
     """The same in LMDB, which several trainings can read at once."""
     return fashion_pairs(tmp_path_factory.mktemp("lmdb_pairs"), *fashion_test, "lmdb", seed=1)
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """Debian's slurm-wlm and munge, as make test's scripts/test_deps.sh installs them (a test
+    installs nothing): munged, slurmctld and slurmd on 127.0.0.1 as children of this test
+    process, one node with this machine's CPUs."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import local_slurm
+
+    reason = local_slurm.why_unavailable(install=False)
+    if reason:
+        pytest.skip(f"cannot run a local Slurm: {reason}")
+    cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -265,23 +265,20 @@ def test_trains_as_the_calling_user_with_the_host_curve_then_evaluates_on_the_ho
     assert json.loads((job / "docker_eval.json").read_text())["auc"] > 0.8
 
 
+def long_training(job, runner_user, out: str):
+    """A training in the image, as the test user, that runs until it is stopped."""
+    return as_user(
+        runner_user,
+        job,
+        *("train", "docker.prototxt", "--docker", IMAGE, "--blas-threads", 1),
+        *("--max-iter", 100000, "--out", out),
+    )
+
+
 def test_ctrl_c_stops_the_container_with_a_snapshot_and_the_resume_hint(job, runner_user):
     uid, gid, _, _ = runner_user
     fresh(job)
-    proc = as_user(
-        runner_user,
-        job,
-        "train",
-        "docker.prototxt",
-        "--docker",
-        IMAGE,
-        "--blas-threads",
-        1,
-        "--max-iter",
-        100000,
-        "--out",
-        "ctrl_c_run",
-    )
+    proc = long_training(job, runner_user, "ctrl_c_run")
     try:
         wait_for(job / "ctrl_c_run/caffe.log", r"Iteration 20 \(", proc)
         (running,) = containers(job)
@@ -308,20 +305,7 @@ def test_ctrl_c_stops_the_container_with_a_snapshot_and_the_resume_hint(job, run
 
 def test_killing_caffesiam_leaves_no_container(job, runner_user):
     fresh(job)
-    proc = as_user(
-        runner_user,
-        job,
-        "train",
-        "docker.prototxt",
-        "--docker",
-        IMAGE,
-        "--blas-threads",
-        1,
-        "--max-iter",
-        100000,
-        "--out",
-        "killed_run",
-    )
+    proc = long_training(job, runner_user, "killed_run")
     try:
         wait_for(job / "killed_run/caffe.log", r"Iteration 10 \(", proc)
         assert len(containers(job)) == 1

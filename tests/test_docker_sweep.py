@@ -9,15 +9,11 @@ skip, and the Slurm case skips without a local Slurm (tests/test_sweep.py's fixt
 import csv
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import DOCKER_IMAGE, REPO, docker_engine, run_tool
-
-sys.path.insert(0, str(REPO / "scripts"))
-import local_slurm  # noqa: E402
 
 ENGINE, WHY_NOT = docker_engine()
 REQUIRED = os.environ.get("CAFFESIAM_DOCKER_CHECK") == "1"  # as in tests/test_docker_engine.py
@@ -99,19 +95,6 @@ def test_a_local_sweep_trains_each_point_in_the_image_and_reports_its_cpu_time(p
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "2 done (of 2)" in out.stdout, out.stdout
     print("docker sweep, local:", "; ".join(check_report(tmp_path / "indocker")))
-
-
-@pytest.fixture
-def slurm(tmp_path_factory):
-    reason = local_slurm.why_unavailable(install=False)
-    if reason:
-        pytest.skip(f"cannot run a local Slurm: {reason}")
-    cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_a_slurm_sweep_trains_each_point_in_the_image_and_reports_its_cpu_time(

@@ -794,25 +794,6 @@ def test_resume_runs_only_the_unfinished_points(local_sweep):
 
 # --- a real Slurm ------------------------------------------------------------------------------
 
-sys.path.insert(0, str(REPO / "scripts"))
-import local_slurm  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """Debian's slurm-wlm and munge, as `make setup` installs them (a test installs nothing):
-    munged, slurmctld and slurmd on 127.0.0.1 as children of this test process, one node with
-    this machine's CPUs."""
-    reason = local_slurm.why_unavailable(install=False)
-    if reason:
-        pytest.skip(f"cannot run a local Slurm: {reason}")
-    cluster = local_slurm.LocalSlurm(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
 
 def _wait_until(ready, what, timeout=600):
     deadline = time.monotonic() + timeout
