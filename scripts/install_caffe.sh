@@ -45,7 +45,10 @@ debian_keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 pypi_requirement=brocolli-caffe==9.0.2
 pypi_sdist=brocolli-caffe-9.0.2.tar.gz
 pypi_sha256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
-pycaffe_requirements=("numpy>=1.24,<2" "scikit-image>=0.21,<0.25" "protobuf>=4.21,<6" "six")
+# Python 3.12 and later have no numpy 1.x wheels: there pycaffe is built against numpy 2.
+pycaffe_requirements=("numpy>=1.24,<2; python_version < '3.12'" "numpy>=2.1,<3; python_version >= '3.12'"
+  "scikit-image>=0.21,<0.25; python_version < '3.12'" "scikit-image>=0.25,<0.27; python_version >= '3.12'"
+  "protobuf>=4.21,<6" "six")
 
 system_packages=(cmake build-essential pkg-config dpkg-dev patch protobuf-compiler libprotobuf-dev libprotoc-dev
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
@@ -90,6 +93,7 @@ parse_args() {
   found=$(command -v "$python") || usage_error "--python: no interpreter '$python' found"
   python=$found
   [ "$with_python" = 0 ] && venv=""
+  [ "$with_python" = 0 ] || check_python_version "$python"
   [ "$no_cudnn" = 0 ] || [ "$gpu" = 1 ] || usage_error "--no-cudnn needs --gpu"
   if [ "$proto_only" = 1 ]; then
     [ "$gpu" = 0 ] && [ "$stock" = 0 ] && [ "$with_python" = 1 ] \
@@ -100,6 +104,25 @@ parse_args() {
   jobs=${CAFFESIAM_JOBS:-$(nproc)}
   logs=$cache/logs
   mkdir -p "$cache/downloads" "$logs"
+}
+
+# Refuses an interpreter outside pyproject.toml's requires-python (">=3.11,<3.14"), before pip
+# would fail on it with a build of numpy from source.
+check_python_version() {
+  local py=$1 requires found
+  requires=$(sed -n 's/^requires-python *= *"\(.*\)"/\1/p' "$here/../pyproject.toml" 2>/dev/null) || true
+  [[ $requires =~ \>=([0-9]+)\.([0-9]+),\<([0-9]+)\.([0-9]+) ]] || return 0
+  local low=$((BASH_REMATCH[1] * 100 + BASH_REMATCH[2])) high=$((BASH_REMATCH[3] * 100 + BASH_REMATCH[4]))
+  local span="${BASH_REMATCH[1]}.${BASH_REMATCH[2]} to ${BASH_REMATCH[3]}.$((BASH_REMATCH[4] - 1))"
+  found=$("$py" -c 'import sys; print("%d %d" % sys.version_info[:2])' 2>/dev/null) \
+    || usage_error "--python: $py does not run"
+  set -- $found
+  local have=$(($1 * 100 + $2))
+  if [ "$have" -lt "$low" ]; then
+    usage_error "$py is Python $1.$2, older than the supported $span; choose another with --python"
+  elif [ "$have" -ge "$high" ]; then
+    usage_error "$py is Python $1.$2, newer than the supported $span (numpy, scikit-image and pycaffe are not known to install on it); choose another with --python"
+  fi
 }
 
 # --- system packages ---------------------------------------------------------

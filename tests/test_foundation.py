@@ -3,13 +3,15 @@
 import os
 import re
 import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import run_tool
 
-from caffesiam.caffe import locate
+from caffesiam.caffe import locate, platform
 from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.locate import caffe_binary
 
@@ -75,8 +77,13 @@ def test_caffe_binary_times_a_small_net(tmp_path):
 def test_doctor_reports_a_working_install():
     out = run_tool("doctor")
     assert out.returncode == 0, out.stdout + out.stderr
-    for part in ("caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
+    for part in ("Python", "caffe binary", "pycaffe", "caffe_pb2", "BLAS", "LevelDB", "LMDB"):
         assert any(line.startswith("ok") and part in line for line in out.stdout.splitlines()), part
+    # The release found and this Python, in the words of os-release and sys.
+    release = platform.parse_os_release(Path("/etc/os-release").read_text())["PRETTY_NAME"]
+    assert re.search(rf"^(ok|--) +system +{re.escape(release)}", out.stdout, re.M)
+    python = f"{sys.version.split()[0]} ({sys.executable})"
+    assert re.search(rf"^ok +Python +{re.escape(python)}$", out.stdout, re.M)
     # The standalone file that gen-net loads, not pycaffe's copy (doctor imports pycaffe too).
     assert re.search(
         rf"^ok +caffe_pb2 \(standalone\) +{re.escape(str(locate.caffe_pb2_file()))}$",

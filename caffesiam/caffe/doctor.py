@@ -6,8 +6,9 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import PackageNotFoundError
 
-from caffesiam.caffe import cuda_libs, locate, runner
+from caffesiam.caffe import cuda_libs, locate, platform, runner
 from caffesiam.limits import PROBE_TIMEOUT_S
 
 
@@ -118,6 +119,39 @@ def _gpus() -> str:
     return "; ".join(gpus)
 
 
+def _system() -> Finding:
+    name, checked = platform.system_release()
+    if checked:
+        return Finding("system", True, f"{name}, checked in CI")
+    return Finding(
+        "system",
+        False,
+        f"{name}: not checked in CI ({_checked_names()} are)",
+        required=False,
+        fix="see docs/install.md, supported platforms",
+    )
+
+
+def _checked_names() -> str:
+    return " and ".join(f"Debian {v} ({c})" for v, c in platform.CHECKED_RELEASES.items())
+
+
+def _python() -> Finding:
+    try:
+        detail, problem = platform.this_python()
+    except (ValueError, PackageNotFoundError) as e:
+        return Finding("Python", False, f"cannot read caffesiam's supported range: {e}")
+    if problem is None:
+        return Finding("Python", True, detail)
+    return Finding(
+        "Python",
+        False,
+        f"{detail}: {problem}",
+        fix="set up with a supported interpreter: bash scripts/setup.sh --python python3.X "
+        "(docs/install.md)",
+    )
+
+
 def _no_build(name: str, fix: str | None = None) -> Finding:
     return Finding(
         name, False, "none: a proto-only install (make setup-docker)", required=False, fix=fix
@@ -145,6 +179,8 @@ def run_checks() -> list[Finding]:
             _check("CUDA, cuDNN, NCCL", _cuda),
         )
     return [
+        _system(),
+        _python(),
         binary,
         caffe_pb2,
         pycaffe,
