@@ -80,6 +80,7 @@ docker-gpu-check: setup
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
-# The README's two commands on a clean Debian 12 root (mmdebstrap + chroot; needs root or sudo).
+# The README's two commands on a clean Debian root (mmdebstrap + chroot; needs root or sudo):
+# RELEASE=bookworm (Debian 12, the default) or trixie (Debian 13).
 fresh-check:
-	@bash scripts/fresh_check.sh
+	@bash scripts/fresh_check.sh --release $(or $(RELEASE),bookworm)

@@ -1,11 +1,16 @@
-# Sourced by fresh_check.sh and offline_rehearsal.sh: a minimal Debian 12 root made by mmdebstrap,
+# Sourced by fresh_check.sh and offline_rehearsal.sh: a minimal Debian root made by mmdebstrap,
 # and its safe removal. Run as root.
 #
 #   rerun_as_root "$@"               runs the calling script again under sudo, keeping the
 #                                    pip and proxy settings, unless it already runs as root
-#   make_debian_root ROOT PACKAGES   mmdebstrap ROOT with PACKAGES (comma-separated), with the host's
-#                                    apt sources and settings; then the host's name resolution and
-#                                    CA certificates, and apt's and pip's client configuration
+#   make_debian_root ROOT PACKAGES [RELEASE]
+#                                    mmdebstrap ROOT of RELEASE (bookworm or trixie, default
+#                                    bookworm) with PACKAGES (comma-separated) and the host's apt
+#                                    settings: the host's own sources when it runs RELEASE, else
+#                                    the host's Debian mirrors with RELEASE's suites; then the
+#                                    host's name resolution, CA certificates, and apt's and pip's
+#                                    client configuration
+#   check_release RELEASE            exits 2 unless RELEASE is one this project supports
 #   give ROOT PATH...                copies host PATHs (relative to /) into ROOT
 #   host_client_files                the host files (relative to /) a new machine on this network
 #                                    has besides: name resolution, CA certificates, apt's and pip's
@@ -20,6 +25,17 @@ rerun_as_root() {
       bash "$0" "$@"
   fi
 }
+
+supported_releases=(bookworm trixie)
+
+check_release() {
+  local r
+  for r in "${supported_releases[@]}"; do [ "$1" = "$r" ] && return 0; done
+  echo "unknown Debian release '$1': choose ${supported_releases[*]}" >&2
+  exit 2
+}
+
+host_codename() { (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}"); }
 
 # The host's sources and apt settings, as mmdebstrap options (settings persist inside the root).
 host_apt_options() {
@@ -43,15 +59,33 @@ give() {
   tar -C / -chf - "$@" | chroot "$root" tar -xf - -C /
 }
 
+# The Debian archive and security mirrors the host's apt uses, with RELEASE's suites.
+release_sources() {
+  local release=$1 main security
+  main=$(host_mirror Debian)
+  security=$(host_mirror Debian-Security)
+  echo "deb ${main:-http://deb.debian.org/debian} $release main"
+  echo "deb ${main:-http://deb.debian.org/debian} $release-updates main"
+  echo "deb ${security:-http://deb.debian.org/debian-security} $release-security main"
+}
+host_mirror() {
+  apt-get indextargets --format '$(ORIGIN)|$(LABEL)|$(REPO_URI)' 2>/dev/null \
+    | awk -F'|' -v label="$1" '$1 == "Debian" && $2 == label { sub("/$", "", $3); print $3; exit }'
+}
+
 make_debian_root() {
-  local root=$1 packages=$2 sources settings
+  local root=$1 packages=$2 release=${3:-bookworm} sources settings
   if ! command -v mmdebstrap >/dev/null; then
     echo "installing mmdebstrap on the host"
     apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null
   fi
-  mapfile -t sources < <(host_apt_options)
+  if [ "$(host_codename)" = "$release" ]; then
+    mapfile -t sources < <(host_apt_options)
+  else
+    mapfile -t sources < <(release_sources "$release")
+  fi
   mapfile -t settings < <(host_apt_settings)
-  mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" bookworm "$root" "${sources[@]}"
+  mmdebstrap --quiet --variant=apt --include="$packages" "${settings[@]}" "$release" "$root" "${sources[@]}"
   local host_files
   mapfile -t host_files < <(host_client_files)
   give "$root" etc/resolv.conf etc/hosts "${host_files[@]}"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# make fresh-check: the README's two commands, run as a new user would, on a clean Debian 12 root.
+# make fresh-check: the README's two commands, run as a new user would, on a clean Debian root.
 #
-#   scripts/fresh_check.sh [--keep] [--iters N]
+#   scripts/fresh_check.sh [--release bookworm|trixie] [--keep] [--iters N]
 #
-# 1. mmdebstrap builds a minimal Debian 12 root: apt, git, make, python3, python3-venv and sudo.
-#    It gets the host's apt sources and configuration, pip configuration and CA certificates
-#    (so its package clients reach the same registries), and nothing else of the host: no Caffe
-#    cache, no venv.
+# 1. mmdebstrap builds a minimal root of the release (default bookworm, Debian 12; trixie is
+#    Debian 13): apt, git, make, python3, python3-venv and sudo. It gets the host's apt
+#    configuration (and sources, or for another release than the host's, the host's Debian
+#    mirrors with that release's suites), pip configuration and CA certificates (so its package
+#    clients reach the same registries), and nothing else of the host: no Caffe cache, no venv.
 # 2. The repository's HEAD is cloned into the home of an ordinary user with sudo.
 # 3. In a chroot, as that user: `DEMO_ITERS=N make demo` (default 500), then `make test`.
 # Each line of output is stamped with the time since the start; the phases' times end the run.
@@ -17,6 +18,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 args=("$@")
 keep=0
+release=bookworm
 iters=${DEMO_ITERS:-500}
 user=newuser
 packages=apt,git,make,python3,python3-venv,sudo
@@ -24,19 +26,21 @@ packages=apt,git,make,python3,python3-venv,sudo
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1; shift ;;
+    --release) [ $# -ge 2 ] || { echo "fresh_check: --release needs a name" >&2; exit 2; }; release=$2; shift 2 ;;
     --iters) [ $# -ge 2 ] || { echo "fresh_check: --iters needs a number" >&2; exit 2; }; iters=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fresh_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $iters =~ ^[1-9][0-9]*$ ]] || { echo "fresh_check: --iters must be a positive number" >&2; exit 2; }
 # shellcheck source=debian_root.sh
 . "$repo/scripts/debian_root.sh"
+check_release "$release"
 rerun_as_root "${args[@]}"
 
 start=$(date +%s)
 stamp() { local s=$(( $(date +%s) - start )); printf '[%02d:%02d] ' $((s / 60)) $((s % 60)); }
-say() { echo "$(stamp)fresh-check: $*"; }
+say() { echo "$(stamp)fresh-check ($release): $*"; }
 phases=()
 phase_done() { phases+=("$1 $(( $(date +%s) - $2 )) s"); }
 
@@ -50,11 +54,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; say "interrupted"; exit 130' INT TERM
 
-root=$(mktemp -d /var/tmp/caffesiam-fresh.XXXXXX)
+root=$(mktemp -d "/var/tmp/caffesiam-fresh-$release.XXXXXX")
 chmod 755 "$root"
 t=$(date +%s)
-say "building a minimal Debian 12 root in $root ($packages)"
-make_debian_root "$root" "$packages"
+say "building a minimal $release root in $root ($packages)"
+make_debian_root "$root" "$packages" "$release"
 phase_done "root" "$t"
 in_root() { chroot "$root" "$@"; }
 
@@ -108,4 +112,4 @@ as_new_user "make test" || { say "FAILED in make test"; exit 1; }
 phase_done "make test" "$t"
 
 phase_done "total" "$start"
-say "passed on a clean Debian 12 root; times: $(IFS=';'; echo "${phases[*]}" | sed 's/;/, /g')"
+say "passed on a clean $release root ($(. "$root/etc/os-release" && echo "$PRETTY_NAME")); times: $(IFS=';'; echo "${phases[*]}" | sed 's/;/, /g')"
