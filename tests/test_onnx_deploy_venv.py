@@ -4,6 +4,7 @@ environment, no Caffe, pycaffe or caffe_pb2 anywhere, and the same answers as he
 import os
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -14,7 +15,13 @@ pytestmark = [pytest.mark.caffe, pytest.mark.slow, pytest.mark.network]
 
 # what compare and embed import (isal: embed's IDX reader); caffesiam itself goes in with
 # --no-deps, so that no Caffe-side dependency (onnx, plyvel, lmdb, matplotlib...) hides a gap
-RUNTIME_PACKAGES = ["click>=8.1", "numpy>=1.24,<2", "pillow>=10", "isal>=1.5", "onnxruntime>=1.18"]
+# (pyproject.toml's own requirements, numpy's markers included)
+RUNTIME_NAMES = ("click", "numpy", "pillow", "isal")
+RUNTIME_PACKAGES = [
+    req
+    for req in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    if req.startswith(RUNTIME_NAMES)
+] + ["onnxruntime>=1.18"]
 
 
 def _ok(done):
