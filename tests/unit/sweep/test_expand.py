@@ -101,3 +101,37 @@ def test_plan_lines_show_each_points_commands_as_typed():
     assert lines[1:3] == ["", "0_feature_size-2:"]
     assert "  caffesiam train solver.prototxt --out train --blas-threads 3" in lines
     assert sum(line.startswith("  caffesiam gen-net ") for line in lines) == 4
+
+
+def test_the_size_is_counted_from_the_value_counts_before_anything_is_expanded():
+    values = "&v [" + ", ".join(map(str, range(1, 1001))) + "]"
+    with pytest.raises(SweepError) as caught:
+        sweep_of(f"grid: {{random_seed: {values}, max_iter: *v, margin: *v}}\n")
+    assert str(caught.value) == (
+        "/w/s.yaml: the sweep has 1,000,000,000 points (1000 x 1000 x 1000 in the grid); "
+        "a sweep may have at most 10,000"
+    )
+    with pytest.raises(SweepError, match=r"10,001 points \(100 x 100 in the grid \+ 1 listed\)"):
+        sweep_of(
+            f"grid: {{random_seed: [{', '.join(map(str, range(100)))}], max_iter: "
+            f"[{', '.join(map(str, range(1, 101)))}]}}\npoints: [{{q: 1}}]\n"
+        )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("evaluate: {seed: -1}\npoints: [{q: 1}]\n", "evaluate: seed: -1 is not in the range x>=0"),
+        ('evaluate: {db: ""}\npoints: [{q: 1}]\n', "evaluate: db: the path is empty"),
+        ("evaluate: {db: 3}\npoints: [{q: 1}]\n", "evaluate: db must be a pair database path"),
+    ],
+)
+def test_the_evaluate_block_is_checked_where_it_is_read(text, message):
+    with pytest.raises(SweepError) as caught:
+        sweep_of(text)
+    assert message in str(caught.value)
+
+
+def test_databases_read_are_the_points_sources_and_evaluate_databases():
+    sweep = sweep_of("evaluate: {db: held_lmdb}\npoints: [{q: 1}]\n")
+    assert sweep.database_paths == ["/w/a_lmdb", "/w/b_lmdb", "/w/held_lmdb"]
