@@ -119,7 +119,7 @@ def sbatch_argv(
         "--parsable",
         f"--job-name={job_name}",
         f"--array={array_spec(indices, options.throttle)}",
-        f"--output={log_dir}/{SLURM_LOG}",
+        f"--output={_literal(log_dir)}/{SLURM_LOG}",
         f"--cpus-per-task={options.cpus_per_task}",
     ]
     if options.partition:
@@ -129,6 +129,17 @@ def sbatch_argv(
     if options.gpus:
         argv.append(f"--gres=gpu:{options.gpus}")
     return argv + [str(script)]
+
+
+def _literal(path: Path) -> str:
+    """`path` in sbatch's filename pattern, where % starts a replacement (%j, %x...) and a
+    backslash anywhere turns every replacement off (so it cannot be written at all)."""
+    if "\\" in str(path):
+        raise SweepError(
+            f"{path}: Slurm cannot write the tasks' logs under a path with a backslash "
+            f"(sbatch --output); choose another --out"
+        )
+    return str(path).replace("%", "%%")
 
 
 # sbatch's words for a request the cluster refuses (partition, time, gres, CPUs, array size...),

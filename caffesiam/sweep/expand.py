@@ -20,12 +20,12 @@ Paths are taken relative to the sweep file's directory, after ~ and $VARIABLES a
 import itertools
 import math
 import os
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from caffesiam.errors import SweepError
+from caffesiam.errors import BadInput, SweepError
+from caffesiam.files import plain_name, safe_name
 from caffesiam.limits import SWEEP_POINTS
 from caffesiam.net.options import DEPLOY, NET, SOLVER, Option, option_argv, option_value
 from caffesiam.net.solver import SOLVER_DEFAULTS
@@ -113,6 +113,7 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
             f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points"
         )
     _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
+    name = _name(doc, source)
     spec = _path(_required(doc, "spec", str, source), base_dir, f"{source}: spec")
     databases = _databases(doc, source, base_dir)
     settings = dict(_mapping(doc, "settings", source))
@@ -149,7 +150,7 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
         seen[identity] = index
         tell = {k: v for k, v in own.items() if k in varying}
         label = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
-        point = Point(index, _safe(label), own, merged, tell)
+        point = Point(index, plain_name(label), own, merged, tell)
         db = databases[merged["database"]]
         recipe = Recipe(
             _path(merged["spec"], base_dir, f"{where}: spec") if "spec" in merged else spec,
@@ -162,8 +163,7 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
         point.commands = _commands(point, recipe, eval_db or db.test, eval_seed, train_options)
         points.append(point)
         recipes.append(recipe)
-    name = doc.get("name") or os.path.splitext(os.path.basename(source))[0]
-    return Sweep(str(name), source, points, order, recipes)
+    return Sweep(name, source, points, order, recipes)
 
 
 def databases_read(points: Sequence[Point]) -> list[str]:
@@ -317,6 +317,23 @@ def _check_count(grid_sizes: list[int], listed: int, source):
         )
 
 
+def _name(doc, source) -> str:
+    """The sweep's name: `name:`, else the sweep file's name less its extension; a plain name."""
+    if "name" in doc:
+        name = doc["name"]
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise SweepError(f"{source}:{line_of(doc, 'name')}: name must be a string")
+        try:
+            return safe_name(str(name), "sweep name")
+        except BadInput as e:
+            raise SweepError(f"{source}:{line_of(doc, 'name')}: {e}") from e
+    name = os.path.splitext(os.path.basename(source))[0]
+    try:
+        return safe_name(name, "sweep name")
+    except BadInput as e:
+        raise SweepError(f"{source}: {e}; set name: in the sweep file") from e
+
+
 def _evaluate(doc, source, base_dir) -> tuple[str | None, int]:
     """The evaluate block's database (None: each point's test database) and seed, checked as
     evaluate's --db and --seed would read them."""
@@ -340,6 +357,10 @@ def _databases(doc, source, base_dir) -> dict[str, Database]:
     out = {}
     for name, entry in dbs.items():
         where = f"{source}:{line_of(dbs, name)}"
+        try:
+            safe_name(str(name), "database name")
+        except BadInput as e:
+            raise SweepError(f"{where}: {e}") from e
         if not isinstance(entry, dict) or set(entry) != {"train", "test"}:
             raise SweepError(
                 f"{where}: database '{name}' needs exactly train: and test: (pair database paths)"
@@ -412,7 +433,3 @@ def _label(value) -> str:
 def describe(values: dict) -> str:
     """`key=value` pairs, for labels and messages."""
     return " ".join(f"{k}={_label(v)}" for k, v in values.items())
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+=-]", "_", name)

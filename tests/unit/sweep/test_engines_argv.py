@@ -73,6 +73,13 @@ def test_squeue_and_sacct_argv_name_the_format_their_parsers_read():
     }
 
 
+def test_the_log_folder_is_written_literally_in_sbatchs_output_pattern():
+    argv = sbatch_argv("sbatch", Path("s"), [0], "n", Path("/s/100%x"), SlurmOptions())
+    assert "--output=/s/100%%x/slurm-%A_%a.out" in argv
+    with pytest.raises(SweepError, match="backslash"):
+        sbatch_argv("sbatch", Path("s"), [0], "n", Path("/s/a\\b"), SlurmOptions())
+
+
 @pytest.mark.parametrize(
     "status, said, error, message",
     [
