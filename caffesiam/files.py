@@ -5,7 +5,8 @@
 - `open_lines`: the same checks for a file read line by line (logs), each line bounded.
 - `check_output` / `check_output_dir`: is this a place a command may write? Called before work.
 - `staged`: several outputs written to temporary siblings and renamed into place together.
-- `safe_name`: a name that becomes part of a path is a single, plain path component.
+- `safe_name`: a name that becomes part of a path is a single, plain path component;
+  `plain_name` makes one from any text.
 - `cache_dir`: where downloads and builds are kept, by the rule the setup scripts follow.
 """
 
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from caffesiam.errors import BadInput, CaffesiamError
-from caffesiam.limits import LOG_LINE_CHARS, PROTO_BYTES, TEXT_BYTES, size_text
+from caffesiam.limits import LOG_LINE_CHARS, NAME_CHARS, PROTO_BYTES, TEXT_BYTES, size_text
 
 _NOT_REGULAR = (
     (stat.S_ISDIR, "a directory"),
@@ -56,7 +57,8 @@ KERNEL_FILESYSTEMS = frozenset(
         "hugetlbfs",
     }
 )
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\Z")
+_NAME_CHARACTER = "A-Za-z0-9._+-"
+_NAME = re.compile(rf"[A-Za-z0-9][{_NAME_CHARACTER}]{{0,{NAME_CHARS - 1}}}\Z")
 
 
 def _kind(mode: int) -> str:
@@ -286,13 +288,19 @@ def write_text_atomic(path, text: str):
 
 def safe_name(name: str, what: str = "name") -> str:
     """`name` when it is one plain path component (letters, digits, . _ + -, not starting with a
-    dot or dash, at most 100 characters); BadInput otherwise."""
+    dot or dash, at most NAME_CHARS characters); BadInput otherwise."""
     if not _NAME.match(name or ""):
         raise BadInput(
             f"{what} {name!r} is not a plain name: use letters, digits and . _ + - "
-            f"(no '/', not starting with '.' or '-', at most 100 characters)"
+            f"(no '/', not starting with '.' or '-', at most {NAME_CHARS} characters)"
         )
     return name
+
+
+def plain_name(text: str) -> str:
+    """`text`, which starts with a letter or digit, as a plain name (safe_name's): any other
+    character becomes '_', and the name is cut at NAME_CHARS characters."""
+    return safe_name(re.sub(f"[^{_NAME_CHARACTER}]", "_", text)[:NAME_CHARS])
 
 
 def cache_dir() -> Path:

@@ -25,6 +25,11 @@ YAML_DEPTH = 64
 # Values the spec converter may visit (aliases count every time they are used); a
 # 1,000-layer spec has about 30,000.
 SPEC_VALUES = 1_000_000
+# Points in one sweep (its grid's combinations and its listed points): each is a run directory
+# with its nets, and Slurm's default MaxArraySize is 1001.
+SWEEP_POINTS = 10_000
+# Characters in a name that becomes part of a path or a script (files.safe_name).
+NAME_CHARS = 100
 # Signed and unsigned 32-bit limits of Caffe's int32 / uint32 protobuf fields.
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1

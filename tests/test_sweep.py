@@ -20,7 +20,7 @@ from caffesiam.errors import SweepError
 from caffesiam.net.options import NET, SOLVER
 from caffesiam.spec.yamlload import load_yaml
 from caffesiam.sweep import engines, report, scripts
-from caffesiam.sweep.create import create
+from caffesiam.sweep.create import create, point_files
 from caffesiam.sweep.expand import expand
 from caffesiam.sweep.task import train_argv
 
@@ -264,7 +264,10 @@ def test_paths_expand_variables_and_home_then_follow_the_sweep_file(monkeypatch)
             "database 'plain' needs exactly train:",
         ),
         ("spec: t.yaml\ngrid: {loss: [a]}\n", "missing 'databases'"),
-        (BASE + "    evaluate: {seed: one}\n    grid: {loss: [a]}\n", "evaluate takes db:"),
+        (
+            BASE + "    evaluate: {seed: one}\n    grid: {loss: [a]}\n",
+            "s.yaml:6: evaluate: seed: 'one' is not a valid integer",
+        ),
         (
             BASE + "    grid: {database: [plain], max_iter: [100, abc]}\n",
             "max_iter=abc): max_iter must be a positive integer",
@@ -378,7 +381,8 @@ def test_a_points_files_are_the_ones_its_command_sh_commands_make(
     sweep = expand(
         load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), str(tmp_path)
     )
-    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
+    files = point_files(sweep, tmp_path / "made")
+    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"}, files)
     for point in sweep.points:
         script = (out / point.name / "command.sh").read_text()
         made = [shlex.split(line[4:]) for line in script.splitlines() if line.startswith("#   ")]
@@ -413,7 +417,6 @@ def test_command_sh_runs_only_its_own_commands_whatever_the_names(tmp_path):
     sh runs cd, train and evaluate with those values intact, and nothing else."""
     hostile = "x\ntouch INJECTED #\r'\"$(touch INJECTED)`touch INJECTED`;"
     doc = {
-        "name": hostile,
         "spec": "t.yaml",
         "databases": {"d": {"train": "a", "test": f"/data/{hostile}"}},
         "points": [{"random_seed": 1}],
@@ -744,7 +747,8 @@ def test_status_tells_waiting_points_from_abandoned_ones(tmp_path, lmdb_pairs):
     sweep = expand(
         load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), str(tmp_path)
     )
-    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"})
+    files = point_files(sweep, tmp_path / "made")
+    out = create(sweep, tmp_path / "made", sweep_file, {"engine": "local"}, files)
     assert [s.state for s in sweep_status(out)] == ["not started"] * 4
     gone = subprocess.Popen(["true"])
     gone.wait()

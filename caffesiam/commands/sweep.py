@@ -48,20 +48,24 @@ engine_options = option_group(
 @click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", type=OutputDir(), help="Output dir [default: SWEEP_FILE less .yaml].")
 @engine_options
-@click.option("--dry-run", is_flag=True, help="Print the points and their commands; make nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check all, print the points' commands; make nothing."
+)
 def run(sweep_file, out, wait, dry_run, **given):
     """Expand SWEEP_FILE into a run directory per point and run every point (train, then evaluate).
 
     Each run directory holds its train net, deploy net, solver, point.json and command.sh, the exact
-    commands. Nothing is made when any point is bad, and no existing run directory is overwritten.
+    commands. Every point's nets, solver and databases, the evaluate block and the engine are
+    checked first: nothing is made when any is bad, and no run directory is overwritten.
     """
     settings, machine = merge_settings({}, **given), this_machine()
     plan = launch.load_sweep(sweep_file, settings, machine)
     out = (out or sweep_file.resolve().with_suffix("")).absolute()
+    with progress_bar(len(plan.points), "checking the points") as advance:
+        files = launch.check_sweep(plan, out, settings, machine, advance)
     if dry_run:
         return click.echo("\n".join(plan_lines(plan, out)))
-    with progress_bar(len(plan.points), "making run directories") as advance:
-        launch.create_sweep(plan, out, sweep_file.resolve(), settings, machine, advance)
+    launch.create_sweep(plan, out, sweep_file.resolve(), settings, files)
     click.echo(f"sweep directory: {out} ({len(plan.points)} points)")
     _launch(out, settings, machine, [p.index for p in plan.points], wait)
 

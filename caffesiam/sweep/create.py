@@ -1,4 +1,5 @@
-"""Making a sweep directory: a run directory per point, all made at once or none.
+"""Making a sweep directory: every point's files made and checked in memory first, then a run
+directory per point, all written at once or none.
 
 Each point's nets and solver are made by net.generate, the library gen-net and gen-solver call,
 so they are the files that the commands in its command.sh would write.
@@ -12,12 +13,15 @@ from pathlib import Path
 
 from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
-from caffesiam.data.recordcheck import check_record_channels
-from caffesiam.errors import CaffesiamError, SweepError
+from caffesiam.data.probe import detect_backend, open_elsewhere
+from caffesiam.data.recordcheck import check_record_channels, sliced_sources
+from caffesiam.errors import CaffesiamError, DatabaseError, SweepError
+from caffesiam.evaluate.features import check_pair_db
 from caffesiam.files import default_mode, write_text_atomic
 from caffesiam.net.generate import deploy_net, solver_for, train_net
 from caffesiam.spec.load import load_tower
-from caffesiam.sweep.expand import Point, Recipe, Sweep
+from caffesiam.spec.tower import Tower
+from caffesiam.sweep.expand import Point, Recipe, Sweep, evaluate_db
 from caffesiam.sweep.layout import (
     DEPLOY_PROTOTXT,
     LOGS,
@@ -29,6 +33,8 @@ from caffesiam.sweep.layout import (
 )
 from caffesiam.sweep.rundirs import write_point, write_state
 from caffesiam.train.gather import data_sources
+
+PointFiles = dict[str, object]  # file name -> its NetParameter or SolverParameter
 
 
 def check_out_dir(out: Path, sweep: Sweep):
@@ -48,23 +54,83 @@ def check_out_dir(out: Path, sweep: Sweep):
         raise SweepError(f"{out} exists and is not a directory")
 
 
+def point_files(
+    sweep: Sweep, out: Path, on_point: Callable[[Point], None] = lambda p: None
+) -> list[PointFiles]:
+    """Every point's train net, deploy net and solver, made in memory as its gen-net and
+    gen-solver commands make them, and checked as train and evaluate will check them: its
+    databases are there and of their backend, their records fit its net, and its evaluate
+    database holds pairs its deploy net reads. The first problem is a SweepError naming the
+    point (a failure that is not bad input keeps its own kind). `on_point` as each is made."""
+    layer_types = locate.layer_types()
+    towers: dict[str, Tower] = {}
+    checked: set = set()  # record checks already made: many points read the same databases
+    made = []
+    for point in sweep.points:
+        recipe = sweep.recipes[point.index]
+        try:
+            if recipe.spec not in towers:
+                towers[recipe.spec] = load_tower(recipe.spec, layer_types)
+            tower = towers[recipe.spec]
+            files = _files(tower, recipe)
+            data_sources(files[NET_PROTOTXT], out / point.name)
+            _check_records(files[NET_PROTOTXT], tower, evaluate_db(point), checked)
+        except CaffesiamError as e:
+            error = SweepError if e.exit_code == 2 else CaffesiamError
+            raise error(f"{sweep.source}: point {point.index} ({point.name}): {e}") from e
+        made.append(files)
+        on_point(point)
+    return made
+
+
+def _files(tower: Tower, recipe: Recipe) -> PointFiles:
+    net = train_net(tower, recipe.net, recipe.train_source, recipe.test_source)
+    return {
+        NET_PROTOTXT: net,
+        DEPLOY_PROTOTXT: deploy_net(tower, recipe.deploy),
+        SOLVER_PROTOTXT: solver_for(NET_PROTOTXT, net, SNAPSHOT_PREFIX, recipe.solver),
+    }
+
+
+def _check_records(net, tower: Tower, eval_db: str, checked: set):
+    """The training databases' records fit the net's Slice, and the evaluate database's are
+    pairs of the tower's input; a database another process holds open is read when it runs."""
+    sources = tuple(sliced_sources(net))
+    if sources not in checked:
+        check_record_channels(net, only_existing=True)
+        checked.add(sources)
+    shape = (tower.data.channels, tower.data.height, tower.data.width)
+    if (eval_db, shape) in checked:
+        return
+    if not Path(eval_db).exists():
+        raise DatabaseError(f"evaluate db {eval_db} not found")
+    try:
+        detect_backend(eval_db)
+        if open_elsewhere(eval_db) is None:
+            check_pair_db(eval_db, shape)
+    except DatabaseError as e:
+        raise DatabaseError(f"evaluate db {e} (evaluate: db: in the sweep file)") from e
+    checked.add((eval_db, shape))
+
+
 def create(
     sweep: Sweep,
     out: Path,
     sweep_file: Path,
     engine: dict,
+    files: list[PointFiles],
     on_point: Callable[[Point], None] = lambda p: None,
 ) -> Path:
-    """Make every run directory in a hidden temporary sibling, then move them into `out`; on any
-    failure nothing is left. `on_point` is called as each point's files are made."""
+    """Write every run directory, with the points' `files` (point_files'), in a hidden
+    temporary sibling, then move them into `out`; on any failure nothing is left. `on_point` is
+    called as each point's directory is written."""
     check_out_dir(out, sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private
     try:
-        layer_types = locate.layer_types()
         for point in sweep.points:
-            _make_point(sweep, point, tmp / point.name, out / point.name, layer_types)
+            _write_point(sweep, point, tmp / point.name, out / point.name, files[point.index])
             on_point(point)
         (tmp / LOGS).mkdir()
         shutil.copyfile(sweep_file, tmp / SWEEP_YAML)
@@ -91,28 +157,8 @@ def create(
     return out
 
 
-def make_point_files(recipe: Recipe, where: Path, layer_types=None):
-    """The point's train net, deploy net and solver in `where`, as the gen-net and gen-solver
-    commands of its command.sh make them; returns the train net."""
-    tower = load_tower(recipe.spec, layer_types)
-    net = train_net(tower, recipe.net, recipe.train_source, recipe.test_source)
-    check_record_channels(net, only_existing=True)
-    files = {
-        NET_PROTOTXT: net,
-        DEPLOY_PROTOTXT: deploy_net(tower, recipe.deploy),
-        SOLVER_PROTOTXT: solver_for(NET_PROTOTXT, net, SNAPSHOT_PREFIX, recipe.solver),
-    }
-    for name, message in files.items():
-        write_text_atomic(where / name, to_text(message))
-    return net
-
-
-def _make_point(sweep: Sweep, point: Point, where: Path, final: Path, layer_types):
+def _write_point(sweep: Sweep, point: Point, where: Path, final: Path, files: PointFiles):
     (where / Path(SNAPSHOT_PREFIX).parent).mkdir(parents=True)
     write_point(point, where, final, sweep.name)
-    try:
-        net = make_point_files(sweep.recipes[point.index], where, layer_types)
-        data_sources(net, where)  # exist and are of their backend, as `train` will check
-    except CaffesiamError as e:
-        error = SweepError if e.exit_code == 2 else CaffesiamError
-        raise error(f"{sweep.source}: point {point.index} ({point.name}): {e}") from e
+    for name, message in files.items():
+        write_text_atomic(where / name, to_text(message))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from caffesiam.caffe import runner
-from caffesiam.errors import CaffesiamError
+from caffesiam.errors import CaffesiamError, SweepError
 from caffesiam.limits import SUBMIT_TIMEOUT_S
 from caffesiam.sweep.layout import LOGS, SLURM_LOG, local_log
 from caffesiam.sweep.rundirs import read_state, write_state
@@ -119,7 +119,7 @@ def sbatch_argv(
         "--parsable",
         f"--job-name={job_name}",
         f"--array={array_spec(indices, options.throttle)}",
-        f"--output={log_dir}/{SLURM_LOG}",
+        f"--output={_literal(log_dir)}/{SLURM_LOG}",
         f"--cpus-per-task={options.cpus_per_task}",
     ]
     if options.partition:
@@ -129,6 +129,37 @@ def sbatch_argv(
     if options.gpus:
         argv.append(f"--gres=gpu:{options.gpus}")
     return argv + [str(script)]
+
+
+def _literal(path: Path) -> str:
+    """`path` in sbatch's filename pattern, where % starts a replacement (%j, %x...) and a
+    backslash anywhere turns every replacement off (so it cannot be written at all)."""
+    if "\\" in str(path):
+        raise SweepError(
+            f"{path}: Slurm cannot write the tasks' logs under a path with a backslash "
+            f"(sbatch --output); choose another --out"
+        )
+    return str(path).replace("%", "%%")
+
+
+# sbatch's words for a request the cluster refuses (partition, time, gres, CPUs, array size...),
+# as opposed to a controller it cannot reach.
+_REFUSED = re.compile(r"invalid|not available|violates|exceeds", re.I)
+
+
+def check_submission(argv: list[str]):
+    """Ask Slurm whether it would take the job `argv` submits, without submitting it (sbatch
+    --test-only): SweepError with its reason when it would not, CaffesiamError when Slurm
+    cannot be asked."""
+    test = [argv[0], "--test-only", *argv[1:-1], "--wrap=true"]
+    done = runner.capture(test, timeout=SUBMIT_TIMEOUT_S)
+    if done.returncode == 0:
+        return
+    said = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    reason = said[0].removeprefix("sbatch: error: ") if said else "no output"
+    if _REFUSED.search(done.stdout):
+        raise SweepError(f"Slurm refuses the sweep's job array: {reason}")
+    raise CaffesiamError(f"sbatch --test-only failed (exit {done.returncode}): {reason}")
 
 
 def submit(argv: list[str]) -> str:

@@ -18,13 +18,15 @@ Paths are taken relative to the sweep file's directory, after ~ and $VARIABLES a
 """
 
 import itertools
+import math
 import os
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from caffesiam.errors import SweepError
+from caffesiam.errors import BadInput, SweepError
+from caffesiam.files import plain_name, safe_name
+from caffesiam.limits import SWEEP_POINTS
 from caffesiam.net.options import DEPLOY, NET, SOLVER, Option, option_argv, option_value
 from caffesiam.net.solver import SOLVER_DEFAULTS
 from caffesiam.spec.pbdict import first_unknown, line_of
@@ -42,6 +44,7 @@ SPECIAL_KEYS = ("spec", "database")
 OVERRIDE_KEYS = frozenset(NET) | frozenset(SOLVER) | frozenset(SPECIAL_KEYS)
 _TOP_KEYS = ("name", "spec", "databases", "settings", "grid", "points", "evaluate")
 _EVALUATE_KEYS = ("db", "seed")
+_EVALUATE_SEED = Option("seed", int, low=0)  # as evaluate --seed takes it
 GENERATE = ("gen-net", "gen-net --deploy", "gen-solver")  # the commands that make a point's files
 
 
@@ -90,8 +93,12 @@ class Sweep:
     source: str
     points: list[Point]
     keys: list[str]  # override keys in order of appearance (results.csv's columns)
-    database_paths: list[str] = field(default_factory=list)  # every pair database it reads
     recipes: list[Recipe] = field(default_factory=list)  # by point index
+
+    @property
+    def database_paths(self) -> list[str]:
+        """Every pair database its points read."""
+        return databases_read(self.points)
 
 
 def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -> Sweep:
@@ -106,19 +113,14 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
             f"{source}: a sweep file is a YAML mapping with spec, databases and a grid or points"
         )
     _no_unknown(doc, _TOP_KEYS, "unknown top-level key", source)
-    spec = _path(_required(doc, "spec", str, source), base_dir)
+    name = _name(doc, source)
+    spec = _path(_required(doc, "spec", str, source), base_dir, f"{source}: spec")
     databases = _databases(doc, source, base_dir)
     settings = dict(_mapping(doc, "settings", source))
     _no_unknown(settings, OVERRIDE_KEYS, "settings: unknown override key", source)
     _check_values(settings, "settings", source)
     overrides = _overrides(doc, OVERRIDE_KEYS, source)
-    evaluate = dict(_mapping(doc, "evaluate", source))
-    _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
-    if not isinstance(evaluate.get("db", ""), str) or not isinstance(evaluate.get("seed", 0), int):
-        raise SweepError(
-            f"{source}:{line_of(doc, 'evaluate')}: evaluate takes db: (a pair database path) "
-            f"and seed: (an integer)"
-        )
+    eval_db, eval_seed = _evaluate(doc, source, base_dir)
 
     order = list(dict.fromkeys(k for o in overrides for k in o))
     varying = [k for k in order if len({_label(o.get(k, settings.get(k))) for o in overrides}) > 1]
@@ -147,25 +149,41 @@ def expand(doc, source: str, base_dir: str, train_options: Sequence[str] = ()) -
             raise SweepError(f"{where}: the same settings as point {seen[identity]}")
         seen[identity] = index
         tell = {k: v for k, v in own.items() if k in varying}
-        name = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
-        point = Point(index, _safe(name), own, merged, tell)
+        label = f"{index:0{width}d}" + "".join(f"_{k}-{_label(v)}" for k, v in tell.items())
+        point = Point(index, plain_name(label), own, merged, tell)
         db = databases[merged["database"]]
         recipe = Recipe(
-            _path(merged["spec"], base_dir) if "spec" in merged else spec,
+            _path(merged["spec"], base_dir, f"{where}: spec") if "spec" in merged else spec,
             db.train,
             db.test,
             _checked(merged, NET, where),
             _checked(merged, DEPLOY, where),
             _checked(merged, SOLVER, where),
         )
-        eval_db = _path(evaluate["db"], base_dir) if "db" in evaluate else db.test
-        point.commands = _commands(point, recipe, eval_db, evaluate.get("seed", 0), train_options)
+        point.commands = _commands(point, recipe, eval_db or db.test, eval_seed, train_options)
         points.append(point)
         recipes.append(recipe)
-    name = doc.get("name") or os.path.splitext(os.path.basename(source))[0]
-    paths = [p for db in databases.values() for p in (db.train, db.test)]
-    paths += [_path(evaluate["db"], base_dir)] if "db" in evaluate else []
-    return Sweep(str(name), source, points, order, sorted(set(paths)), recipes)
+    return Sweep(name, source, points, order, recipes)
+
+
+def databases_read(points: Sequence[Point]) -> list[str]:
+    """The pair databases the points read (training, test and evaluation), as their commands
+    name them."""
+    read = set()
+    for point in points:
+        gen_net = point.commands["gen-net"]
+        read |= {_after(gen_net, "--train-source"), _after(gen_net, "--test-source")}
+        read.add(evaluate_db(point))
+    return sorted(read)
+
+
+def evaluate_db(point: Point) -> str:
+    """The pair database the point is evaluated on."""
+    return _after(point.commands["evaluate"], "--db")
+
+
+def _after(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
 
 
 def train_command(train_options: Sequence[str]) -> list[str]:
@@ -250,10 +268,10 @@ def _commands(
 
 
 def _overrides(doc, keys, source) -> list[dict]:
-    """The grid's combinations, then the listed points."""
+    """The grid's combinations, then the listed points; their number is checked before any
+    combination is made."""
     if "grid" not in doc and "points" not in doc:
         raise SweepError(f"{source}: the sweep has no grid and no points")
-    combos = []
     grid = _mapping(doc, "grid", source)
     if "grid" in doc:
         if not grid:
@@ -265,14 +283,16 @@ def _overrides(doc, keys, source) -> list[dict]:
                     f"{source}:{line_of(grid, key)}: grid key '{key}' needs a non-empty list "
                     f"of values, got {values!r}"
                 )
-            for value in values:
-                _check_values({key: value}, "grid", source, line_of(grid, key))
-        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     listed = doc.get("points", [])
     if not isinstance(listed, list) or ("points" in doc and not listed):
         raise SweepError(
             f"{source}:{line_of(doc, 'points')}: points must be a non-empty list of mappings"
         )
+    _check_count([len(values) for values in grid.values()], len(listed), source)
+    for key, values in grid.items():
+        for value in values:
+            _check_values({key: value}, "grid", source, line_of(grid, key))
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values()) if grid]
     for i, item in enumerate(listed):
         if not isinstance(item, dict):
             raise SweepError(
@@ -285,18 +305,70 @@ def _overrides(doc, keys, source) -> list[dict]:
     return combos
 
 
+def _check_count(grid_sizes: list[int], listed: int, source):
+    """SweepError for more than SWEEP_POINTS points: counted from the grid's value counts."""
+    count = (math.prod(grid_sizes) if grid_sizes else 0) + listed
+    if count > SWEEP_POINTS:
+        parts = [" x ".join(map(str, grid_sizes)) + " in the grid"] if grid_sizes else []
+        parts += [f"{listed} listed"] if listed else []
+        raise SweepError(
+            f"{source}: the sweep has {count:,} points ({' + '.join(parts)}); a sweep may have "
+            f"at most {SWEEP_POINTS:,}"
+        )
+
+
+def _name(doc, source) -> str:
+    """The sweep's name: `name:`, else the sweep file's name less its extension; a plain name."""
+    if "name" in doc:
+        name = doc["name"]
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise SweepError(f"{source}:{line_of(doc, 'name')}: name must be a string")
+        try:
+            return safe_name(str(name), "sweep name")
+        except BadInput as e:
+            raise SweepError(f"{source}:{line_of(doc, 'name')}: {e}") from e
+    name = os.path.splitext(os.path.basename(source))[0]
+    try:
+        return safe_name(name, "sweep name")
+    except BadInput as e:
+        raise SweepError(f"{source}: {e}; set name: in the sweep file") from e
+
+
+def _evaluate(doc, source, base_dir) -> tuple[str | None, int]:
+    """The evaluate block's database (None: each point's test database) and seed, checked as
+    evaluate's --db and --seed would read them."""
+    evaluate = dict(_mapping(doc, "evaluate", source))
+    _no_unknown(evaluate, _EVALUATE_KEYS, "unknown evaluate key", source)
+    where = f"{source}:{line_of(doc, 'evaluate')}: evaluate"
+    db = evaluate.get("db")
+    if db is not None and not isinstance(db, str):
+        raise SweepError(f"{where}: db must be a pair database path, got {db!r}")
+    try:
+        seed = option_value(_EVALUATE_SEED, evaluate.get("seed", 0))
+    except ValueError as e:
+        raise SweepError(f"{where}: seed: {e}") from e
+    return (None if db is None else _path(db, base_dir, f"{where}: db")), seed
+
+
 def _databases(doc, source, base_dir) -> dict[str, Database]:
     dbs = _required(doc, "databases", dict, source)
     if not dbs:
         raise SweepError(f"{source}:{line_of(doc, 'databases')}: databases is empty")
     out = {}
     for name, entry in dbs.items():
+        where = f"{source}:{line_of(dbs, name)}"
+        try:
+            safe_name(str(name), "database name")
+        except BadInput as e:
+            raise SweepError(f"{where}: {e}") from e
         if not isinstance(entry, dict) or set(entry) != {"train", "test"}:
             raise SweepError(
-                f"{source}:{line_of(dbs, name)}: database '{name}' needs exactly "
-                f"train: and test: (pair database paths)"
+                f"{where}: database '{name}' needs exactly train: and test: (pair database paths)"
             )
-        out[str(name)] = Database(_path(entry["train"], base_dir), _path(entry["test"], base_dir))
+        train, test = (
+            _path(entry[s], base_dir, f"{where}: {name}: {s}") for s in ("train", "test")
+        )
+        out[str(name)] = Database(train, test)
     return out
 
 
@@ -335,7 +407,13 @@ def _mapping(doc, key, source) -> dict:
     return value
 
 
-def _path(path, base_dir: str) -> str:
+def _path(path, base_dir: str, where: str) -> str:
+    """`path` with ~ and $VARIABLES expanded, from `base_dir`; SweepError (naming `where`) for
+    an empty path or one no file system takes (a NUL byte)."""
+    if not str(path):
+        raise SweepError(f"{where}: the path is empty")
+    if "\0" in str(path):
+        raise SweepError(f"{where}: a path cannot hold a NUL byte: {path!r}")
     return os.path.normpath(
         os.path.join(base_dir, os.path.expanduser(os.path.expandvars(str(path))))
     )
@@ -355,7 +433,3 @@ def _label(value) -> str:
 def describe(values: dict) -> str:
     """`key=value` pairs, for labels and messages."""
     return " ".join(f"{k}={_label(v)}" for k, v in values.items())
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+=-]", "_", name)

@@ -12,8 +12,8 @@ from caffesiam.errors import SweepError
 from caffesiam.files import read_file, write_text_atomic
 from caffesiam.spec.yamlload import load_yaml
 from caffesiam.sweep import engines
-from caffesiam.sweep.create import check_out_dir, create
-from caffesiam.sweep.expand import Sweep, expand, train_command
+from caffesiam.sweep.create import PointFiles, check_out_dir, create, point_files
+from caffesiam.sweep.expand import Point, Sweep, databases_read, expand, train_command
 from caffesiam.sweep.layout import LOGS, SBATCH_SCRIPT, TASK_LOG
 from caffesiam.sweep.rundirs import points_of, read_state, write_point, write_state
 from caffesiam.sweep.scripts import batch_script
@@ -36,22 +36,46 @@ def load_sweep(sweep_file: Path, settings: EngineSettings, machine: Machine) -> 
     return expand(doc, str(sweep_file), base_dir, train_options(settings, machine.cores))
 
 
+def check_sweep(
+    sweep: Sweep,
+    out: Path,
+    settings: EngineSettings,
+    machine: Machine,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[PointFiles]:
+    """Everything `sweep run` checks before it makes anything: `out` holds no run directory of
+    the sweep, the engine can run its points (check_launch), and every point's files are made
+    (in memory, calling `on_progress(1)` as each is) and fit their databases. Returns the
+    files; the first problem is a SweepError."""
+    check_out_dir(out, sweep)
+    check_launch(out, sweep.name, settings, machine, sweep.points)
+    return point_files(sweep, out, lambda point: on_progress and on_progress(1))
+
+
+def check_launch(
+    sweep_dir: Path, name: str, settings: EngineSettings, machine: Machine, points: list[Point]
+):
+    """What `sweep run` and `sweep resume` both check before they start `points`: an engine
+    this machine can drive with settings a point would not fail on, databases the points that
+    run at once can share, and a job array Slurm would take."""
+    check_engine(settings, machine)
+    check_shared_databases(databases_read(points), settings)
+    if settings.engine == "slurm" and points:
+        engines.check_submission(
+            _sbatch_argv(sweep_dir, name, settings, machine, [p.index for p in points])
+        )
+
+
 def create_sweep(
     sweep: Sweep,
     out: Path,
     sweep_file: Path,
     settings: EngineSettings,
-    machine: Machine,
-    on_progress: Callable[[int], None] | None = None,
+    files: list[PointFiles],
 ):
-    """Make the sweep directory `out` (see sweep.create), calling `on_progress(1)` as each
-    point's files are made; first SweepError, with nothing made, for an `out` that holds a run
-    directory, an engine this machine cannot drive, or a database that concurrent points
-    could not share."""
-    check_out_dir(out, sweep)
-    check_engine(settings, machine)
-    check_shared_databases(sweep, settings)
-    create(sweep, out, sweep_file, settings.record(), lambda point: on_progress and on_progress(1))
+    """Make the sweep directory `out` with each point's `files` (check_sweep's; see
+    sweep.create)."""
+    create(sweep, out, sweep_file, settings.record(), files)
 
 
 @dataclass
@@ -62,12 +86,14 @@ class Resume:
 
 
 def plan_resume(sweep_dir: Path, machine: Machine, **given) -> Resume:
-    """What `resume` would do: the engine options given over the ones the sweep was started with."""
-    settings = merge_settings(read_state(sweep_dir)["engine"], **given)
-    check_engine(settings, machine)
+    """What `resume` would do: the engine options given over the ones the sweep was started
+    with, checked as `sweep run` checks them (check_launch)."""
+    state = read_state(sweep_dir)
+    settings = merge_settings(state["engine"], **given)
     statuses = sweep_status(sweep_dir)
     busy = [s for s in statuses if s.active]
     todo = [s for s in statuses if s.state in RESUMABLE and not s.active]
+    check_launch(sweep_dir, state["name"], settings, machine, [s.point for s in todo])
     return Resume(settings, busy, todo)
 
 
@@ -126,19 +152,30 @@ def submit(
 ) -> str:
     """Submit the points as one Slurm array job (recorded in sweep.json); returns its id."""
     state = read_state(sweep_dir)
-    script = sweep_dir / SBATCH_SCRIPT
-    write_text_atomic(script, batch_script(sweep_dir))
-    options = engines.SlurmOptions(
-        settings.partition, settings.time, settings.cpus_per_task, settings.gpus, settings.jobs
-    )
-    name = f"caffesiam-{state['name']}"
-    argv = engines.sbatch_argv(machine.sbatch, script, indices, name, sweep_dir / LOGS, options)
+    write_text_atomic(sweep_dir / SBATCH_SCRIPT, batch_script(sweep_dir))
+    argv = _sbatch_argv(sweep_dir, state["name"], settings, machine, indices)
     job_id = engines.submit(argv)
     state["slurm_jobs"].append(
         {"id": job_id, "indices": list(indices), "sbatch": argv, "submitted": time.time()}
     )
     write_state(sweep_dir, state)
     return job_id
+
+
+def _sbatch_argv(
+    sweep_dir: Path, name: str, settings: EngineSettings, machine: Machine, indices: Sequence[int]
+) -> list[str]:
+    options = engines.SlurmOptions(
+        settings.partition, settings.time, settings.cpus_per_task, settings.gpus, settings.jobs
+    )
+    return engines.sbatch_argv(
+        machine.sbatch,
+        sweep_dir / SBATCH_SCRIPT,
+        indices,
+        f"caffesiam-{name}",
+        sweep_dir / LOGS,
+        options,
+    )
 
 
 def wait(

@@ -1,19 +1,16 @@
 """The shell scripts a sweep writes: each point's command.sh and the Slurm array's script (pure).
 
 Every interpolated value is quoted (shlex.quote); free text (the sweep's name, paths, settings)
-appears only in comments, made one line so that nothing in it can start a line of its own.
+appears only in comments, made one line of printable characters so that nothing in it can start
+a line of its own or disguise the script on a terminal.
 """
 
-import re
 import shlex
 import sys
 from pathlib import Path
 
 from caffesiam.sweep.expand import GENERATE, Point, describe
 from caffesiam.train.blas_threads import THREAD_VARIABLES
-
-# What str.splitlines() breaks at; sh breaks only at \n, but a reader's editor may at any of them.
-_LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def caffesiam_argv() -> list[str]:
@@ -28,8 +25,14 @@ def run_point_argv(sweep_dir: Path, index, caffesiam: list[str] | None = None) -
 
 
 def comment(text: str) -> str:
-    """`text` as one shell comment line: its line breaks escaped (\\n), so none ends the comment."""
-    return "# " + _LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], text)
+    """`text` as one shell comment line of printable characters, every other one escaped (\\n,
+    \\x1b, \\u202e): no line break ends the comment (sh breaks at \\n, an editor at any of
+    them), no control character reaches a terminal, no format character reorders the line."""
+    return "# " + "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(character: str) -> str:
+    return character.encode("unicode_escape").decode("ascii")
 
 
 def command_script(

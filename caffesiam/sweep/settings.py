@@ -4,14 +4,15 @@ facts `this_machine` gathers)."""
 
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
 from caffesiam.data.probe import is_database
-from caffesiam.errors import SweepError
-from caffesiam.limits import INT32_MAX
+from caffesiam.errors import BadInput, SweepError
+from caffesiam.limits import BLAS_THREADS_MAX, INT32_MAX
 from caffesiam.net.options import Option
 from caffesiam.sweep.engines import SLURM_PACKAGE
-from caffesiam.sweep.expand import Sweep
+from caffesiam.train.checks import check_image_name
 
 ENGINES = ("local", "slurm")
 ENGINE_OPTIONS = (  # EngineSettings' fields as `sweep run` and `sweep resume` take them
@@ -98,12 +99,13 @@ def merge_settings(recorded: dict, **given) -> EngineSettings:
 
 def blas_threads(settings: EngineSettings, cores: int) -> int | None:
     """CPU threads (OpenMP and OpenBLAS) per point: none for a GPU run; on Slurm the task's CPUs;
-    on the local pool this machine's cores shared among the points that run at once."""
+    on the local pool this machine's cores shared among the points that run at once; never more
+    than train's --blas-threads takes."""
     if settings.gpus:
         return None
     if settings.engine == "slurm":
-        return settings.cpus_per_task
-    return max(1, cores // max(1, settings.jobs or 1))
+        return min(settings.cpus_per_task, BLAS_THREADS_MAX)
+    return min(max(1, cores // max(1, settings.jobs or 1)), BLAS_THREADS_MAX)
 
 
 def train_options(settings: EngineSettings, cores: int) -> list[str]:
@@ -118,7 +120,13 @@ def train_options(settings: EngineSettings, cores: int) -> list[str]:
 
 
 def check_engine(settings: EngineSettings, machine: Machine):
-    """SweepError (bad input, not a tool failure) for an engine this machine cannot drive."""
+    """SweepError (bad input, not a tool failure) for an image docker would not take as one (an
+    option, say), or an engine this machine cannot drive."""
+    if settings.docker is not None:
+        try:
+            check_image_name(settings.docker)
+        except BadInput as e:
+            raise SweepError(f"--docker: {e}") from e
     if settings.engine == "slurm" and machine.sbatch is None:
         raise SweepError(
             f"--engine slurm needs sbatch, which is not on PATH "
@@ -128,14 +136,14 @@ def check_engine(settings: EngineSettings, machine: Machine):
         raise SweepError("--docker was given but no docker client is installed")
 
 
-def check_shared_databases(sweep: Sweep, settings: EngineSettings):
+def check_shared_databases(databases: Iterable[str], settings: EngineSettings):
     """Concurrent trainings (and evaluations) must be able to open their databases at once. A
     LevelDB admits one process. An LMDB admits one reader per process id, and the containers of
     --docker number their processes alike (each has its own PID namespace): the second point in
     a container to open an LMDB fails (mdb_txn_begin: Resource temporarily unavailable)."""
     if settings.jobs == 1:
         return
-    for path in sweep.database_paths:
+    for path in databases:
         if is_database(path, "leveldb"):
             raise SweepError(
                 f"{path} is a LevelDB, which only one training can open at a time; build "

@@ -1,14 +1,18 @@
 """sweep.engines' pure parts: sbatch's --array value, the argv of sbatch, squeue and sacct, and
 their output read back."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from caffesiam.caffe import runner
+from caffesiam.errors import CaffesiamError, SweepError
 from caffesiam.sweep.engines import (
     SlurmOptions,
     TaskState,
     array_spec,
+    check_submission,
     parse_sacct,
     parse_squeue,
     sacct_argv,
@@ -67,3 +71,47 @@ def test_squeue_and_sacct_argv_name_the_format_their_parsers_read():
         "4_0": TaskState("FAILED", "exit 1:0", "sacct"),
         "4_1": TaskState("CANCELLED", "exit 0:9", "sacct"),
     }
+
+
+def test_the_log_folder_is_written_literally_in_sbatchs_output_pattern():
+    argv = sbatch_argv("sbatch", Path("s"), [0], "n", Path("/s/100%x"), SlurmOptions())
+    assert "--output=/s/100%%x/slurm-%A_%a.out" in argv
+    with pytest.raises(SweepError, match="backslash"):
+        sbatch_argv("sbatch", Path("s"), [0], "n", Path("/s/a\\b"), SlurmOptions())
+
+
+@pytest.mark.parametrize(
+    "status, said, error, message",
+    [
+        (0, "sbatch: Job 3 to start at 2026-12-02T09:21:51", None, ""),
+        (
+            1,
+            "sbatch: error: invalid partition specified: nope\n"
+            "allocation failure: Invalid partition name specified\n",
+            SweepError,
+            "Slurm refuses the sweep's job array: invalid partition specified: nope",
+        ),
+        (
+            1,
+            "sbatch: error: Batch job submission failed: Unable to contact slurm controller\n",
+            CaffesiamError,
+            "sbatch --test-only failed (exit 1): Batch job submission failed: Unable to contact",
+        ),
+    ],
+)
+def test_slurm_is_asked_without_submitting(monkeypatch, status, said, error, message):
+    asked = []
+
+    def capture(argv, timeout):
+        asked.append(argv)
+        return subprocess.CompletedProcess(argv, status, said)
+
+    monkeypatch.setattr(runner, "capture", capture)
+    argv = sbatch_argv("sbatch", Path("/s/x.sbatch"), [0, 1], "n", Path("/l"), SlurmOptions())
+    if error is None:
+        check_submission(argv)
+    else:
+        with pytest.raises(error) as caught:
+            check_submission(argv)
+        assert str(caught.value).startswith(message) and type(caught.value) is error
+    assert asked == [["sbatch", "--test-only", *argv[1:-1], "--wrap=true"]]

@@ -101,3 +101,56 @@ def test_plan_lines_show_each_points_commands_as_typed():
     assert lines[1:3] == ["", "0_feature_size-2:"]
     assert "  caffesiam train solver.prototxt --out train --blas-threads 3" in lines
     assert sum(line.startswith("  caffesiam gen-net ") for line in lines) == 4
+
+
+def test_the_size_is_counted_from_the_value_counts_before_anything_is_expanded():
+    values = "&v [" + ", ".join(map(str, range(1, 1001))) + "]"
+    with pytest.raises(SweepError) as caught:
+        sweep_of(f"grid: {{random_seed: {values}, max_iter: *v, margin: *v}}\n")
+    assert str(caught.value) == (
+        "/w/s.yaml: the sweep has 1,000,000,000 points (1000 x 1000 x 1000 in the grid); "
+        "a sweep may have at most 10,000"
+    )
+    with pytest.raises(SweepError, match=r"10,001 points \(100 x 100 in the grid \+ 1 listed\)"):
+        sweep_of(
+            f"grid: {{random_seed: [{', '.join(map(str, range(100)))}], max_iter: "
+            f"[{', '.join(map(str, range(1, 101)))}]}}\npoints: [{{q: 1}}]\n"
+        )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('name: "a b"\npoints: [{q: 1}]\n', "/w/s.yaml:3: sweep name 'a b' is not a plain name"),
+        ("name: [x]\npoints: [{q: 1}]\n", "/w/s.yaml:3: name must be a string"),
+        ("evaluate: {seed: -1}\npoints: [{q: 1}]\n", "evaluate: seed: -1 is not in the range x>=0"),
+        ('evaluate: {db: ""}\npoints: [{q: 1}]\n', "evaluate: db: the path is empty"),
+        ("evaluate: {db: 3}\npoints: [{q: 1}]\n", "evaluate: db must be a pair database path"),
+    ],
+)
+def test_names_and_the_evaluate_block_are_checked_where_they_are_read(text, message):
+    with pytest.raises(SweepError) as caught:
+        sweep_of(text)
+    assert message in str(caught.value)
+
+
+def test_a_name_from_the_file_is_a_plain_name_too():
+    doc = load_yaml(HEAD + "points: [{q: 1}]\n", "s.yaml")
+    with pytest.raises(SweepError, match="'my sweep' is not a plain name.*set name: in the sweep"):
+        expand(doc, "/w/my sweep.yaml", "/w")
+    assert expand(doc, "/w/my-sweep.v2.yaml", "/w").name == "my-sweep.v2"
+
+
+def test_point_names_keep_to_the_plain_characters_and_length():
+    sweep = sweep_of("grid: {spec: [a=b.yaml, /x/c d.yaml], stepvalue: [[1, 2], [3, 4]]}\n")
+    assert [p.name for p in sweep.points][:2] == [
+        "0_spec-a_b_stepvalue-1+2",
+        "1_spec-a_b_stepvalue-3+4",
+    ]
+    long = sweep_of(f"grid: {{stepvalue: [[{', '.join(map(str, range(1, 60)))}], [5]]}}\n")
+    assert len(long.points[0].name) == 100 and long.points[1].name == "1_stepvalue-5"
+
+
+def test_databases_read_are_the_points_sources_and_evaluate_databases():
+    sweep = sweep_of("evaluate: {db: held_lmdb}\npoints: [{q: 1}]\n")
+    assert sweep.database_paths == ["/w/a_lmdb", "/w/b_lmdb", "/w/held_lmdb"]

@@ -113,3 +113,8 @@ def test_batch_script_quotes_the_sweep_directory_and_reads_the_task_id(where):
     assert commands[2:] == [
         ["exec", *CAFFESIAM, "sweep", "run-point", str(where), "$SLURM_ARRAY_TASK_ID"]
     ]
+
+
+def test_comment_shows_control_and_format_characters_escaped():
+    line = comment("a\x1b[2Jb\x00c\x07d\x7fe\x9bf\tg\u202eh é")
+    assert line == "# a\\x1b[2Jb\\x00c\\x07d\\x7fe\\x9bf\\tg\\u202eh é"

@@ -7,7 +7,6 @@ import pytest
 
 from caffesiam.errors import SweepError
 from caffesiam.net.options import option_value
-from caffesiam.sweep.expand import Sweep
 from caffesiam.sweep.settings import (
     ENGINE_OPTIONS,
     EngineSettings,
@@ -83,6 +82,17 @@ def test_train_options_give_gpus_or_threads_then_the_image():
     ]
 
 
+def test_the_threads_asked_of_train_stay_within_what_it_takes():
+    assert train_options(EngineSettings("slurm", cpus_per_task=5000), 8)[-1] == "1024"
+    assert train_options(EngineSettings("local", jobs=2), 4096)[-1] == "1024"
+
+
+@pytest.mark.parametrize("image", ["--privileged", "-v/:/host", "a b", "img\nx", ""])
+def test_a_docker_image_docker_would_not_read_as_one_is_bad_input(image):
+    with pytest.raises(SweepError, match="--docker: .* is not an image name"):
+        check_engine(EngineSettings("slurm", docker=image), Machine(4, sbatch="sbatch"))
+
+
 def test_an_engine_this_machine_cannot_drive_is_bad_input():
     bare = Machine(cores=4)
     with pytest.raises(SweepError, match="needs sbatch.*apt-get install slurm-client"):
@@ -99,22 +109,20 @@ def test_a_leveldb_is_refused_only_when_points_run_at_once(tmp_path):
     (leveldb / "CURRENT").write_text("MANIFEST-000001\n")
     lmdb.mkdir()
     (lmdb / "data.mdb").write_bytes(b"")
-    sweep = Sweep("s", "s.yaml", [], [], [str(leveldb), str(lmdb)])
-    check_shared_databases(sweep, EngineSettings("local", jobs=1))
+    both = [str(leveldb), str(lmdb)]
+    check_shared_databases(both, EngineSettings("local", jobs=1))
     with pytest.raises(SweepError, match="a_leveldb is a LevelDB"):
-        check_shared_databases(sweep, EngineSettings("local", jobs=2))
+        check_shared_databases(both, EngineSettings("local", jobs=2))
     with pytest.raises(SweepError, match="a_leveldb is a LevelDB"):
-        check_shared_databases(sweep, EngineSettings("slurm"))  # no throttle: all at once
-    check_shared_databases(
-        Sweep("s", "s.yaml", [], [], [str(lmdb)]), EngineSettings("local", jobs=2)
-    )
+        check_shared_databases(both, EngineSettings("slurm"))  # no throttle: all at once
+    check_shared_databases([str(lmdb)], EngineSettings("local", jobs=2))
 
 
 def test_an_lmdb_is_refused_only_to_points_in_containers_at_once(tmp_path):
     lmdb = tmp_path / "b_lmdb"
     lmdb.mkdir()
     (lmdb / "data.mdb").write_bytes(b"")
-    sweep = Sweep("s", "s.yaml", [], [], [str(lmdb)])
+    sweep = [str(lmdb)]
     check_shared_databases(sweep, EngineSettings("local", jobs=2))
     check_shared_databases(sweep, EngineSettings("slurm", jobs=1, docker="caffesiam:cpu"))
     for settings in (
