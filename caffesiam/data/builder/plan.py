@@ -59,8 +59,10 @@ class BuildRequest:
     triplets: bool = False
     augment: bool = False
     jitter: Jitter | None = None  # --augment's ranges; None: Jitter()'s
-    train_classes: ClassList | None = None  # None: as the source splits its images, or the
-    test_classes: ClassList | None = None  # classes the other list leaves
+    # the classes of each database: a list not given is every class the other leaves; with
+    # neither, the databases split the source by image
+    train_classes: ClassList | None = None
+    test_classes: ClassList | None = None
 
     def __post_init__(self):
         for name in _PAIR_ONLY:
