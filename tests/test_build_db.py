@@ -379,6 +379,10 @@ def test_bad_folders_and_outputs_exit_2(cli, tmp_path):
     one_class = make_folder(tmp_path / "one", classes=("only",))
     res = cli("build-db", "images", one_class, "--out", tmp_path / "x", "--test-fraction", 0)
     assert res.exit_code == 2 and "no negative" in res.stderr
+    lists = ("--train-classes", "0-5", "--test-classes", "Sandal,Bag")
+    res = cli("build-db", "fashion-mnist", *lists, "--out", tmp_path / "y")
+    assert res.exit_code == 2 and not (tmp_path / "y").exists()
+    assert "Invalid value for --test-classes: shares Sandal with --train-classes" in res.stderr
     (tmp_path / "file").write_text("")
     res = cli("build-db", "digits", "--out", tmp_path / "file" / "sub", "--pairs", 10)
     assert res.exit_code == 2 and "cannot write" in res.stderr
