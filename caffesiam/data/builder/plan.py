@@ -13,6 +13,7 @@ import numpy as np
 
 from caffesiam.data.augment import Jitter
 from caffesiam.data.backends import DEFAULT_BACKEND
+from caffesiam.data.classes import ClassList, ClassSplit, class_split
 from caffesiam.data.manifest import per_class
 from caffesiam.data.pairs import sample_pairs, sample_triplets, split_by_image
 from caffesiam.data.sources.imageset import ImageSet
@@ -58,6 +59,10 @@ class BuildRequest:
     triplets: bool = False
     augment: bool = False
     jitter: Jitter | None = None  # --augment's ranges; None: Jitter()'s
+    # the classes of each database: a list not given is every class the other leaves; with
+    # neither, the databases split the source by image
+    train_classes: ClassList | None = None
+    test_classes: ClassList | None = None
 
     def __post_init__(self):
         for name in _PAIR_ONLY:
@@ -74,6 +79,11 @@ class BuildRequest:
     @property
     def targets(self) -> list[Path]:
         return [self.target(split) for split in self.splits]
+
+    def class_split(self, class_names: list[str]) -> ClassSplit | None:
+        """The classes of each database, when class lists were given; BadOption naming a list
+        that cannot work with these classes."""
+        return class_split(self.train_classes, self.test_classes, class_names)
 
 
 @dataclass(frozen=True)
@@ -170,9 +180,16 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
     """What the manifest says of the database's source and sampling, beside its shape and counts."""
     if db.split == ALL:
         return {"source": db.images.source, "split": ALL}
+    classes = request.class_split(db.images.class_names)
     return {
         "source": db.images.source,
         "split": db.split,
+        **{  # train_classes and test_classes: the class names of each; None: split by image
+            f"{split}_classes": [db.images.class_name(c) for c in getattr(classes, split)]
+            if classes
+            else None
+            for split in SPLITS
+        },
         "seed": request.seed,
         "augment": db.jitter.describe() if db.jitter else None,
         "positive_ratio": None

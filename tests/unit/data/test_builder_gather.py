@@ -15,7 +15,8 @@ from caffesiam.data.builder.gather import (
     gather_pair_list,
 )
 from caffesiam.data.builder.plan import ALL, BuildRequest
-from caffesiam.errors import DatasetError, OutputExists
+from caffesiam.data.classes import parse_class_list
+from caffesiam.errors import BadOption, DatasetError, OutputExists
 
 
 def write_idx(folder, split, images, labels):
@@ -83,10 +84,57 @@ def test_idx_splits_load_as_asked(tmp_path):
     assert list(only_test) == ["test"]
 
 
+def classes(train=None, test=None):
+    return dict(
+        train_classes=train and parse_class_list(train),
+        test_classes=test and parse_class_list(test),
+    )
+
+
+def test_idx_splits_keep_their_classes_with_class_lists(tmp_path):
+    write_idx(tmp_path / "src", "train", np.zeros((6, 2, 2), np.uint8), np.uint8([0, 1, 2] * 2))
+    write_idx(tmp_path / "src", "test", np.zeros((3, 2, 2), np.uint8), np.uint8([2, 1, 0]))
+    names = ["zero", "one", "two"]
+    request = BuildRequest("m", tmp_path / "o", **classes(test="two"))
+    sets = gather_idx(request, tmp_path / "src", names)
+    assert sets["train"].labels.tolist() == [0, 1, 0, 1] and sets["test"].labels.tolist() == [2]
+    with pytest.raises(BadOption, match="--test-classes: no class named 'three'"):
+        gather_idx(BuildRequest("m", tmp_path / "p", **classes(test="three")), tmp_path, names)
+
+
+def test_a_named_class_without_images_in_its_split_is_refused(tmp_path):
+    write_idx(tmp_path / "src", "train", np.zeros((2, 2, 2), np.uint8), np.uint8([0, 1]))
+    write_idx(tmp_path / "src", "test", np.zeros((2, 2, 2), np.uint8), np.uint8([0, 2]))
+    names = ["zero", "one", "two"]
+    sets = gather_idx(BuildRequest("m", tmp_path / "o", **classes("0")), tmp_path / "src", names)
+    assert sets["test"].labels.tolist() == [2]  # one, left over, has no test image: fine
+    request = BuildRequest("m", tmp_path / "o", **classes("0", "1-2"))
+    with pytest.raises(BadOption) as caught:
+        gather_idx(request, tmp_path / "src", names)
+    assert str(caught.value).startswith("--test-classes: no test image of ")
+    assert str(caught.value).endswith(" is of class one")
+
+
+def test_class_lists_split_a_folder_by_class_and_refuse_a_test_fraction(tmp_path):
+    root = folder_of_images(tmp_path / "pets", classes=("cat", "dog", "eel"))
+    request = BuildRequest("pets", tmp_path, **classes("eel,0"))
+    sets = gather_images(request, root, None, Decoding())
+    pixels = {split: sorted(images.images[:, 0, 0, 0] // 100) for split, images in sets.items()}
+    assert pixels == {"train": [0] * 5 + [2] * 5, "test": [1] * 5}  # every image of each class
+    progress = Recorder()
+    with pytest.raises(BadOption, match="--test-fraction: does not apply with --train-classes"):
+        gather_images(request, root, 0.2, Decoding(), progress)
+    assert progress.calls == []  # refused before decoding
+
+
 def test_images_are_decoded_with_progress_and_split_by_image(tmp_path):
     root = folder_of_images(tmp_path / "pets")
     progress = Recorder()
     sets = gather_images(BuildRequest("pets", tmp_path), root, 0.4, Decoding(), progress)
+    assert gather_images(BuildRequest("pets", tmp_path), root, None, Decoding()).keys() == {
+        "train",
+        "test",
+    }  # None: the default fraction
     assert progress.calls == [(10, "decoding")] and progress.done == 10
     train, test = sets["train"], sets["test"]
     assert (len(train.labels), len(test.labels)) == (6, 4)

@@ -17,6 +17,7 @@ from caffesiam.data.builder.plan import (
     plan_sets,
     split_images,
 )
+from caffesiam.data.classes import parse_class_list
 from caffesiam.data.pairs import sample_pairs, sample_triplets
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.errors import BadInput, BadOption
@@ -162,6 +163,8 @@ def test_manifest_extra_describes_sampling_and_classes():
     assert manifest_extra(request, train, rows) == {
         "source": "digits.csv",
         "split": "train",
+        "train_classes": None,  # split by image
+        "test_classes": None,
         "seed": 2,
         "augment": {"max_shift_px": 2.0, "max_rotate_deg": 10.0, "max_scale": 0.1},
         "positive_ratio": 0.25,
@@ -173,6 +176,17 @@ def test_manifest_extra_describes_sampling_and_classes():
             "eel": {"images": 1, "positive_pairs": 0},
         },
     }
+
+
+def test_manifest_extra_records_the_classes_of_both_databases():
+    lists = dict(train_classes=parse_class_list("eel"), test_classes=parse_class_list("0"))
+    request = BuildRequest("p", OUT, **lists)
+    db = plan_sets(request, {"test": image_set([0, 0])}).databases[0]
+    extra = manifest_extra(request, db, np.array([[0, 1, 1]]))
+    assert (extra["train_classes"], extra["test_classes"]) == (["eel"], ["cat"])
+    alone = BuildRequest("p", OUT, test_classes=parse_class_list("dog"))
+    extra = manifest_extra(alone, db, np.array([[0, 1, 1]]))
+    assert (extra["train_classes"], extra["test_classes"]) == (["cat", "eel"], ["dog"])
 
 
 @pytest.mark.parametrize("options", [dict(caffe_compat=True), dict(triplets=True)])
