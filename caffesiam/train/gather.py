@@ -41,6 +41,7 @@ def plan_training(
                 cwd=cwd,
                 python=launch.python,
                 wrap=partial(launch.wrap, plan),
+                launch_failed=launch.raise_failure,
             )
     return plan
 
