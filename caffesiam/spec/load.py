@@ -12,7 +12,7 @@ from pathlib import Path
 from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.data.backends import BACKENDS
 from caffesiam.errors import SpecError
-from caffesiam.files import read_file
+from caffesiam.files import input_name, read_text_input
 from caffesiam.limits import INT32_MAX
 from caffesiam.spec.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.spec.params import param_count
@@ -43,6 +43,8 @@ IN_PLACE_BY_DEFAULT = frozenset(
         "Threshold",
     }
 )
+PROTOTXT_SUFFIXES = (".prototxt", ".pt", ".txt")
+YAML_SUFFIXES = (".yaml", ".yml")
 INPUT_TYPES = frozenset({"Input", "Data", "DummyData", "ImageData", "MemoryData", "HDF5Data"})
 
 _DATA_KEYS = {f for f in DataSpec.__dataclass_fields__}
@@ -51,12 +53,24 @@ _TOP_KEYS = {"name", "data", "loss", "tower"}
 
 
 def load_tower(path, layer_types: frozenset[str] | None = None) -> Tower:
-    """Read a YAML spec or a single-tower prototxt (by extension) into a Tower."""
-    path = Path(path)
-    text = read_file(path, SpecError, "spec file")
-    if path.suffix in (".prototxt", ".pt", ".txt"):
-        return tower_from_prototxt(text, str(path), layer_types)
-    return tower_from_yaml(text, str(path), layer_types)
+    """Read a YAML spec or a single-tower prototxt into a Tower: a file, or a pipe ('-' for
+    stdin). Which of the two it is: by extension, else (a pipe has none) by its text."""
+    text = read_text_input(path, SpecError, "spec file")
+    source = input_name(path)
+    suffix = Path(source).suffix
+    if suffix in PROTOTXT_SUFFIXES or (suffix not in YAML_SUFFIXES and _is_net_text(text)):
+        return tower_from_prototxt(text, source, layer_types)
+    return tower_from_yaml(text, source, layer_types)
+
+
+def _is_net_text(text: str) -> bool:
+    """True when `text` is a net prototxt with an input or a layer (never a YAML spec: its
+    `tower` is no NetParameter field)."""
+    try:
+        net = parse_text(text, caffe_pb2().NetParameter())
+    except SpecError:
+        return False
+    return bool(net.layer or net.input)
 
 
 def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
