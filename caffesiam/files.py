@@ -192,7 +192,7 @@ def _read_pipe(fd: int, name: str, error, what: str) -> bytes:
     poller.register(fd, select.POLLIN)
     chunks, size = [], 0
     while True:
-        if not poller.poll(PIPE_WAIT_S * 1000):
+        if not poller.poll(int(PIPE_WAIT_S * 1000)):
             if size:
                 raise error(f"{name}: the pipe stopped for {PIPE_WAIT_S} s before its end")
             kind = "a pipe" if name == input_name(STDIN) else "a FIFO (named pipe)"
