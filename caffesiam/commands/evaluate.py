@@ -9,6 +9,7 @@ from caffesiam.commands.model_options import describe, model_options, preprocess
 from caffesiam.commands.option_types import OutputFile, number
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
+from caffesiam.limits import MIN_PAIRS
 
 
 @click.command()
@@ -35,7 +36,7 @@ from caffesiam.files import staged
     help="Seed of the split into the two halves used for the best threshold.",
 )
 @click.option(
-    "--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs."
+    "--limit", type=click.IntRange(min=MIN_PAIRS), default=None, help="Use only the first N pairs."
 )
 @click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON.")
 @click.option(
@@ -74,7 +75,7 @@ def evaluate(
     if margin is None:
         margin = (margin_from_train_net(train_net) if train_net else None) or 1.0
     net = ev.FeatureNet.load(model, weights, blob)
-    images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
+    images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit, MIN_PAIRS)
     with progress_bar(2 * len(sims), "features") as advance:
         pairs = ev.pair_features(net, images_a, images_b, sims, prep, batch_size, advance)
     report = verification_report(pairs.distances, sims, margin, seed)

@@ -122,10 +122,16 @@ def check_pair_db(path, image_shape):
         )
 
 
-def load_pairs(path, image_shape, limit: int | None = None):
-    """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape`."""
+def load_pairs(path, image_shape, limit: int | None = None, minimum: int = 1):
+    """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape` and
+    to hold at least `minimum` pairs."""
     check_pair_db(path, image_shape)
     images_a, images_b, sims = open_pairs(path, limit=limit)
+    if len(sims) < minimum:
+        raise DatabaseError(
+            f"{path}: {len(sims)} pair{'s' if len(sims) != 1 else ''}; evaluating needs at "
+            f"least {minimum} (the threshold is chosen on one half and scored on the other)"
+        )
     strange = sorted(set(np.unique(sims).tolist()) - {0, 1})
     if strange:
         raise DatabaseError(

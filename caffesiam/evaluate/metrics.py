@@ -6,6 +6,8 @@ SMALL distance predicts "same". Every rule here is "same if distance < threshold
 
 import numpy as np
 
+from caffesiam.limits import MIN_PAIRS
+
 
 def pair_distances(features_a: np.ndarray, features_b: np.ndarray) -> np.ndarray:
     """Euclidean distance of each row pair (features flattened per row), in float64."""
@@ -95,8 +97,8 @@ def held_out_accuracy(distances, sims, seed: int = 0) -> dict:
 def verification_report(distances, sims, margin: float = 1.0, seed: int = 0) -> dict:
     """Every number `caffesiam evaluate` reports, as a JSON-ready dict."""
     distances, sims = np.asarray(distances, dtype=np.float64), np.asarray(sims)
-    if len(distances) < 2:
-        raise ValueError("at least two pairs are needed")
+    if len(distances) < MIN_PAIRS:
+        raise ValueError(f"at least {MIN_PAIRS} pairs are needed")
     positives = int((sims == 1).sum())
     negatives = len(sims) - positives
     report = {
