@@ -14,6 +14,11 @@ def is_database(path, backend: str) -> bool:
     return (Path(path) / MARKER_FILE[backend]).is_file()
 
 
+def backend_at(path) -> str | None:
+    """The backend of the database at `path`, or None when it holds none."""
+    return next((backend for backend in BACKENDS if is_database(path, backend)), None)
+
+
 def open_elsewhere(path) -> Path | None:
     """The lock file proving that another process has the database at `path` open (a running
     `caffe train`, say), or None. Tested with the fcntl lock LevelDB and LMDB themselves take."""
@@ -76,5 +81,5 @@ def _what_is_at(path: Path) -> str:
     if not path.is_dir():
         kind = "a FIFO" if path.is_fifo() else "a file" if path.is_file() else "not a folder"
         return kind if path.exists() else "a dangling link"
-    found = [backend for backend in BACKENDS if is_database(path, backend)]
-    return f"a database of the other backend, {found[0]}" if found else "a folder with no database"
+    found = backend_at(path)
+    return f"a database of the other backend, {found}" if found else "a folder with no database"
