@@ -236,7 +236,7 @@ def net_inputs(net, source: str) -> list[tuple[str, list[int]]]:
     inputs = []
     if net.input:
         dims = list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4])
-        check_input_dims(dims, "input_shape" if net.input_shape else "input_dim", source)
+        _check_input_dims(dims, "input_shape.dim" if net.input_shape else "input_dim", source)
         inputs.append((net.input[0], dims))
     for k, layer in enumerate(net.layer):
         if layer.type not in INPUT_TYPES:
@@ -246,18 +246,18 @@ def net_inputs(net, source: str) -> list[tuple[str, list[int]]]:
             raise SpecError(f"{source}: {where} ({layer.type}): no top; the input needs a blob")
         shape = layer.input_param.shape
         dims = list(shape[0].dim) if shape else []
-        check_input_dims(dims, f"{where}: input_param.shape", source)
+        _check_input_dims(dims, f"{where}: input_param.shape.dim", source)
         inputs.append((layer.top[0], dims))
     return inputs
 
 
-def check_input_dims(dims, where: str, source: str):
-    """SpecError naming the first dimension of an input shape outside 1..INT32_MAX (the bounds
-    a YAML spec's data.channels, height and width have)."""
+def _check_input_dims(dims, field: str, source: str):
+    """SpecError naming the first dimension in `field` outside 1..INT32_MAX (the bounds a YAML
+    spec's data.channels, height and width have)."""
     for i, dim in enumerate(dims):
         if not 1 <= dim <= INT32_MAX:
             raise SpecError(
-                f"{source}: {where}.dim[{i}] is {dim}; every dimension must be an integer "
+                f"{source}: {field}[{i}] is {dim}; every dimension must be an integer "
                 f"from 1 to {INT32_MAX}"
             )
 

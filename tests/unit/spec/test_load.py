@@ -194,7 +194,7 @@ def test_is_finite_number(value, finite):
     "text, message",
     [
         (INPUT.replace("dim: 3", "dim: 0") + IP, "layer 'in': input_param.shape.dim[1] is 0"),
-        ('input: "pixels"\ninput_dim: 1\ninput_dim: -2\n' + IP, "input_dim.dim[1] is -2"),
+        ('input: "pixels"\ninput_dim: 1\ninput_dim: -2\n' + IP, "input_dim[1] is -2"),
         (INPUT + IP.replace('top: "ip"\n', ""), "layer 'ip': no top"),
         (INPUT.replace('top: "pixels"', "") + IP, "layer 'in' (Input): no top"),
         (INPUT + IP.replace('name: "ip" ', ""), "layer[1]: every layer needs a name and a type"),
