@@ -2,6 +2,7 @@
 
 - `read_file`: the one reader of input files (specs, nets, solvers, pair lists, weights): a
   regular file only (no directory, FIFO or device), at most a size bound, text strictly UTF-8.
+- `read_text_input`: a spec or net read once: a regular file, or a pipe (FIFO, <(...), '-').
 - `open_lines`: the same checks for a file read line by line (logs), each line bounded.
 - `check_output` / `check_output_dir`: is this a place a command may write? Called before work.
 - `staged`: several outputs written to temporary siblings and renamed into place together.
@@ -13,13 +14,21 @@
 import codecs
 import os
 import re
+import select
 import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 from caffesiam.errors import BadInput, CaffesiamError
-from caffesiam.limits import LOG_LINE_CHARS, NAME_CHARS, PROTO_BYTES, TEXT_BYTES, size_text
+from caffesiam.limits import (
+    LOG_LINE_CHARS,
+    NAME_CHARS,
+    PIPE_WAIT_S,
+    PROTO_BYTES,
+    TEXT_BYTES,
+    size_text,
+)
 
 _NOT_REGULAR = (
     (stat.S_ISDIR, "a directory"),
@@ -59,20 +68,26 @@ KERNEL_FILESYSTEMS = frozenset(
 )
 _NAME_CHARACTER = "A-Za-z0-9._+-"
 _NAME = re.compile(rf"[A-Za-z0-9][{_NAME_CHARACTER}]{{0,{NAME_CHARS - 1}}}\Z")
+STDIN = "-"  # the path that names standard input, for the inputs that may be a pipe
 
 
 def _kind(mode: int) -> str:
     return next((kind for test, kind in _NOT_REGULAR if test(mode)), "not a regular file")
 
 
-def _open_regular(path: Path, error, what: str):
-    """A binary file object of the regular file at `path`, else `error`; never blocks on a FIFO."""
+def _open_input(path: Path, error, what: str) -> int:
+    """A read-only descriptor of whatever is at `path`, else `error`; never blocks on a FIFO."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError as e:
         raise error(f"{path}: no such {what}") from e
     except OSError as e:
         raise error(f"{path}: cannot read ({e.strerror})") from e
+
+
+def _open_regular(path: Path, error, what: str):
+    """A binary file object of the regular file at `path`, else `error`; never blocks on a FIFO."""
+    fd = _open_input(path, error, what)
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
@@ -128,6 +143,70 @@ def read_file(path, error, what: str = "file", binary: bool = False, limit: int 
         except OSError as e:  # EISDIR-like surprises from odd filesystems
             raise error(f"{path}: cannot read ({e.strerror})") from e
     return data if binary else decode_text(data, path, error)
+
+
+def input_name(path) -> str:
+    """How messages name an input: '<stdin>' for STDIN, else its path."""
+    return "<stdin>" if str(path) == STDIN else str(path)
+
+
+def is_pipe(path) -> bool:
+    """True for STDIN and for a path that is a FIFO (a named pipe, or bash's <(...))."""
+    if str(path) == STDIN:
+        return True
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def refuse_pipe(path, error, why: str):
+    """`error` when `path` is STDIN or a pipe, with `why` it must be a file that stays."""
+    if is_pipe(path):
+        raise error(f"{input_name(path)}: is a pipe, but {why}")
+
+
+def read_text_input(path, error, what: str = "file") -> str:
+    """The text of a spec or net that is read once: a regular file as read_file reads it, or a
+    pipe (a FIFO, bash's <(...), or STDIN) read to its end under the same bound, TEXT_BYTES. A
+    pipe with no writer, or one that writes nothing for PIPE_WAIT_S, is `error`, not a hang."""
+    name = input_name(path)
+    fd = os.dup(0) if str(path) == STDIN else _open_input(Path(path), error, what)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            data = _read_bounded(f, name, error, what, TEXT_BYTES)
+        elif stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            data = _read_pipe(fd, name, error, what)
+        elif os.isatty(fd):
+            raise error(f"{name}: is a terminal; pipe the {what} in, or give its path")
+        else:
+            raise error(f"{name}: is {_kind(mode)}, not a {what}")
+    return decode_text(data, name, error)
+
+
+def _read_pipe(fd: int, name: str, error, what: str) -> bytes:
+    """All a pipe holds until its writers close it: each wait for more is at most PIPE_WAIT_S
+    (poll, as a FIFO opened without a writer reads as empty rather than blocking)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    chunks, size = [], 0
+    while True:
+        if not poller.poll(int(PIPE_WAIT_S * 1000)):
+            if size:
+                raise error(f"{name}: the pipe stopped for {PIPE_WAIT_S} s before its end")
+            kind = "a pipe" if name == input_name(STDIN) else "a FIFO (named pipe)"
+            raise error(f"{name}: is {kind} and nothing was written to it within {PIPE_WAIT_S} s")
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > TEXT_BYTES:
+            raise error(f"{name}: larger than {size_text(TEXT_BYTES)}, more than any {what} needs")
 
 
 @contextmanager

@@ -39,6 +39,10 @@ BLAS_THREADS_MAX = 1024
 SHOW_MAX = 100
 # Jitter: a rotation past 180 degrees repeats one within it, a shift past 1,000 px leaves the frame.
 JITTER_MAX = {"shift": 1000.0, "rotate": 180.0, "scale": 1.0}
+# Pairs evaluate needs: the best threshold is chosen on one half and scored on the other.
+MIN_PAIRS = 2
+# Seconds a spec or net read from a pipe (a FIFO, <(...), stdin) may go without a byte or its end.
+PIPE_WAIT_S = 5
 # Seconds doctor's probes (a tool's --version, ldd, nvidia-smi -L) may take; they answer at once.
 PROBE_TIMEOUT_S = 30
 # Seconds sbatch may take to submit a sweep's job array.

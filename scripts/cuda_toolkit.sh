@@ -107,6 +107,18 @@ find_local_toolkit() {
     || usage_error "the CUDA toolkit at $cuda_local has no cuda_runtime.h and libcudart (set CAFFESIAM_CUDA=12 to fetch one)"
 }
 
+# The --gpu settings, checked before install_caffe.sh's first step: the toolkit it would use
+# (CUDA_HOME, CAFFESIAM_CUDA or the nvcc on PATH), the architectures, the cuDNN and NCCL folders.
+check_cuda_settings() {
+  local arch=${CAFFESIAM_CUDA_ARCH:-$cuda_arch_default} name
+  [[ $arch =~ ^[1-9][0-9]{1,2}( [1-9][0-9]{1,2})*$ ]] \
+    || usage_error "CAFFESIAM_CUDA_ARCH must be compute capabilities such as \"80 90\", got '$arch'"
+  for name in CUDNN_ROOT NCCL_ROOT; do
+    [ -z "${!name:-}" ] || [ -d "${!name}" ] || usage_error "$name: ${!name} is not a directory"
+  done
+  find_local_toolkit
+}
+
 # --- fetching ------------------------------------------------------------------
 # pip from a small venv of its own in the cache: Debian's python has no pip, and the wheels
 # belong in the cache, not in the user's venv.

@@ -8,6 +8,7 @@
 # -> patched CMake build in a temporary directory -> atomic move into the cache
 # ($CAFFESIAM_CACHE, default ~/.cache/caffesiam/caffe-<hash>) -> links in the venv.
 # A cached build whose hash matches is reused; setups running at once take turns (flock).
+# Every option and environment value below is checked before the first step (exit 2, one line).
 # A failed step is named with the command that failed, and the tail of its log printed;
 # nothing half-built is ever left at the cache path.
 # Downloads go through the machine's own apt and pip setup (mirrors, proxies), with retries.
@@ -83,7 +84,7 @@ parse_args() {
       --no-python) with_python=0; shift ;;
       --skip-system-packages) skip_system=1; shift ;;
       --proto-only) proto_only=1; shift ;;
-      -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) usage_error "unknown argument '$1' (see --help)" ;;
     esac
   done
@@ -93,7 +94,7 @@ parse_args() {
   found=$(command -v "$python") || usage_error "--python: no interpreter '$python' found"
   python=$found
   [ "$with_python" = 0 ] && venv=""
-  [ "$with_python" = 0 ] || check_python_version "$python"
+  check_python_version "$python"
   [ "$no_cudnn" = 0 ] || [ "$gpu" = 1 ] || usage_error "--no-cudnn needs --gpu"
   if [ "$proto_only" = 1 ]; then
     [ "$gpu" = 0 ] && [ "$stock" = 0 ] && [ "$with_python" = 1 ] \
@@ -103,19 +104,21 @@ parse_args() {
   cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
   jobs=${CAFFESIAM_JOBS:-$(nproc)}
   logs=$cache/logs
+  check_settings
   mkdir -p "$cache/downloads" "$logs"
 }
 
-# Refuses an interpreter outside pyproject.toml's requires-python (">=3.11,<3.14"), before pip
-# would fail on it with a build of numpy from source.
+# Refuses what is not a Python interpreter, and (with pycaffe) one outside pyproject.toml's
+# requires-python (">=3.11,<3.14"), before pip would fail on it with a build of numpy from source.
 check_python_version() {
   local py=$1 requires found
+  found=$("$py" -c 'import sys; print("%d %d" % sys.version_info[:2])' 2>/dev/null) || true
+  [[ $found =~ ^[0-9]+\ [0-9]+$ ]] || usage_error "--python: $py is not a Python interpreter"
+  [ "${with_python:-1}" = 1 ] || return 0  # no pycaffe: any Python runs pip for the downloads
   requires=$(sed -n 's/^requires-python *= *"\(.*\)"/\1/p' "$here/../pyproject.toml" 2>/dev/null) || true
   [[ $requires =~ \>=([0-9]+)\.([0-9]+),\<([0-9]+)\.([0-9]+) ]] || return 0
   local low=$((BASH_REMATCH[1] * 100 + BASH_REMATCH[2])) high=$((BASH_REMATCH[3] * 100 + BASH_REMATCH[4]))
   local span="${BASH_REMATCH[1]}.${BASH_REMATCH[2]} to ${BASH_REMATCH[3]}.$((BASH_REMATCH[4] - 1))"
-  found=$("$py" -c 'import sys; print("%d %d" % sys.version_info[:2])' 2>/dev/null) \
-    || usage_error "--python: $py does not run"
   set -- $found
   local have=$(($1 * 100 + $2))
   if [ "$have" -lt "$low" ]; then
@@ -123,6 +126,28 @@ check_python_version() {
   elif [ "$have" -ge "$high" ]; then
     usage_error "$py is Python $1.$2, newer than the supported $span (numpy, scikit-image and pycaffe are not known to install on it); choose another with --python"
   fi
+}
+
+# Every option and environment value the steps will read, checked before the first step makes
+# anything (a venv, the cache, an apt call).
+check_settings() {
+  local source=${CAFFESIAM_CAFFE_SOURCE:-}
+  if [ -n "$source" ]; then
+    [ ! -d "$source" ] || usage_error "CAFFESIAM_CAFFE_SOURCE: $source is a directory, not a source tarball"
+    [ -f "$source" ] || usage_error "CAFFESIAM_CAFFE_SOURCE: no file $source"
+    [ -r "$source" ] || usage_error "CAFFESIAM_CAFFE_SOURCE: cannot read $source"
+  fi
+  [[ $jobs =~ ^[1-9][0-9]{0,3}$ ]] \
+    || usage_error "CAFFESIAM_JOBS must be a number of compile jobs from 1 to 9999, got '$jobs'"
+  [ ! -e "$cache" ] || [ -d "$cache" ] \
+    || usage_error "cache $cache exists and is not a directory (set CAFFESIAM_CACHE to a folder)"
+  if [ -n "$venv" ]; then
+    [ ! -e "$venv" ] || [ -d "$venv" ] || usage_error "--venv: $venv exists and is not a directory"
+    if [ -d "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ] && [ -n "$(ls -A "$venv")" ]; then
+      usage_error "--venv: $venv holds files and is not a virtualenv (no pyvenv.cfg); give a new or empty folder, or a venv"
+    fi
+  fi
+  [ "$gpu" = 0 ] || check_cuda_settings
 }
 
 # --- system packages ---------------------------------------------------------
@@ -243,8 +268,7 @@ fetch_pypi_source() {
 
 # Sets $src: the path of a verified source tarball, downloaded when needed.
 resolve_source() {
-  if [ -n "${CAFFESIAM_CAFFE_SOURCE:-}" ]; then
-    [ -f "$CAFFESIAM_CAFFE_SOURCE" ] || usage_error "CAFFESIAM_CAFFE_SOURCE: no file $CAFFESIAM_CAFFE_SOURCE"
+  if [ -n "${CAFFESIAM_CAFFE_SOURCE:-}" ]; then  # checked by check_settings
     src=$(realpath "$CAFFESIAM_CAFFE_SOURCE")
     return
   fi

@@ -17,6 +17,8 @@ from caffesiam.limits import NET_CHILD_TIMEOUT_S
 
 _MARK = "CAFFESIAM_SHAPES "
 Wrap = Callable[[list[str], dict], list[str]]  # (argv, env) -> the argv that runs it elsewhere
+# (exit status, output lines) -> None, or raises when the launcher that Wrap adds (docker) failed
+LaunchCheck = Callable[[int, list[str]], None]
 _GLOG_PREFIX = re.compile(LINE_PREFIX)
 
 
@@ -61,10 +63,12 @@ def compute_shapes(
     cwd=None,
     python: str = sys.executable,
     wrap: Wrap | None = None,
+    launch_failed: LaunchCheck | None = None,
 ) -> tuple[dict | None, dict | None, str]:
     """(blob shapes, param shapes, '') by name, or (None, None, why) when the net cannot be set up.
     Relative data sources are opened from `cwd` (default: this process's), as Caffe would.
-    `wrap` runs the child elsewhere (a Docker image), with that place's `python`."""
+    `wrap` runs the child elsewhere (a Docker image), with that place's `python`; a child that
+    fails is shown to `launch_failed` first, which raises when what `wrap` starts failed."""
     env = dict(os.environ, **glog_env(full_log=False))
     argv = shapes_argv(net_path, phases, python)
     if wrap:
@@ -74,6 +78,8 @@ def compute_shapes(
     except (runner.Timeout, OSError) as e:  # drawing goes on without shapes
         return None, None, str(e)
     result = parse_output(done.stdout or "")
+    if done.returncode != 0 and launch_failed:
+        launch_failed(done.returncode, runner.without_cpu_report((done.stdout or "").splitlines()))
     if done.returncode != 0 or result is None:
         return None, None, failure_reason(done.stdout or "")
     # Param shapes do not depend on the phase; the first one stands for all.

@@ -11,7 +11,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 
 from caffesiam.caffe.proto import caffe_pb2
-from caffesiam.caffe.shapes import Wrap, compute_shapes
+from caffesiam.caffe.shapes import LaunchCheck, Wrap, compute_shapes
 from caffesiam.errors import ModelError
 from caffesiam.files import read_file
 
@@ -130,12 +130,16 @@ def check_weights_fit_net(
     cwd=None,
     python: str = sys.executable,
     wrap: Wrap | None = None,
+    launch_failed: LaunchCheck | None = None,
 ):
     """ModelError unless the .caffemodel fits the net, whose param shapes Caffe computes in a
-    child process in `phase` (a net Caffe cannot set up is a ModelError too); `python` and `wrap`
-    as in caffe.shapes.compute_shapes."""
+    child process in `phase` (a net Caffe cannot set up is a ModelError too, unless
+    `launch_failed` says the launcher failed); `python`, `wrap` and `launch_failed` as in
+    caffe.shapes.compute_shapes."""
     weights = read_weights(weights_path)
-    blobs, params, why = compute_shapes(str(net_path), [phase], cwd=cwd, python=python, wrap=wrap)
+    blobs, params, why = compute_shapes(
+        str(net_path), [phase], cwd=cwd, python=python, wrap=wrap, launch_failed=launch_failed
+    )
     if blobs is None:
         raise ModelError(f"{net_path}: Caffe cannot set up this net: {why}")
     check_weights_fit(params, weights, Path(weights_path).name, fine_tune)

@@ -12,6 +12,7 @@ from caffesiam.commands.image_source import SOURCES, load_images, selection_opti
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
+from caffesiam.limits import MIN_PAIRS
 
 
 @click.command()
@@ -65,7 +66,7 @@ def evaluate(
     if margin is None:
         margin = (margin_from_train_net(train_net) if train_net else None) or 1.0
     net = ev.FeatureNet.load(model, weights, blob)
-    images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit)
+    images_a, images_b, sims = ev.load_pairs(db_path, net.input_shape, limit, MIN_PAIRS)
     labelled = load_images(sources, split, classes, net.input_shape) if dataset else None
     split = "all" if dataset == "images" else split  # a folder is read whole
     if labelled:

@@ -6,6 +6,7 @@ from caffesiam.commands.option_types import OutputFile, count, number
 from caffesiam.commands.options import option_group
 from caffesiam.evaluate.metrics import FOLDS
 from caffesiam.evaluate.retrieval import ONE_SHOT_TRIALS
+from caffesiam.limits import MIN_PAIRS
 
 evaluate_options = option_group(
     click.option(
@@ -45,7 +46,7 @@ evaluate_options = option_group(
         "trials, the order of ties in retrieval.",
     ),
     click.option(
-        "--limit", type=click.IntRange(min=2), default=None, help="Use only the first N pairs."
+        "--limit", type=click.IntRange(min=MIN_PAIRS), default=None, help="Use only the first N pairs."
     ),
     click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON."),
     click.option(

@@ -1,5 +1,7 @@
 """gen-net: a single-tower spec -> siamese (or triplet) train_test net, or the deploy net."""
 
+from pathlib import Path
+
 import click
 
 from caffesiam.caffe import locate
@@ -7,6 +9,7 @@ from caffesiam.caffe.proto import to_text
 from caffesiam.commands.option_types import OutputFile, count
 from caffesiam.commands.options import table_options
 from caffesiam.commands.output import emit
+from caffesiam.data.probe import check_existing_sources
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.net.generate import deploy_net, train_net
 from caffesiam.net.options import NET_OPTIONS
@@ -46,5 +49,6 @@ def gen_net(spec, output, deploy, deploy_batch, train_source, test_source, **set
         net = deploy_net(tower, settings, batch=deploy_batch)
     else:
         net = train_net(tower, settings, train_source, test_source)
+        check_existing_sources(net, Path.cwd())
         check_record_channels(net, only_existing=True)
     emit(to_text(net), output)

@@ -9,6 +9,7 @@ from caffesiam.commands.option_types import OutputFile
 from caffesiam.commands.options import table_options
 from caffesiam.commands.output import emit
 from caffesiam.errors import SolverError
+from caffesiam.files import refuse_pipe
 from caffesiam.net.generate import solver_for
 from caffesiam.net.options import SOLVER_OPTIONS
 
@@ -27,6 +28,9 @@ def gen_solver(net, output, snapshot_prefix, cpu, **settings):
     Shared params get `layer_wise_reduce: false`, which multi-GPU training needs. A setting that
     the chosen --lr-policy does not read is an error, as is a missing one it needs.
     """
+    refuse_pipe(
+        net, SolverError, "the solver names its net's file for Caffe to read: give the net file"
+    )
     net_param = read_text(net, caffe_pb2().NetParameter(), error=SolverError)
     prefix = snapshot_prefix or str(Path(net).parent / (net_param.name or Path(net).stem))
     emit(to_text(solver_for(net, net_param, prefix, settings, gpu=not cpu)), output)

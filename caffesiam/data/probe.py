@@ -14,6 +14,11 @@ def is_database(path, backend: str) -> bool:
     return (Path(path) / MARKER_FILE[backend]).is_file()
 
 
+def backend_at(path) -> str | None:
+    """The backend of the database at `path`, or None when it holds none."""
+    return next((backend for backend in BACKENDS if is_database(path, backend)), None)
+
+
 def open_elsewhere(path) -> Path | None:
     """The lock file proving that another process has the database at `path` open (a running
     `caffe train`, say), or None. Tested with the fcntl lock LevelDB and LMDB themselves take."""
@@ -43,16 +48,38 @@ def detect_backend(path) -> str:
     raise DatabaseError(f"{path}: neither a LevelDB nor an LMDB database")
 
 
-def missing_data_source(net, cwd: Path) -> str | None:
+def missing_data_source(net, cwd: Path, only_existing: bool = False) -> str | None:
     """What is wrong with the first Data layer source of `net` that is not a database of its
-    layer's backend (relative sources start at `cwd`, as Caffe resolves them), or None."""
+    layer's backend (relative sources start at `cwd`, as Caffe resolves them), or None.
+    `only_existing`: a source that does not exist yet passes (gen-net: built later)."""
     for layer in net.layer:
         if layer.type != "Data":
             continue
         backend = layer_backend(layer)
         path = cwd / layer.data_param.source
-        if not path.exists():
+        if not os.path.lexists(path):
+            if only_existing:
+                continue
             return f"data source of layer '{layer.name}' not found: {path}"
         if not is_database(path, backend):
-            return f"data source of layer '{layer.name}' is not a {backend} database: {path}"
+            return (
+                f"data source of layer '{layer.name}' is not a {backend} database: {path} "
+                f"({_what_is_at(path)})"
+            )
     return None
+
+
+def check_existing_sources(net, cwd: Path):
+    """DatabaseError when a Data layer's source exists and is not a database of its backend."""
+    problem = missing_data_source(net, cwd, only_existing=True)
+    if problem:
+        raise DatabaseError(problem)
+
+
+def _what_is_at(path: Path) -> str:
+    """What holds `path` instead of a database, in a few words."""
+    if not path.is_dir():
+        kind = "a FIFO" if path.is_fifo() else "a file" if path.is_file() else "not a folder"
+        return kind if path.exists() else "a dangling link"
+    found = backend_at(path)
+    return f"a database of the other backend, {found}" if found else "a folder with no database"

@@ -2,18 +2,19 @@
 `draw_file` alone touches files (the last two layers of Caffe's python/caffe/draw.py)."""
 
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import graphviz
 
 from caffesiam.caffe import runner
-from caffesiam.caffe.netload import load_net
+from caffesiam.caffe.netload import parse_net
 from caffesiam.caffe.shapes import compute_shapes
 from caffesiam.data.probe import missing_data_source
 from caffesiam.draw.graph import build_graph
-from caffesiam.errors import BadInput, CaffesiamError
-from caffesiam.files import staged
+from caffesiam.errors import BadInput, CaffesiamError, SpecError
+from caffesiam.files import input_name, is_pipe, read_text_input, staged
 
 FORMATS = ("png", "svg", "pdf", "dot")
 # C0 controls but tab and newline, and DEL: a layer name may hold them (prototxt escapes such as
@@ -67,9 +68,11 @@ def draw_file(
     shapes: bool = False,
     warn: Callable[[str], None] = lambda msg: None,
 ) -> Path:
-    """Draw the net at `net_path` into `out_path` (format from its extension); returns the path."""
+    """Draw the net at `net_path` (a file or a pipe, `-` for stdin) into `out_path` (format from
+    its extension); returns the path."""
     fmt = output_format(out_path)
-    net = load_net(net_path)
+    text = read_text_input(net_path, SpecError)
+    net = parse_net(text, input_name(net_path))
     blob_shapes = param_shapes = None
     # Caffe's LevelDB reader creates a missing database while it fails: never hand it one.
     missing = missing_data_source(net, Path.cwd()) if shapes else None
@@ -77,7 +80,7 @@ def draw_file(
         warn(f"drawing without shapes: {missing}")
     elif shapes:
         phases = ["TRAIN", "TEST"] if phase == "ALL" else [phase]
-        blob_shapes, param_shapes, why = compute_shapes(str(net_path), phases)
+        blob_shapes, param_shapes, why = _shapes(net_path, text, phases)
         if why:
             warn(f"drawing without shapes: the net cannot be set up in Caffe ({why})")
     source = dot_text(
@@ -95,3 +98,14 @@ def draw_file(
     with staged() as stage:
         stage(out).write_bytes(data)
     return out
+
+
+def _shapes(net_path, text: str, phases: list[str]):
+    """compute_shapes of the net; one read from a pipe is set up from a temporary copy of its
+    text, as the child process cannot read the pipe again."""
+    if not is_pipe(net_path):
+        return compute_shapes(str(net_path), phases)
+    with tempfile.TemporaryDirectory(prefix="caffesiam-draw-") as folder:
+        copy = Path(folder) / "net.prototxt"
+        copy.write_text(text)
+        return compute_shapes(str(copy), phases)

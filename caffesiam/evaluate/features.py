@@ -19,6 +19,7 @@ from caffesiam.errors import DatabaseError, ModelError
 from caffesiam.evaluate.embedding import FeatureTower, Preprocess, Progress
 from caffesiam.evaluate.metrics import pair_distances
 from caffesiam.evaluate.preprocess import SOURCE_LAYERS
+from caffesiam.spec.load import net_inputs
 
 
 def import_pycaffe():
@@ -31,13 +32,16 @@ def import_pycaffe():
 
 
 def check_deploy_net(model: Path):
-    """ModelError when the net at `model` reads a database (a train net, not a deploy net)."""
-    data = [layer.name for layer in load_net(model).layer if layer.type in SOURCE_LAYERS]
+    """ModelError when the net at `model` reads a database (a train net, not a deploy net);
+    SpecError when an input has no blob or a dimension below 1, as gen-net checks a tower's."""
+    net = load_net(model)
+    data = [layer.name for layer in net.layer if layer.type in SOURCE_LAYERS]
     if data:
         raise ModelError(
             f"{model}: reads data from a database (layer '{data[0]}'); pass the "
             f"deploy net (caffesiam gen-net SPEC --deploy)"
         )
+    net_inputs(net, str(model))
 
 
 class FeatureNet(FeatureTower):
@@ -118,10 +122,16 @@ def check_pair_db(path, image_shape):
         )
 
 
-def load_pairs(path, image_shape, limit: int | None = None):
-    """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape`."""
+def load_pairs(path, image_shape, limit: int | None = None, minimum: int = 1):
+    """(images_a, images_b, sims) of a pair database checked to fit images of `image_shape` and
+    to hold at least `minimum` pairs."""
     check_pair_db(path, image_shape)
     images_a, images_b, sims = open_pairs(path, limit=limit)
+    if len(sims) < minimum:
+        raise DatabaseError(
+            f"{path}: {len(sims)} pair{'s' if len(sims) != 1 else ''}; evaluating needs at "
+            f"least {minimum} (the threshold is chosen on one half and scored on the other)"
+        )
     strange = sorted(set(np.unique(sims).tolist()) - {0, 1})
     if strange:
         raise DatabaseError(

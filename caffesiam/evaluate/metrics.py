@@ -8,6 +8,7 @@ import numpy as np
 
 FOLDS = 10  # LFW's
 FARS = (1e-2, 1e-3)  # the false accept rates at which the true accept rate is reported
+from caffesiam.limits import MIN_PAIRS
 
 
 def pair_distances(features_a: np.ndarray, features_b: np.ndarray) -> np.ndarray:
@@ -140,8 +141,8 @@ def verification_report(
     """Every number `caffesiam evaluate` reports of pairs, as a JSON-ready dict; k-fold
     accuracy over `folds` folds, or one per pair where there are fewer pairs."""
     distances, sims = np.asarray(distances, dtype=np.float64), np.asarray(sims)
-    if len(distances) < 2:
-        raise ValueError("at least two pairs are needed")
+    if len(distances) < MIN_PAIRS:
+        raise ValueError(f"at least {MIN_PAIRS} pairs are needed")
     positives = int((sims == 1).sum())
     negatives = len(sims) - positives
     report = {

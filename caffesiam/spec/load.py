@@ -12,7 +12,7 @@ from pathlib import Path
 from caffesiam.caffe.proto import caffe_pb2, parse_text
 from caffesiam.data.backends import BACKENDS
 from caffesiam.errors import SpecError
-from caffesiam.files import read_file
+from caffesiam.files import input_name, read_text_input
 from caffesiam.limits import INT32_MAX
 from caffesiam.spec.names import INPUT_BLOB, RESERVED, TWIN_SUFFIX
 from caffesiam.spec.params import param_count
@@ -43,6 +43,8 @@ IN_PLACE_BY_DEFAULT = frozenset(
         "Threshold",
     }
 )
+PROTOTXT_SUFFIXES = (".prototxt", ".pt", ".txt")
+YAML_SUFFIXES = (".yaml", ".yml")
 INPUT_TYPES = frozenset({"Input", "Data", "DummyData", "ImageData", "MemoryData", "HDF5Data"})
 
 _DATA_KEYS = {f for f in DataSpec.__dataclass_fields__}
@@ -51,12 +53,24 @@ _TOP_KEYS = {"name", "data", "loss", "tower"}
 
 
 def load_tower(path, layer_types: frozenset[str] | None = None) -> Tower:
-    """Read a YAML spec or a single-tower prototxt (by extension) into a Tower."""
-    path = Path(path)
-    text = read_file(path, SpecError, "spec file")
-    if path.suffix in (".prototxt", ".pt", ".txt"):
-        return tower_from_prototxt(text, str(path), layer_types)
-    return tower_from_yaml(text, str(path), layer_types)
+    """Read a YAML spec or a single-tower prototxt into a Tower: a file, or a pipe ('-' for
+    stdin). Which of the two it is: by extension, else (a pipe has none) by its text."""
+    text = read_text_input(path, SpecError, "spec file")
+    source = input_name(path)
+    suffix = Path(source).suffix
+    if suffix in PROTOTXT_SUFFIXES or (suffix not in YAML_SUFFIXES and _is_net_text(text)):
+        return tower_from_prototxt(text, source, layer_types)
+    return tower_from_yaml(text, source, layer_types)
+
+
+def _is_net_text(text: str) -> bool:
+    """True when `text` is a net prototxt with an input or a layer (never a YAML spec: its
+    `tower` is no NetParameter field)."""
+    try:
+        net = parse_text(text, caffe_pb2().NetParameter())
+    except SpecError:
+        return False
+    return bool(net.layer or net.input)
 
 
 def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
@@ -76,14 +90,8 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
     previous_top = INPUT_BLOB
     budget = ValueBudget()
     for i, item in enumerate(layers_doc):
-        where = f"tower[{i}]"
-        if isinstance(item, dict) and isinstance(item.get("name"), str):
-            where += f" ({item['name'][:60]})"
+        where = _label(f"tower[{i}]", item.get("name") if isinstance(item, dict) else None)
         layer = fill_message(item, pb.LayerParameter(), where, source, budget)
-        if not layer.name or not layer.type:
-            raise SpecError(
-                f"{source}:{line_of(item)}: {where}: every layer needs a name and a type"
-            )
         if not layer.bottom:
             layer.bottom.append(previous_top)
         if not layer.top:
@@ -102,8 +110,19 @@ def tower_from_yaml(text: str, source: str, layer_types=None) -> Tower:
         data=_data_spec(doc.get("data", {}), source),
         loss=_loss_spec(doc.get("loss", {}), source),
     )
-    validate(tower, source, layer_types, lines=[line_of(item) for item in layers_doc])
+    validate(
+        tower,
+        source,
+        layer_types,
+        lines=[line_of(item) for item in layers_doc],
+        labels=[f"tower[{i}]" for i in range(len(layers))],
+    )
     return tower
+
+
+def _label(position: str, name) -> str:
+    """How an error names a layer: its place in the file, and its name when it has one."""
+    return f"{position} ({name[:60]})" if isinstance(name, str) and name else position
 
 
 def _no_unknown_keys(mapping, allowed, where, source):
@@ -180,36 +199,67 @@ def tower_from_prototxt(text: str, source: str, layer_types=None) -> Tower:
     """A deploy-style net (Input layer or `input:` fields); its input becomes the pair data."""
     pb = caffe_pb2()
     net = parse_text(text, pb.NetParameter(), source)
-    inputs = [
-        (layer.top[0], list(layer.input_param.shape[0].dim) if layer.input_param.shape else [])
-        for layer in net.layer
-        if layer.type in INPUT_TYPES
-    ]
-    if net.input:
-        dims = list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4])
-        inputs.insert(0, (net.input[0], dims))
-    if len(inputs) != 1 or len(net.input) > 1:
-        raise SpecError(
-            f"{source}: expected exactly one input (an Input layer or 'input:'), "
-            f"found {len(inputs)}"
-        )
-    input_blob, dims = inputs[0]
-    layers = []
-    for layer in net.layer:
+    input_blob, dims = _single_input(net, source)
+    layers, labels = [], []
+    for k, layer in enumerate(net.layer):
         if layer.type in INPUT_TYPES:
             continue
         copy = pb.LayerParameter()
         copy.CopyFrom(layer)
         _rename_blobs(copy, {input_blob: INPUT_BLOB})
         layers.append(copy)
+        labels.append(f"layer[{k}]")
     if not layers:
         raise SpecError(f"{source}: the net has no layers besides its input")
     data = DataSpec()
     if len(dims) == 4:
         data = replace(data, channels=int(dims[1]), height=int(dims[2]), width=int(dims[3]))
     tower = Tower(name=net.name or Path(source).stem, layers=layers, data=data)
-    validate(tower, source, layer_types)
+    validate(tower, source, layer_types, labels=labels)
     return tower
+
+
+def _single_input(net, source: str) -> tuple[str, list[int]]:
+    """(blob, dims) of the net's one input (an input layer or `input:` fields)."""
+    inputs = net_inputs(net, source)
+    if len(inputs) != 1 or len(net.input) > 1:
+        raise SpecError(
+            f"{source}: expected exactly one input (an Input layer or 'input:'), "
+            f"found {len(inputs)}"
+        )
+    return inputs[0]
+
+
+def net_inputs(net, source: str) -> list[tuple[str, list[int]]]:
+    """(blob, dims) of each input of a net (`input:` fields, input layers), each checked to have
+    a blob and a shape of positive dimensions."""
+    inputs = []
+    if net.input:
+        dims = list(net.input_shape[0].dim) if net.input_shape else list(net.input_dim[:4])
+        _check_input_dims(dims, "input_shape.dim" if net.input_shape else "input_dim", source)
+        inputs.append((net.input[0], dims))
+    for k, layer in enumerate(net.layer):
+        if layer.type not in INPUT_TYPES:
+            continue
+        where = f"layer '{layer.name}'" if layer.name else f"layer[{k}]"
+        if not layer.top:
+            raise SpecError(f"{source}: {where} ({layer.type}): no top; the input needs a blob")
+        shape = layer.input_param.shape
+        dims = list(shape[0].dim) if shape else []
+        _check_input_dims(dims, f"{where}: input_param.shape.dim", source)
+        inputs.append((layer.top[0], dims))
+    return inputs
+
+
+def _check_input_dims(dims, field: str, source: str):
+    """SpecError naming the first dimension in `field` outside 1..INT32_MAX (the bounds a YAML
+    spec's data.channels, height and width have)."""
+    for i, dim in enumerate(dims):
+        if not 1 <= dim <= INT32_MAX:
+            raise SpecError(
+                f"{source}: {field}[{i}] is {dim}; every dimension must be an integer "
+                f"from 1 to {INT32_MAX}"
+            )
 
 
 def _rename_blobs(layer, mapping):
@@ -218,8 +268,10 @@ def _rename_blobs(layer, mapping):
             blobs[i] = mapping.get(blob, blob)
 
 
-def validate(tower: Tower, source: str, layer_types=None, lines=None):
-    """Checks that make a tower safe to twin: types, names, bottoms, learnable layers."""
+def validate(tower: Tower, source: str, layer_types=None, lines=None, labels=None):
+    """Checks that make a tower safe to twin, for a YAML spec and a prototxt alike: names, types,
+    tops and bottoms of every layer, learnable layers. `lines` and `labels` say where each layer
+    is in the file (a YAML line; its place, as tower[i] or layer[k])."""
 
     def fail(i, message):
         line = lines[i] if lines and lines[i] else None
@@ -227,6 +279,9 @@ def validate(tower: Tower, source: str, layer_types=None, lines=None):
 
     seen, produced = set(), {INPUT_BLOB}
     for i, layer in enumerate(tower.layers):
+        if not layer.name or not layer.type:
+            label = _label(labels[i] if labels else f"layer {i + 1}", layer.name)
+            fail(i, f"{label}: every layer needs a name and a type")
         if layer_types is not None and layer.type not in layer_types:
             fail(
                 i,
@@ -236,6 +291,11 @@ def validate(tower: Tower, source: str, layer_types=None, lines=None):
         if layer.name in seen:
             fail(i, f"duplicate layer name '{layer.name}'")
         seen.add(layer.name)
+        if not layer.top:
+            fail(i, f"layer '{layer.name}': no top; every tower layer makes a blob")
+        for field in ("bottom", "top"):
+            if "" in getattr(layer, field):
+                fail(i, f"layer '{layer.name}': an empty {field} name")
         for bottom in layer.bottom:
             if bottom not in produced:
                 fail(i, f"layer '{layer.name}': bottom '{bottom}' is produced by no earlier layer")

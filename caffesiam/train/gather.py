@@ -5,19 +5,20 @@ its working directory, so every path here is resolved against `cwd`, where Caffe
 Input that cannot be read or is not what it should be fails here; train.plan decides the rest.
 """
 
+import os
 from functools import partial
 from pathlib import Path
 
 from caffesiam.caffe.proto import caffe_pb2, read_text
 from caffesiam.caffe.weights import check_weights_fit_net, read_solverstate
-from caffesiam.data.probe import missing_data_source
+from caffesiam.data.probe import backend_at, missing_data_source
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import BadInput, DatabaseError, SolverError
 from caffesiam.files import check_output_dir
 from caffesiam.train.launch import HostLaunch
 from caffesiam.train.log import snapshot_iteration
 from caffesiam.train.plan import TrainFacts, TrainPlan, TrainRequest, decide
-from caffesiam.train.rundir import CAFFE_LOG, RUN_DIR_SUFFIX
+from caffesiam.train.rundir import CAFFE_LOG, RUN_DIR_SUFFIX, RUN_FILES
 
 
 def plan_training(
@@ -41,6 +42,7 @@ def plan_training(
                 cwd=cwd,
                 python=launch.python,
                 wrap=partial(launch.wrap, plan),
+                launch_failed=launch.raise_failure,
             )
     return plan
 
@@ -72,6 +74,9 @@ def gather_facts(request: TrainRequest, cwd: Path, cpu_only_build: bool) -> Trai
     free_run_dir = default_run_dir(prefix)
     check_output_dir(prefix.parent)  # before Caffe's first snapshot fails, minutes in
     check_output_dir(request.out if request.out is not None else free_run_dir)
+    refusal = request.out is not None and run_dir_refusal(Path(request.out), prefix)
+    if refusal:
+        raise BadInput(f"--out {refusal}")
     return TrainFacts(
         cwd=cwd,
         solver=solver,
@@ -114,10 +119,46 @@ def existing_snapshots(prefix: Path, after_iter: int) -> list[Path]:
 
 
 def default_run_dir(prefix: Path) -> Path:
-    """<prefix>_run, or _run2, _run3... so an earlier run's log is never overwritten."""
+    """<prefix>_run, or _run2, _run3... so an earlier run's log is never overwritten and no
+    folder that is not a run is written in."""
     base = prefix.parent / f"{prefix.name}{RUN_DIR_SUFFIX}"
     candidate, n = base, 1
-    while (candidate / CAFFE_LOG).exists():
+    while (candidate / CAFFE_LOG).exists() or run_dir_refusal(candidate, prefix):
         n += 1
         candidate = base.with_name(f"{base.name}{n}")
     return candidate
+
+
+def run_dir_refusal(path: Path, prefix: Path) -> str | None:
+    """Why `path` cannot be a run directory, or None: one is new, empty, or holds only what a
+    run writes (a run that stopped before Caffe started; snapshots at `prefix`). Never a
+    database, a folder inside one, or a folder of other files."""
+    resolved = Path(os.path.realpath(path))
+    for folder in (resolved, *resolved.parents):
+        backend = backend_at(folder)
+        if backend:
+            where = "is" if folder == resolved else f"lies inside {folder}, which is"
+            return f"{path}: {where} a {backend} database; a run needs a folder of its own"
+    if not resolved.is_dir():
+        return None
+    prefix = Path(os.path.realpath(prefix))
+    others = sorted(
+        name
+        for name in os.listdir(resolved)
+        if not _written_by_a_run(name, prefix.name if prefix.parent == resolved else None)
+    )
+    if others:
+        more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+        return (
+            f"{path}: holds other files ('{others[0]}'{more}), so it is not a caffesiam run "
+            f"directory; choose a new folder"
+        )
+    return None
+
+
+def _written_by_a_run(name: str, snapshot_name: str | None) -> bool:
+    """A file train writes in a run directory (or its temporary while written), or a snapshot
+    at `snapshot_name` when the snapshots go there too."""
+    if name in RUN_FILES or any(name.startswith(f".{run_file}.") for run_file in RUN_FILES):
+        return True
+    return snapshot_name is not None and snapshot_iteration(name, snapshot_name) is not None

@@ -90,6 +90,9 @@ class HostLaunch:
     def failure(self, status: int, lines: list[str]) -> str | None:
         return None  # any failure is Caffe's own
 
+    def raise_failure(self, status: int, lines: list[str]):
+        pass  # nothing stands between this host and its Caffe
+
 
 class DockerLaunch:
     """Caffe and caffesiam's Python inside `image`, run as this user, with every path the run
@@ -131,12 +134,19 @@ class DockerLaunch:
         done = runner.capture(self.wrap(plan, [self.caffe, "--version"], {}), timeout=300)
         if done.returncode != 0:
             lines = runner.without_cpu_report(done.stdout.splitlines())
+            self.raise_failure(done.returncode, lines)
             raise DockerFailed(
-                self.failure(done.returncode, lines)
-                or f"{self.image}: `caffe --version` exited with status {done.returncode}: "
+                f"{self.image}: `caffe --version` exited with status {done.returncode}: "
                 f"{' '.join(line.strip() for line in lines if line.strip())[-300:]}"
             )
 
     def failure(self, status: int, lines: list[str]) -> str | None:
         """docker's own failure (no daemon, no such image, no caffe in it) in words, or None."""
         return docker_failure(self.image, status, lines)
+
+    def raise_failure(self, status: int, lines: list[str]):
+        """DockerFailed when a child that this launch ran ended in docker's own failure: a tool
+        failure (exit 1) in docker's words, never put down to the net or the weights."""
+        said = self.failure(status, lines)
+        if said:
+            raise DockerFailed(said)

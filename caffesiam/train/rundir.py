@@ -7,3 +7,5 @@ USAGE_JSON = "usage.json"  # the Caffe process's exit status, wall and CPU secon
 BLAS_THREADS_JSON = "blas_threads.json"  # the thread count chosen and what it was based on
 RUN_SOLVER = "solver.prototxt"  # the solver Caffe runs: the given one with the run's overrides
 RUN_DIR_SUFFIX = "_run"  # the default run directory is <snapshot_prefix>_run (then _run2, ...)
+# All that train writes in a run directory: a folder holding anything else is not a run.
+RUN_FILES = frozenset({CAFFE_LOG, METRICS_CSV, LOSS_PNG, USAGE_JSON, BLAS_THREADS_JSON, RUN_SOLVER})

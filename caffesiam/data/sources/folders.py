@@ -1,5 +1,6 @@
 """Image files -> ImageSet: one sub-folder per class, each file decoded once, on all cores."""
 
+import errno
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +24,7 @@ def scan_class_folders(root) -> tuple[list[Path], np.ndarray, list[str]]:
         raise DatasetError(f"{root}: no such directory")
     # os.scandir's entries know their type from the directory listing: no stat per image file
     with os.scandir(root) as entries:
-        classes = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+        classes = sorted(e.name for e in entries if _is(e, "dir") and not e.name.startswith("."))
     if not classes:
         raise DatasetError(f"{root}: no class sub-folders (expected ROOT/<class>/<image files>)")
     paths, labels = [], []
@@ -33,7 +34,7 @@ def scan_class_folders(root) -> tuple[list[Path], np.ndarray, list[str]]:
             names = sorted(
                 e.name
                 for e in entries
-                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file()
+                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and _is(e, "file")
             )
         files = [folder / n for n in names]
         paths += files
@@ -41,6 +42,19 @@ def scan_class_folders(root) -> tuple[list[Path], np.ndarray, list[str]]:
     if not paths:
         raise DatasetError(f"{root}: the class sub-folders hold no JPEG, PNG, BMP or PGM files")
     return paths, np.asarray(labels, dtype=np.int64), classes
+
+
+def _is(entry: os.DirEntry, kind: str) -> bool:
+    """Whether `entry` is a "dir" or a "file" (through links; a dangling link is neither); a
+    link loop, or a link that cannot be followed, is a DatasetError naming it."""
+    try:
+        return entry.is_dir() if kind == "dir" else entry.is_file()
+    except OSError as e:
+        what = "a symbolic link loop" if e.errno == errno.ELOOP else "cannot be followed"
+        raise DatasetError(
+            f"{entry.path}: {what} ({e.strerror}); remove it or point it at a real "
+            + ("class folder" if kind == "dir" else "image file")
+        ) from e
 
 
 def load_image_folder(root, size=None, gray=True, strict=False, progress=None) -> ImageSet:

@@ -71,7 +71,7 @@ def test_threshold_sweep_counts_pairs_below_each_threshold():
 
 
 def test_a_report_needs_two_pairs():
-    with pytest.raises(ValueError, match="at least two pairs"):
+    with pytest.raises(ValueError, match="at least 2 pairs"):
         metrics.verification_report(np.array([0.5]), np.array([1]))
 
 

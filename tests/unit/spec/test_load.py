@@ -188,3 +188,20 @@ def test_load_tower_reads_by_extension(tmp_path):
 )
 def test_is_finite_number(value, finite):
     assert is_finite_number(value) is finite
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (INPUT.replace("dim: 3", "dim: 0") + IP, "layer 'in': input_param.shape.dim[1] is 0"),
+        ('input: "pixels"\ninput_dim: 1\ninput_dim: -2\n' + IP, "input_dim[1] is -2"),
+        (INPUT + IP.replace('top: "ip"\n', ""), "layer 'ip': no top"),
+        (INPUT.replace('top: "pixels"', "") + IP, "layer 'in' (Input): no top"),
+        (INPUT + IP.replace('name: "ip" ', ""), "layer[1]: every layer needs a name and a type"),
+        (INPUT + IP.replace('top: "ip"', 'top: ""'), "layer 'ip': an empty top name"),
+    ],
+)
+def test_a_prototxt_gets_the_checks_of_a_yaml_spec(text, message):
+    with pytest.raises(SpecError) as caught:
+        tower_from_prototxt(text, "n.prototxt")
+    assert message in str(caught.value)

@@ -1,6 +1,9 @@
 """DockerLaunch's words for docker's own failures: docker's line, then the fix."""
 
-from caffesiam.train.launch import docker_failure
+import pytest
+
+from caffesiam.errors import DockerFailed
+from caffesiam.train.launch import DockerLaunch, HostLaunch, docker_failure
 
 
 def test_a_status_of_caffe_is_not_dockers():
@@ -76,3 +79,13 @@ def test_a_socket_without_permission_is_dockers_failure_whatever_the_status():
         "docker run failed (status 126, image caffesiam:cpu): docker: permission"
     )
     assert "usermod -aG docker USER" in said
+
+
+def test_raise_failure_raises_for_docker_and_leaves_caffe_to_its_caller():
+    launch = DockerLaunch("docker", "caffesiam:cpu")
+    launch.raise_failure(1, ["F1202 net.cpp:9] Check failed: x"])  # Caffe's failure: no raise
+    with pytest.raises(DockerFailed) as caught:
+        launch.raise_failure(127, ["caffesiam-entry: 4: python: not found"])
+    assert caught.value.exit_code == 1
+    assert str(caught.value).startswith("the image has no such command (status 127")
+    HostLaunch.raise_failure(None, 125, ["docker: anything"])
