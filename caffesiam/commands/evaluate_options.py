@@ -46,7 +46,10 @@ evaluate_options = option_group(
         "trials, the order of ties in retrieval.",
     ),
     click.option(
-        "--limit", type=click.IntRange(min=MIN_PAIRS), default=None, help="Use only the first N pairs."
+        "--limit",
+        type=click.IntRange(min=MIN_PAIRS),
+        default=None,
+        help="Use only the first N pairs.",
     ),
     click.option("--json", "json_out", type=OutputFile(), help="Write every number here as JSON."),
     click.option(

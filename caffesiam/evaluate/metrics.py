@@ -6,9 +6,10 @@ SMALL distance predicts "same". Every rule here is "same if distance < threshold
 
 import numpy as np
 
+from caffesiam.limits import MIN_PAIRS
+
 FOLDS = 10  # LFW's
 FARS = (1e-2, 1e-3)  # the false accept rates at which the true accept rate is reported
-from caffesiam.limits import MIN_PAIRS
 
 
 def pair_distances(features_a: np.ndarray, features_b: np.ndarray) -> np.ndarray:
