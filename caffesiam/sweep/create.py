@@ -6,7 +6,6 @@ so they are the files that the commands in its command.sh would write.
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import CaffesiamError, SweepError
-from caffesiam.files import default_mode, write_text_atomic
+from caffesiam.files import default_mode, make_temporary, staged
 from caffesiam.net.generate import deploy_net, solver_for, train_net
 from caffesiam.spec.load import load_tower
 from caffesiam.sweep.expand import Point, Recipe, Sweep
@@ -56,12 +55,14 @@ def create(
     on_point: Callable[[Point], None] = lambda p: None,
 ) -> Path:
     """Make every run directory in a hidden temporary sibling, then move them into `out`; on any
-    failure nothing is left. `on_point` is called as each point's files are made."""
+    failure nothing is left, and a kill -9 leaves a temporary that the next command to write in
+    that folder removes (files.make_temporary). `on_point` is called as each point's files are
+    made."""
     check_out_dir(out, sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private
+    tmp, hold = make_temporary(out, directory=True)
     try:
+        os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private
         layer_types = locate.layer_types()
         for point in sweep.points:
             _make_point(sweep, point, tmp / point.name, out / point.name, layer_types)
@@ -88,6 +89,8 @@ def create(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(hold)
     return out
 
 
@@ -102,8 +105,9 @@ def make_point_files(recipe: Recipe, where: Path, layer_types=None):
         DEPLOY_PROTOTXT: deploy_net(tower, recipe.deploy),
         SOLVER_PROTOTXT: solver_for(NET_PROTOTXT, net, SNAPSHOT_PREFIX, recipe.solver),
     }
-    for name, message in files.items():
-        write_text_atomic(where / name, to_text(message))
+    with staged() as stage:
+        for name, message in files.items():
+            stage(where / name).write_text(to_text(message))
     return net
 
 
