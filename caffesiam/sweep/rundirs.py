@@ -87,6 +87,7 @@ def state_schema() -> Schema:
         Field("submitted", number(), required=False),
     )
     pool = obj(Field("host", text()), Field("pid", PID), Field("indices", list_of(POINT_INDEX)))
+    engine = obj(*(Field(o.name, _option_value(o), required=False) for o in ENGINE_OPTIONS))
     return Schema(
         "sweep state file",
         (
@@ -94,7 +95,7 @@ def state_schema() -> Schema:
             Field("source", text(), required=False),
             Field("keys", list_of(text())),
             Field("points", list_of(_NAME_IN_SWEEP, low=1)),
-            Field("engine", obj(*(Field(o.name, _option_value(o), False) for o in ENGINE_OPTIONS))),
+            Field("engine", engine),
             Field("slurm_jobs", list_of(job), required=False, default=[]),
             Field("local_pool", pool, required=False),
         ),
