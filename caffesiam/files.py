@@ -13,7 +13,6 @@
 """
 
 import codecs
-import errno
 import fcntl
 import os
 import re
@@ -237,17 +236,21 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~mask
 
 
+# The temporaries this process holds, by descriptor: their (device, inode). Over NFS a flock is
+# a POSIX lock, which never conflicts within its own process, so probing one of ours would find
+# it free (and closing the probe would drop our hold): they are never probed.
+_HELD: dict[int, tuple[int, int]] = {}
+
+
 def _flock(fd: int, wait: bool = True) -> bool | None:
     """Take the exclusive flock of `fd`: True once taken; False when another holds it (not
-    waiting); None on a filesystem without flocks (some network ones), where none is taken."""
+    waiting); None where the filesystem takes none (some network ones)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         return False
-    except OSError as e:
-        if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-            return None
-        raise
+    except OSError:
+        return None
     return True
 
 
@@ -283,7 +286,7 @@ def _writer_gone(path: Path) -> bool:
 def clear_dead_temporaries(folder) -> list[Path]:
     """Remove the temporaries in `folder` whose writer is gone (killed, or crashed); returns what
     went. A live writer holds its temporary's flock, so its files stay. Hold folder_lock."""
-    removed = []
+    removed, ours = [], set(_HELD.values())
     try:
         entries = [e for e in os.scandir(folder) if _TEMPORARY.fullmatch(e.name)]
     except OSError:
@@ -291,7 +294,10 @@ def clear_dead_temporaries(folder) -> list[Path]:
     for entry in entries:
         path = Path(entry.path)
         is_dir = entry.is_dir(follow_symlinks=False)
-        if not (is_dir or entry.is_file(follow_symlinks=False)) or not _writer_gone(path):
+        if not (is_dir or entry.is_file(follow_symlinks=False)):
+            continue
+        identity = entry.stat(follow_symlinks=False)
+        if (identity.st_dev, identity.st_ino) in ours or not _writer_gone(path):
             continue
         if is_dir:
             shutil.rmtree(path, ignore_errors=True)
@@ -304,7 +310,7 @@ def clear_dead_temporaries(folder) -> list[Path]:
 def make_temporary(target, directory: bool = False, error=CaffesiamError) -> tuple[Path, int]:
     """(a new temporary file, or directory, beside `target`; the descriptor that holds its flock).
     Made under the folder lock after the folder's dead temporaries were cleared, so that no
-    cleaner ever sees it unheld; close the descriptor once the temporary is renamed or removed.
+    cleaner ever sees it unheld; release_temporary(descriptor) once it is renamed or removed.
     In a folder that is itself a temporary (a sweep directory being made) only its writer makes
     or clears anything, and its hold is the folder's flock: there it is made without either.
     `error` names `target` when the folder cannot take it."""
@@ -321,9 +327,18 @@ def make_temporary(target, directory: bool = False, error=CaffesiamError) -> tup
             else:
                 fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=target.suffix, dir=target.parent)
             _flock(fd, wait=False)  # new, so no one else holds it
+            identity = os.fstat(fd)
     except OSError as e:
         raise error(f"cannot write {target}: {e.strerror or e}") from e
+    _HELD[fd] = (identity.st_dev, identity.st_ino)
     return Path(tmp), fd
+
+
+def release_temporary(hold: int):
+    """Let go of a temporary that make_temporary made (by the descriptor it gave), once it is
+    renamed into place or removed."""
+    _HELD.pop(hold, None)
+    os.close(hold)
 
 
 class _Staging:
@@ -387,7 +402,7 @@ def staged(outer=None):
             if os.path.lexists(tmp):
                 os.unlink(tmp)
         for hold in staging.holds:
-            os.close(hold)
+            release_temporary(hold)
 
 
 def write_text_atomic(path, text: str):

@@ -24,7 +24,13 @@ from caffesiam.data.backends import BACKENDS
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.data.probe import is_database, open_elsewhere
 from caffesiam.errors import DatabaseError, OutputExists
-from caffesiam.files import clear_dead_temporaries, default_mode, folder_lock, make_temporary
+from caffesiam.files import (
+    clear_dead_temporaries,
+    default_mode,
+    folder_lock,
+    make_temporary,
+    release_temporary,
+)
 
 _OLD = ".old-"  # .<name>.old-XXXX/db: a replaced database, removed once the new one is in place
 
@@ -93,7 +99,7 @@ def swapped_in(path: Path, force: bool = False):
         raise
     finally:
         for hold in holds:
-            os.close(hold)
+            release_temporary(hold)
 
 
 def _make_temp_siblings(path: Path):
@@ -110,7 +116,7 @@ def _make_temp_siblings(path: Path):
         manifest, manifest_hold = make_temporary(manifest_path_for(path), error=DatabaseError)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        os.close(hold)
+        release_temporary(hold)
         raise
     return tmp, manifest, [hold, manifest_hold]
 

@@ -13,7 +13,7 @@ from caffesiam.caffe import locate
 from caffesiam.caffe.proto import to_text
 from caffesiam.data.recordcheck import check_record_channels
 from caffesiam.errors import CaffesiamError, SweepError
-from caffesiam.files import default_mode, make_temporary, staged
+from caffesiam.files import default_mode, make_temporary, release_temporary, staged
 from caffesiam.net.generate import deploy_net, solver_for, train_net
 from caffesiam.spec.load import load_tower
 from caffesiam.sweep.expand import Point, Recipe, Sweep
@@ -90,7 +90,7 @@ def create(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
-        os.close(hold)
+        release_temporary(hold)
     return out
 
 

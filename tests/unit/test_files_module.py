@@ -166,7 +166,7 @@ def test_a_temporary_is_a_hidden_sibling_held_by_its_writer(tmp_path, directory)
         )
         assert holders(tmp)
     finally:
-        os.close(hold)
+        files.release_temporary(hold)
     assert not holders(tmp)
 
 
@@ -175,8 +175,8 @@ def test_dead_temporaries_are_cleared_and_live_ones_and_other_files_stay(tmp_pat
     dead_dir, dir_hold = files.make_temporary(tmp_path / "sweep", directory=True)
     (dead_dir / "inside").write_text("x")
     live, live_hold = files.make_temporary(tmp_path / "b.csv")
-    os.close(file_hold)  # as a kill -9 would
-    os.close(dir_hold)
+    files.release_temporary(file_hold)  # as a kill -9 would
+    files.release_temporary(dir_hold)
     (tmp_path / ".notes.tmp-abcdefgh.txt").symlink_to("/etc/passwd")  # not a file we made
     os.mkfifo(tmp_path / ".pipe.tmp-abcdefgh")
     (tmp_path / "a.csv.tmp-abcdefgh").write_text("not hidden: not a temporary")
@@ -188,12 +188,25 @@ def test_dead_temporaries_are_cleared_and_live_ones_and_other_files_stay(tmp_pat
             [live.name, ".notes.tmp-abcdefgh.txt", ".pipe.tmp-abcdefgh", "a.csv.tmp-abcdefgh"]
         )
     finally:
-        os.close(live_hold)
+        files.release_temporary(live_hold)
+
+
+def test_this_processs_own_temporaries_are_never_probed(tmp_path, monkeypatch):
+    """Over NFS a flock is a POSIX lock, which a probe from the holder's own process takes: a
+    temporary this process holds must stay whatever a probe would say."""
+    live, hold = files.make_temporary(tmp_path / "a.csv")
+    monkeypatch.setattr(files, "_writer_gone", lambda path: True)
+    try:
+        with files.folder_lock(tmp_path):
+            assert files.clear_dead_temporaries(tmp_path) == []
+        assert live.exists()
+    finally:
+        files.release_temporary(hold)
 
 
 def test_the_next_write_in_a_folder_clears_what_a_dead_writer_left(tmp_path):
     dead, hold = files.make_temporary(tmp_path / "report.json")
-    os.close(hold)
+    files.release_temporary(hold)
     files.write_text_atomic(tmp_path / "other.txt", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
 
@@ -206,7 +219,7 @@ def test_a_temporary_inside_a_held_temporary_directory_is_made_without_waiting(t
         files.write_text_atomic(folder / "sweep.json", "{}")
         assert (folder / "sweep.json").read_text() == "{}"
     finally:
-        os.close(hold)
+        files.release_temporary(hold)
 
 
 def test_write_text_atomic(tmp_path):
