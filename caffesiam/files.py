@@ -6,18 +6,23 @@
 - `open_lines`: the same checks for a file read line by line (logs), each line bounded.
 - `check_output` / `check_output_dir`: is this a place a command may write? Called before work.
 - `staged`: several outputs written to temporary siblings and renamed into place together.
+- `make_temporary`: a temporary sibling, held (flock) by its writer for its whole life, made
+  after `clear_dead_temporaries` removed those whose writer died (kill -9), in every folder
+  caffesiam writes to; `folder_lock` keeps the two apart.
 - `safe_name`: a name that becomes part of a path is a single, plain path component;
   `plain_name` makes one from any text.
 - `cache_dir`: where downloads and builds are kept, by the rule the setup scripts follow.
 """
 
 import codecs
+import fcntl
 import os
 import re
 import select
+import shutil
 import stat
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from caffesiam.errors import BadInput, CaffesiamError
@@ -69,6 +74,8 @@ KERNEL_FILESYSTEMS = frozenset(
 _NAME_CHARACTER = "A-Za-z0-9._+-"
 _NAME = re.compile(rf"[A-Za-z0-9][{_NAME_CHARACTER}]{{0,{NAME_CHARS - 1}}}\Z")
 STDIN = "-"  # the path that names standard input, for the inputs that may be a pipe
+# .<target>.tmp-<mkstemp's 8 characters>[<target's suffix>]: a temporary that make_temporary made
+_TEMPORARY = re.compile(r"\..+\.tmp-[a-z0-9_]{8}(\.[^.]*)?")
 
 
 def _kind(mode: int) -> str:
@@ -310,36 +317,157 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~mask
 
 
+# The temporaries this process holds, by descriptor: their (device, inode). Over NFS a flock is
+# a POSIX lock, which never conflicts within its own process, so probing one of ours would find
+# it free (and closing the probe would drop our hold): they are never probed.
+_HELD: dict[int, tuple[int, int]] = {}
+
+
+def _flock(fd: int, wait: bool = True) -> bool | None:
+    """Take the exclusive flock of `fd`: True once taken; False when another holds it (not
+    waiting); None where the filesystem takes none (some network ones)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+@contextmanager
+def folder_lock(folder):
+    """Exclusive flock on the directory `folder` for the block. A folder that may be written but
+    not read stays unlocked: no one can list it, so no one can clear temporaries in it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        yield
+        return
+    try:
+        _flock(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _writer_gone(path: Path) -> bool:
+    """True when no live process holds the flock of the temporary `path` (False when that cannot
+    be told)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return _flock(fd, wait=False) is True
+    finally:
+        os.close(fd)
+
+
+def clear_dead_temporaries(folder) -> list[Path]:
+    """Remove the temporaries in `folder` whose writer is gone (killed, or crashed); returns what
+    went. A live writer holds its temporary's flock, so its files stay. Hold folder_lock."""
+    removed, ours = [], set(_HELD.values())
+    try:
+        entries = [e for e in os.scandir(folder) if _TEMPORARY.fullmatch(e.name)]
+    except OSError:
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if not (is_dir or entry.is_file(follow_symlinks=False)):
+            continue
+        identity = entry.stat(follow_symlinks=False)
+        if (identity.st_dev, identity.st_ino) in ours or not _writer_gone(path):
+            continue
+        if is_dir:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def make_temporary(target, directory: bool = False, error=CaffesiamError) -> tuple[Path, int]:
+    """(a new temporary file, or directory, beside `target`; the descriptor that holds its flock).
+    Made under the folder lock after the folder's dead temporaries were cleared, so that no
+    cleaner ever sees it unheld; release_temporary(descriptor) once it is renamed or removed.
+    In a folder that is itself a temporary (a sweep directory being made) only its writer makes
+    or clears anything, and its hold is the folder's flock: there it is made without either.
+    `error` names `target` when the folder cannot take it."""
+    target = Path(target)
+    prefix = f".{target.name}.tmp-"
+    in_temporary = _TEMPORARY.fullmatch(target.parent.name) is not None
+    try:
+        with nullcontext() if in_temporary else folder_lock(target.parent):
+            if not in_temporary:
+                clear_dead_temporaries(target.parent)
+            if directory:
+                tmp = tempfile.mkdtemp(prefix=prefix, dir=target.parent)
+                fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            else:
+                fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=target.suffix, dir=target.parent)
+            _flock(fd, wait=False)  # new, so no one else holds it
+            identity = os.fstat(fd)
+    except OSError as e:
+        raise error(f"cannot write {target}: {e.strerror or e}") from e
+    _HELD[fd] = (identity.st_dev, identity.st_ino)
+    return Path(tmp), fd
+
+
+def release_temporary(hold: int):
+    """Let go of a temporary that make_temporary made (by the descriptor it gave), once it is
+    renamed into place or removed."""
+    _HELD.pop(hold, None)
+    os.close(hold)
+
+
 class _Staging:
-    """Callable: stage(target) -> a new temporary sibling of target with the same suffix."""
+    """Callable: stage(target, mode) -> a new temporary sibling of target with the same suffix,
+    which becomes target with `mode` (default_mode() when None)."""
 
     def __init__(self):
         self.temps: dict[Path, Path] = {}
+        self.modes: dict[Path, int] = {}
+        self.holds: list[int] = []
 
-    def __call__(self, target) -> Path:
+    def __call__(self, target, mode: int | None = None) -> Path:
         target = Path(target)
-        try:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent
-            )
-        except OSError as e:
-            raise CaffesiamError(f"cannot write {target}: {e.strerror}") from e
-        os.close(fd)
-        self.temps[target] = Path(tmp)
-        return Path(tmp)
+        tmp, hold = make_temporary(target)
+        self.holds.append(hold)
+        self.temps[target] = tmp
+        if mode is not None:
+            self.modes[target] = mode
+        return tmp
 
     @property
     def targets(self):
         """The targets staged so far, in order."""
         return list(self.temps)
 
+    def publish(self):
+        """Every temporary renamed onto its target; first BadInput, with none renamed, when a
+        target has become a directory (a rename cannot replace it)."""
+        for target in self.temps:
+            if target.is_dir() and not target.is_symlink():
+                raise BadInput(f"cannot write {target}: it is a directory")
+        mode = default_mode()
+        for target, tmp in self.temps.items():
+            os.chmod(tmp, self.modes.get(target, mode))
+            os.replace(tmp, target)
+
 
 @contextmanager
-def staged():
-    """Yields stage(target) -> temporary path to write `target` to. When the block ends, every
-    staged target is replaced by its temporary at once; when it raises, none is touched and the
-    temporaries are removed. A write that fails (disk full) is a CaffesiamError naming the target.
+def staged(outer=None):
+    """Yields stage(target, mode=None) -> temporary path to write `target` to. When the block
+    ends, every staged target is replaced by its temporary at once; when it raises, none is
+    touched and the temporaries are removed. A write that fails (disk full) is a CaffesiamError
+    naming the target. Given the `stage` of an enclosing staged() block, yields that instead, so
+    that what is staged here is published with the rest of it.
     """
+    if outer is not None:
+        yield outer
+        return
     staging = _Staging()
     try:
         try:
@@ -349,14 +477,13 @@ def staged():
             if not targets or (e.filename and Path(e.filename) not in staging.temps.values()):
                 raise
             raise CaffesiamError(f"cannot write {targets[-1]}: {e.strerror or e}") from e
-        mode = default_mode()
-        for target, tmp in staging.temps.items():
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
+        staging.publish()
     finally:
         for tmp in staging.temps.values():
             if os.path.lexists(tmp):
                 os.unlink(tmp)
+        for hold in staging.holds:
+            release_temporary(hold)
 
 
 def write_text_atomic(path, text: str):

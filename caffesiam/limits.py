@@ -16,6 +16,11 @@ GiB = 1 << 30
 TEXT_BYTES = 64 * MiB
 # Pair lists: about five million 'path1 path2 label' lines.
 PAIR_LIST_BYTES = 256 * MiB
+# Files caffesiam writes and reads back (sweep, point and task state, usage, evaluation reports,
+# manifests): a 100,000-point sweep.json is about 10 MB.
+STATE_BYTES = 64 * MiB
+# Nesting of their JSON; the deepest caffesiam writes is 4 (sweep.json's Slurm jobs).
+STATE_DEPTH = 64
 # .caffemodel and .solverstate: protobuf (and Caffe's patched reader) stop at 2 GiB.
 PROTO_BYTES = 2 * GiB
 # A log line longer than this is not one Caffe wrote; only its start is parsed.

@@ -17,6 +17,7 @@ LAYERS = [
     ["errors"],
     ["limits"],
     ["files"],
+    ["schema"],  # the declared shapes of the files caffesiam reads back, and their one reader
     ["caffe"],
     ["data"],
     ["spec"],

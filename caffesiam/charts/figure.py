@@ -8,6 +8,12 @@ side effects beyond its file.
 from contextlib import contextmanager
 
 
+def plain(text: str) -> str:
+    """`text` as matplotlib draws it literally: a '$' is a dollar sign, not the start of math
+    text (which would refuse a name like '$\\foo$')."""
+    return text.replace("$", r"\$")
+
+
 @contextmanager
 def figure(out_path, dpi: int, figsize, **subplots):
     """Yields (figure, fig.subplots(**subplots)); laid out and saved to `out_path` after the

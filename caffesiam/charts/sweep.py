@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from caffesiam.charts.figure import figure
+from caffesiam.charts.figure import figure, plain
 
 
 def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
@@ -19,10 +19,9 @@ def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
         for ax, (name, lines) in zip(axes[0], panels.items()):
             for k, (label, curve) in enumerate(lines):
                 if curve:
-                    ax.plot(
-                        *zip(*curve), "o-", ms=3, lw=1.2, color=colors(k % colors.N), label=label
-                    )
-            ax.set_title(name, fontsize=11)
+                    color = colors(k % colors.N)
+                    ax.plot(*zip(*curve), "o-", ms=3, lw=1.2, color=color, label=plain(label))
+            ax.set_title(plain(name), fontsize=11)
             ax.set_xlabel("iteration")
             ax.set_ylabel("test loss")
             if any(loss > 0 for _, curve in lines for _, loss in curve):
@@ -32,7 +31,7 @@ def plot_loss_panels(panels: dict, out_path, title: str) -> Path:
             ax.grid(True, which="both", alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=7, loc="upper right")
-        fig.suptitle(title, fontsize=12)
+        fig.suptitle(plain(title), fontsize=12)
     return Path(out_path)
 
 
@@ -45,7 +44,7 @@ def plot_accuracy_bars(bars, out_path, title: str) -> Path:
         if bars:
             labels, accuracies = zip(*bars)
             ax.barh(range(len(bars)), accuracies, color="tab:blue")
-            ax.set_yticks(range(len(bars)), labels, fontsize=8)
+            ax.set_yticks(range(len(bars)), [plain(label) for label in labels], fontsize=8)
             for y, value in enumerate(accuracies):
                 ax.text(value, y, f" {value:.2f}%", va="center", fontsize=8)
             low = min(accuracies)
@@ -63,5 +62,5 @@ def plot_accuracy_bars(bars, out_path, title: str) -> Path:
             "held-out pair accuracy (%)\n(the threshold chosen on the other half of the test pairs)"
         )
         ax.grid(True, axis="x", alpha=0.3)
-        ax.set_title(title, fontsize=11)
+        ax.set_title(plain(title), fontsize=11)
     return Path(out_path)

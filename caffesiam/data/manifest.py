@@ -1,6 +1,6 @@
 """The JSON manifest beside each database (<db>.json): what was written, from what, how labelled.
 
-Pure: data.write writes it, data.read reads it back.
+Pure: data.write writes it, data.read reads it back, held to MANIFEST_SCHEMA.
 """
 
 from pathlib import Path
@@ -8,6 +8,26 @@ from pathlib import Path
 import numpy as np
 
 from caffesiam import __version__
+from caffesiam.data.backends import BACKENDS
+from caffesiam.errors import DatabaseError
+from caffesiam.schema import Field, Schema, integer, list_of, text
+
+_SHAPE = list_of(integer(1), low=1)
+MANIFEST_SCHEMA = Schema(  # the fields `describe` writes; a manifest from before triplets has pairs
+    "database manifest",
+    (
+        Field("backend", text(*BACKENDS), required=False),
+        Field("records", integer(0), required=False),
+        Field("images_per_record", integer(2, 3), required=False, default=2),
+        Field("image_shape", _SHAPE, required=False),
+        Field("record_shape", _SHAPE, required=False),
+        Field("positives", integer(0), required=False),
+        Field("negatives", integer(0), required=False),
+        Field("label_convention", text(), required=False),
+        Field("caffesiam_version", text(), required=False),
+    ),
+    DatabaseError,
+)
 
 
 def manifest_path_for(db_path) -> Path:

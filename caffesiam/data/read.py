@@ -1,17 +1,16 @@
 """Reading pair databases: the first record's shape, pairs in batches or all at once, a summary,
 and the images per record that the manifest beside one records."""
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from caffesiam.data.datum import decode_datum
-from caffesiam.data.manifest import manifest_path_for
+from caffesiam.data.manifest import MANIFEST_SCHEMA, manifest_path_for
 from caffesiam.data.probe import detect_backend
 from caffesiam.data.store import iter_records
 from caffesiam.errors import DatabaseError
-from caffesiam.files import read_file
+from caffesiam.schema import read_json_file
 
 
 def _where(path, key: bytes) -> str:
@@ -104,10 +103,7 @@ def summarize_db(path, n_keys: int = 5) -> DbSummary:
 
 
 def images_per_record(db_path) -> int:
-    """From the manifest next to the database; 2 (pairs) when there is none or it is unreadable."""
-    try:
-        text = read_file(manifest_path_for(db_path), DatabaseError, "manifest")
-        found = json.loads(text)["images_per_record"]
-    except (DatabaseError, ValueError, KeyError, TypeError, RecursionError):
-        return 2
-    return found if type(found) is int and found in (2, 3) else 2
+    """From the manifest next to the database; 2 (pairs) when there is none. DatabaseError when
+    the manifest is damaged."""
+    manifest = read_json_file(manifest_path_for(db_path), MANIFEST_SCHEMA, optional=True)
+    return manifest["images_per_record"] if manifest else 2

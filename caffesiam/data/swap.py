@@ -6,13 +6,13 @@ kernel when their holder dies, so a crash never leaves one behind):
 - the output's folder (flock on the directory) is held briefly while a temporary is made, while
   stale temporaries are cleared, and while a finished database is checked and renamed into place,
   so of two builds of one output without --force exactly one wins;
-- each temporary (flock on its directory) is held by its writer for its whole life, so a later
-  build removes the temporaries of writers that died (kill -9) and never a live one;
+- each temporary (flock on it) is held by its writer for its whole life, so a later build
+  removes the temporaries of writers that died (kill -9) and never a live one: the rule of
+  files.make_temporary, which every command that writes follows;
 - a database to be replaced must not be open elsewhere (probe.open_elsewhere), so --force
   never pulls a LevelDB out from under a running `caffe train`.
 """
 
-import fcntl
 import glob
 import os
 import shutil
@@ -24,9 +24,14 @@ from caffesiam.data.backends import BACKENDS
 from caffesiam.data.manifest import manifest_path_for
 from caffesiam.data.probe import is_database, open_elsewhere
 from caffesiam.errors import DatabaseError, OutputExists
-from caffesiam.files import default_mode
+from caffesiam.files import (
+    clear_dead_temporaries,
+    default_mode,
+    folder_lock,
+    make_temporary,
+    release_temporary,
+)
 
-_TEMP = ".tmp-"  # .<name>.tmp-XXXX: a database being built (and .tmp-XXXX.json, its manifest)
 _OLD = ".old-"  # .<name>.old-XXXX/db: a replaced database, removed once the new one is in place
 
 
@@ -57,49 +62,15 @@ def _check_replaceable(path: Path, force: bool):
         )
 
 
-@contextmanager
-def folder_lock(folder: Path):
-    """Exclusive flock on the directory `folder` for the block."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _writer_gone(directory: Path) -> bool:
-    """True when no live process holds the flock of the temporary `directory`."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def clear_stale(path: Path) -> list[Path]:
     """Remove what dead builds of `path` left beside it; returns what went. Hold folder_lock.
 
-    A temporary whose writer is gone is removed with its manifest. A replaced database left
-    aside by a build killed between its two renames is put back when nothing took its place.
+    Temporaries whose writer is gone are removed (files.clear_dead_temporaries). A replaced
+    database left aside by a build killed between its two renames is put back when nothing took
+    its place.
     """
-    removed = []
-    hidden = f".{glob.escape(path.name)}"
-    for tmp in map(Path, glob.glob(str(path.parent / f"{hidden}{_TEMP}*"))):
-        if tmp.suffix != ".json" and tmp.is_dir() and _writer_gone(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-            removed.append(tmp)
-    for manifest in map(Path, glob.glob(str(path.parent / f"{hidden}{_TEMP}*.json"))):
-        if not manifest.with_suffix("").exists():
-            manifest.unlink(missing_ok=True)
-            removed.append(manifest)
-    for old in map(Path, glob.glob(str(path.parent / f"{hidden}{_OLD}*"))):
+    removed = clear_dead_temporaries(path.parent)
+    for old in map(Path, glob.glob(str(path.parent / f".{glob.escape(path.name)}{_OLD}*"))):
         if (old / "db").exists() and not os.path.lexists(path):
             os.replace(old / "db", path)
         shutil.rmtree(old, ignore_errors=True)
@@ -113,11 +84,11 @@ def swapped_in(path: Path, force: bool = False):
     both are renamed into place (checked again, under the folder lock, against a build that
     finished first); when it raises (KeyboardInterrupt and SIGTERM's SystemExit too), both are
     removed and whatever was at `path` is untouched."""
-    tmp, owner = _make_temp_sibling(path)
-    tmp_manifest = tmp.with_name(tmp.name + ".json")
+    tmp, tmp_manifest, holds = _make_temp_siblings(path)
     try:
         yield tmp, tmp_manifest
         os.chmod(tmp, default_mode(directory=True))
+        os.chmod(tmp_manifest, default_mode())
         with folder_lock(path.parent):
             _check_replaceable(path, force)
             _replace(tmp, path)
@@ -127,22 +98,27 @@ def swapped_in(path: Path, force: bool = False):
         tmp_manifest.unlink(missing_ok=True)
         raise
     finally:
-        os.close(owner)
+        for hold in holds:
+            release_temporary(hold)
 
 
-def _make_temp_sibling(path: Path):
-    """(temporary directory, fd holding its flock), made under the folder lock after clearing
-    what dead builds left, so no cleaner ever sees it unlocked."""
+def _make_temp_siblings(path: Path):
+    """(temporary directory, temporary manifest, the descriptors that hold their flocks), made by
+    files.make_temporary once what dead builds of `path` left is cleared."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with folder_lock(path.parent):
             clear_stale(path)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_TEMP}", dir=path.parent))
-            owner = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
         raise DatabaseError(f"cannot write to {path.parent}: {e.strerror}") from e
-    return tmp, owner
+    tmp, hold = make_temporary(path, directory=True, error=DatabaseError)
+    try:
+        manifest, manifest_hold = make_temporary(manifest_path_for(path), error=DatabaseError)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        release_temporary(hold)
+        raise
+    return tmp, manifest, [hold, manifest_hold]
 
 
 def _replace(tmp: Path, path: Path):

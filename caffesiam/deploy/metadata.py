@@ -5,11 +5,20 @@ No Caffe here: the runtime imports this module on hosts that have no Caffe.
 """
 
 import json
-import math
 from dataclasses import dataclass, fields
 
 from caffesiam.errors import ModelError
-from caffesiam.files import read_file
+from caffesiam.evaluate.report import EVALUATION
+from caffesiam.schema import (
+    Field,
+    Schema,
+    check,
+    decode_json,
+    list_of,
+    number,
+    read_json_file,
+    text,
+)
 
 PREFIX = "caffesiam."
 
@@ -44,33 +53,26 @@ def metadata_props(meta: TowerMetadata) -> dict[str, str]:
     }
 
 
-def _number(value, key: str, source: str, low: float = -math.inf, high: float = math.inf):
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ModelError(f"{source}: {key} is {value!r}, not a finite number")
-    if not low <= value <= high:
-        raise ModelError(f"{source}: {key} is {value}, outside [{low}, {high}]")
-    return float(value)
-
-
-def _text(value, key: str, source: str):
-    if not isinstance(value, str):
-        raise ModelError(f"{source}: {key} is {value!r}, not a string")
-    return value
-
-
-_CHECKS = {
-    "input_scale": lambda v, k, s: _number(v, k, s, 0, math.inf),
-    "input_mean": lambda v, k, s: tuple(
-        _number(x, k, s) for x in (v if isinstance(v, list) else [None])
-    ),
-    "input_source": _text,
-    "feature_blob": _text,
-    "loss": _text,
-    "margin": lambda v, k, s: _number(v, k, s, 0),
-    "threshold": lambda v, k, s: _number(v, k, s, 0),
-    "threshold_accuracy": lambda v, k, s: _number(v, k, s, 0, 1),
-    "threshold_source": _text,
+# Each field's value as the metadata holds it; input_scale is what marks a caffesiam export.
+_VALUES = {
+    "input_scale": number(0),
+    "input_mean": list_of(number()),
+    "input_source": text(),
+    "feature_blob": text(),
+    "loss": text(),
+    "margin": number(0),
+    "threshold": number(0),
+    "threshold_accuracy": number(0, 1),
+    "threshold_source": text(),
 }
+_METADATA = Schema(
+    "caffesiam ONNX model",
+    tuple(
+        Field(PREFIX + name, value, required=name == "input_scale")
+        for name, value in _VALUES.items()
+    ),
+    ModelError,
+)
 
 
 def tower_metadata(props: dict[str, str], source: str) -> TowerMetadata:
@@ -79,16 +81,18 @@ def tower_metadata(props: dict[str, str], source: str) -> TowerMetadata:
         raise ModelError(
             f"{source}: no {PREFIX}input_scale metadata; export it with caffesiam export"
         )
-    values = {}
-    for name, check in _CHECKS.items():
-        key = PREFIX + name
-        if key in props:
-            try:
-                value = json.loads(props[key])
-            except ValueError:
-                raise ModelError(f"{source}: metadata {key} is not JSON: {props[key]!r}") from None
-            values[name] = check(value, key, source)
-    return TowerMetadata(**values)
+    decoded = {
+        PREFIX + name: decode_json(
+            props[PREFIX + name], f"{source}: metadata {PREFIX}{name}", ModelError
+        )
+        for name in _VALUES
+        if PREFIX + name in props
+    }
+    checked = check(decoded, _METADATA, source)
+    values = {name: checked[PREFIX + name] for name in _VALUES if PREFIX + name in checked}
+    if "input_mean" in values:
+        values["input_mean"] = tuple(float(x) for x in values["input_mean"])
+    return TowerMetadata(**{k: float(v) if type(v) is int else v for k, v in values.items()})
 
 
 @dataclass(frozen=True)
@@ -101,17 +105,7 @@ class HeldOutThreshold:
 
 def read_evaluation(path) -> HeldOutThreshold:
     """The threshold of an evaluation.json that `caffesiam evaluate --json` wrote, checked."""
-    text = read_file(path, ModelError, "evaluation JSON")
-    try:
-        report = json.loads(text)
-    except ValueError as e:
-        raise ModelError(f"{path}: not JSON ({e})") from None
-    if not isinstance(report, dict):
-        raise ModelError(f"{path}: not a caffesiam evaluate --json report")
-    for key in ("best_threshold_all_pairs", "best_threshold_accuracy"):
-        if key not in report:
-            raise ModelError(f"{path}: no '{key}'; write it with caffesiam evaluate --json")
+    report = read_json_file(path, EVALUATION, ModelError)
     return HeldOutThreshold(
-        _number(report["best_threshold_all_pairs"], "best_threshold_all_pairs", str(path), 0),
-        _number(report["best_threshold_accuracy"], "best_threshold_accuracy", str(path), 0, 1),
+        float(report["best_threshold_all_pairs"]), float(report["best_threshold_accuracy"])
     )

@@ -7,7 +7,6 @@ so they are the files that the commands in its command.sh would write.
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from caffesiam.data.probe import detect_backend, open_elsewhere
 from caffesiam.data.recordcheck import check_record_channels, sliced_sources
 from caffesiam.errors import CaffesiamError, DatabaseError, SweepError
 from caffesiam.evaluate.features import check_pair_db
-from caffesiam.files import default_mode, write_text_atomic
+from caffesiam.files import default_mode, make_temporary, release_temporary, staged
 from caffesiam.net.generate import deploy_net, solver_for, train_net
 from caffesiam.spec.load import load_tower
 from caffesiam.spec.tower import Tower
@@ -122,13 +121,14 @@ def create(
     on_point: Callable[[Point], None] = lambda p: None,
 ) -> Path:
     """Write every run directory, with the points' `files` (point_files'), in a hidden
-    temporary sibling, then move them into `out`; on any failure nothing is left. `on_point` is
-    called as each point's directory is written."""
+    temporary sibling, then move them into `out`; on any failure nothing is left, and a kill -9
+    leaves a temporary that the next command to write in that folder removes
+    (files.make_temporary). `on_point` is called as each point's directory is written."""
     check_out_dir(out, sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private
+    tmp, hold = make_temporary(out, directory=True)
     try:
+        os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private
         for point in sweep.points:
             _write_point(sweep, point, tmp / point.name, out / point.name, files[point.index])
             on_point(point)
@@ -154,11 +154,14 @@ def create(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        release_temporary(hold)
     return out
 
 
 def _write_point(sweep: Sweep, point: Point, where: Path, final: Path, files: PointFiles):
     (where / Path(SNAPSHOT_PREFIX).parent).mkdir(parents=True)
     write_point(point, where, final, sweep.name)
-    for name, message in files.items():
-        write_text_atomic(where / name, to_text(message))
+    with staged() as stage:
+        for name, message in files.items():
+            stage(where / name).write_text(to_text(message))

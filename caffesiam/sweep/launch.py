@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from caffesiam.errors import SweepError
-from caffesiam.files import read_file, write_text_atomic
+from caffesiam.files import read_file, staged, write_text_atomic
 from caffesiam.spec.yamlload import load_yaml
 from caffesiam.sweep import engines
 from caffesiam.sweep.create import PointFiles, check_out_dir, create, point_files
@@ -99,13 +99,16 @@ def plan_resume(sweep_dir: Path, machine: Machine, **given) -> Resume:
 
 def prepare_resume(sweep_dir: Path, resume: Resume, machine: Machine):
     """Rewrite the train command of each point to run again (the engine may differ from last
-    time: command.sh says what will run) and record the engine's settings."""
+    time: command.sh says what will run) and record the engine's settings: all published
+    together, or none."""
     state = read_state(sweep_dir)
     command = train_command(train_options(resume.settings, machine.cores))
-    for s in resume.todo:
-        point = replace(s.point, commands={**s.point.commands, "train": command})
-        write_point(point, sweep_dir / point.name, sweep_dir / point.name, state["name"])
-    write_state(sweep_dir, {**state, "engine": resume.settings.record()})
+    with staged() as stage:
+        for s in resume.todo:
+            point = replace(s.point, commands={**s.point.commands, "train": command})
+            where = sweep_dir / point.name
+            write_point(point, where, where, state["name"], stage)
+        write_state(sweep_dir, {**state, "engine": resume.settings.record()}, stage)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from caffesiam.charts.sweep import plot_accuracy_bars, plot_loss_panels
-from caffesiam.files import write_text_atomic
+from caffesiam.errors import SweepError
+from caffesiam.files import check_output, staged
 from caffesiam.sweep.expand import Point, describe
-from caffesiam.sweep.layout import ACCURACY_PNG, CURVES_PNG, EVAL_JSON, RESULTS_CSV
-from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
-from caffesiam.train.log import parse_lines
-from caffesiam.train.rundir import CAFFE_LOG, USAGE_JSON
+from caffesiam.sweep.layout import ACCURACY_PNG, CURVES_PNG, RESULTS_CSV
+from caffesiam.sweep.rundirs import logged_metrics, points_of, read_state, train_dirs
+from caffesiam.sweep.status import read_evaluation
+from caffesiam.train.usage import read_usage
 
+REPORT_FILES = (RESULTS_CSV, CURVES_PNG, ACCURACY_PNG)
 RESULT_COLUMNS = (
     "accuracy",
     "accuracy_half_margin",
@@ -50,17 +52,16 @@ def collect(sweep_dir: Path) -> list[PointResult]:
 
 
 def _collect(point: Point, where: Path) -> PointResult:
-    evaluation = read_json(where / EVAL_JSON) or {}
+    evaluation = read_evaluation(where) or {}
     values = {column: evaluation.get(key) for column, key in _FROM_EVAL.items()}
     usages, curve = [], {}
     for run in train_dirs(where):  # attempts in order; a resumed one continues the curve
-        usages.append(read_json(run / USAGE_JSON) or {})
-        try:
-            with open(run / CAFFE_LOG, errors="replace") as log:
-                metrics = parse_lines(log)
-        except OSError:
-            continue
-        curve.update({t.iteration: t.outputs["loss"] for t in metrics.test if "loss" in t.outputs})
+        usages.append(read_usage(run, SweepError))
+        metrics = logged_metrics(run)
+        if metrics:
+            curve.update(
+                {t.iteration: t.outputs["loss"] for t in metrics.test if "loss" in t.outputs}
+            )
     values.update(training_totals(usages))
     return PointResult(point, values, sorted(curve.items()))
 
@@ -135,16 +136,16 @@ def accuracy_bars(results: list[PointResult]) -> list[tuple[str, float]]:
 
 
 def write_report(sweep_dir: Path, out_dir: Path) -> list[Path]:
-    """results.csv, curves.png and accuracy.png in `out_dir`."""
+    """results.csv, curves.png and accuracy.png in `out_dir`, published together: when one cannot
+    be made, an earlier report stays as it was."""
+    paths = [check_output(out_dir / name, SweepError, parents=True) for name in REPORT_FILES]
     state = read_state(sweep_dir)
     results = collect(sweep_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / RESULTS_CSV
-    write_text_atomic(csv_path, results_csv(results, state["keys"]))
     done = sum(r.done for r in results)
     title = f"sweep {state['name']}: {done} of {len(results)} points evaluated"
-    return [
-        csv_path,
-        plot_loss_panels(curve_panels(results), out_dir / CURVES_PNG, title),
-        plot_accuracy_bars(accuracy_bars(results), out_dir / ACCURACY_PNG, title),
-    ]
+    with staged() as stage:
+        stage(paths[0]).write_text(results_csv(results, state["keys"]))
+        plot_loss_panels(curve_panels(results), stage(paths[1]), title)
+        plot_accuracy_bars(accuracy_bars(results), stage(paths[2]), title)
+    return paths

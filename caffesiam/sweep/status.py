@@ -10,12 +10,13 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from caffesiam.errors import SweepError
+from caffesiam.evaluate.report import EVALUATION
+from caffesiam.schema import Field, Schema, integer, number, read_json_file, text
 from caffesiam.sweep import engines
 from caffesiam.sweep.expand import Point
 from caffesiam.sweep.layout import EVAL_JSON, TASK_JSON
-from caffesiam.sweep.rundirs import points_of, read_json, read_state, train_dirs
-from caffesiam.train.log import parse_lines
-from caffesiam.train.rundir import CAFFE_LOG
+from caffesiam.sweep.rundirs import PID, logged_metrics, points_of, read_state, train_dirs
 
 DONE = "done"
 PENDING = "pending"
@@ -26,6 +27,23 @@ NOT_STARTED = "not started"
 INTERRUPTED = "interrupted"  # a task's record only: Ctrl-C stopped it (the point is cancelled)
 ACTIVE = (PENDING, RUNNING)
 RESUMABLE = (FAILED, CANCELLED, NOT_STARTED)  # what `sweep resume` runs again
+
+_JOB_ID = text(null=True)
+TASK_SCHEMA = Schema(  # task.json, as sweep.task writes it
+    "sweep task record",
+    (
+        Field("state", text(RUNNING, DONE, FAILED, INTERRUPTED)),
+        Field("host", text(), required=False),
+        Field("pid", PID, required=False),
+        Field("started", number(), required=False),
+        Field("ended", number(), required=False),
+        Field("slurm_job_id", _JOB_ID, required=False),
+        Field("slurm_array_job_id", _JOB_ID, required=False),
+        Field("step", text(), required=False),
+        Field("exit_status", integer(), required=False),
+    ),
+    SweepError,
+)
 
 
 @dataclass
@@ -47,7 +65,7 @@ def sweep_status(sweep_dir: Path) -> list[PointStatus]:
     state = read_state(sweep_dir)
     jobs = state.get("slurm_jobs", [])
     points = points_of(sweep_dir)
-    tasks = {p.index: read_json(sweep_dir / p.name / TASK_JSON) or {} for p in points}
+    tasks = {p.index: read_task(sweep_dir / p.name) for p in points}
     slurm = engines.slurm_states(jobs, tasks) if jobs else {}
     pool = state.get("local_pool") or {}
     pooled = set(pool.get("indices", [])) if _running_here(pool) else set()
@@ -60,12 +78,22 @@ def sweep_status(sweep_dir: Path) -> list[PointStatus]:
     return statuses
 
 
+def read_task(point_dir: Path) -> dict:
+    """The point's task.json, or {} before its task started."""
+    return read_json_file(Path(point_dir) / TASK_JSON, TASK_SCHEMA, optional=True) or {}
+
+
+def read_evaluation(point_dir: Path) -> dict | None:
+    """The point's eval.json (evaluate --json's report), or None before it was evaluated."""
+    return read_json_file(Path(point_dir) / EVAL_JSON, EVALUATION, SweepError, optional=True)
+
+
 def point_status(
     point: Point, where: Path, task: dict, slurm: engines.TaskState | None
 ) -> PointStatus:
     iteration = _iteration(where)
     queued = slurm is not None and slurm.state in engines.ACTIVE
-    result = read_json(where / EVAL_JSON)
+    result = read_evaluation(where)
     if result is not None:
         return PointStatus(
             point,
@@ -124,14 +152,8 @@ def _running_here(record: dict) -> bool:
 
 def _iteration(where: Path) -> int:
     """The last iteration any of the point's trainings logged."""
-    last = 0
-    for run in train_dirs(where):
-        try:
-            with open(run / CAFFE_LOG, errors="replace") as log:
-                last = max(last, parse_lines(log).iteration)
-        except OSError:
-            continue
-    return last
+    logged = (logged_metrics(run) for run in train_dirs(where))
+    return max((metrics.iteration for metrics in logged if metrics), default=0)
 
 
 def counts(statuses: list[PointStatus]) -> dict[str, int]:

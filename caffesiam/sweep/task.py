@@ -22,7 +22,7 @@ from caffesiam.sweep.layout import (
     TASK_LOG,
     TRAIN_DIR,
 )
-from caffesiam.sweep.rundirs import latest_solverstate, next_train_dir, read_point, read_state
+from caffesiam.sweep.rundirs import latest_solverstate, listed_point, next_train_dir, read_state
 from caffesiam.sweep.scripts import caffesiam_argv
 from caffesiam.sweep.status import DONE, FAILED, INTERRUPTED, RUNNING
 from caffesiam.train.gather import existing_snapshots
@@ -36,7 +36,7 @@ def run_point(sweep_dir: Path, index: int) -> int:
     if not 0 <= index < len(names):
         raise SweepError(f"{sweep_dir} has points 0 to {len(names) - 1}, not {index}")
     where = sweep_dir / names[index]
-    point = read_point(where)
+    point = listed_point(sweep_dir, index, names[index])
     task = {
         "state": RUNNING,
         "host": socket.gethostname(),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from caffesiam.caffe import runner
 from caffesiam.caffe.glog import glog_env
+from caffesiam.files import write_text_atomic
 from caffesiam.limits import NET_CHILD_TIMEOUT_S
 from caffesiam.train.plan import TrainPlan
 
@@ -79,6 +80,7 @@ def threads_for_run(plan: TrainPlan, option: str, launch):
 
 def write_choice(path: Path, threads: int | None, why: str, timings: dict[str, float]):
     """The choice and what it was based on, as the run directory's blas_threads.json."""
-    path.write_text(
-        json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1)
+    write_text_atomic(
+        path,
+        json.dumps({"threads": threads, "reason": why, "forward_backward_ms": timings}, indent=1),
     )

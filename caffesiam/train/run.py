@@ -15,7 +15,7 @@ from caffesiam.caffe.glog import glog_env
 from caffesiam.caffe.proto import to_text
 from caffesiam.charts.loss import plot_loss_curve
 from caffesiam.errors import TrainingDiverged, TrainingFailed
-from caffesiam.files import write_text_atomic
+from caffesiam.files import staged, write_text_atomic
 from caffesiam.train.blas_threads import thread_env, threads_for_run, write_choice
 from caffesiam.train.log import (
     LogParser,
@@ -28,6 +28,7 @@ from caffesiam.train.log import (
 from caffesiam.train.metrics_csv import metrics_csv
 from caffesiam.train.plan import TrainPlan
 from caffesiam.train.rundir import BLAS_THREADS_JSON, CAFFE_LOG, LOSS_PNG, METRICS_CSV, USAGE_JSON
+from caffesiam.train.usage import usage_record
 
 PLOT_EVERY_S = 30.0  # while Caffe runs, loss.png is redrawn at most this often
 
@@ -83,34 +84,44 @@ def prepare_run(plan: TrainPlan, launch, blas_threads: str) -> RunSetup:
 
 class RunOutputs:
     """metrics.csv after every test phase; loss.png at the first, then at most every `plot_every`
-    seconds while Caffe runs, and at the end: a render (a second or so) stays off the log path."""
+    seconds while Caffe runs, and at the end with usage.json: a render (a second or so) stays off
+    the log path. What is written at one time is published together (files.staged)."""
 
     def __init__(self, plan: TrainPlan, plot_every: float = PLOT_EVERY_S, clock=time.monotonic):
         self.csv_path, self.plot_path = plan.run_dir / METRICS_CSV, plan.run_dir / LOSS_PNG
+        self.usage_path = plan.run_dir / USAGE_JSON
         self.title = f"{plan.solver_path.name} ({plan.net_path.name})"
         self.plot_every, self.clock = plot_every, clock
         self.plotted_at: float | None = None
         self.plot_due = False
 
     def test_phase(self, metrics: Metrics):
-        write_text_atomic(self.csv_path, metrics_csv(metrics))
         self.plot_due = True
-        self.plot_if_due(metrics)
+        self._write(metrics, table=True, plot=self._plot_now())
 
     def plot_if_due(self, metrics: Metrics):
-        if self.plot_due and (
+        if self._plot_now():
+            self._write(metrics, table=False, plot=True)
+
+    def finish(self, metrics: Metrics, usage: dict | None = None):
+        """The last metrics.csv and loss.png, and usage.json when given."""
+        self._write(metrics, table=True, plot=True, usage=usage)
+
+    def _plot_now(self) -> bool:
+        return self.plot_due and (
             self.plotted_at is None or self.clock() - self.plotted_at >= self.plot_every
-        ):
-            self._plot(metrics)
+        )
 
-    def finish(self, metrics: Metrics):
-        write_text_atomic(self.csv_path, metrics_csv(metrics))
-        self._plot(metrics)
-
-    def _plot(self, metrics: Metrics):
-        if metrics.train or metrics.test:
-            plot_loss_curve(metrics, self.plot_path, title=self.title)
-        self.plotted_at, self.plot_due = self.clock(), False
+    def _write(self, metrics: Metrics, table: bool, plot: bool, usage: dict | None = None):
+        with staged() as stage:
+            if table:
+                stage(self.csv_path).write_text(metrics_csv(metrics))
+            if plot and (metrics.train or metrics.test):
+                plot_loss_curve(metrics, stage(self.plot_path), title=self.title)
+            if usage is not None:
+                stage(self.usage_path).write_text(json.dumps(usage, indent=1) + "\n")
+        if plot:
+            self.plotted_at, self.plot_due = self.clock(), False
 
 
 def run_training(
@@ -152,23 +163,10 @@ def run_training(
         finished = runner.stream(
             argv, handle, cwd=plan.cwd, env=env, interrupts=interrupts, in_container=in_container
         )
-    outputs.finish(parser.metrics)
     status = finished.status
-    write_text_atomic(
-        plan.run_dir / USAGE_JSON,
-        json.dumps(
-            {
-                "process": "caffe in the container" if in_container else Path(argv[0]).name,
-                "exit_status": status,
-                "wall_seconds": round(finished.wall_seconds, 3),
-                "cpu_seconds": _rounded(finished.cpu_seconds),
-                "start_iteration": plan.start_iter,
-                "last_iteration": parser.metrics.iteration,
-            },
-            indent=1,
-        )
-        + "\n",
-    )
+    process = "caffe in the container" if in_container else Path(argv[0]).name
+    usage = usage_record(process, finished, plan.start_iter, parser.metrics.iteration)
+    outputs.finish(parser.metrics, usage)
     # A second Ctrl-C kills Caffe on purpose; any other non-zero status is a failure.
     if status != 0 and interrupts.count < 2:
         with open(log_path, errors="replace") as f:
@@ -187,10 +185,6 @@ def run_training(
         outputs.plot_path,
         finished,
     )
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)
 
 
 def describe_status(status: int) -> str:

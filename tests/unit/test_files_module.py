@@ -2,7 +2,9 @@
 the cache folder, in process."""
 
 import codecs
+import fcntl
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -120,6 +122,104 @@ def test_a_failed_write_names_the_target(tmp_path):
             tmp = stage(tmp_path / "out.txt")
             raise OSError(28, "No space left on device", str(tmp))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_replaces_nothing_when_a_target_has_become_a_directory(tmp_path):
+    (tmp_path / "a.txt").write_text("old a")
+    with pytest.raises(BadInput, match=f"cannot write {tmp_path / 'b'}: it is a directory"):
+        with files.staged() as stage:
+            stage(tmp_path / "a.txt").write_text("new a")
+            stage(tmp_path / "b").write_text("new b")
+            (tmp_path / "b").mkdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b"]
+    assert (tmp_path / "a.txt").read_text() == "old a"
+
+
+def test_staged_joins_an_outer_staging_and_gives_each_target_its_mode(tmp_path):
+    with files.staged() as outer:
+        with files.staged(outer) as inner:
+            assert inner is outer
+            inner(tmp_path / "run.sh", mode=0o750).write_text("#!/bin/sh\n")
+        assert not (tmp_path / "run.sh").exists()  # published with the outer block
+    assert stat.S_IMODE((tmp_path / "run.sh").stat().st_mode) == 0o750
+
+
+def holders(path) -> bool:
+    """Whether some descriptor holds the flock of `path` (another open cannot take it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("directory", [False, True])
+def test_a_temporary_is_a_hidden_sibling_held_by_its_writer(tmp_path, directory):
+    tmp, hold = files.make_temporary(tmp_path / "out.png", directory=directory)
+    try:
+        assert tmp.parent == tmp_path and tmp.is_dir() == directory
+        assert re.fullmatch(
+            r"\.out\.png\.tmp-[a-z0-9_]{8}" + ("" if directory else r"\.png"), tmp.name
+        )
+        assert holders(tmp)
+    finally:
+        files.release_temporary(hold)
+    assert not holders(tmp)
+
+
+def test_dead_temporaries_are_cleared_and_live_ones_and_other_files_stay(tmp_path):
+    dead_file, file_hold = files.make_temporary(tmp_path / "a.csv")
+    dead_dir, dir_hold = files.make_temporary(tmp_path / "sweep", directory=True)
+    (dead_dir / "inside").write_text("x")
+    live, live_hold = files.make_temporary(tmp_path / "b.csv")
+    files.release_temporary(file_hold)  # as a kill -9 would
+    files.release_temporary(dir_hold)
+    (tmp_path / ".notes.tmp-abcdefgh.txt").symlink_to("/etc/passwd")  # not a file we made
+    os.mkfifo(tmp_path / ".pipe.tmp-abcdefgh")
+    (tmp_path / "a.csv.tmp-abcdefgh").write_text("not hidden: not a temporary")
+    try:
+        with files.folder_lock(tmp_path):
+            removed = files.clear_dead_temporaries(tmp_path)
+        assert sorted(removed) == sorted([dead_file, dead_dir])
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [live.name, ".notes.tmp-abcdefgh.txt", ".pipe.tmp-abcdefgh", "a.csv.tmp-abcdefgh"]
+        )
+    finally:
+        files.release_temporary(live_hold)
+
+
+def test_this_processs_own_temporaries_are_never_probed(tmp_path, monkeypatch):
+    """Over NFS a flock is a POSIX lock, which a probe from the holder's own process takes: a
+    temporary this process holds must stay whatever a probe would say."""
+    live, hold = files.make_temporary(tmp_path / "a.csv")
+    monkeypatch.setattr(files, "_writer_gone", lambda path: True)
+    try:
+        with files.folder_lock(tmp_path):
+            assert files.clear_dead_temporaries(tmp_path) == []
+        assert live.exists()
+    finally:
+        files.release_temporary(hold)
+
+
+def test_the_next_write_in_a_folder_clears_what_a_dead_writer_left(tmp_path):
+    dead, hold = files.make_temporary(tmp_path / "report.json")
+    files.release_temporary(hold)
+    files.write_text_atomic(tmp_path / "other.txt", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt"]
+
+
+def test_a_temporary_inside_a_held_temporary_directory_is_made_without_waiting(tmp_path):
+    """The sweep directory being made is held by its flock: files are staged in it without the
+    folder lock, which that flock would block."""
+    folder, hold = files.make_temporary(tmp_path / "sweep", directory=True)
+    try:
+        files.write_text_atomic(folder / "sweep.json", "{}")
+        assert (folder / "sweep.json").read_text() == "{}"
+    finally:
+        files.release_temporary(hold)
 
 
 def test_write_text_atomic(tmp_path):

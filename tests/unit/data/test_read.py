@@ -94,13 +94,27 @@ def test_what_is_not_a_pair_database_is_refused(tmp_path, datums, words):
         (None, 2),
         ({"images_per_record": 3}, 3),
         ({"images_per_record": 2}, 2),
-        ({"images_per_record": 4}, 2),
-        ({"images_per_record": True}, 2),
-        ("not json", 2),
+        ({"backend": "leveldb", "records": 4}, 2),  # from before triplets: pairs
     ],
 )
-def test_images_per_record_comes_from_a_sound_manifest_or_is_two(tmp_path, manifest, expected):
+def test_images_per_record_comes_from_the_manifest_or_is_two(tmp_path, manifest, expected):
     if manifest is not None:
-        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-        (tmp_path / "db.json").write_text(text)
+        (tmp_path / "db.json").write_text(json.dumps(manifest))
     assert images_per_record(tmp_path / "db") == expected
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"images_per_record": 4}', "images_per_record is 4, expected an integer in [2, 3]"),
+        ('{"images_per_record": true}', "images_per_record is true, expected an integer"),
+        ('{"image_shape": [1, 0, 28]}', "image_shape[1] is 0, expected an integer >= 1"),
+        ("not json", "not JSON"),
+        ("[2]", "is a JSON list, expected a JSON object (database manifest)"),
+    ],
+)
+def test_a_damaged_manifest_is_a_database_error_naming_it(tmp_path, text, words):
+    (tmp_path / "db.json").write_text(text)
+    with pytest.raises(DatabaseError) as caught:
+        images_per_record(tmp_path / "db")
+    assert str(caught.value).startswith(f"{tmp_path / 'db.json'}: ") and words in str(caught.value)

@@ -20,11 +20,11 @@ def a_leveldb(path, content="x"):
 
 @pytest.fixture
 def held():
-    """held(folder): flock the folder as a live writer would; released after the test."""
+    """held(path): flock the temporary as a live writer would; released after the test."""
     fds = []
 
-    def hold(folder):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    def hold(path):
+        fd = os.open(path, os.O_RDONLY)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fds.append(fd)
 
@@ -55,21 +55,29 @@ def test_force_replaces_only_databases(tmp_path):
 
 
 def test_dead_temporaries_go_live_ones_stay(tmp_path, held):
-    dead = tmp_path / ".db.tmp-dead"
-    live = tmp_path / ".db.tmp-live"
-    other = tmp_path / ".other.tmp-dead"
-    for folder in (dead, live, other):
+    dead = tmp_path / ".db.tmp-deadbeef"
+    live = tmp_path / ".db.tmp-live_000"
+    other = tmp_path / ".other.png.tmp-dead_000.png"  # another output's, whose writer died too
+    for folder in (dead, live):
         folder.mkdir()
+    other.write_bytes(b"half a picture")
+    live_manifest = tmp_path / ".db.json.tmp-live_000.json"
+    (tmp_path / ".db.json.tmp-orphan00.json").write_text("{}")  # a manifest whose build died
+    live_manifest.write_text("{}")
+    (tmp_path / ".db.tmp-notes").write_text("not a name caffesiam gives a temporary")
     held(live)
-    (tmp_path / ".db.tmp-orphan.json").write_text("{}")  # a manifest whose database is gone
-    (tmp_path / ".db.tmp-live.json").write_text("{}")
+    held(live_manifest)
     with folder_lock(tmp_path):
         removed = clear_stale(tmp_path / "db")
-    assert sorted(p.name for p in removed) == [".db.tmp-dead", ".db.tmp-orphan.json"]
+    assert sorted(p.name for p in removed) == [
+        ".db.json.tmp-orphan00.json",
+        ".db.tmp-deadbeef",
+        ".other.png.tmp-dead_000.png",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".db.tmp-live",
-        ".db.tmp-live.json",
-        ".other.tmp-dead",
+        ".db.json.tmp-live_000.json",
+        ".db.tmp-live_000",
+        ".db.tmp-notes",
     ]
 
 

@@ -2,6 +2,7 @@
 from: written, read back, and refused with the key named when wrong."""
 
 import json
+import re
 
 import pytest
 
@@ -43,11 +44,17 @@ def test_unset_fields_are_left_out_and_read_back_as_none():
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("input_scale", '"big"', "m.onnx: caffesiam.input_scale is 'big', not a finite number"),
-        ("input_scale", "-1", "m.onnx: caffesiam.input_scale is -1, outside [0, inf]"),
-        ("threshold", "NaN", "m.onnx: caffesiam.threshold is nan, not a finite number"),
-        ("input_mean", "3", "m.onnx: caffesiam.input_mean is None, not a finite number"),
-        ("feature_blob", "{", "m.onnx: metadata caffesiam.feature_blob is not JSON"),
+        (
+            "input_scale",
+            '"big"',
+            'm.onnx: caffesiam.input_scale is "big", expected a finite number',
+        ),
+        ("input_scale", "-1", "m.onnx: caffesiam.input_scale is -1, expected a finite number >= 0"),
+        ("threshold", "NaN", "m.onnx: caffesiam.threshold is NaN, expected a finite number >= 0"),
+        ("input_mean", "3", "m.onnx: caffesiam.input_mean is 3, expected a list"),
+        ("input_mean", '[1, "x"]', 'm.onnx: caffesiam.input_mean[1] is "x", expected a finite'),
+        ("feature_blob", "{", "m.onnx: metadata caffesiam.feature_blob: not JSON"),
+        ("loss", "[" * 5000, "m.onnx: metadata caffesiam.loss: JSON nested deeper than 64 levels"),
     ],
 )
 def test_a_bad_value_names_the_model_and_the_key(key, value, message):
@@ -73,17 +80,17 @@ def test_the_threshold_is_the_one_evaluate_chose_on_all_pairs(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[1, 2]", "not a caffesiam evaluate --json report"),
+        ("[1, 2]", "is a JSON list, expected a JSON object (caffesiam evaluate --json report)"),
         ("{", "not JSON"),
-        ('{"best_threshold_accuracy": 0.9}', "no 'best_threshold_all_pairs'"),
+        ('{"best_threshold_accuracy": 0.9}', "best_threshold_all_pairs is missing"),
         (
             '{"best_threshold_all_pairs": 0.5, "best_threshold_accuracy": 1.5}',
-            "best_threshold_accuracy is 1.5, outside [0, 1]",
+            "best_threshold_accuracy is 1.5, expected a finite number in [0, 1]",
         ),
     ],
 )
 def test_a_bad_evaluation_report_is_refused(tmp_path, text, message):
     path = tmp_path / "evaluation.json"
     path.write_text(text)
-    with pytest.raises(ModelError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ModelError, match=re.escape(message)):
         read_evaluation(path)

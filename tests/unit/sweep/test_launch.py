@@ -36,7 +36,8 @@ def sweep_dir(tmp_path):
         },
     )
     names = [p.name for p in sweep.points]
-    (tmp_path / names[0] / "eval.json").write_text(json.dumps({"best_threshold_accuracy": 0.5}))
+    evaluation = {"best_threshold_accuracy": 0.5, "best_threshold_all_pairs": 0.4}
+    (tmp_path / names[0] / "eval.json").write_text(json.dumps(evaluation))
     (tmp_path / names[1] / "task.json").write_text(json.dumps({"state": FAILED, "step": "train"}))
     running = {"state": RUNNING, "host": socket.gethostname(), "pid": os.getpid()}
     (tmp_path / names[2] / "task.json").write_text(json.dumps(running))

@@ -1,11 +1,16 @@
 """sweep.report's pure parts: the rows of results.csv, the training totals, the curves' panels
-and the accuracy bars."""
+and the accuracy bars; and the three files written together."""
 
 import csv
 import io
 
+import pytest
+
+from caffesiam.errors import SweepError
+from caffesiam.sweep import report
 from caffesiam.sweep.expand import Point
 from caffesiam.sweep.report import (
+    REPORT_FILES,
     RESULT_COLUMNS,
     PointResult,
     accuracy_bars,
@@ -74,3 +79,32 @@ def test_accuracy_bars_show_finished_points_lowest_first_in_percent():
     )
     assert bars == [("2: q=3", 60.0), ("0: q=1", 90.0)]
     assert label(Point(5, "5_name", {}, {}, {})) == "5_name"  # nothing tells it apart
+
+
+@pytest.fixture
+def earlier_report(tmp_path, monkeypatch):
+    """A sweep directory with an earlier report; the sweep's state and results are stand-ins."""
+    monkeypatch.setattr(report, "read_state", lambda d: {"name": "s", "keys": []})
+    monkeypatch.setattr(report, "collect", lambda d: [result(point(0), accuracy=0.5)])
+    for name in REPORT_FILES:
+        (tmp_path / name).write_text(f"earlier {name}")
+    return tmp_path
+
+
+def test_the_report_is_published_whole_or_the_earlier_one_stays(earlier_report, monkeypatch):
+    def fails(bars, path, title):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "plot_accuracy_bars", fails)
+    with pytest.raises(Exception, match="accuracy.png: No space left on device"):
+        report.write_report(earlier_report, earlier_report)
+    assert sorted(p.name for p in earlier_report.iterdir()) == sorted(REPORT_FILES)
+    assert all(p.read_text() == f"earlier {p.name}" for p in earlier_report.iterdir())
+
+
+def test_an_output_that_is_a_directory_is_refused_before_any_work(earlier_report, monkeypatch):
+    monkeypatch.setattr(report, "collect", lambda d: pytest.fail("read before the check"))
+    (earlier_report / "curves.png").unlink()
+    (earlier_report / "curves.png").mkdir()
+    with pytest.raises(SweepError, match="curves.png: it is a directory"):
+        report.write_report(earlier_report, earlier_report)

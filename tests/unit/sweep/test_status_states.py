@@ -33,7 +33,8 @@ def status_of(where: Path, task: dict | None = None, slurm: TaskState | None = N
 
 
 def test_a_point_with_eval_json_is_done_with_its_accuracy(tmp_path):
-    (tmp_path / "eval.json").write_text(json.dumps({"best_threshold_accuracy": 0.875}))
+    evaluation = {"best_threshold_accuracy": 0.875, "best_threshold_all_pairs": 0.6}
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
     status = status_of(tmp_path, {"state": FAILED})  # the files win over the task's record
     assert (status.state, status.accuracy, status.active) == (DONE, 0.875, False)
 
@@ -88,7 +89,8 @@ def test_slurms_word_decides_for_a_point_it_ran(tmp_path, slurm, state, active):
 
 
 def test_a_done_point_whose_task_slurm_still_holds_is_active(tmp_path):
-    (tmp_path / "eval.json").write_text("{}")
+    evaluation = {"best_threshold_accuracy": 0.5, "best_threshold_all_pairs": 0.6}
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
     status = status_of(tmp_path, {}, TaskState("COMPLETING"))
     assert status.state == DONE and status.active
 

@@ -79,6 +79,33 @@ def test_a_finished_run_leaves_its_log_metrics_and_usage(tmp_path, caffe_says):
     )
 
 
+def test_the_last_metrics_curve_and_usage_appear_together_or_not_at_all(
+    tmp_path, caffe_says, monkeypatch
+):
+    """The closing loss.png cannot be drawn: metrics.csv stays as the last test phase left it and
+    no usage.json appears (they are published with it)."""
+    plan = _plan(tmp_path)
+    plan.run_dir.mkdir()
+    log = [
+        P + "Iteration 20, Testing net (#0)\n",
+        P + "    Test net output #0: loss = 0.25 (* 1 = 0.25 loss)\n",
+        P + "Iteration 30 (5 iter/s, 2s/10 iters), loss = 0.5\n",
+    ]
+    caffe_says(log)
+    drawn = []
+
+    def plot(metrics, path, title):
+        if drawn:
+            raise RuntimeError("no room for the picture")
+        drawn.append(path)
+
+    monkeypatch.setattr(run, "plot_loss_curve", plot)
+    with pytest.raises(RuntimeError):
+        run.run_training(plan, ["/x/caffe", "train"], {})
+    assert (plan.run_dir / METRICS_CSV).read_text().splitlines()[1:] == ["test,20,0.25,,"]
+    assert sorted(p.name for p in plan.run_dir.iterdir()) == [CAFFE_LOG, "loss.png", METRICS_CSV]
+
+
 def test_caffe_dying_is_training_failed_with_its_line_and_signal(tmp_path, caffe_says):
     plan = _plan(tmp_path)
     plan.run_dir.mkdir()
