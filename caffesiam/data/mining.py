@@ -64,6 +64,8 @@ def _k_smallest(d: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k smallest values of each row of `d`, by (value, index); only the
     values up to each row's k-th smallest are sorted."""
     kth = np.partition(d, k - 1, axis=1)[:, k - 1 : k]
+    if np.isinf(kth).any():
+        raise ValueError(f"an anchor has fewer than {k} images of other classes (check_mining)")
     r, c = np.nonzero(d <= kth)  # row-major: each row's candidates in index order
     order = np.lexsort((c, d[r, c], r))
     starts = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=len(d)))[:-1]])

@@ -156,6 +156,11 @@ def test_more_neighbours_than_images_of_other_classes_is_refused():
     assert caught.value.option == "--neighbours"
 
 
+def test_nearest_refuses_more_neighbours_than_images_of_other_classes():
+    with pytest.raises(ValueError, match="fewer than 3 images of other classes"):
+        nearest_other_class(np.zeros((4, 2)), [0, 1, 2, 0], [0], 3)
+
+
 def test_features_must_fit_the_labels():
     with pytest.raises(ValueError, match="one feature row per label"):
         mine_pairs(np.zeros((3, 2)), [0, 1, 1, 0], 4)
