@@ -12,10 +12,12 @@
 - `safe_name`: a name that becomes part of a path is a single, plain path component;
   `plain_name` makes one from any text.
 - `cache_dir`: where downloads and builds are kept, by the rule the setup scripts follow.
+- `sha256_of`: a file's digest, for manifests that name the file they were made from.
 """
 
 import codecs
 import fcntl
+import hashlib
 import os
 import re
 import select
@@ -516,3 +518,9 @@ def cache_dir() -> Path:
     if chosen:
         return Path(chosen)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "caffesiam"
+
+
+def sha256_of(path) -> str:
+    """The hex sha256 of the bytes of the file at `path`, read in blocks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

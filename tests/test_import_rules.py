@@ -36,6 +36,7 @@ PURE = [  # a name covers the package's modules, or is one module
     "caffesiam.spec",
     "caffesiam.net",
     "caffesiam.data.pairs",
+    "caffesiam.data.mining",
     "caffesiam.data.augment",
     "caffesiam.data.classes",
     "caffesiam.data.datum",

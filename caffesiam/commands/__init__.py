@@ -16,6 +16,7 @@ COMMANDS = {
     "gen-net": "gen_net:gen_net",
     "gen-solver": "gen_solver:gen_solver",
     "inspect-db": "inspect_db:inspect_db",
+    "mine": "mine:mine",
     "plot-log": "plot_log:plot_log",
     "sweep": "sweep:sweep",
     "train": "train:train",

@@ -28,13 +28,28 @@ output_options = option_group(
     ),
     click.option("--force", is_flag=True, help="Replace existing databases."),
 )
+pairs_option = click.option(
+    "--pairs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pairs in the train database [default: one per train image].",
+)
+positive_ratio_option = click.option(
+    "--positive-ratio",
+    type=number(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Fraction of pairs with sim=1 (same class).",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=SEED,
+    show_default=True,
+    help="The same seed and inputs give a byte-identical database.",
+)
 sampling_options = option_group(
-    click.option(
-        "--pairs",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Pairs in the train database [default: one per train image].",
-    ),
+    pairs_option,
     click.option(
         "--test-pairs",
         type=click.IntRange(min=1),
@@ -42,26 +57,14 @@ sampling_options = option_group(
         help="Pairs in the test database [default: one per test image].",
     ),
     click.option("--allow-self", is_flag=True, help="Allow pairs of an image with itself."),
-    click.option(
-        "--positive-ratio",
-        type=number(0, 1),
-        default=0.5,
-        show_default=True,
-        help="Fraction of pairs with sim=1 (same class).",
-    ),
+    positive_ratio_option,
     click.option(
         "--caffe-compat",
         is_flag=True,
         help="Draw both images uniformly at random as Caffe's converter does "
         "(about 10% positives); ignores --positive-ratio.",
     ),
-    click.option(
-        "--seed",
-        type=click.IntRange(min=0),
-        default=SEED,
-        show_default=True,
-        help="The same seed and inputs give a byte-identical database.",
-    ),
+    seed_option,
     click.option(
         "--triplets",
         is_flag=True,

@@ -33,15 +33,22 @@ source_options = option_group(
         help="Image folder ROOT/<class>/<image>, all of it, resized to the model's input.",
     ),
 )
-selection_options = option_group(
-    click.option(
+
+
+def split_option(default: str):
+    """--split: which images of the dataset (evaluate and embed: test; mine: train)."""
+    return click.option(
         "--split",
         type=click.Choice(["test", "train", "all"]),
-        default="test",
+        default=default,
         show_default=True,
         help="IDX split for --mnist and --fashion-mnist; for --digits the images that "
         "build-db digits (default --test-fraction and --seed) put in that split; all: both.",
-    ),
+    )
+
+
+selection_options = option_group(
+    split_option("test"),
     class_list_option(
         "--classes",
         "Only the images of these classes, as build-db's --test-classes names them "

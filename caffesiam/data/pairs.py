@@ -68,6 +68,11 @@ def sample_triplets(labels, n_triplets: int, seed: int = 0) -> np.ndarray:
     return plan
 
 
+def check_pairable(labels, allow_self: bool = False):
+    """DatasetError when `labels` cannot make both positive (sim=1) and negative (sim=0) pairs."""
+    _ClassGroups(np.asarray(labels)).check_trainable(allow_self)
+
+
 def _share(upto: int, total: int, n: int) -> int:
     """Positives among the first `upto` pairs, so that chunks add up to exactly `total`."""
     return (upto * total + n // 2) // n

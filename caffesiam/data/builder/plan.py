@@ -2,11 +2,11 @@
 
 Plan apart from apply, as train.plan: a `BuildRequest` is what was asked, refused at once when its
 options contradict each other; `plan_sets` and `plan_pair_list` decide the databases, their paths,
-record counts and seeds; `draw_rows` samples a database's records and `manifest_extra` describes
-them for its manifest.
+record counts and seeds (`plan_mined` gives one the rows that mine drew); `draw_rows` samples a
+database's records and `manifest_extra` describes them for its manifest.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,8 @@ class DbPlan:
     records: int
     seed: int  # the sampler's: the request's seed plus the database's place in the plan
     jitter: Jitter | None = None  # the train database's, with --augment
-    rows: np.ndarray | None = None  # the records a pair list gives; None: sampled
+    rows: np.ndarray | None = None  # the records a pair list gives, or mine drew; None: sampled
+    mining: dict | None = None  # how mine drew the rows (weights, neighbours, hard ratio)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,13 @@ def plan_pair_list(request: BuildRequest, images: ImageSet, rows: np.ndarray) ->
     return BuildPlan(request, [db])
 
 
+def plan_mined(plan: BuildPlan, rows: np.ndarray, mining: dict) -> BuildPlan:
+    """`plan`'s one database (plan_sets' train database), its records the rows that mine drew
+    as `mining` describes."""
+    (db,) = plan.databases
+    return BuildPlan(plan.request, [replace(db, rows=rows, mining=mining)])
+
+
 def draw_rows(request: BuildRequest, db: DbPlan) -> np.ndarray:
     """The database's records as plan rows: [i, j, sim] per pair, [a, p, n, 0] per triplet."""
     if db.rows is not None:
@@ -180,6 +188,18 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
     """What the manifest says of the database's source and sampling, beside its shape and counts."""
     if db.split == ALL:
         return {"source": db.images.source, "split": ALL}
+    if db.mining is not None:
+        present = np.unique(db.images.labels).tolist()
+        return {
+            "source": db.images.source,
+            "split": db.split,
+            "classes": [db.images.class_name(c) for c in present],
+            "seed": request.seed,
+            "positive_ratio": request.positive_ratio,
+            "mining": db.mining,
+            "skipped_images": db.images.skipped,
+            "per_class": per_class(db.images, rows),
+        }
     classes = request.class_split(db.images.class_names)
     return {
         "source": db.images.source,
