@@ -89,12 +89,22 @@ def _drawn(net, out, *flags) -> str:
     return out.read_text()
 
 
-def test_gen_solver_refuses_a_pipe_it_would_have_to_name(tmp_path, model):
+def test_gen_solver_refuses_a_pipe_without_the_file_to_name(tmp_path, model):
     """The solver names its net's file for Caffe to read at train time; a pipe has none."""
     deploy, _ = model
     done = shell('"$caffesiam" gen-solver <(cat "$1") -o "$2"', deploy, tmp_path / "s.prototxt")
-    refused(done, 2, "/dev/fd/", "the solver names its net's file", "give the net file")
+    refused(done, 2, "/dev/fd/", "the solver names its net's file", "--net-path")
     assert not (tmp_path / "s.prototxt").exists()
+
+
+def test_gen_solver_reads_a_pipe_and_names_the_net_path(tmp_path):
+    net = tmp_path / "net.prototxt"
+    ok(run("gen-net", SPEC, "-o", net))
+    from_file = ok(run("gen-solver", net)).stdout
+    piped = ok(shell('"$caffesiam" gen-solver <(cat "$1") --net-path "$1"', net)).stdout
+    assert piped == from_file and f'net: "{net}"' in piped
+    from_stdin = ok(shell('cat "$1" | "$caffesiam" gen-solver - --net-path "$1"', net)).stdout
+    assert from_stdin == from_file
 
 
 @pytest.mark.parametrize("command", ["gen-net", "draw"])
