@@ -28,7 +28,7 @@ TEST_LINES = [
 def make_sweep(where: Path, db: Path, name: str = "sw") -> Path:
     """A two-point sweep directory `where`/`name` over the pair database `db`, not run."""
     from caffesiam.spec.yamlload import load_yaml
-    from caffesiam.sweep.create import create
+    from caffesiam.sweep.create import create, point_files
     from caffesiam.sweep.expand import expand
     from caffesiam.sweep.settings import EngineSettings
 
@@ -36,7 +36,8 @@ def make_sweep(where: Path, db: Path, name: str = "sw") -> Path:
     sweep_file.write_text(SWEEP_FILE.format(spec=REPO / "templates/lenet.yaml", db=db))
     doc = load_yaml(sweep_file.read_text(), str(sweep_file))
     sweep = expand(doc, str(sweep_file), str(where), ["--blas-threads", "1"])
-    return create(sweep, where / name, sweep_file, EngineSettings(jobs=1).record())
+    files = point_files(sweep, where / name)
+    return create(sweep, where / name, sweep_file, EngineSettings(jobs=1).record(), files)
 
 
 def finish(point_dir: Path, accuracy: float = 0.75):

@@ -110,11 +110,13 @@ KILLED_SWEEP = """
 import os, signal, sys
 from pathlib import Path
 from caffesiam.spec.yamlload import load_yaml
-from caffesiam.sweep.create import create
+from caffesiam.sweep.create import create, point_files
 from caffesiam.sweep.expand import expand
 sweep_file = Path(sys.argv[1])
 sweep = expand(load_yaml(sweep_file.read_text(), str(sweep_file)), str(sweep_file), sys.argv[2])
-create(sweep, Path(sys.argv[2]) / "sw", sweep_file, {}, lambda point: os.kill(os.getpid(), 9))
+out = Path(sys.argv[2]) / "sw"
+files = point_files(sweep, out)
+create(sweep, out, sweep_file, {}, files, lambda point: os.kill(os.getpid(), 9))
 """
 
 
