@@ -77,7 +77,7 @@ _NAME_CHARACTER = "A-Za-z0-9._+-"
 _NAME = re.compile(rf"[A-Za-z0-9][{_NAME_CHARACTER}]{{0,{NAME_CHARS - 1}}}\Z")
 STDIN = "-"  # the path that names standard input, for the inputs that may be a pipe
 # .<target>.tmp-<mkstemp's 8 characters>[<target's suffix>]: a temporary that make_temporary made
-_TEMPORARY = re.compile(r"\..+\.tmp-[a-z0-9_]{8}(\.[^.]*)?")
+_TEMPORARY = re.compile(r"\..+\.tmp-[a-z0-9_]{8}(\.[^.]*)?", re.DOTALL)  # names may hold newlines
 
 
 def _kind(mode: int) -> str:
@@ -399,7 +399,7 @@ def make_temporary(target, directory: bool = False, error=CaffesiamError) -> tup
     `error` names `target` when the folder cannot take it."""
     target = Path(target)
     prefix = f".{target.name}.tmp-"
-    in_temporary = _TEMPORARY.fullmatch(target.parent.name) is not None
+    in_temporary = _TEMPORARY.fullmatch(target.parent.name) is not None or _held_here(target.parent)
     try:
         with nullcontext() if in_temporary else folder_lock(target.parent):
             if not in_temporary:
@@ -415,6 +415,16 @@ def make_temporary(target, directory: bool = False, error=CaffesiamError) -> tup
         raise error(f"cannot write {target}: {e.strerror or e}") from e
     _HELD[fd] = (identity.st_dev, identity.st_ino)
     return Path(tmp), fd
+
+
+def _held_here(folder: Path) -> bool:
+    """True when `folder` is a temporary this process holds: locking it again would wait on
+    ourselves (flocks on two descriptors of one file conflict, even in one process)."""
+    try:
+        identity = os.stat(folder)
+    except OSError:
+        return False
+    return (identity.st_dev, identity.st_ino) in _HELD.values()
 
 
 def release_temporary(hold: int):

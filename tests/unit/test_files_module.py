@@ -262,3 +262,21 @@ def test_the_scripts_state_the_same_cache_rule():
     rule = "${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}"
     for script in ("setup.sh", "install_caffe.sh"):
         assert rule in (REPO / "scripts" / script).read_text()
+
+
+@pytest.mark.parametrize("name", ["out", "out\nwith a newline", "out $(x) 100%"])
+def test_a_temporary_made_inside_a_held_temporary_folder_does_not_wait_on_itself(tmp_path, name):
+    """A sweep's run directories are written inside its held temporary folder: staging there
+    must neither lock that folder again (which would wait forever) nor clear it."""
+    import signal
+
+    folder, hold = files.make_temporary(tmp_path / name, directory=True)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("make_temporary waited on its own lock"))
+    signal.alarm(10)
+    try:
+        with files.staged() as stage:
+            stage(folder / "net.prototxt").write_text("x")
+    finally:
+        signal.alarm(0)
+        files.release_temporary(hold)
+    assert (folder / "net.prototxt").read_text() == "x"
