@@ -13,7 +13,7 @@ from caffesiam.sweep.settings import ENGINE_OPTIONS
 
 TABLES = [
     (gen_net, NET_OPTIONS, {"output", "deploy", "deploy_batch", "train_source", "test_source"}),
-    (gen_solver, SOLVER_OPTIONS, {"output", "snapshot_prefix", "cpu"}),
+    (gen_solver, SOLVER_OPTIONS, {"output", "net_path", "snapshot_prefix", "cpu"}),
     (sweep.commands["run"], ENGINE_OPTIONS, {"out", "wait", "dry_run"}),
     (sweep.commands["resume"], ENGINE_OPTIONS, {"wait"}),
 ]
