@@ -270,6 +270,15 @@ def _nested_past(value, depth: int) -> bool:
     return False
 
 
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of [ and { in `text`, strings left out (for text that is not JSON)."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", re.sub(r'"(?:[^"\\]|\\.)*"', "", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def decode_json(text: str, source, error: type[BadInput]):
     """The JSON value `text` holds; `error` naming `source` when it holds none, or one nested
     deeper than STATE_DEPTH."""
@@ -279,6 +288,9 @@ def decode_json(text: str, source, error: type[BadInput]):
     except RecursionError:
         raise deep from None
     except ValueError as e:
+        # Python 3.13's parser reads far deeper before it fails: say what is wrong the same way
+        if _bracket_depth(text) > STATE_DEPTH:
+            raise deep from None
         raise error(f"{source}: not JSON ({e})") from None
     if _nested_past(value, STATE_DEPTH):
         raise deep

@@ -94,3 +94,21 @@ def test_a_bad_evaluation_report_is_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ModelError, match=re.escape(message)):
         read_evaluation(path)
+
+
+def test_broken_json_nested_past_the_bound_is_called_deep_on_every_python():
+    """Python 3.13's parser fails such text with 'Expecting value' where 3.11 runs out of
+    recursion; both are the same problem to a user."""
+    from caffesiam.errors import ModelError
+    from caffesiam.limits import STATE_DEPTH
+    from caffesiam.schema import decode_json
+
+    for text in ("[" * (STATE_DEPTH + 1) + "x", '{"a": ' * (STATE_DEPTH + 1)):
+        with pytest.raises(ModelError, match=f"nested deeper than {STATE_DEPTH} levels"):
+            decode_json(text, "m.onnx", ModelError)
+    with pytest.raises(ModelError, match="not JSON"):
+        decode_json(
+            '["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", x]',
+            "m",
+            ModelError,
+        )
