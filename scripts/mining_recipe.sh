@@ -13,9 +13,11 @@
 #   DATASET       digits (default) or fashion-mnist
 #   ITERS         iterations per round (2000); ROUNDS: mining rounds (2), so (ROUNDS+1) x ITERS
 #   NEIGHBOURS    mine --neighbours (10); HARD_RATIO: mine --hard-ratio (0.5)
-#   PAIRS         pairs per train database [default: one per train image]
+#   PAIRS         pairs per train database [default: one per train image]; TEST_PAIRS: the test's
+#   AUGMENT       1: every train database jittered (build-db and mine --augment), as make demo's
 #   TRAIN_CLASSES, TEST_CLASSES   a class-disjoint split, both or neither (e.g. 0-5 and 6-9)
 #   SPEC          the tower (templates/lenet_relu.yaml); SEED (1); TEST_ITER (10)
+#   SOLVER_ARGS   more gen-solver options, split at spaces (e.g. "--base-lr 0.02")
 #   BLAS_THREADS  train --blas-threads (1, so that a second run repeats the first)
 #   CAFFESIAM     the caffesiam to run (this checkout's .venv/bin/caffesiam)
 set -euo pipefail
@@ -46,6 +48,9 @@ fi
 [ ! -e "$work" ] || fail "$work exists; remove it or choose another"
 
 pairs=(); [ -z "${PAIRS:-}" ] || pairs=(--pairs "$PAIRS")
+test_pairs=(); [ -z "${TEST_PAIRS:-}" ] || test_pairs=(--test-pairs "$TEST_PAIRS")
+augment=()
+case ${AUGMENT:-0} in 0) ;; 1) augment=(--augment) ;; *) fail "AUGMENT must be 0 or 1, got '$AUGMENT'" ;; esac
 split_db=(); mine_images=(--split train); eval_images=(--split test)
 if [ -n "$train_classes" ]; then
   split_db=(--train-classes "$train_classes" --test-classes "$test_classes")
@@ -62,14 +67,16 @@ mkdir -p "$work" && cd "$work"
 # build-db's own seed: mine --digits and evaluate --digits read the images that its default seed
 # holds out or keeps; SEED seeds the training and the mining rounds
 step "pair databases: $dataset, balanced (sim=1 means same class)"
-"$cs" build-db "$dataset" --out data "${split_db[@]}" "${pairs[@]}"
+"$cs" build-db "$dataset" --out data "${split_db[@]}" "${pairs[@]}" "${test_pairs[@]}" "${augment[@]}"
 test_db=data/${prefix}_siamese_test_leveldb
 
 # round r's net reads round r's train database; every round snapshots to snap/net_iter_*
 net_for_round() {  # ROUND TRAIN_DB
   mkdir -p "round$1"
-  "$cs" gen-net "$spec" --train-source "$2" --test-source "$test_db" -o "round$1/net.prototxt"
-  "$cs" gen-solver "round$1/net.prototxt" --max-iter $(( ($1 + 1) * iters )) --snapshot "$iters" \
+  "$cs" gen-net "$spec" --train-source "$2" --test-source "$test_db" --backend leveldb \
+    -o "round$1/net.prototxt"
+  # shellcheck disable=SC2086  # SOLVER_ARGS is a list of options
+  "$cs" gen-solver "round$1/net.prototxt" ${SOLVER_ARGS:-} --max-iter $(( ($1 + 1) * iters )) --snapshot "$iters" \
     --test-interval "$iters" --test-iter "${TEST_ITER:-10}" --weight-decay 0.0005 \
     --random-seed "$seed" --snapshot-prefix snap/net -o "round$1/solver.prototxt"
 }
@@ -87,7 +94,7 @@ for (( r = 1; r <= rounds; r++ )); do
   "$cs" mine --model deploy.prototxt --weights "snap/net_iter_$done_iters.caffemodel" \
     --train-net "round$(( r - 1 ))/net.prototxt" "--$dataset" "${mine_images[@]}" \
     --neighbours "${NEIGHBOURS:-10}" --hard-ratio "${HARD_RATIO:-0.5}" --seed $(( seed + r )) \
-    "${pairs[@]}" --out "round$r" | tee "round$r/mine.txt"
+    "${pairs[@]}" "${augment[@]}" --out "round$r" | tee "round$r/mine.txt"
   mined=round$r/mine.txt
   mining=$(sum "$mining" "$(seconds "$mined" '^mining CPU time: \([0-9.]*\) s in all.*')")
   forward=$(sum "$forward" "$(seconds "$mined" '.*of which \([0-9.]*\) s the forward passes.*')")

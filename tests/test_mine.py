@@ -150,3 +150,26 @@ def test_the_same_inputs_write_the_same_bytes(work):
     assert first == again and first != other
     manifest = "digits_mined_siamese_train_leveldb.json"
     assert (work / "s1" / manifest).read_text() == (work / "s2" / manifest).read_text()
+
+
+def test_augment_jitters_the_images_as_build_db_augment_does(work):
+    """--hard-ratio 0 --augment writes build-db --augment's records: every image of every
+    record jittered, none of them left as the plain database has it."""
+    mine(work, "ma", "--hard-ratio", 0, "--pairs", 300, "--augment")
+    _ok(run_tool("build-db", "digits", "--out", work / "aug", "--pairs", 300, "--augment"))
+    _ok(run_tool("build-db", "digits", "--out", work / "plain", "--pairs", 300))
+    mined = records(work / "ma/digits_mined_siamese_train_leveldb")
+    assert mined == records(work / "aug/digits_siamese_train_leveldb")
+    plain = records(work / "plain/digits_siamese_train_leveldb")
+    assert [key for key, _ in mined] == [key for key, _ in plain]
+    assert all(m != p for (_, m), (_, p) in zip(mined, plain))
+    manifest = json.loads((work / "ma/digits_mined_siamese_train_leveldb.json").read_text())
+    assert manifest["augment"] and manifest["mining"]["hard_ratio"] == 0
+
+
+def test_jitter_without_augment_exits_2_with_one_line(work):
+    model = ["--model", work / "deploy.prototxt", "--weights", work / "w.caffemodel"]
+    done = run_tool("mine", *model, "--digits", "--out", work / "j", "--jitter", "shift=1")
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "--augment" in done.stderr
+    assert not (work / "j").exists()

@@ -48,6 +48,23 @@ seed_option = click.option(
     show_default=True,
     help="The same seed and inputs give a byte-identical database.",
 )
+augment_options = option_group(
+    click.option(
+        "--augment",
+        is_flag=True,
+        help="Train database only: every image of every record gets its own random "
+        "shift, rotation and scaling (seeded), so few images give many distinct "
+        "pairs. The test database is never augmented.",
+    ),
+    click.option(
+        "--jitter",
+        callback=checked_by(parse_jitter),
+        default=None,
+        metavar="SPEC",
+        help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
+        "scale as a fraction [default: shift=2,rotate=10,scale=0.1].",
+    ),
+)
 sampling_options = option_group(
     pairs_option,
     click.option(
@@ -72,21 +89,7 @@ sampling_options = option_group(
         "positive of its class, negative of another), OUT/<name>_triplet_*; "
         "--pairs counts triplets.",
     ),
-    click.option(
-        "--augment",
-        is_flag=True,
-        help="Train database only: every image of every record gets its own random "
-        "shift, rotation and scaling (seeded), so few images give many distinct "
-        "pairs. The test database is never augmented.",
-    ),
-    click.option(
-        "--jitter",
-        callback=checked_by(parse_jitter),
-        default=None,
-        metavar="SPEC",
-        help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
-        "scale as a fraction [default: shift=2,rotate=10,scale=0.1].",
-    ),
+    augment_options,
 )
 test_fraction_option = click.option(
     "--test-fraction",

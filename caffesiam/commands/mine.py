@@ -39,6 +39,8 @@ def mine(
     pairs,
     positive_ratio,
     seed,
+    augment,
+    jitter,
     out,
     backend,
     force,
@@ -67,6 +69,8 @@ def mine(
         pairs=pairs,
         positive_ratio=positive_ratio,
         seed=seed,
+        augment=augment,
+        jitter=jitter,
     )
     check_outputs(request)
     net, prep = load_tower(model, weights, blob, None, train_net, scale)

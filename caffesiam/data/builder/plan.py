@@ -195,6 +195,7 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
             "split": db.split,
             "classes": [db.images.class_name(c) for c in present],
             "seed": request.seed,
+            "augment": _augment(db),
             "positive_ratio": request.positive_ratio,
             "mining": db.mining,
             "skipped_images": db.images.skipped,
@@ -211,7 +212,7 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
             for split in SPLITS
         },
         "seed": request.seed,
-        "augment": db.jitter.describe() if db.jitter else None,
+        "augment": _augment(db),
         "positive_ratio": None
         if request.caffe_compat or request.triplets
         else request.positive_ratio,
@@ -219,6 +220,11 @@ def manifest_extra(request: BuildRequest, db: DbPlan, rows: np.ndarray) -> dict:
         "skipped_images": db.images.skipped,
         "per_class": per_class(db.images, rows),
     }
+
+
+def _augment(db: DbPlan) -> dict | None:
+    """--augment's ranges as the manifest records them; None: not augmented."""
+    return db.jitter.describe() if db.jitter else None
 
 
 def parse_image_size(value: str) -> tuple[int, int]:

@@ -33,6 +33,7 @@ def test_mined_rows_replace_the_sampled_ones_in_build_dbs_train_database():
         "split": "train",
         "classes": ["a", "c"],  # the classes of the images mined, by name
         "seed": 4,
+        "augment": None,
         "positive_ratio": 0.5,
         "mining": MINING,
         "skipped_images": 0,
