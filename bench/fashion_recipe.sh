@@ -12,7 +12,8 @@
 # TRAIN_CLASSES and TEST_CLASSES (both or neither, e.g. 0-5 and 6-9) train on some classes and
 # test on the others, which the net never sees: build-db's class-disjoint split. ITERS sets the
 # solver's max_iter (its learning rate still falls linearly to 0 there); BUDGET, in CPU-minutes,
-# what the caffe process's CPU time is judged against (7.8).
+# what the caffe process's CPU time is judged against (7.8). NET_ARGS: more gen-net options for
+# both nets, split at spaces (e.g. "--feature-size 64"); TAG, a suffix for the run's directory.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(realpath -m "${1:-/var/tmp/caffesiam_sweep_fashion}")
@@ -23,7 +24,7 @@ train_classes=${TRAIN_CLASSES:-}; test_classes=${TEST_CLASSES:-}
 if [[ -z $train_classes && -n $test_classes || -n $train_classes && -z $test_classes ]]; then
   echo "fashion_recipe: give TRAIN_CLASSES and TEST_CLASSES together, or neither" >&2; exit 2
 fi
-data=$work/data/plain; split=(); classes=(); run=$work/recipe_seed$seed${ITERS:+_iters$ITERS}
+data=$work/data/plain; split=(); classes=(); run=$work/recipe_seed$seed${ITERS:+_iters$ITERS}${TAG:+_$TAG}
 if [ -n "$train_classes" ]; then
   data=$work/data/classes_${train_classes}_${test_classes}; run=${run}_classes_${train_classes}_${test_classes}
   split=(--train-classes "$train_classes" --test-classes "$test_classes"); classes=(--classes "$test_classes")
@@ -34,9 +35,11 @@ fi
 
 if [ -e "$run" ]; then echo "fashion_recipe: $run exists; remove it or pick another seed" >&2; exit 2; fi
 mkdir -p "$run" && cd "$run"
-"$cs" gen-net "$repo/templates/fashion_mnist.yaml" -o fashion_mnist_train_test.prototxt \
+# shellcheck disable=SC2086  # NET_ARGS is a list of options
+"$cs" gen-net "$repo/templates/fashion_mnist.yaml" ${NET_ARGS:-} -o fashion_mnist_train_test.prototxt \
   --train-source "$data/fashion_mnist_siamese_train_lmdb" --test-source "$data/fashion_mnist_siamese_test_lmdb"
-"$cs" gen-net "$repo/templates/fashion_mnist.yaml" --deploy -o fashion_mnist_deploy.prototxt
+# shellcheck disable=SC2086
+"$cs" gen-net "$repo/templates/fashion_mnist.yaml" ${NET_ARGS:-} --deploy -o fashion_mnist_deploy.prototxt
 template=$repo/templates/fashion_mnist_solver.prototxt
 sed -e "s/^random_seed: .*/random_seed: $seed/" \
   -e "s/^max_iter: .*/max_iter: ${ITERS:-$(sed -n 's/^max_iter: //p' "$template")}/" "$template" > solver.prototxt

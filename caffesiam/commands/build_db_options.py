@@ -4,10 +4,10 @@ from pathlib import Path
 
 import click
 
+from caffesiam.commands.augment_options import augment_options
 from caffesiam.commands.image_source import class_list_option
 from caffesiam.commands.option_types import NAME, OutputDir, checked_by, number
 from caffesiam.commands.options import option_group
-from caffesiam.data.augment import parse_jitter
 from caffesiam.data.backends import BACKENDS, DEFAULT_BACKEND
 from caffesiam.data.builder.plan import SEED, TEST_FRACTION, parse_image_size
 
@@ -47,23 +47,6 @@ seed_option = click.option(
     default=SEED,
     show_default=True,
     help="The same seed and inputs give a byte-identical database.",
-)
-augment_options = option_group(
-    click.option(
-        "--augment",
-        is_flag=True,
-        help="Train database only: every image of every record gets its own random "
-        "shift, rotation and scaling (seeded), so few images give many distinct "
-        "pairs. The test database is never augmented.",
-    ),
-    click.option(
-        "--jitter",
-        callback=checked_by(parse_jitter),
-        default=None,
-        metavar="SPEC",
-        help="--augment's uniform ranges: shift in pixels, rotation in degrees, "
-        "scale as a fraction [default: shift=2,rotate=10,scale=0.1].",
-    ),
 )
 sampling_options = option_group(
     pairs_option,

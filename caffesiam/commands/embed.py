@@ -4,7 +4,12 @@ from pathlib import Path
 
 import click
 
-from caffesiam.commands.image_source import load_images, selection_options, source_options
+from caffesiam.commands.image_source import (
+    load_images,
+    one_source,
+    selection_options,
+    source_options,
+)
 from caffesiam.commands.model_options import (
     describe,
     load_tower,
@@ -66,11 +71,7 @@ def embed(
     **sources,
 ):
     """Features of a dataset from a trained deploy net, saved as .npz (and plotted)."""
-    if sum(1 for value in sources.values() if value) != 1:
-        raise click.BadParameter(
-            "give exactly one of --mnist, --fashion-mnist, --digits, --images, --db",
-            param_hint="source",
-        )
+    one_source(sources, required=True, hint="source")
     db_path = sources["db_path"]
     if plot and db_path:
         raise click.BadParameter(

@@ -8,7 +8,12 @@ import click
 import numpy as np
 
 from caffesiam.commands.evaluate_options import evaluate_options
-from caffesiam.commands.image_source import SOURCES, load_images, selection_options, source_options
+from caffesiam.commands.image_source import (
+    load_images,
+    one_source,
+    selection_options,
+    source_options,
+)
 from caffesiam.commands.model_options import describe, model_options, preprocessing
 from caffesiam.commands.progress import progress_bar
 from caffesiam.files import staged
@@ -107,19 +112,13 @@ def evaluate(
 def _dataset_flag(sources: dict, **needing_one) -> str | None:
     """The one dataset flag given, or None; BadParameter for several, or for an option that
     applies to a dataset given without one."""
-    given = [name for name in SOURCES if sources[name]]
-    if len(given) > 1:
-        raise click.BadParameter(
-            "give one of --mnist, --fashion-mnist, --digits, --images", param_hint="dataset"
-        )
+    given = one_source(sources, required=False)
     for name, value in needing_one.items():
         if value is not None and not given:
-            raise click.BadParameter(
-                "measures the images of a dataset: add --mnist, --fashion-mnist, --digits or "
-                "--images",
-                param_hint=f"--{name}",
-            )
-    return given[0] if given else None
+            add = "add --mnist, --fashion-mnist, --digits or --images"
+            hint = f"--{name}"
+            raise click.BadParameter(f"measures the images of a dataset: {add}", param_hint=hint)
+    return given
 
 
 def _one_shot_way(way, labels) -> int:

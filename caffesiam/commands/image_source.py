@@ -14,7 +14,6 @@ from caffesiam.data.sources.idx import load_idx_dir
 from caffesiam.data.sources.imageset import ImageSet
 from caffesiam.data.sources.mnist import FASHION_CLASSES, FASHION_MNIST_DIR, MNIST_CLASSES
 
-SOURCES = ("mnist", "fashion_mnist", "digits", "images")  # the flags' parameter names
 _folder = click.Path(file_okay=False, path_type=Path)
 
 
@@ -33,6 +32,20 @@ source_options = option_group(
         help="Image folder ROOT/<class>/<image>, all of it, resized to the model's input.",
     ),
 )
+
+
+def one_source(sources: dict, required: bool, hint: str = "dataset") -> str | None:
+    """The parameter name of the one source flag given among `sources` (the dataset flags, and
+    any other source a command adds, such as embed's --db), or None when none is given and none
+    is `required`; BadParameter for several, or for none when one is required."""
+    given = [name for name, value in sources.items() if value]
+    if len(given) > 1 or (required and not given):
+        flags = ", ".join(f"--{_FLAGS.get(name, name).replace('_', '-')}" for name in sources)
+        raise click.BadParameter(f"give one of {flags}", param_hint=hint)
+    return given[0] if given else None
+
+
+_FLAGS = {"db_path": "db"}  # a parameter whose flag is not its name
 
 
 def split_option(default: str):

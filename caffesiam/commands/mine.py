@@ -7,7 +7,7 @@ import time
 import click
 
 from caffesiam.commands.build_db_options import name_option, output_options
-from caffesiam.commands.image_source import SOURCES, load_images, source_options
+from caffesiam.commands.image_source import load_images, one_source, source_options
 from caffesiam.commands.mine_options import mining_options
 from caffesiam.commands.model_options import describe, load_tower, model_options
 from caffesiam.commands.progress import progress_bar
@@ -56,7 +56,7 @@ def mine(
     --seed give byte-identical records. Continue training on it from the last snapshot with
     `caffesiam train SOLVER --resume SNAPSHOT.solverstate` (docs/metric-learning.md).
     """
-    dataset = _one_dataset(sources)
+    dataset = one_source(sources, required=True)
     if dataset == "images":
         split = "all"  # a folder is read whole
         name = name or derived_name(sources["images"].resolve().name + "_mined", "ROOT's name")
@@ -116,16 +116,6 @@ def mine(
         f"{len(images.labels):,} images and {chosen - embedded:.1f} s choosing the negatives"
     )
     click.echo(describe(prep), err=True)
-
-
-def _one_dataset(sources: dict) -> str:
-    """The one dataset flag given; BadParameter for none or several."""
-    given = [flag for flag in SOURCES if sources[flag]]
-    if len(given) != 1:
-        raise click.BadParameter(
-            "give one of --mnist, --fashion-mnist, --digits, --images", param_hint="dataset"
-        )
-    return given[0]
 
 
 def _cpu_seconds() -> float:

@@ -2,12 +2,8 @@
 
 import click
 
-from caffesiam.commands.build_db_options import (
-    augment_options,
-    pairs_option,
-    positive_ratio_option,
-    seed_option,
-)
+from caffesiam.commands.augment_options import augment_options
+from caffesiam.commands.build_db_options import pairs_option, positive_ratio_option, seed_option
 from caffesiam.commands.image_source import class_list_option, split_option
 from caffesiam.commands.option_types import count, number
 from caffesiam.commands.options import option_group
