@@ -11,13 +11,17 @@
 #
 # Settings, from the environment:
 #   DATASET       digits (default) or fashion-mnist
-#   ITERS         iterations per round (2000); ROUNDS: mining rounds (2), so (ROUNDS+1) x ITERS
+#   ITERS         iterations per round (2000); ROUNDS: mining rounds (2), so (ROUNDS+1) x ITERS;
+#                 ROUNDS=0 trains once, with no mining: a plain recipe, costed and evaluated alike
 #   NEIGHBOURS    mine --neighbours (10); HARD_RATIO: mine --hard-ratio (0.5)
-#   PAIRS         pairs per train database [default: one per train image]; TEST_PAIRS: the test's
+#   PAIRS         pairs per train database [default: one per train image]; TEST_PAIRS: pairs in
+#                 the test database [default: one per test image]
 #   AUGMENT       1: every train database jittered (build-db and mine --augment), as make demo's
 #   TRAIN_CLASSES, TEST_CLASSES   a class-disjoint split, both or neither (e.g. 0-5 and 6-9)
 #   SPEC          the tower (templates/lenet_relu.yaml); SEED (1); TEST_ITER (10)
-#   SOLVER_ARGS   more gen-solver options, split at spaces (e.g. "--base-lr 0.02")
+#   SOLVER_ARGS   more gen-solver options, split at spaces (e.g. "--base-lr 0.02"); round r's
+#                 max_iter is (r+1) x ITERS, so under "--lr-policy poly" each round's rate falls
+#                 to 0 at its own end and the next round starts it again, lower
 #   BLAS_THREADS  train --blas-threads (1, so that a second run repeats the first)
 #   CAFFESIAM     the caffesiam to run (this checkout's .venv/bin/caffesiam)
 set -euo pipefail
