@@ -40,11 +40,13 @@ def one_source(sources: dict, required: bool, hint: str = "dataset") -> str | No
     is `required`; BadParameter for several, or for none when one is required."""
     given = [name for name, value in sources.items() if value]
     if len(given) > 1 or (required and not given):
-        flags = ", ".join(f"--{_FLAGS.get(name, name).replace('_', '-')}" for name in sources)
-        raise click.BadParameter(f"give one of {flags}", param_hint=hint)
+        names = sorted(sources, key=lambda name: _ORDER.get(name, len(_ORDER)))
+        flags = ", ".join(f"--{_FLAGS.get(name, name).replace('_', '-')}" for name in names)
+        raise click.BadParameter(f"give {'exactly ' * required}one of {flags}", param_hint=hint)
     return given[0] if given else None
 
 
+_ORDER = {name: i for i, name in enumerate(("mnist", "fashion_mnist", "digits", "images"))}
 _FLAGS = {"db_path": "db"}  # a parameter whose flag is not its name
 
 

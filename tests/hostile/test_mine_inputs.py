@@ -62,7 +62,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(case, model, other_dep
 def test_no_dataset_or_two_are_refused(model, tmp_path):
     base = ["--model", model[0], "--weights", model[1], "--out", tmp_path]
     for extra in ([], ["--digits", "--fashion-mnist"]):
-        refused(run("mine", *base, *extra), 2, "give one of --mnist, --fashion-mnist")
+        refused(run("mine", *base, *extra), 2, "give exactly one of --mnist, --fashion-mnist")
     assert list(tmp_path.iterdir()) == []
 
 
