@@ -24,6 +24,7 @@ import numpy as np
 from caffesiam.data.sources.mnist import FASHION_MNIST_DIR
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
 FASHION = FASHION_MNIST_DIR
 REPEATS = 5
 
@@ -65,13 +66,23 @@ def caffe_env():
     return env
 
 
+def caffe_converter() -> Path:
+    """Caffe's convert_mnist_siamese_data, built on demand (setup builds only caffe and pycaffe)."""
+    script = REPO / "scripts/caffe_tool.sh"
+    argv = ["bash", script, "convert_mnist_siamese_data", "--venv", BIN.parent]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    if proc.returncode:
+        sys.exit(f"failed: {' '.join(map(str, argv))}")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def bench_fashion(work: Path):
     raw = work / "raw"
     raw.mkdir()
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         (raw / stem).write_bytes(gzip.decompress((FASHION / f"{stem}.gz").read_bytes()))
     caffe = [
-        BIN / "convert_mnist_siamese_data",
+        caffe_converter(),
         raw / "train-images-idx3-ubyte",
         raw / "train-labels-idx1-ubyte",
     ]

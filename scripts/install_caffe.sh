@@ -4,8 +4,8 @@
 #   scripts/install_caffe.sh [--venv DIR] [--python PY] [--gpu [--no-cudnn]] [--stock] [--no-python]
 #                            [--proto-only] [--skip-system-packages]
 #
-# Steps: Debian packages -> venv with pycaffe's needs -> pinned source (sha256)
-# -> patched CMake build in a temporary directory -> atomic move into the cache
+# Steps: Debian packages -> venv with numpy -> pinned source (sha256) -> patched CMake build in a
+# temporary directory (pycaffe's other Python packages install alongside) -> atomic move into the cache
 # ($CAFFESIAM_CACHE, default ~/.cache/caffesiam/caffe-<hash>) -> links in the venv.
 # A cached build whose hash matches is reused; setups running at once take turns (flock).
 # Every option and environment value below is checked before the first step (exit 2, one line).
@@ -15,8 +15,9 @@
 # --no-python builds the caffe binary alone (no pycaffe, no venv).
 # --proto-only builds nothing: caffe_pb2 (protoc on the pinned source's caffe.proto) and the layer
 # registry read from the source, for a host that trains only in Docker (make setup-docker).
-# Patches (scripts/patches/): compat/ to build with today's toolchains, on every build; gpu/ on
-# --gpu builds; speed/ the project's own CPU speed-ups, left out by --stock (or
+# Patches (scripts/patches/): compat/ to build with today's toolchains and targets/ to compile only
+# caffe, libcaffe and pycaffe (scripts/caffe_tool.sh builds Caffe's other programs on demand), on
+# every build; gpu/ on --gpu builds; speed/ the project's own CPU speed-ups, left out by --stock (or
 # CAFFESIAM_CAFFE_PATCHES=stock), which builds stock Caffe under a cache key of its own.
 # --gpu: a CUDA build (SASS for sm_75/80/86/89/90, PTX for later cards) with cuDNN (--no-cudnn:
 # Caffe's own engine) and NCCL, against the toolkit scripts/cuda_toolkit.sh finds or fetches.
@@ -47,9 +48,11 @@ pypi_requirement=brocolli-caffe==9.0.2
 pypi_sdist=brocolli-caffe-9.0.2.tar.gz
 pypi_sha256=c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a
 # Python 3.12 and later have no numpy 1.x wheels: there pycaffe is built against numpy 2.
-pycaffe_requirements=("numpy>=1.24,<2; python_version < '3.12'" "numpy>=2.1,<3; python_version >= '3.12'"
-  "scikit-image>=0.21,<0.25; python_version < '3.12'" "scikit-image>=0.25,<0.27; python_version >= '3.12'"
-  "protobuf>=4.21,<6" "six")
+# numpy is what the build reads (its headers, and its major version in the build key); the rest
+# is what `import caffe` needs, installed alongside the compile.
+pycaffe_build_requirements=("numpy>=1.24,<2; python_version < '3.12'" "numpy>=2.1,<3; python_version >= '3.12'")
+pycaffe_import_requirements=("scikit-image>=0.21,<0.25; python_version < '3.12'"
+  "scikit-image>=0.25,<0.27; python_version >= '3.12'" "protobuf>=4.21,<6" "six")
 
 system_packages=(cmake build-essential pkg-config dpkg-dev patch protobuf-compiler libprotobuf-dev libprotoc-dev
   libboost-filesystem-dev libboost-system-dev libboost-thread-dev libboost-python-dev
@@ -299,13 +302,39 @@ ensure_venv() {
     "$python" -m venv "$venv"
   fi
   [ "$proto_only" = 0 ] || return 0  # no pycaffe: caffesiam's own requirements come with it
-  local stamp="$venv/.pycaffe-requirements"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_requirements[*]}" ] \
-      || ! "$venv/bin/python" -c 'import numpy, skimage, google.protobuf, six' 2>/dev/null; then
+  local stamp="$venv/.pycaffe-build-requirements"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_build_requirements[*]}" ] \
+      || ! "$venv/bin/python" -c 'import numpy' 2>/dev/null; then
     retry "$venv/bin/python" -m pip install --upgrade pip wheel
-    retry "$venv/bin/python" -m pip install "${pycaffe_requirements[@]}"
-    echo "${pycaffe_requirements[*]}" >"$stamp"
+    retry "$venv/bin/python" -m pip install "${pycaffe_build_requirements[@]}"
+    echo "${pycaffe_build_requirements[*]}" >"$stamp"
   fi
+}
+
+# A pip constraint that keeps the numpy the build was configured against.
+numpy_constraint() {
+  echo "numpy==$("$venv/bin/python" -c 'import numpy; print(numpy.__version__)')" >"$venv/.numpy-constraint"
+  echo "$venv/.numpy-constraint"
+}
+
+install_pycaffe_imports() {
+  local stamp="$venv/.pycaffe-import-requirements"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${pycaffe_import_requirements[*]}" ] \
+      || ! "$venv/bin/python" -c 'import skimage, google.protobuf, six' 2>/dev/null; then
+    retry "$venv/bin/python" -m pip install -c "$(numpy_constraint)" "${pycaffe_import_requirements[@]}"
+    echo "${pycaffe_import_requirements[*]}" >"$stamp"
+  fi
+}
+
+# What goes into the venv alongside the compile: pycaffe's imports, then each function named in
+# $alongside_build (make setup adds caffesiam's own install), one pip at a time.
+alongside_build=()
+venv_steps_alongside_build() {
+  if [ "$proto_only" = 0 ]; then
+    step "python packages that pycaffe imports (alongside the build)" install_pycaffe_imports
+  fi
+  local f
+  for f in "${alongside_build[@]}"; do "$f"; done
 }
 
 # --- build -------------------------------------------------------------------
@@ -316,7 +345,9 @@ cmake_flags() {
   if [ "$gpu" = 1 ]; then
     cuda_cmake_flags
   else
-    printf '%s\n' -DCPU_ONLY=ON
+    # A unity build (8 sources per compile) parses Caffe's headers once per batch, not per file:
+    # about half the compile's CPU time. CPU builds only; nvcc's builds stay as they were.
+    printf '%s\n' -DCPU_ONLY=ON -DCMAKE_UNITY_BUILD=ON
   fi
   # The speed patches split Caffe's CPU work over OpenMP threads.
   if [ "${stock:-0}" = 0 ]; then printf '%s\n' -DUSE_OPENMP=ON; fi
@@ -381,7 +412,7 @@ needs_protobuf_patch() {
 
 # The patches this build applies, in order (see the header).
 selected_patches() {
-  local sets=(compat) p
+  local sets=(compat targets) p
   if [ "$gpu" = 1 ]; then sets+=(gpu); fi
   if [ "${stock:-0}" = 0 ]; then sets+=(speed); fi
   for p in "${sets[@]/#/$here/patches/}"; do
@@ -419,7 +450,7 @@ make_prefix() {
 }
 
 # The patched CMake build of the source at ROOT, installed at OUT (through DESTDIR, so built for
-# $prefix), with the source's examples, models, python and tools.
+# $prefix), with the source's examples, models, python and tools (the sources of its programs).
 fill_caffe() {
   local root=$1 stage=$2 out=$3 patch flags=()
   while read -r patch; do
@@ -428,7 +459,7 @@ fill_caffe() {
   mapfile -t flags < <(cmake_flags "$py" "$prefix")
   mkdir -p "$stage/build"
   step "cmake configure" configure "$root" "$stage/build" "${flags[@]}"
-  local expect="a few minutes"
+  local expect="a minute or two"
   [ "$gpu" = 0 ] || expect="tens of minutes on two cores: nvcc compiles every kernel per architecture"
   step "compile (make -j$jobs, $expect)" make -C "$stage/build" -j"$jobs"
   step "install into staging" make -C "$stage/build" install DESTDIR="$stage/dest"
@@ -508,9 +539,8 @@ link_into_venv() {
     return
   fi
   echo "$prefix/python" >"$site/caffesiam-pycaffe.pth"
-  for b in caffe convert_mnist_siamese_data; do
-    if [ -x "$prefix/bin/$b" ]; then ln -sfn "$prefix/bin/$b" "$venv/bin/$b"; fi
-  done
+  ln -sfn "$prefix/bin/caffe" "$venv/bin/caffe"
+  rm -f "$venv/bin/convert_mnist_siamese_data"  # linked by earlier setups; scripts/caffe_tool.sh builds it
   ln -sfn "$prefix" "$venv/caffe"
   "$venv/bin/python" -c 'import caffe'
   # The layer registry, so spec checks need not import pycaffe (0.5 s) on every gen-net.
@@ -521,12 +551,14 @@ link_into_venv() {
 }
 
 # --- main --------------------------------------------------------------------
-main() {
+# Everything up to the build: arguments, system packages, the venv with what the build reads, the
+# source, and the build's key and prefix.
+prepare_build() {
   parse_args "$@"
   [ "$skip_system" = 1 ] || install_system_packages
   py=$python
   if [ -n "$venv" ]; then
-    step "python venv $venv$([ "$proto_only" = 1 ] || echo " with pycaffe's requirements")" ensure_venv
+    step "python venv $venv$([ "$proto_only" = 1 ] || echo " with numpy, which the build reads")" ensure_venv
     py=$venv/bin/python
   fi
   resolve_source
@@ -538,7 +570,13 @@ main() {
     key=$(build_key "$src" "$py")
     prefix="$cache/caffe-$key"
   fi
+}
+
+main() {
+  prepare_build "$@"
+  if [ -n "$venv" ]; then in_background venv_steps_alongside_build; fi
   build_or_reuse
+  join_background
   if [ -n "$venv" ]; then
     step "link caffe into $venv" link_into_venv "$prefix"
   fi

@@ -5,6 +5,8 @@
 #   soft_step NAME CMD...  the same, but a failure only sets $status (the caller has a fallback)
 #   retry CMD...       run CMD up to three times (network steps)
 #   checked CMD...     run CMD with `set -e` in force; its exit status lands in $status
+#   in_background CMD...   run CMD (which runs its own steps) alongside what follows;
+#                      join_background waits for it, and exits 1 if it failed (its step said why)
 #
 # bash ignores `set -e` inside anything run as a condition (`if ! f`, `f || ...`, `until f`), and
 # inside every function and subshell called from there, so a failing middle command would go
@@ -61,11 +63,35 @@ run_step() {
   mkdir -p "$logs"
   say "$name"
   checked "$@" >"$log" 2>&1
-  [ "$status" = 0 ] && return 0
+  if [ "$status" = 0 ]; then
+    if [ -n "${in_background_job:-}" ]; then say "done: $name"; fi  # its end is not the next step's start
+    return 0
+  fi
   where=$(sed -n 's/^### failed (exit \([0-9]*\)): \(.*\)$/: `\2` exited with status \1/p' "$log" | head -n1)
   echo "${prog:-setup}: step '$name' failed$where. Last lines of $log:" >&2
   tail -n 40 "$log" | sed 's/^/    /' >&2
+  [ "$on_failure" = : ] || wait_background  # nothing is left running behind a failed setup
   $on_failure 1
+}
+
+background_pids=()
+
+in_background() {
+  ( in_background_job=1; "$@" ) &
+  background_pids+=("$!")
+}
+
+# Waits for every background job; $status is 1 if one of them failed.
+wait_background() {
+  local pid
+  status=0
+  for pid in "${background_pids[@]}"; do wait "$pid" || status=1; done
+  background_pids=()
+}
+
+join_background() {
+  wait_background
+  [ "$status" = 0 ] || exit 1
 }
 
 retry() {

@@ -17,6 +17,7 @@ import textwrap
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -148,6 +149,35 @@ step "flaky download" retry flaky''',
     )
     assert out.returncode == 0, out.stderr
     assert counter.read_text().count("x") == 3
+
+
+def test_a_background_step_runs_alongside_and_its_failure_fails_the_join(tmp_path):
+    marks = tmp_path / "marks"
+    out = bash(
+        f'''logs="{tmp_path}"
+slow() {{ sleep 1; echo background >>"{marks}"; false; }}
+in_background step "pip alongside" slow
+step "compile" sh -c 'echo foreground >>"{marks}"'
+join_background
+echo "after the join"''',
+        source=STEPS,
+    )
+    assert out.returncode == 1
+    assert marks.read_text() == "foreground\nbackground\n", "the two ran at once"
+    assert "step 'pip alongside' failed: `false`" in out.stderr
+    assert "after the join" not in out.stdout
+
+
+def test_a_failed_step_waits_for_the_background_so_nothing_is_left_running(tmp_path):
+    done = tmp_path / "background-done"
+    out = bash(
+        f'''logs="{tmp_path}"
+in_background step "pip alongside" sh -c 'sleep 1; touch "{done}"'
+step "compile" false''',
+        source=STEPS,
+    )
+    assert out.returncode == 1 and "step 'compile' failed" in out.stderr
+    assert done.exists(), "the script exited while its background step still ran"
 
 
 # ---- system packages, with stand-ins for apt ---------------------------------------------------
@@ -502,3 +532,49 @@ step "fetch source: PyPI" fetch_pypi_source''',
     assert "DO NOT MATCH THE HASHES" in out.stderr
     assert "/simple/brocolli-caffe/" in _Index.requests
     assert not list((tmp_path / "cache" / "downloads").iterdir())
+
+
+# ---- Caffe's other programs, built on demand ---------------------------------------------------
+
+
+def idx_header(magic: int, shape) -> bytes:
+    return b"".join(n.to_bytes(4, "big") for n in (magic, *shape))
+
+
+@pytest.mark.slow
+def test_setup_builds_only_caffe_and_pycaffe_and_a_converter_is_built_on_demand(
+    tmp_path, fashion_test
+):
+    from caffesiam.caffe.locate import caffe_home
+    from caffesiam.caffe.proto import caffe_pb2
+
+    assert sorted(p.name for p in (caffe_home() / "bin").iterdir()) == ["caffe"]
+    out = subprocess.run(
+        ["bash", REPO / "scripts/caffe_tool.sh", "convert_mnist_siamese_data"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    converter = out.stdout.strip()
+    images, labels = fashion_test[0][:40], fashion_test[1][:40]
+    (tmp_path / "images").write_bytes(idx_header(2051, images.shape) + images.tobytes())
+    (tmp_path / "labels").write_bytes(idx_header(2049, labels.shape) + labels.tobytes())
+    done = subprocess.run(
+        [converter, tmp_path / "images", tmp_path / "labels", tmp_path / "db"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    import plyvel
+
+    db = plyvel.DB(str(tmp_path / "db"))
+    flat = images.reshape(len(images), -1)
+    records = list(db)
+    db.close()
+    assert len(records) == len(images)
+    for _, value in records:  # Caffe's pair: two random images i and j, and whether same class
+        datum = caffe_pb2().Datum.FromString(value)
+        pixels = np.frombuffer(datum.data, np.uint8).reshape(2, -1)
+        i, j = (np.flatnonzero((flat == image).all(axis=1))[0] for image in pixels)
+        assert datum.label == int(labels[i] == labels[j])
