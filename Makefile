@@ -81,6 +81,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
 # The README's two commands on a clean Debian root (mmdebstrap + chroot; needs root or sudo):
-# RELEASE=bookworm (Debian 12, the default) or trixie (Debian 13).
+# RELEASE=bookworm (Debian 12, the default) or trixie (Debian 13). FULL_DEMO=1: the whole first
+# run (`make demo` with its own iterations, no `make test`); LOG=FILE keeps the stamped output,
+# which bench/first_run_steps.py breaks down by step.
 fresh-check:
-	@bash scripts/fresh_check.sh --release $(or $(RELEASE),bookworm)
+	@bash scripts/fresh_check.sh --release $(or $(RELEASE),bookworm) $(if $(FULL_DEMO),--full-demo) $(if $(LOG),--log $(LOG))
