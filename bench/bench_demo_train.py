@@ -7,9 +7,9 @@ random_seed 1) with `caffesiam train` on stock Caffe and on this checkout's patc
 same threads for both (default: train's own 1-vs-all measurement), one after the other; then
 `caffesiam evaluate`s each final model on the demo's held-out test pairs. Prints the wall times
 (the whole `caffesiam train`, start-up included), their ratio, and the accuracies (at the full
-15,000 iterations they should agree within seed noise: the seeds in docs/recipes.md differ by up
-to 0.6 points). Needs demo/ from `make demo` (steps 1-2 are enough); the full 15,000 iterations
-take about 20 minutes on stock Caffe on two cores, so --iters N times a shorter run of the same.
+9,000 iterations they should agree within seed noise: the seeds in docs/recipes.md differ by up
+to 0.6 points). Needs demo/ from `make demo` (steps 1-2 are enough); stock Caffe is slow (22.8
+minutes for the demo's earlier 15,000 iterations on two cores), so --iters N times a shorter run.
 """
 
 import argparse
@@ -72,7 +72,7 @@ def train_and_evaluate(label, prefix, args, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iters", type=int, default=15000)
+    parser.add_argument("--iters", type=int, default=9000)
     parser.add_argument("--threads", default="auto")
     parser.add_argument("--builds", default="stock,patched")
     args = parser.parse_args()

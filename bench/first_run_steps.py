@@ -23,17 +23,23 @@ SHORTEN = [
     (re.compile(r"^fresh-check \([a-z]+\): as \w+: .*"), "make (starting)"),
     (re.compile(r"^system packages: install (\d+) .*"), r"system packages: install \1"),
     (re.compile(r"^python venv .*"), "python venv"),
-    (re.compile(r"^install caffesiam .*"), "install caffesiam " + ALONGSIDE),
+    (re.compile(r"^install caffesiam .*"), "install caffesiam"),
+    (re.compile(r"^compile \(make .*"), "compile Caffe"),
+    (re.compile(r"^caffe ready: .*"), "caffe ready"),
     (re.compile(r"^link caffe into .*"), "link caffe into the venv"),
+    (re.compile(r"^3\. training .*"), "demo 3. training"),
     (re.compile(r"^(\d\. [^(]{0,60}).*"), r"demo \1"),
 ]
 
 
 def short(name: str) -> str:
+    """The step's name without what changes from run to run; ALONGSIDE marks a background step."""
+    alongside = name.endswith(ALONGSIDE)
     for pattern, replacement in SHORTEN:
         if pattern.match(name):
-            return pattern.sub(replacement, name).strip()
-    return name
+            name = pattern.sub(replacement, name).strip()
+            break
+    return name + (" " + ALONGSIDE if alongside and not name.endswith(ALONGSIDE) else "")
 
 
 def steps(log: Path) -> tuple[list[tuple[str, int]], int]:
@@ -87,14 +93,15 @@ def main(argv: list[str]) -> int:
     for rows, _ in parsed:
         names += [n for n, s in rows if s >= 1 and n not in names]
     width = max(len(n) for n in names + ["step"])
-    print(f"{'step':<{width}}" + "".join(f" {log.name[-18:]:>18}" for log in logs))
+    column = max(len(log.stem) for log in logs) + 2
+    print(f"{'step':<{width}}" + "".join(f"{log.stem:>{column}}" for log in logs))
     for name in names:
         cells = []
         for rows, _ in parsed:
             found = [s for n, s in rows if n == name]
             cells.append(f"{sum(found)} s" if found else "-")
-        print(f"{name:<{width}}" + "".join(f" {c:>18}" for c in cells))
-    print(f"{'total wall':<{width}}" + "".join(f" {total:>16} s" for _, total in parsed))
+        print(f"{name:<{width}}" + "".join(f"{c:>{column}}" for c in cells))
+    print(f"{'total wall':<{width}}" + "".join(f"{f'{total} s':>{column}}" for _, total in parsed))
     return 0
 
 

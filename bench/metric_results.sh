@@ -27,7 +27,7 @@ recipe() {
   script=scripts/mining_recipe.sh
   case $1 in
     digits-demo)
-      what="make demo's recipe: 15,000 iterations on augmented pairs of all ten digits"
+      what="make demo's recipe until 2026-12-02: 15,000 iterations of inv 0.01 on augmented pairs of all ten digits"
       settings=("${digits[@]}" ROUNDS=0 ITERS=15000) ;;
     digits-mined)
       what="the demo's tower and pairs: 9,000 iterations, then 2 rounds of 9,000 on mined pairs"
