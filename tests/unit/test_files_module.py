@@ -260,8 +260,9 @@ def test_cache_dir_follows_the_setup_scripts_rule(monkeypatch, env, expected):
 
 def test_the_scripts_state_the_same_cache_rule():
     rule = "${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}"
-    for script in ("setup.sh", "install_caffe.sh"):
-        assert rule in (REPO / "scripts" / script).read_text()
+    assert rule in (REPO / "scripts" / "install_caffe.sh").read_text()
+    setup = (REPO / "scripts" / "setup.sh").read_text()  # sources install_caffe.sh: one rule
+    assert ". scripts/install_caffe.sh" in setup and "CAFFESIAM_CACHE:-" not in setup
 
 
 @pytest.mark.parametrize("name", ["out", "out\nwith a newline", "out $(x) 100%"])
