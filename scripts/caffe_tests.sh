@@ -36,14 +36,7 @@ if [ "${1:-}" = --venv ]; then
   [ $# -ge 2 ] || usage_error "--venv needs a value"
   venv_arg=$2
 fi
-parse_args --venv "$venv_arg" --skip-system-packages
-resolve_source
-key=$(build_key "$src" "$venv/bin/python")
-prefix=$cache/caffe-$key
-if ! prefix_is_complete "$prefix"; then
-  echo "caffe_tests: no Caffe build for this checkout's patches at $prefix; run make setup first" >&2
-  exit 1
-fi
+require_installed_build "$venv_arg"
 say "testing $prefix ($(selected_patches | xargs -n1 basename | tr '\n' ' '))"
 
 work=$PWD/build/caffe-tests/$key

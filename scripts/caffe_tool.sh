@@ -24,14 +24,7 @@ if [ "${1:-}" = --venv ]; then
   shift 2
 fi
 [ $# = 0 ] || usage_error "unknown argument '$1'"
-parse_args --venv "$venv_arg" --skip-system-packages
-resolve_source
-key=$(build_key "$src" "$venv/bin/python")
-prefix=$cache/caffe-$key
-if ! prefix_is_complete "$prefix"; then
-  echo "caffe_tool: no Caffe build for this checkout's patches at $prefix; run make setup first" >&2
-  exit 1
-fi
+require_installed_build "$venv_arg"
 source_file=$(find "$prefix/src/tools" "$prefix/src/examples" -name "$name.cpp" -print -quit 2>/dev/null)
 [ -n "$source_file" ] || usage_error "Caffe's source has no tools/$name.cpp or examples/*/$name.cpp"
 

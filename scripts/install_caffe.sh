@@ -550,6 +550,19 @@ link_into_venv() {
   fi
 }
 
+# For scripts that use the build (caffe_tests.sh, caffe_tool.sh): the build this checkout's venv
+# (given) and patches make, in $prefix (with $src and $key); exit 1 naming `make setup` if absent.
+require_installed_build() {
+  parse_args --venv "$1" --skip-system-packages
+  resolve_source
+  key=$(build_key "$src" "$venv/bin/python")
+  prefix=$cache/caffe-$key
+  if ! prefix_is_complete "$prefix"; then
+    echo "$prog: no Caffe build for this checkout's patches at $prefix; run make setup first" >&2
+    exit 1
+  fi
+}
+
 # --- main --------------------------------------------------------------------
 # Everything up to the build: arguments, system packages, the venv with what the build reads, the
 # source, and the build's key and prefix.
