@@ -13,20 +13,21 @@ cd "$here/.."
 # shellcheck source=install_caffe.sh
 . scripts/install_caffe.sh
 prog=caffe_tool
+tool_error() { echo "caffe_tool: $*" >&2; exit 2; }
 
-[ $# -ge 1 ] && [[ $1 =~ ^[A-Za-z0-9_]+$ ]] || usage_error "give the name of a Caffe tool or example, e.g. convert_mnist_siamese_data"
+[ $# -ge 1 ] && [[ $1 =~ ^[A-Za-z0-9_]+$ ]] || tool_error "give the name of a Caffe tool or example, e.g. convert_mnist_siamese_data"
 name=$1
 shift
 venv_arg=.venv
 if [ "${1:-}" = --venv ]; then
-  [ $# -ge 2 ] || usage_error "--venv needs a value"
+  [ $# -ge 2 ] || tool_error "--venv needs a value"
   venv_arg=$2
   shift 2
 fi
-[ $# = 0 ] || usage_error "unknown argument '$1'"
+[ $# = 0 ] || tool_error "unknown argument '$1'"
 require_installed_build "$venv_arg"
 source_file=$(find "$prefix/src/tools" "$prefix/src/examples" -name "$name.cpp" -print -quit 2>/dev/null)
-[ -n "$source_file" ] || usage_error "Caffe's source has no tools/$name.cpp or examples/*/$name.cpp"
+[ -n "$source_file" ] || tool_error "Caffe's source has no tools/$name.cpp or examples/*/$name.cpp"
 
 work=$PWD/build/caffe-tool/$key/$name
 if [ ! -x "$work/$name" ]; then
