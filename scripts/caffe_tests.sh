@@ -23,13 +23,19 @@ tests=(convolution_layer deconvolution_layer im2col_layer pooling_layer maxpool_
   spp_layer lrn_layer neuron_layer batch_norm_layer scale_layer inner_product_layer
   contrastive_loss_layer util_blas math_functions net)
 
-# Each: a label, then the environment of one run of the whole binary. The tests' blobs are
-# small, so by default most loops run on one thread; the last run threads every loop and puts
-# one image in each batch. (More threads than cores makes every parallel region wait for the
-# scheduler: 3 threads on 2 cores took minutes per gradient check.)
+# Each: a label, then the environment of one run of the binary. The tests' blobs are small, so
+# by default most loops run on one thread; the third run threads every loop and puts one image
+# in each batch. The last two run the convolution tests with oneDNN switched on (speed/06): in
+# the layout it picks (blocked, at the tests' few channels) and in NHWC. There,
+# TestNDAgainst2D stays out: it asks the 2-D and the N-D im2col paths for bitwise-equal floats,
+# which only im2col + GEMM gives (it runs in the first three); tests/test_caffe_layers.py
+# checks oneDNN against numpy instead.
+not_bitwise=-ConvolutionLayerTest/0.TestNDAgainst2D
 runs=("all cores, default column budget|"
   "1 thread|OMP_NUM_THREADS=1"
-  "2 threads, every loop threaded, one image per batch|OMP_NUM_THREADS=2 CAFFE_CPU_MIN_THREADED_WORK=0 CAFFE_CONV_BATCH_BYTES=1")
+  "2 threads, every loop threaded, one image per batch|OMP_NUM_THREADS=2 CAFFE_CPU_MIN_THREADED_WORK=0 CAFFE_CONV_BATCH_BYTES=1"
+  "oneDNN, convolution tests|CAFFE_CONV_DNNL=1 GTEST_FILTER=*Convolution*$not_bitwise"
+  "oneDNN in NHWC, convolution tests|CAFFE_CONV_DNNL=nhwc GTEST_FILTER=*Convolution*$not_bitwise")
 
 venv_arg=.venv
 if [ "${1:-}" = --venv ]; then
@@ -62,7 +68,7 @@ failed=0
 for run in "${runs[@]}"; do
   label=${run%%|*}
   read -r -a run_env <<<"${run#*|}"
-  log=$work/run-${label//[^a-z0-9]/-}.log
+  log=$work/run-${label//[^A-Za-z0-9]/-}.log
   set +e
   # The source root: tests that read test data find it by relative path.
   (cd "$(cat "$work/src.root")" && env "${run_env[@]}" GLOG_minloglevel=2 "$work/build/caffe_tests") >"$log" 2>&1

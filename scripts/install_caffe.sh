@@ -104,6 +104,7 @@ parse_args() {
       || usage_error "--proto-only builds nothing, so --gpu, --stock and --no-python do not apply"
     system_packages=("${proto_system_packages[@]}")
   fi
+  if uses_onednn; then system_packages+=(libdnnl-dev); fi
   cache=${CAFFESIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/caffesiam}
   jobs=${CAFFESIAM_JOBS:-$(nproc)}
   logs=$cache/logs
@@ -338,6 +339,10 @@ venv_steps_alongside_build() {
 }
 
 # --- build -------------------------------------------------------------------
+# CPU builds with the speed patches run their 2-D float convolutions through oneDNN (speed/06).
+uses_onednn() { [ "${gpu:-0}" = 0 ] && [ "${stock:-0}" = 0 ] && [ "${proto_only:-0}" = 0 ]; }
+onednn_header=/usr/include/oneapi/dnnl/dnnl_version.h
+
 # One flag per line (paths may hold spaces; read them with mapfile).
 cmake_flags() {
   local py=$1 prefix=$2
@@ -348,6 +353,7 @@ cmake_flags() {
     # A unity build (8 sources per compile) parses Caffe's headers once per batch, not per file:
     # about half the compile's CPU time. CPU builds only; nvcc's builds stay as they were.
     printf '%s\n' -DCPU_ONLY=ON -DCMAKE_UNITY_BUILD=ON
+    if uses_onednn; then printf '%s\n' -DUSE_DNNL=ON; fi
   fi
   # The speed patches split Caffe's CPU work over OpenMP threads.
   if [ "${stock:-0}" = 0 ]; then printf '%s\n' -DUSE_OPENMP=ON; fi
@@ -376,6 +382,7 @@ build_key() {
     cmake_flags "$py" PREFIX | grep -v '^-DPYTHON_EXECUTABLE=' | tr '\n' ' ' | sed 's/ $/\n/'
     [ "$with_python" = 0 ] || "$py" -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__.split(".")[0])'
     [ "$gpu" = 0 ] || cuda_identity "$cuda_view"
+    ! uses_onednn || grep -h '^#define DNNL_VERSION_M' "$onednn_header" || true
   } | sha256sum | cut -c1-16
 }
 

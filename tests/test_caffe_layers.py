@@ -7,13 +7,17 @@ windows, average divisors that count the padding, the first maximum of a window 
 The speed patches batch several images per GEMM within a column budget and split images over
 threads, so each case also runs with one image per batch and a few per batch, and in child
 processes with 1 and 3 threads, every loop threaded however small (the other layers split planes
-or channels over threads and sum each channel in a fixed order).
+or channels over threads and sum each channel in a fixed order). Child processes also run every
+check with float convolutions through oneDNN (CAFFE_CONV_DNNL: the layout it picks, blocked
+where the channels fill blocks of 16 or the input has under 4, else NHWC; and each layout
+forced). A stock build has no oneDNN; there those settings change nothing.
 """
 
 import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +43,8 @@ def pool(method, kernel=None, pad=(0, 0), stride=(1, 1)):
 # (name, layer type, geometry, input channels)
 CASES = [
     ("lenet_conv1", "Convolution", conv(20, (5, 5)), 1),
+    ("lenet_conv2", "Convolution", conv(50, (5, 5)), 20),
+    ("blocks_of_16", "Convolution", conv(32, (3, 3), pad=(1, 1)), 16),
     ("strided_grouped", "Convolution", conv(6, (3, 3), pad=(1, 1), stride=(2, 2), group=2), 4),
     ("dilated_no_bias", "Convolution", conv(5, (3, 3), pad=(2, 2), dilation=2, bias=False), 3),
     ("one_by_one", "Convolution", conv(3, (1, 1)), 4),
@@ -325,20 +331,84 @@ def test_layer_matches_numpy(case, budget):
     check_case(case, budget)
 
 
-@pytest.mark.parametrize("threads", ["1", "3"])
-def test_layers_match_numpy_with_other_thread_counts(threads):
-    """The same checks in a child process: Caffe reads its thread count once, at load."""
+CHILD_SETTINGS = {
+    "1-thread": {"OMP_NUM_THREADS": "1", "CAFFE_CPU_MIN_THREADED_WORK": "0"},
+    "3-threads": {"OMP_NUM_THREADS": "3", "CAFFE_CPU_MIN_THREADED_WORK": "0"},
+    "onednn": {"CAFFE_CONV_DNNL": "1"},
+    "onednn-nhwc": {"CAFFE_CONV_DNNL": "nhwc"},
+    "onednn-blocked": {"CAFFE_CONV_DNNL": "blocked"},
+}
+
+
+@pytest.mark.parametrize("setting", CHILD_SETTINGS, ids=list(CHILD_SETTINGS))
+def test_layers_match_numpy_in_other_settings(setting):
+    """The same checks in a child process: Caffe reads its threads and its convolution settings
+    once, at load."""
     done = subprocess.run(
         [sys.executable, __file__],
         capture_output=True,
         text=True,
-        env=dict(os.environ, OMP_NUM_THREADS=threads, CAFFE_CPU_MIN_THREADED_WORK="0"),
+        env=dict(os.environ, **CHILD_SETTINGS[setting]),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_the_patched_build_runs_convolutions_through_onednn_when_asked():
+    """The oneDNN settings above test something only where libcaffe links oneDNN: every patched
+    CPU build does."""
+    libcaffe = Path(sys.prefix) / "caffe" / "lib" / "libcaffe.so"
+    if b"caffe_cpu_threads" not in libcaffe.read_bytes():
+        pytest.skip("a stock build: no speed patches, no oneDNN")
+    linked = subprocess.run(["ldd", str(libcaffe)], capture_output=True, text=True).stdout
+    assert "libdnnl.so" in linked
+
+
+def test_shared_convolution_weights_sum_the_gradients_of_both_towers():
+    """A siamese pair of Convolution layers sharing their weights by name: the shared gradient
+    is the sum of what numpy gives for each tower (each layer adds to it; none overwrites)."""
+    import caffe
+
+    g = conv(50, (5, 5))
+    x_a, x_b = fashion_batch(20, start=0), fashion_batch(20, start=5000)
+    tower = (
+        'layer {{ name: "conv{s}" type: "Convolution" bottom: "data{s}" top: "out{s}" '
+        'param {{ name: "w" }} param {{ name: "b" }} {conv} }}\n'
+    )
+    spec = 'name: "pair" force_backward: true\n' + "".join(
+        f'layer {{ name: "in{s}" type: "Input" top: "data{s}" '
+        f"input_param {{ shape {{ dim: {IMAGES} dim: 20 dim: 28 dim: 28 }} }} }}\n"
+        + tower.format(s=s, conv=layer_param_text("Convolution", g))
+        for s in ("", "_p")
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(spec)
+    try:
+        net = caffe.Net(f.name, caffe.TRAIN)
+    finally:
+        os.unlink(f.name)
+    rng = np.random.default_rng(7)
+    weights, bias = net.params["conv"]
+    weights.data[...] = rng.standard_normal(weights.data.shape) * 0.3
+    bias.data[...] = rng.standard_normal(bias.data.shape) * 0.3
+    net.blobs["data"].data[...], net.blobs["data_p"].data[...] = x_a, x_b
+    net.forward()
+    for s in ("", "_p"):
+        net.blobs["out" + s].diff[...] = rng.standard_normal(net.blobs["out" + s].diff.shape)
+    net.backward()
+    w, b = weights.data.astype(np.float64), bias.data.astype(np.float64)
+    want_dw, want_db = 0, 0
+    for s in ("", "_p"):
+        x = net.blobs["data" + s].data.astype(np.float64)
+        dy = net.blobs["out" + s].diff.astype(np.float64)
+        _, _, dw, db = conv_reference("Convolution", x, w, b, dy, g)
+        want_dw, want_db = want_dw + dw, want_db + db
+    for got, want in ((weights.diff, want_dw), (bias.diff, want_db)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
 if __name__ == "__main__":
     for budget in BUDGETS:
         for case in CASES:
             check_case(case, budget)
-    print(f"{len(CASES) * len(BUDGETS)} checks passed")
+    test_shared_convolution_weights_sum_the_gradients_of_both_towers()
+    print(f"{len(CASES) * len(BUDGETS) + 1} checks passed")

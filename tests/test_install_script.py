@@ -64,8 +64,10 @@ def real_patched_sources() -> dict:
         with tarfile.open(tarball) as tar:
             found = {}
             for member in tar.getmembers():
-                name = next((w for w in wanted if member.name.endswith(w)), None)
-                if name and member.isfile():
+                # The path in Caffe's tree: the sdist has a top folder, Debian's tarball none.
+                path = member.name.removeprefix("./")
+                name = path if path in wanted else path.partition("/")[2]
+                if name in wanted and member.isfile():
                     found[name] = tar.extractfile(member).read()
             if "src/caffe/util/io.cpp" in found:
                 return found
@@ -350,15 +352,17 @@ def install_plan(tmp_path, *args, env=None):
 def test_stock_caffe_is_one_flag_away_with_the_build_key_it_always_had(tmp_path):
     patches, flags = install_plan(tmp_path)
     speed = sorted(p.name for p in (REPO / "scripts/patches/speed").glob("*.patch"))
-    assert speed and set(speed) <= set(patches) and "-DUSE_OPENMP=ON" in flags
+    speed_flags = {"-DUSE_OPENMP=ON", "-DUSE_DNNL=ON"}
+    assert speed and set(speed) <= set(patches) and speed_flags <= set(flags)
     for stock in (
         install_plan(tmp_path, "--stock"),
         install_plan(tmp_path, env={"CAFFESIAM_CAFFE_PATCHES": "stock"}),
     ):
-        # Only the speed patches and their OpenMP flag go: the stock build keeps its cache key.
+        # Only the speed patches and their OpenMP and oneDNN flags go: the stock build keeps its
+        # cache key.
         assert stock == (
             [p for p in patches if p not in speed],
-            [f for f in flags if f != "-DUSE_OPENMP=ON"],
+            [f for f in flags if f not in speed_flags],
         )
 
 
