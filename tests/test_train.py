@@ -401,6 +401,29 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
     assert "/srv/weights:/srv/weights" in mounts and "/srv/old:/srv/old" in mounts
 
 
+def test_docker_passes_caffes_settings_and_nothing_else_of_the_environment(tmp_path):
+    """The container's Caffe gets the threads, glog's settings and the speed patches' switches
+    (oneDNN convolutions among them) as the host has them, and no other host variable."""
+    from caffesiam.caffe.proto import caffe_pb2
+    from caffesiam.train.launch import DockerLaunch
+    from caffesiam.train.plan import TrainPlan
+
+    plan = TrainPlan(
+        solver_path=tmp_path / "solver.prototxt",
+        solver=caffe_pb2().SolverParameter(),
+        cwd=tmp_path,
+        net_path=tmp_path / "net.prototxt",
+        sources=[],
+        run_dir=tmp_path / "run",
+        snapshot_prefix=tmp_path / "snap/net",
+    )
+    env = {"CAFFE_CONV_DNNL": "1", "OMP_NUM_THREADS": "2", "HOME": "/root", "SECRET": "x"}
+    argv = DockerLaunch("docker", "caffesiam:cpu").wrap(plan, ["caffe", "train"], env)
+    passed = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+    assert "CAFFE_CONV_DNNL=1" in passed and "OMP_NUM_THREADS=2" in passed
+    assert not [p for p in passed if p.startswith(("HOME=", "SECRET="))]
+
+
 @pytest.mark.caffe
 def test_run_solver_of_shared_params_disables_layer_wise_reduce(workdir):
     text = Path("solver.prototxt").read_text().replace("layer_wise_reduce: false", "")

@@ -13,7 +13,9 @@ from caffesiam.errors import DockerFailed
 from caffesiam.train.blas_threads import THREAD_VARIABLES
 from caffesiam.train.plan import TrainPlan
 
-_CAFFE_ENV = (*GLOG_VARIABLES, *THREAD_VARIABLES)
+# The patched build's own settings (docs/speed.md), which a container gets as the host has them.
+SPEED_PATCH_VARIABLES = ("CAFFE_CONV_DNNL", "CAFFE_CONV_BATCH_BYTES", "CAFFE_CPU_MIN_THREADED_WORK")
+_CAFFE_ENV = (*GLOG_VARIABLES, *THREAD_VARIABLES, *SPEED_PATCH_VARIABLES)
 # `docker run`'s own exit statuses (Caffe's are 0, 1, or 128+N for signal N).
 _DOCKER_STATUS = {
     125: "docker run failed",
