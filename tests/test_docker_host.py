@@ -30,7 +30,7 @@ ENGINE, NO_ENGINE = docker_engine()
 STAND_IN_DOCKER = '''#!{python}
 """STAND-IN for the docker client of an engine with the NVIDIA runtime: checks the argv, then runs
 the command with the image's environment and the -e values only."""
-import json, os, signal, subprocess, sys
+import csv, json, os, signal, subprocess, sys
 args = sys.argv[1:]
 if args == ["--version"]:
     sys.exit(print("Docker version 0 (stand-in)"))
@@ -44,10 +44,11 @@ while args[i].startswith("-"):
     i += 2
     if opt == "--gpus":
         gpus = val
-    elif opt == "-v":
-        host, inside = val.split(":")
-        assert host == inside, val
-        mounts.append(host)
+    elif opt == "--mount":
+        (fields,) = csv.reader([val])
+        mount = dict(field.split("=", 1) for field in fields[1:])
+        assert fields[0] == "type=bind" and mount["source"] == mount["target"], val
+        mounts.append(mount["source"])
     elif opt == "-w":
         workdir = val
     elif opt == "-e":
@@ -172,14 +173,16 @@ def test_doctor_on_a_docker_only_host_says_what_works(docker_host):
 @pytest.fixture
 def docker_workdir(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
     """A training laid out on the Docker-only host by its own gen-net and gen-solver: two
-    solvers, `first` (snap/lenet) and `tuned` (snap2/lenet); `host(...)` runs caffesiam there."""
+    solvers, `first` (snap/lenet) and `tuned` (snap2/lenet); `host(...)` runs caffesiam there.
+    The folder's name holds ':' and ',', which `docker run -v` would split at."""
     env, root = docker_host
+    work = tmp_path / "runs:1,b"
     for split, db in fashion_pair_dbs.items():
-        shutil.copytree(db, tmp_path / f"{split}_leveldb")
-    monkeypatch.chdir(tmp_path)
+        shutil.copytree(db, work / f"{split}_leveldb")
+    monkeypatch.chdir(work)
 
     def host(*args):
-        return run_tool(*args, env=env, cwd=tmp_path)
+        return run_tool(*args, env=env, cwd=work)
 
     net = host(
         "gen-net",
@@ -214,15 +217,15 @@ def docker_workdir(docker_host, fashion_pair_dbs, tmp_path, monkeypatch):
         )
         assert solver.returncode == 0, solver.stderr
         Path(f"{name}.prototxt").write_text(solver.stdout)
-    return host, env, root
+    return host, env, root, work
 
 
 @pytest.mark.docker
 @pytest.mark.caffe
 @pytest.mark.slow
 @pytest.mark.parametrize("docker_host", ["real"], indirect=True)
-def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
-    host, env, root = docker_workdir
+def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir):
+    host, env, root, work = docker_workdir
     # Control: without --docker this host cannot train (so a pass below used the image's Caffe).
     local = host("train", "first.prototxt")
     assert (
@@ -248,31 +251,31 @@ def test_train_in_docker_needs_no_caffe_on_the_host(docker_workdir, tmp_path):
     assert not (root / "host-caffe-used").exists()
     cores = os.cpu_count()
     # The BLAS timing ran `caffe time` in the image, once per thread count (the host has no caffe).
-    record = json.loads((tmp_path / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
+    record = json.loads((work / "snap/lenet_run" / BLAS_THREADS_JSON).read_text())
     assert set(record["forward_backward_ms"]) == ({"1", str(cores)} if cores > 1 else set())
-    usage = json.loads((tmp_path / "snap/lenet_run/usage.json").read_text())
+    usage = json.loads((work / "snap/lenet_run/usage.json").read_text())
     assert usage["process"] == "caffe in the container" and usage["cpu_seconds"] > 0
     assert (
         f"{usage['cpu_seconds']:.1f} s CPU (user+sys of the caffe process, in the container)"
         in first.stdout
     )
     for run in ("snap/lenet_run", "snap2/lenet_run"):
-        assert "Optimization Done" in (tmp_path / run / CAFFE_LOG).read_text()
+        assert "Optimization Done" in (work / run / CAFFE_LOG).read_text()
     # The weights check set the net up with the image's pycaffe, then Caffe fine-tuned from them.
     assert (
         "Finetuning from snap/lenet_iter_40.caffemodel"
-        in (tmp_path / "snap2/lenet_run" / CAFFE_LOG).read_text()
+        in (work / "snap2/lenet_run" / CAFFE_LOG).read_text()
     )
-    assert (tmp_path / "snap2/lenet_iter_40.caffemodel").exists()
+    assert (work / "snap2/lenet_iter_40.caffemodel").exists()
 
 
 @pytest.mark.caffe
 @pytest.mark.slow
-def test_a_gpu_run_hands_docker_the_gpus(docker_workdir, tmp_path):
+def test_a_gpu_run_hands_docker_the_gpus(docker_workdir):
     """STAND-IN: this engine has no NVIDIA runtime. Every docker run of a `--gpu 0` training
     carries --gpus "device=0", and Caffe gets -gpu 0 (the stand-in's image is a CPU build, so
     Caffe itself then refuses: the argv reached it)."""
-    host, env, root = docker_workdir
+    host, env, root, _ = docker_workdir
     out = host("train", "first.prototxt", "--docker", "caffesiam:gpu", "--gpu", "0")
     assert out.returncode == 1 and "CPU-only" in out.stderr, out.stderr
     calls = [json.loads(line) for line in (root / "docker-calls.jsonl").read_text().splitlines()]

@@ -1,5 +1,6 @@
 """train and plot-log with the real `caffe train` on real Fashion-MNIST pairs."""
 
+import csv
 import json
 import os
 import re
@@ -354,13 +355,36 @@ def test_caffe_dying_is_reported_with_its_line_and_status(workdir):
     assert (workdir / "snap/lenet_run" / CAFFE_LOG).exists()
 
 
+def bound(argv: list[str]) -> list[str]:
+    """The folders a docker argv binds, each checked to sit at the same path inside, read as
+    docker reads --mount's value (CSV)."""
+    folders = []
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--mount":
+            (fields,) = csv.reader([value])
+            mount = dict(field.split("=", 1) for field in fields[1:])
+            assert fields[0] == "type=bind" and mount["source"] == mount["target"], value
+            folders.append(mount["source"])
+    return folders
+
+
+def test_docker_binds_folders_whose_paths_hold_colons_commas_and_quotes(tmp_path):
+    """`-v A:B` splits at every ':'; each --mount field is quoted, so any path stays whole."""
+    odd = tmp_path / 'run:1,"b" c'
+    odd.mkdir()
+    argv = runner.docker_argv("docker", "caffesiam:cpu", ["caffe"], [odd], odd, {})
+    assert bound(argv) == [str(odd)]
+
+
 def test_docker_argv_mounts_every_needed_path(tmp_path):
     (tmp_path / "data").mkdir()
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-db"
+    (elsewhere / "x_leveldb").mkdir(parents=True)
     argv = runner.docker_argv(
         "docker",
         "caffesiam:gpu",
         ["caffe", "train"],
-        [tmp_path, tmp_path / "data", Path("/srv/db/x_leveldb")],
+        [tmp_path, tmp_path / "data", elsewhere / "x_leveldb" / "CURRENT"],
         tmp_path,
         {"GLOG_logtostderr": "1"},
         gpu="0,1",
@@ -370,8 +394,7 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
     assert argv[7:9] == ["--label", f"org.caffesiam.cwd={tmp_path}"]
     assert argv[9:11] == ["-e", "TINI_KILL_PROCESS_GROUP=1"]  # signals reach the whole entry
     assert argv[11:15] == ["--user", "1000:1000", "--gpus", '"device=0,1"']
-    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
-    assert mounts == ["/srv/db:/srv/db", f"{tmp_path}:{tmp_path}"]
+    assert bound(argv) == [str(tmp_path), str(elsewhere / "x_leveldb")]
     assert argv[argv.index("-w") + 1] == str(tmp_path)
     image = argv.index("caffesiam:gpu")
     entry = ["sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry"]
@@ -385,6 +408,9 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
     from caffesiam.train.launch import DockerLaunch
     from caffesiam.train.plan import TrainPlan
 
+    old, weights = (tmp_path.parent / f"{tmp_path.name}-{name}" for name in ("old", "weights"))
+    old.mkdir()
+    weights.mkdir()
     plan = TrainPlan(
         solver_path=tmp_path / "solver.prototxt",
         solver=caffe_pb2().SolverParameter(),
@@ -393,12 +419,11 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
         sources=[],
         run_dir=tmp_path / "run",
         snapshot_prefix=tmp_path / "snap/net",
-        resume=Path("/srv/old/net_iter_500.solverstate"),
-        resumed_weights=Path("/srv/weights/net_iter_500.caffemodel"),
+        resume=old / "net_iter_500.solverstate",
+        resumed_weights=weights / "net_iter_500.caffemodel",
     )
     argv = DockerLaunch("docker", "caffesiam:cpu").wrap(plan, ["caffe", "train"], {})
-    mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
-    assert "/srv/weights:/srv/weights" in mounts and "/srv/old:/srv/old" in mounts
+    assert str(weights) in bound(argv) and str(old) in bound(argv)
 
 
 def test_docker_passes_caffes_settings_and_nothing_else_of_the_environment(tmp_path):

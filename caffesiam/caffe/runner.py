@@ -149,7 +149,7 @@ def docker_argv(
     gpu=None,
     user: str | None = None,
 ) -> list[str]:
-    """`docker run --rm` with no network and each host directory mounted at the same path, so
+    """`docker run --rm` with no network and each host directory bound at the same path, so
     every path in the solver and net means the same inside the container; `inner` runs under
     CONTAINER_ENTRY, so the container ends when the client does."""
     argv = [docker, "run", "--rm", "-i", "--init", "--network", "none"]
@@ -159,21 +159,39 @@ def docker_argv(
     if gpu is not None:
         argv += ["--gpus", "all" if gpu == "all" else f'"device={gpu}"']
     for directory in minimal_mounts(mounts):
-        argv += ["-v", f"{directory}:{directory}"]
+        argv += ["--mount", bind_mount(directory)]
     argv += ["-w", str(workdir)]
     for key, value in sorted(env.items()):
         argv += ["-e", f"{key}={value}"]
     return argv + [image, "sh", "-c", CONTAINER_ENTRY, "caffesiam-entry", *inner]
 
 
+def bind_mount(directory: Path) -> str:
+    """`--mount`'s value that binds `directory` at the same path. Docker reads it as CSV, so each
+    field is quoted: a path holding ':' (where `-v` splits) or ',' stays whole."""
+    path = str(directory).replace('"', '""')
+    return f'type=bind,"source={path}","target={path}"'
+
+
 def minimal_mounts(paths: Iterable[Path]) -> list[Path]:
-    """Absolute directories covering `paths`, without any that another one already contains."""
-    dirs = sorted({(p if p.is_dir() else p.parent).resolve() for p in map(Path, paths)})
+    """Absolute directories covering `paths`, without any that another one already contains.
+    A path not made yet (a run's output folder) is covered by its nearest existing folder, so
+    what the run makes there later shows in the container, and docker never makes a folder of
+    its own (as root); the root folder itself is never bound."""
+    dirs = sorted({_existing_folder(Path(p)) for p in paths})
     kept: list[Path] = []
     for d in dirs:
         if not any(d == k or k in d.parents for k in kept):
             kept.append(d)
     return kept
+
+
+def _existing_folder(path: Path) -> Path:
+    folder = path.resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    while not folder.is_dir() and folder.parent != folder.parent.parent:
+        folder = folder.parent
+    return folder
 
 
 class Interrupts:

@@ -1,6 +1,7 @@
 """The process module's pure parts: argv builders, mounts, the Ctrl-C policy (no child starts)."""
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_docker_argv_without_a_user_or_gpu_and_with_all_gpus(tmp_path):
     assert argv == [
         *("docker", "run", "--rm", "-i", "--init", "--network", "none"),
         *("--label", f"{runner.CONTAINER_LABEL}={tmp_path}", "-e", "TINI_KILL_PROCESS_GROUP=1"),
-        *("-v", f"{tmp_path}:{tmp_path}", "-w", str(tmp_path)),
+        *("--mount", f'type=bind,"source={tmp_path}","target={tmp_path}"', "-w", str(tmp_path)),
         *("-e", "A=1", "-e", "B=2"),  # sorted, so the argv does not depend on dict order
         *("img", "sh", "-c", runner.CONTAINER_ENTRY, "caffesiam-entry", "caffe"),
     ]
@@ -56,6 +57,15 @@ def test_minimal_mounts_keeps_the_outermost_folders(tmp_path):
     assert runner.minimal_mounts([tmp_path / "ab", tmp_path / "a"]) == [
         tmp_path
     ]  # not a folder: its parent
+
+
+def test_a_folder_not_made_yet_is_covered_by_its_nearest_existing_one(tmp_path):
+    """A run's output folder outside the others, not made yet: docker would make it as root."""
+    (tmp_path / "work").mkdir()
+    later = tmp_path / "out" / "snap" / "lenet_run"
+    mounts = runner.minimal_mounts([tmp_path / "work", later, tmp_path / "out" / "snap" / "net"])
+    assert mounts == [tmp_path]
+    assert runner.minimal_mounts([Path("/no-such-folder/run")]) == [Path("/no-such-folder")]
 
 
 def test_require_names_the_package_to_install(monkeypatch, tmp_path):
