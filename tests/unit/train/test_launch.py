@@ -19,7 +19,7 @@ def no_caffe_lookup(monkeypatch):
 
 def _plan(tmp_path, gpu=None, **paths):
     """A plan whose databases and snapshots lie outside the working directory `tmp_path/work`."""
-    for folder in ("work/nets", "work/run", "data/train_lmdb", "data/test_lmdb", "snaps"):
+    for folder in ("work/nets", "work/run", "data/train_lmdb", "data/test_lmdb", "snaps", "models"):
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     return TrainPlan(
         solver_path=tmp_path / "work" / "solver.prototxt",
@@ -68,11 +68,23 @@ def test_a_docker_run_mounts_what_the_run_touches_and_passes_caffes_settings(tmp
         f"{os.getuid()}:{os.getgid()}",
         "--gpus",
         '"device=1"',
-        *("-v", f"{tmp_path}/data/test_lmdb:{tmp_path}/data/test_lmdb"),
-        *("-v", f"{tmp_path}/data/train_lmdb:{tmp_path}/data/train_lmdb"),
-        *("-v", f"{tmp_path}/models:{tmp_path}/models"),  # a file's folder
-        *("-v", f"{tmp_path}/snaps:{tmp_path}/snaps"),
-        *("-v", f"{tmp_path}/work:{tmp_path}/work"),  # the run directory and nets are in it
+        *(
+            "--mount",
+            f'type=bind,"source={tmp_path}/data/test_lmdb","target={tmp_path}/data/test_lmdb"',
+        ),
+        *(
+            "--mount",
+            f'type=bind,"source={tmp_path}/data/train_lmdb","target={tmp_path}/data/train_lmdb"',
+        ),
+        *(
+            "--mount",
+            f'type=bind,"source={tmp_path}/models","target={tmp_path}/models"',
+        ),  # a file's folder
+        *("--mount", f'type=bind,"source={tmp_path}/snaps","target={tmp_path}/snaps"'),
+        *(
+            "--mount",
+            f'type=bind,"source={tmp_path}/work","target={tmp_path}/work"',
+        ),  # the run directory and nets are in it
         "-w",
         f"{tmp_path}/work",
         "-e",
