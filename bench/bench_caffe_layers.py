@@ -49,9 +49,9 @@ _LAYER_TIME = re.compile(r"\]\s+(\S+)\s+(forward|backward): ([\d.]+) ms")
 _ITERATION = re.compile(r"Average Forward-Backward: ([\d.]+) ms")
 
 
-def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path):
+def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path, extra_env=None):
     """({layer: forward+backward ms, towers summed}, iteration ms) of one `caffe time` run."""
-    env = dict(os.environ, **thread_env(threads), **glog_env(full_log=True))
+    env = dict(os.environ, **thread_env(threads), **glog_env(full_log=True), **(extra_env or {}))
     done = subprocess.run(
         [str(prefix / "bin/caffe"), "time", "-model", str(net), "-iterations", str(iterations)],
         cwd=cwd,
@@ -69,20 +69,28 @@ def caffe_time(prefix: Path, net: Path, iterations: int, threads: int, cwd: Path
     return layers, float(iteration.group(1))
 
 
+def median_times(runs: dict, net: Path, work: Path, args) -> dict:
+    """{label: ({layer: median ms}, median iteration ms)} of `caffe time` for each label's (Caffe
+    prefix, extra environment), the labels taking turns round after round."""
+    times = {label: [] for label in runs}
+    for _ in range(args.rounds):
+        for label, (prefix, env) in runs.items():
+            times[label].append(caffe_time(prefix, net, args.iterations, args.threads, work, env))
+    return {
+        label: (
+            {layer: statistics.median(r[0][layer] for r in ts) for layer in ts[0][0]},
+            statistics.median(r[1] for r in ts),
+        )
+        for label, ts in times.items()
+    }
+
+
 def bench_net(name, builds, work, args, rate):
     spec, data = NETS[name]
     net = siamese_train_net(work, spec, data)
-    runs = {label: [] for label in builds}
-    for _ in range(args.rounds):
-        for label, prefix in builds.items():
-            runs[label].append(caffe_time(prefix, net, args.iterations, args.threads, work))
-    median = {
-        label: (
-            {layer: statistics.median(r[0][layer] for r in rs) for layer in rs[0][0]},
-            statistics.median(r[1] for r in rs),
-        )
-        for label, rs in runs.items()
-    }
+    median = median_times(
+        {label: (prefix, {}) for label, prefix in builds.items()}, net, work, args
+    )
     (stock_layers, stock_it), (patched_layers, patched_it) = median["stock"], median["patched"]
     floor, gflop = sgemm_floor_ms(net, rate)
     print(

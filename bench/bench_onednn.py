@@ -12,11 +12,10 @@ ratio of im2col's, and the sgemm floor measured in the same run.
 
 import argparse
 import os
-import statistics
 import tempfile
 from pathlib import Path
 
-from bench_caffe_layers import NETS, caffe_time
+from bench_caffe_layers import NETS, median_times
 from benchutil import REPO, patched_caffe, sgemm_floor_ms, sgemm_rate, siamese_train_net
 
 SETTINGS = {"im2col": "0", "oneDNN": "1", "nhwc": "nhwc", "blocked": "blocked"}
@@ -25,17 +24,14 @@ SETTINGS = {"im2col": "0", "oneDNN": "1", "nhwc": "nhwc", "blocked": "blocked"}
 def bench_net(name, prefix, work, args, rate):
     spec, data = NETS[name]
     net = siamese_train_net(work, spec, data)
-    runs = {label: [] for label in SETTINGS}
-    for _ in range(args.rounds):
-        for label, setting in SETTINGS.items():
-            os.environ["CAFFE_CONV_DNNL"] = setting
-            runs[label].append(caffe_time(prefix, net, args.iterations, args.threads, work))
-    os.environ.pop("CAFFE_CONV_DNNL")
-    layers = {
-        label: {layer: statistics.median(r[0][layer] for r in rs) for layer in rs[0][0]}
-        for label, rs in runs.items()
-    }
-    iteration = {label: statistics.median(r[1] for r in rs) for label, rs in runs.items()}
+    median = median_times(
+        {label: (prefix, {"CAFFE_CONV_DNNL": value}) for label, value in SETTINGS.items()},
+        net,
+        work,
+        args,
+    )
+    layers = {label: layer_ms for label, (layer_ms, _) in median.items()}
+    iteration = {label: ms for label, (_, ms) in median.items()}
     floor, gflop = sgemm_floor_ms(net, rate)
     print(
         f"\n{name} ({spec.relative_to(REPO)}, {data} data): {args.threads} threads, "

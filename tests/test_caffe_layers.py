@@ -247,9 +247,20 @@ def channel_wise_reference(layer_type, g, x, dy, params):
     return top, dx, [np.zeros_like(p) for p in params]
 
 
+def train_net(text: str):
+    """pycaffe's TRAIN net of a prototxt text."""
+    import caffe
+
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(text)
+    try:
+        return caffe.Net(f.name, caffe.TRAIN)
+    finally:
+        os.unlink(f.name)
+
+
 def run_case(name, layer_type, g, channels):
     """Run one layer in Caffe: its results, and numpy's, as dicts of arrays."""
-    import caffe
 
     rng = np.random.default_rng(sum(map(ord, name)))
     x = fashion_batch(channels, start=channels * 100)
@@ -260,12 +271,7 @@ def run_case(name, layer_type, g, channels):
         f'layer {{ name: "{name}" type: "{layer_type}" bottom: "data" top: "out" '
         f"{layer_param_text(layer_type, g)} }}\n"
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
-        f.write(spec)
-    try:
-        net = caffe.Net(f.name, caffe.TRAIN)
-    finally:
-        os.unlink(f.name)
+    net = train_net(spec)
     layer = net.layers[1]
     for blob in layer.blobs:
         blob.data[...] = rng.standard_normal(blob.data.shape) * 0.3
@@ -366,7 +372,6 @@ def test_the_patched_build_runs_convolutions_through_onednn_when_asked():
 def test_shared_convolution_weights_sum_the_gradients_of_both_towers():
     """A siamese pair of Convolution layers sharing their weights by name: the shared gradient
     is the sum of what numpy gives for each tower (each layer adds to it; none overwrites)."""
-    import caffe
 
     g = conv(50, (5, 5))
     x_a, x_b = fashion_batch(20, start=0), fashion_batch(20, start=5000)
@@ -380,12 +385,7 @@ def test_shared_convolution_weights_sum_the_gradients_of_both_towers():
         + tower.format(s=s, conv=layer_param_text("Convolution", g))
         for s in ("", "_p")
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
-        f.write(spec)
-    try:
-        net = caffe.Net(f.name, caffe.TRAIN)
-    finally:
-        os.unlink(f.name)
+    net = train_net(spec)
     rng = np.random.default_rng(7)
     weights, bias = net.params["conv"]
     weights.data[...] = rng.standard_normal(weights.data.shape) * 0.3

@@ -401,24 +401,33 @@ def test_docker_argv_mounts_every_needed_path(tmp_path):
     assert argv[image:] == ["caffesiam:gpu", *entry, "caffe", "train"]
 
 
+def plan_in(folder, **paths):
+    """A TrainPlan working in `folder`: solver, net, run directory and snapshots all in it."""
+    from caffesiam.caffe.proto import caffe_pb2
+    from caffesiam.train.plan import TrainPlan
+
+    return TrainPlan(
+        solver_path=folder / "solver.prototxt",
+        solver=caffe_pb2().SolverParameter(),
+        cwd=folder,
+        net_path=folder / "net.prototxt",
+        sources=[],
+        run_dir=folder / "run",
+        snapshot_prefix=folder / "snap/net",
+        **paths,
+    )
+
+
 def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
     """Caffe in the container reads the solverstate's learned_net: its folder is mounted even when
     it lies outside the working directory and the snapshot folder."""
-    from caffesiam.caffe.proto import caffe_pb2
     from caffesiam.train.launch import DockerLaunch
-    from caffesiam.train.plan import TrainPlan
 
     old, weights = (tmp_path.parent / f"{tmp_path.name}-{name}" for name in ("old", "weights"))
     old.mkdir()
     weights.mkdir()
-    plan = TrainPlan(
-        solver_path=tmp_path / "solver.prototxt",
-        solver=caffe_pb2().SolverParameter(),
-        cwd=tmp_path,
-        net_path=tmp_path / "net.prototxt",
-        sources=[],
-        run_dir=tmp_path / "run",
-        snapshot_prefix=tmp_path / "snap/net",
+    plan = plan_in(
+        tmp_path,
         resume=old / "net_iter_500.solverstate",
         resumed_weights=weights / "net_iter_500.caffemodel",
     )
@@ -429,19 +438,9 @@ def test_docker_mounts_the_weights_a_resumed_solverstate_names(tmp_path):
 def test_docker_passes_caffes_settings_and_nothing_else_of_the_environment(tmp_path):
     """The container's Caffe gets the threads, glog's settings and the speed patches' switches
     (oneDNN convolutions among them) as the host has them, and no other host variable."""
-    from caffesiam.caffe.proto import caffe_pb2
     from caffesiam.train.launch import DockerLaunch
-    from caffesiam.train.plan import TrainPlan
 
-    plan = TrainPlan(
-        solver_path=tmp_path / "solver.prototxt",
-        solver=caffe_pb2().SolverParameter(),
-        cwd=tmp_path,
-        net_path=tmp_path / "net.prototxt",
-        sources=[],
-        run_dir=tmp_path / "run",
-        snapshot_prefix=tmp_path / "snap/net",
-    )
+    plan = plan_in(tmp_path)
     env = {"CAFFE_CONV_DNNL": "1", "OMP_NUM_THREADS": "2", "HOME": "/root", "SECRET": "x"}
     argv = DockerLaunch("docker", "caffesiam:cpu").wrap(plan, ["caffe", "train"], env)
     passed = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
